@@ -1,0 +1,218 @@
+//! One method per Mattermost endpoint that the backup uses.
+
+use reqwest::header::HeaderMap;
+use reqwest::Method;
+use serde_json::value::RawValue;
+
+use super::client::{content_type, Client, MAX_IMAGE_BYTES};
+use super::error::ApiError;
+use super::model::{Channel, Emoji, Image, Member, PostList, Raw, Team, User};
+use super::PER_PAGE;
+use crate::config::{Login, Secret};
+
+/// Where a page of posts starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Anchor {
+    /// The newest page.
+    Newest,
+    /// Posts created strictly before this post.
+    Before(String),
+    /// Posts created strictly after this post.
+    After(String),
+}
+
+/// Ids go into URL paths: refuse anything that is not a Mattermost id (26 alphanumerics).
+fn check_id(id: &str) -> Result<&str, ApiError> {
+    if id.len() == 26 && id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        Ok(id)
+    } else {
+        Err(ApiError::BadJson { url: String::new(), detail: format!("the server sent an invalid id `{}`", id.escape_debug()) })
+    }
+}
+
+fn parse_all<T: for<'de> serde::Deserialize<'de>>(url: &str, items: Vec<Box<RawValue>>) -> Result<Vec<Raw<T>>, ApiError> {
+    items
+        .into_iter()
+        .map(|r| Raw::parse(r).map_err(|e| ApiError::BadJson { url: url.to_string(), detail: e.to_string() }))
+        .collect()
+}
+
+impl Client {
+    /// Logs in and returns the user the session belongs to.
+    ///
+    /// With a password: `POST /users/login` (the token comes in the `Token` header).
+    /// With a token: `GET /users/me`.
+    ///
+    /// # Errors
+    /// [`ApiError::Status`] 401 for bad credentials, `Connect`/`NotApi` for a wrong URL.
+    pub async fn login(&mut self, user: &str, login: &Login) -> Result<Raw<User>, ApiError> {
+        match login {
+            Login::Token(t) => {
+                self.set_token(t.clone());
+                self.me().await
+            }
+            Login::Password(pw) => {
+                let body = serde_json::json!({ "login_id": user, "password": pw.expose() });
+                let path = "/users/login";
+                let resp = self.send(Method::POST, path, &[], Some(body.to_string().into_bytes()), HeaderMap::new()).await?;
+                let token = resp.headers().get("token").and_then(|v| v.to_str().ok()).map(str::to_string);
+                let url = self.url(path);
+                let me: Box<RawValue> = self.read_json(&url, resp).await?;
+                let token = token.filter(|t| !t.is_empty()).ok_or_else(|| ApiError::NotApi {
+                    url: url.clone(),
+                    content_type: "a login answer without a Token header".into(),
+                })?;
+                self.set_token(Secret::new(token));
+                Raw::parse(me).map_err(|e| ApiError::BadJson { url, detail: e.to_string() })
+            }
+        }
+    }
+
+    /// Ends the session opened by [`Client::login`] with a password (sessions would pile up).
+    pub async fn logout(&self) -> Result<(), ApiError> {
+        self.send(Method::POST, "/users/logout", &[], Some(b"{}".to_vec()), HeaderMap::new()).await?;
+        Ok(())
+    }
+
+    pub async fn me(&self) -> Result<Raw<User>, ApiError> {
+        let raw: Box<RawValue> = self.get_json("/users/me", &[]).await?;
+        Raw::parse(raw).map_err(|e| ApiError::BadJson { url: self.url("/users/me"), detail: e.to_string() })
+    }
+
+    /// `GET /users/{id}/teams`: every team the user is an active member of.
+    pub async fn teams_for_user(&self, user_id: &str) -> Result<Vec<Raw<Team>>, ApiError> {
+        let path = format!("/users/{}/teams", check_id(user_id)?);
+        let items: Vec<Box<RawValue>> = self.get_json(&path, &[]).await?;
+        parse_all(&self.url(&path), items)
+    }
+
+    /// `GET /users/{uid}/teams/{tid}/channels?include_deleted=true`: the user's channels of a
+    /// team, archived ones included, plus every DM and group channel.
+    pub async fn channels_for_team(&self, user_id: &str, team_id: &str) -> Result<Vec<Raw<Channel>>, ApiError> {
+        let path = format!("/users/{}/teams/{}/channels", check_id(user_id)?, check_id(team_id)?);
+        match self.get_json::<Vec<Box<RawValue>>>(&path, &[("include_deleted", "true")]).await {
+            Ok(items) => parse_all(&self.url(&path), items),
+            Err(e) if e.server_id() == Some("app.channel.get_channels.not_found.app_error") => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `GET /users/{uid}/channels?include_deleted=true`: all channels of all teams plus DMs and
+    /// groups (used when the user is in no team).
+    pub async fn channels_for_user(&self, user_id: &str) -> Result<Vec<Raw<Channel>>, ApiError> {
+        let path = format!("/users/{}/channels", check_id(user_id)?);
+        match self.get_json::<Vec<Box<RawValue>>>(&path, &[("include_deleted", "true")]).await {
+            Ok(items) => parse_all(&self.url(&path), items),
+            // The server streams `[` before it knows that there are no channels.
+            Err(ApiError::BadJson { .. }) => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A paged list endpoint, read to its end (`per_page=200`; a short page is the last).
+    async fn all_pages<T: for<'de> serde::Deserialize<'de>>(&self, path: &str, extra: &[(&str, &str)]) -> Result<Vec<Raw<T>>, ApiError> {
+        let mut out = Vec::new();
+        let per_page = PER_PAGE.to_string();
+        for page in 0.. {
+            let page_s = page.to_string();
+            let mut q: Vec<(&str, &str)> = vec![("page", &page_s), ("per_page", &per_page)];
+            q.extend_from_slice(extra);
+            let items: Vec<Box<RawValue>> = self.get_json(path, &q).await?;
+            let n = items.len();
+            out.extend(parse_all::<T>(&self.url(path), items)?);
+            if n < PER_PAGE {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// `GET /channels/{id}/members`, all pages.
+    pub async fn channel_members(&self, channel_id: &str) -> Result<Vec<Raw<Member>>, ApiError> {
+        self.all_pages(&format!("/channels/{}/members", check_id(channel_id)?), &[]).await
+    }
+
+    /// `GET /teams/{id}/members`, all pages.
+    pub async fn team_members(&self, team_id: &str) -> Result<Vec<Raw<Member>>, ApiError> {
+        self.all_pages(&format!("/teams/{}/members", check_id(team_id)?), &[]).await
+    }
+
+    /// `GET /emoji`, all pages, sorted by name; `None` when custom emoji are disabled (501).
+    pub async fn emojis(&self) -> Result<Option<Vec<Raw<Emoji>>>, ApiError> {
+        match self.all_pages("/emoji", &[("sort", "name")]).await {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.status() == Some(501) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// One page of a channel's posts (`per_page=200`, `skipFetchThreads=true`).
+    pub async fn posts(&self, channel_id: &str, anchor: &Anchor) -> Result<PostList, ApiError> {
+        let path = format!("/channels/{}/posts", check_id(channel_id)?);
+        let per_page = PER_PAGE.to_string();
+        let mut q: Vec<(&str, &str)> = vec![("per_page", &per_page), ("skipFetchThreads", "true")];
+        match anchor {
+            Anchor::Newest => {}
+            Anchor::Before(id) => q.push(("before", check_id(id)?)),
+            Anchor::After(id) => q.push(("after", check_id(id)?)),
+        }
+        self.get_json(&path, &q).await
+    }
+
+    /// `POST /users/ids` in batches; a batch the server finds too large (413) is halved.
+    pub async fn users_by_ids(&self, ids: &[String]) -> Result<Vec<Raw<User>>, ApiError> {
+        const BATCH: usize = 5000;
+        let mut out = Vec::new();
+        let mut todo: Vec<&[String]> = ids.chunks(BATCH).rev().collect();
+        while let Some(batch) = todo.pop() {
+            if batch.is_empty() {
+                continue;
+            }
+            let body = serde_json::to_vec(batch).expect("strings serialise");
+            match self.send(Method::POST, "/users/ids", &[], Some(body), HeaderMap::new()).await {
+                Ok(resp) => {
+                    let url = self.url("/users/ids");
+                    let items: Vec<Box<RawValue>> = self.read_json(&url, resp).await?;
+                    out.extend(parse_all(&url, items)?);
+                }
+                Err(e) if e.status() == Some(413) && batch.len() > 1 => {
+                    let (a, b) = batch.split_at(batch.len() / 2);
+                    todo.push(b);
+                    todo.push(a);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    /// An image endpoint; `None` when the server has none (404) or it is not an image.
+    async fn image(&self, path: &str) -> Result<Option<Image>, ApiError> {
+        let resp = match self.send(Method::GET, path, &[], None, HeaderMap::new()).await {
+            Ok(r) => r,
+            Err(e) if matches!(e.status(), Some(404 | 501)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let content_type = content_type(&resp);
+        let bytes = self.read_limited(&self.url(path), resp, MAX_IMAGE_BYTES, false).await?;
+        Ok(Some(Image { content_type, bytes }))
+    }
+
+    pub async fn user_image(&self, user_id: &str) -> Result<Option<Image>, ApiError> {
+        self.image(&format!("/users/{}/image", check_id(user_id)?)).await
+    }
+
+    pub async fn team_icon(&self, team_id: &str) -> Result<Option<Image>, ApiError> {
+        self.image(&format!("/teams/{}/image", check_id(team_id)?)).await
+    }
+
+    pub async fn emoji_image(&self, emoji_id: &str) -> Result<Option<Image>, ApiError> {
+        self.image(&format!("/emoji/{}/image", check_id(emoji_id)?)).await
+    }
+
+    /// `GET /files/{id}` as a stream.
+    pub async fn file(&self, file_id: &str) -> Result<super::Download, ApiError> {
+        self.get_stream(&format!("/files/{}", check_id(file_id)?)).await
+    }
+}
+

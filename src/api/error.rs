@@ -1,0 +1,79 @@
+//! Errors of the Mattermost client, classified so callers and `error::code_for` can act on them.
+
+/// One failed API call. Messages name the method and URL (never a token) and say what to check.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("cannot reach {url}: {detail} (check the url in the credentials file and your network)")]
+    Connect { url: String, detail: String },
+    #[error("{url}: no answer within the timeout ({detail})")]
+    Timeout { url: String, detail: String },
+    #[error("{method} {url}: {status} {reason}{server}")]
+    Status {
+        method: String,
+        url: String,
+        status: u16,
+        reason: String,
+        /// The server's error id (e.g. `api.context.permissions.app_error`), if it sent one.
+        id: Option<String>,
+        /// `": <message> (<id>)"` or `": <body start>"`, ready to print.
+        server: String,
+    },
+    #[error("{url} answered with `{content_type}`, not the Mattermost API (check that the url in the credentials file points at the Mattermost server)")]
+    NotApi { url: String, content_type: String },
+    #[error("{url}: invalid JSON from the server: {detail}")]
+    BadJson { url: String, detail: String },
+    #[error("{url}: response larger than {limit} bytes, refusing to read it")]
+    TooLarge { url: String, limit: u64 },
+    #[error("{url}: {detail}")]
+    Transfer { url: String, detail: String },
+    #[error("interrupted")]
+    Cancelled,
+}
+
+impl ApiError {
+    /// The HTTP status, if the server answered with an error status.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ApiError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The server's error id, if any.
+    pub fn server_id(&self) -> Option<&str> {
+        match self {
+            ApiError::Status { id, .. } => id.as_deref(),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn from_reqwest(url: &str, e: reqwest::Error) -> Self {
+        let detail = error_chain(&e);
+        let url = url.to_string();
+        if e.is_timeout() {
+            ApiError::Timeout { url, detail }
+        } else if e.is_connect() {
+            ApiError::Connect { url, detail }
+        } else if e.is_decode() || e.is_body() {
+            ApiError::Transfer { url, detail }
+        } else if e.is_redirect() {
+            ApiError::Transfer { url, detail: format!("redirect failed: {detail}") }
+        } else {
+            ApiError::Connect { url, detail }
+        }
+    }
+}
+
+/// `reqwest` hides the useful part (DNS, TLS, refused) in the source chain.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let t = s.to_string();
+        if !parts.iter().any(|p| p.contains(&t)) {
+            parts.push(t);
+        }
+        cur = s.source();
+    }
+    parts.join(": ")
+}

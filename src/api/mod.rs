@@ -1,0 +1,15 @@
+//! The Mattermost REST API v4 client: auth, rate limit, bounded reads, typed endpoints.
+//!
+//! It never touches the disk: downloads are handed out as a [`Download`] stream.
+
+mod client;
+mod endpoints;
+mod error;
+pub mod model;
+
+pub use client::{Client, ClientOptions, Download};
+pub use error::ApiError;
+pub use endpoints::Anchor;
+
+/// Posts per page (the server's maximum).
+pub const PER_PAGE: usize = 200;

@@ -1,0 +1,137 @@
+//! The few typed fields matterbak needs from each API object, kept beside the raw JSON.
+//!
+//! Every object is stored exactly as the server sent it ([`Raw::raw`]), so fields this version
+//! does not know survive; the typed view ([`Raw::v`]) only drives the backup logic.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
+
+/// An API object as sent by the server, plus the typed fields matterbak uses.
+#[derive(Debug)]
+pub struct Raw<T> {
+    pub raw: Box<RawValue>,
+    pub v: T,
+}
+
+impl<T: for<'de> Deserialize<'de>> Raw<T> {
+    pub fn parse(raw: Box<RawValue>) -> Result<Self, serde_json::Error> {
+        let v = serde_json::from_str(raw.get())?;
+        Ok(Raw { raw, v })
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        self.raw.get().as_bytes()
+    }
+}
+
+/// `null` and a missing field both become the default.
+fn nullable<'de, D: Deserializer<'de>, T: Default + Deserialize<'de>>(d: D) -> Result<T, D::Error> {
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    #[serde(default, deserialize_with = "nullable")]
+    pub update_at: i64,
+    #[serde(default, deserialize_with = "nullable")]
+    pub last_picture_update: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Team {
+    pub id: String,
+    pub name: String,
+    #[serde(default, deserialize_with = "nullable")]
+    pub display_name: String,
+    #[serde(default, deserialize_with = "nullable")]
+    pub last_team_icon_update: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Channel {
+    pub id: String,
+    #[serde(default, deserialize_with = "nullable")]
+    pub team_id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default, deserialize_with = "nullable")]
+    pub name: String,
+    #[serde(default, deserialize_with = "nullable")]
+    pub display_name: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Member {
+    pub user_id: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Post {
+    pub id: String,
+    #[serde(default, deserialize_with = "nullable")]
+    pub create_at: i64,
+    #[serde(default, deserialize_with = "nullable")]
+    pub update_at: i64,
+    #[serde(default, deserialize_with = "nullable")]
+    pub root_id: String,
+    #[serde(default, deserialize_with = "nullable")]
+    pub user_id: String,
+    #[serde(default, deserialize_with = "nullable")]
+    pub metadata: PostMetadata,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PostMetadata {
+    /// File infos of the post's attachments, raw (stored as `files/<id>.json`).
+    #[serde(default, deserialize_with = "nullable")]
+    pub files: Vec<Box<RawValue>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub reactions: Vec<Reaction>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Reaction {
+    #[serde(default, deserialize_with = "nullable")]
+    pub user_id: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct FileInfo {
+    pub id: String,
+    #[serde(default, deserialize_with = "nullable")]
+    pub name: String,
+    #[serde(default, deserialize_with = "nullable")]
+    pub size: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Emoji {
+    pub id: String,
+    pub name: String,
+    #[serde(default, deserialize_with = "nullable")]
+    pub update_at: i64,
+}
+
+/// One page of `GET /channels/{id}/posts`: only `order` defines the page.
+#[derive(Debug, Deserialize)]
+pub struct PostList {
+    #[serde(default, deserialize_with = "nullable")]
+    pub order: Vec<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub posts: HashMap<String, Box<RawValue>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub next_post_id: String,
+    #[serde(default, deserialize_with = "nullable")]
+    pub prev_post_id: String,
+}
+
+/// An image answer (profile image, team icon, emoji).
+#[derive(Debug)]
+pub struct Image {
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}

@@ -1,0 +1,156 @@
+//! The command line: the original matterbak's options, plus room for subcommands.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+const AFTER_HELP: &str = "\
+EXIT STATUS:
+    0    success: everything selected was backed up and zipped
+    1    a run-time error ended the run (disk full, server error, ...)
+    2    bad command line or configuration file (nothing was changed)
+    3    partial: some items failed, the rest was backed up
+    4    authentication failed (wrong password, expired or revoked token)
+    5    server unreachable, TLS failure, or the URL is not a Mattermost API
+    130  interrupted by Ctrl+C or SIGTERM (a rerun continues where it stopped)";
+
+/// Back up Mattermost channels (direct, group and team) with all posts, threads, files,
+/// users and custom emojis into a data directory, then zip it.
+#[derive(Debug, Parser)]
+#[command(name = "matterbak", version, about, after_help = AFTER_HELP)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub backup: BackupArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the backup (the default when no subcommand is given).
+    Backup(BackupArgs),
+}
+
+/// Options of the backup, named as in the original matterbak 0.5.2.
+#[derive(Debug, Clone, Args)]
+pub struct BackupArgs {
+    /// JSON file with user, password or token, and server URL.
+    #[arg(long, value_name = "FILE", default_value = "credentials.json")]
+    pub credentials: PathBuf,
+
+    /// JSON file listing the teams, channels, direct and group conversations to back up.
+    #[arg(long, value_name = "FILE", default_value = "channels.json")]
+    pub channels: PathBuf,
+
+    /// Directory to store the backup in (created if missing; updated on every run).
+    #[arg(short = 'd', long, value_name = "DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// Zip file to write [default: matterbak_<user>.zip].
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output_zip: Option<PathBuf>,
+
+    /// Re-read every post of every channel, not only the new ones.
+    #[arg(long)]
+    pub update_old_posts: bool,
+
+    /// Skip direct channels.
+    #[arg(long)]
+    pub skip_direct: bool,
+
+    /// Skip group channels.
+    #[arg(long)]
+    pub skip_groups: bool,
+
+    /// Skip team channels.
+    #[arg(long)]
+    pub skip_teams: bool,
+
+    /// Store no personal user data (implies --skip-user-images).
+    #[arg(long)]
+    pub skip_users: bool,
+
+    /// Store no profile images.
+    #[arg(long)]
+    pub skip_user_images: bool,
+
+    /// Skip custom emojis.
+    #[arg(long)]
+    pub skip_emojis: bool,
+
+    /// Maximum API requests per second, applied to every HTTP request; 0 disables the limit.
+    #[arg(long, value_name = "PER_SEC", default_value_t = 10.0, value_parser = non_negative)]
+    pub rate_limit: f64,
+
+    /// Random delay of up to this many seconds before the first request (spreads cron starts).
+    #[arg(long, value_name = "SECONDS", default_value_t = 0.0, value_parser = non_negative)]
+    pub initial_jitter: f64,
+
+    /// Random delay of up to this many seconds between backup units
+    /// (direct, groups, teams, users, emojis).
+    #[arg(long, value_name = "SECONDS", default_value_t = 0.0, value_parser = non_negative)]
+    pub step_jitter: f64,
+}
+
+fn non_negative(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("`{s}` is not a number"))?;
+    if !v.is_finite() || v < 0.0 {
+        return Err(format!("`{s}` must be a number >= 0"));
+    }
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn verify_cli() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn defaults_match_the_original() {
+        let cli = Cli::try_parse_from(["matterbak"]).unwrap();
+        let b = cli.backup;
+        assert!(cli.command.is_none());
+        assert_eq!(b.credentials, PathBuf::from("credentials.json"));
+        assert_eq!(b.channels, PathBuf::from("channels.json"));
+        assert_eq!(b.data_dir, PathBuf::from("data"));
+        assert_eq!(b.output_zip, None);
+        assert_eq!(b.rate_limit, 10.0);
+        assert_eq!(b.initial_jitter, 0.0);
+        assert_eq!(b.step_jitter, 0.0);
+        assert!(!b.update_old_posts && !b.skip_direct && !b.skip_users && !b.skip_emojis);
+    }
+
+    #[test]
+    fn short_options_and_values() {
+        let cli = Cli::try_parse_from([
+            "matterbak", "-d", "x", "-o", "y.zip", "--rate-limit", "0", "--skip-users",
+        ])
+        .unwrap();
+        assert_eq!(cli.backup.data_dir, PathBuf::from("x"));
+        assert_eq!(cli.backup.output_zip, Some(PathBuf::from("y.zip")));
+        assert_eq!(cli.backup.rate_limit, 0.0);
+        assert!(cli.backup.skip_users);
+    }
+
+    #[test]
+    fn negative_rate_limit_is_rejected() {
+        assert!(Cli::try_parse_from(["matterbak", "--rate-limit", "-1"]).is_err());
+        assert!(Cli::try_parse_from(["matterbak", "--initial-jitter", "x"]).is_err());
+    }
+
+    #[test]
+    fn backup_subcommand_is_the_same_as_bare() {
+        let cli = Cli::try_parse_from(["matterbak", "backup", "-d", "z"]).unwrap();
+        match cli.command {
+            Some(Command::Backup(b)) => assert_eq!(b.data_dir, PathBuf::from("z")),
+            other => panic!("{other:?}"),
+        }
+    }
+}

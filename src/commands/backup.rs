@@ -1,0 +1,118 @@
+//! `matterbak [backup]`: log in, back up the selection into the data dir, zip it.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use rand::Rng;
+
+use crate::api::{ApiError, Client, ClientOptions};
+use crate::archive;
+use crate::cancel::Cancel;
+use crate::cli::BackupArgs;
+use crate::config::{ChannelsConfig, Credentials, Login};
+use crate::error::{Code, Fatal};
+use crate::fetch::{self, human_bytes, Engine};
+use crate::store::Store;
+
+/// Runs the backup; returns the exit code for a run that ended normally.
+pub fn run(args: BackupArgs) -> Result<Code> {
+    // Configuration first: a bad file must not touch the data dir or the network.
+    let creds = Credentials::load(&args.credentials)?;
+    let channels = ChannelsConfig::load(&args.channels)?;
+    let output = args.output_zip.clone().unwrap_or_else(|| PathBuf::from(format!("matterbak_{}.zip", creds.user)));
+
+    let cancel = Cancel::new();
+    cancel.install_signal_handler();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
+    rt.block_on(inner_run(args, creds, channels, output, cancel))
+}
+
+async fn inner_run(args: BackupArgs, creds: Credentials, channels: ChannelsConfig, output: PathBuf, cancel: Cancel) -> Result<Code> {
+    let started = Instant::now();
+    if args.initial_jitter > 0.0 {
+        let s = rand::rng().random_range(0.0..args.initial_jitter);
+        tracing::info!("initial jitter: sleeping {s:.2}s");
+        cancel.sleep(Duration::from_secs_f64(s)).await?;
+    }
+    let opts = ClientOptions { rate_limit: args.rate_limit, ..ClientOptions::default() };
+    let mut client = Client::new(&creds.api_url, &opts, cancel.clone())?;
+    tracing::info!("logging in to {} as {}", creds.api_url, creds.user);
+    let me = client.login(&creds.user, &creds.login).await.map_err(|e| login_error(e, &creds, &args.credentials))?;
+    if !me.v.username.eq_ignore_ascii_case(&creds.user) && !creds.user.contains('@') {
+        tracing::warn!("the credentials file names user {}, but the server says this is {}", creds.user, me.v.username);
+    }
+
+    let store = Store::open(&args.data_dir)?;
+    let fopts = fetch::Options {
+        update_old_posts: args.update_old_posts,
+        skip_direct: args.skip_direct,
+        skip_groups: args.skip_groups,
+        skip_teams: args.skip_teams,
+        skip_users: args.skip_users,
+        skip_user_images: args.skip_user_images || args.skip_users,
+        skip_emojis: args.skip_emojis,
+        step_jitter: args.step_jitter,
+    };
+    let result = Engine::new(&client, &store, &channels, &fopts, me, cancel.clone()).run().await;
+    if matches!(creds.login, Login::Password(_)) && !cancel.is_cancelled() {
+        if let Err(e) = client.logout().await {
+            tracing::debug!("logout failed: {e}");
+        }
+    }
+    let summary = result?;
+
+    tracing::info!("writing {}", output.display());
+    let zip_cancel = cancel.clone();
+    let (data_dir, out) = (args.data_dir.clone(), output.clone());
+    let zs = tokio::task::spawn_blocking(move || archive::write_zip(&data_dir, &out, &zip_cancel)).await??;
+
+    println!(
+        "matterbak: {} channels, {} posts ({} new, {} updated), {} files ({}), {} users, {} emojis; zip {} ({} entries, {}); {} requests in {:.1}s",
+        summary.channels,
+        summary.posts_seen,
+        summary.posts_new,
+        summary.posts_updated,
+        summary.files,
+        human_bytes(summary.bytes),
+        summary.users,
+        summary.emojis,
+        output.display(),
+        zs.files,
+        human_bytes(zs.bytes_out),
+        client.request_count(),
+        started.elapsed().as_secs_f64()
+    );
+    if summary.failures.is_empty() {
+        Ok(Code::Ok)
+    } else {
+        eprintln!("matterbak: {} items could not be backed up (the next run tries them again):", summary.failures.len());
+        for f in &summary.failures {
+            eprintln!("  - {f}");
+        }
+        Ok(Code::Partial)
+    }
+}
+
+/// Says what to check when login fails.
+fn login_error(e: ApiError, creds: &Credentials, file: &std::path::Path) -> anyhow::Error {
+    let f = file.display();
+    match (&e, &creds.login) {
+        (ApiError::Status { status: 401, .. }, Login::Password(_)) => Fatal::auth(format!(
+            "login as {} failed: wrong user name or password, or the account is inactive (check {f}){}",
+            creds.user,
+            e.server_id().map(|i| format!(" [{i}]")).unwrap_or_default()
+        ))
+        .into(),
+        (ApiError::Status { status: 401, .. }, Login::Token(_)) => Fatal::auth(format!(
+            "the token in {f} was rejected: it expired or was revoked (create a new personal access token, or log in with a password)"
+        ))
+        .into(),
+        (ApiError::Status { status: 404 | 405, .. }, _) => Fatal {
+            code: Code::Unreachable,
+            msg: format!("{e} (the url in {f} does not look like a Mattermost server: it should be https://your.server or https://your.server/api)"),
+        }
+        .into(),
+        _ => anyhow::Error::new(e).context("logging in"),
+    }
+}

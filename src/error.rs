@@ -1,0 +1,69 @@
+//! Exit codes and the one place where an error is turned into one.
+
+use std::process::ExitCode;
+
+use crate::api::ApiError;
+use crate::cancel::Cancelled;
+
+/// The documented exit codes (README.md, "Exit codes").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    /// Everything selected was backed up and zipped.
+    Ok = 0,
+    /// A run-time error not covered below (disk full, a server error that ended the run, ...).
+    Failure = 1,
+    /// Bad command line or configuration file; nothing was changed in the data dir.
+    Usage = 2,
+    /// Some items failed, the rest was backed up (reserved; see README).
+    Partial = 3,
+    /// The server rejected the credentials (wrong password, expired or revoked token).
+    Auth = 4,
+    /// The server could not be reached, TLS failed, or the URL does not answer as a Mattermost API.
+    Unreachable = 5,
+    /// Interrupted by Ctrl+C or SIGTERM; a rerun continues.
+    Interrupted = 130,
+}
+
+impl From<Code> for ExitCode {
+    fn from(c: Code) -> ExitCode {
+        ExitCode::from(c as u8)
+    }
+}
+
+/// An error whose exit code is known where it is raised (configuration, usage).
+#[derive(Debug, thiserror::Error)]
+#[error("{msg}")]
+pub struct Fatal {
+    pub code: Code,
+    pub msg: String,
+}
+
+impl Fatal {
+    pub fn usage(msg: impl Into<String>) -> Self {
+        Fatal { code: Code::Usage, msg: msg.into() }
+    }
+    pub fn auth(msg: impl Into<String>) -> Self {
+        Fatal { code: Code::Auth, msg: msg.into() }
+    }
+}
+
+/// Maps an error chain to its exit code: the first classified cause wins.
+pub fn code_for(err: &anyhow::Error) -> Code {
+    for cause in err.chain() {
+        if let Some(f) = cause.downcast_ref::<Fatal>() {
+            return f.code;
+        }
+        if cause.downcast_ref::<Cancelled>().is_some() {
+            return Code::Interrupted;
+        }
+        if let Some(api) = cause.downcast_ref::<ApiError>() {
+            return match api {
+                ApiError::Cancelled => Code::Interrupted,
+                ApiError::Connect { .. } | ApiError::NotApi { .. } => Code::Unreachable,
+                ApiError::Status { status: 401, .. } => Code::Auth,
+                _ => Code::Failure,
+            };
+        }
+    }
+    Code::Failure
+}

@@ -1,0 +1,18 @@
+//! matterbak: back up what one Mattermost user can see into a plain data directory and a zip.
+//!
+//! Layers (each only talks to the one below it):
+//! - [`commands`]: the CLI adapters (`backup` is the default command).
+//! - [`fetch`]: the backup engine; pages through the API and hands every object to the store.
+//! - [`api`]: the Mattermost HTTP client (auth, rate limit, typed endpoints). Never touches the disk.
+//! - [`store`]: the data directory (layout, names, atomic writes). Never speaks HTTP.
+//! - [`archive`]: the zip of the data directory.
+
+pub mod api;
+pub mod archive;
+pub mod cancel;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod fetch;
+pub mod store;

@@ -1,0 +1,159 @@
+//! Atomic writes: a temp file in the same directory, fsync, rename; directories fsynced in batches.
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use tempfile::NamedTempFile;
+
+/// Every temp file the tool creates starts with this; a later run removes leftovers.
+pub const TEMP_PREFIX: &str = ".matterbak-tmp-";
+
+/// Directories whose entries changed and still need an fsync (done at checkpoints).
+#[derive(Clone, Default)]
+pub struct DirSync {
+    pending: Arc<Mutex<BTreeSet<PathBuf>>>,
+}
+
+impl DirSync {
+    pub fn mark(&self, dir: &Path) {
+        self.pending.lock().expect("not poisoned").insert(dir.to_path_buf());
+    }
+
+    /// fsyncs every directory changed since the last call.
+    pub fn sync(&self) -> io::Result<()> {
+        let dirs = std::mem::take(&mut *self.pending.lock().expect("not poisoned"));
+        for d in dirs {
+            sync_dir(&d)?;
+        }
+        Ok(())
+    }
+}
+
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        match File::open(dir) {
+            Ok(f) => f.sync_all(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(())
+    }
+}
+
+fn parent(path: &Path) -> &Path {
+    path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))
+}
+
+/// A file being written; it appears under its final name only on [`AtomicFile::commit`].
+/// Dropped without commit, it leaves nothing behind.
+pub struct AtomicFile {
+    tmp: NamedTempFile,
+    dest: PathBuf,
+    written: u64,
+    sync: DirSync,
+}
+
+impl AtomicFile {
+    pub fn create(dest: &Path, sync: &DirSync) -> io::Result<Self> {
+        let dir = parent(dest);
+        let tmp = tempfile::Builder::new().prefix(TEMP_PREFIX).tempfile_in(dir)?;
+        Ok(AtomicFile { tmp, dest: dest.to_path_buf(), written: 0, sync: sync.clone() })
+    }
+
+    pub fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.tmp.as_file_mut().write_all(buf)?;
+        self.written += buf.len() as u64;
+        Ok(())
+    }
+
+    /// Bytes written so far (for a streamed download: its length).
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Moves the write position (the zip writer goes back to patch headers).
+    pub fn seek(&mut self, pos: std::io::SeekFrom) -> io::Result<u64> {
+        use std::io::Seek;
+        self.tmp.as_file_mut().seek(pos)
+    }
+
+    /// fsyncs and renames into place; the directory is fsynced at the next checkpoint.
+    pub fn commit(self) -> io::Result<()> {
+        self.tmp.as_file().sync_all()?;
+        let dir = parent(&self.dest).to_path_buf();
+        self.tmp.persist(&self.dest).map_err(|e| e.error)?;
+        self.sync.mark(&dir);
+        Ok(())
+    }
+}
+
+/// Writes `data` to `dest` atomically.
+pub fn write(dest: &Path, data: &[u8], sync: &DirSync) -> io::Result<()> {
+    let mut f = AtomicFile::create(dest, sync)?;
+    f.write_all(data)?;
+    f.commit()
+}
+
+/// Removes temp files left by an interrupted run, anywhere below `root`. Returns how many.
+pub fn remove_stale_temps(root: &Path) -> io::Result<usize> {
+    let mut n = 0;
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let rd = match std::fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        for entry in rd {
+            let entry = entry?;
+            let ft = entry.file_type()?;
+            if ft.is_dir() {
+                stack.push(entry.path());
+            } else if entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+                std::fs::remove_file(entry.path())?;
+                n += 1;
+            }
+        }
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dropped_file_leaves_nothing_and_commit_replaces() {
+        let d = tempfile::tempdir().unwrap();
+        let s = DirSync::default();
+        let dest = d.path().join("a.json");
+        write(&dest, b"old", &s).unwrap();
+        {
+            let mut f = AtomicFile::create(&dest, &s).unwrap();
+            f.write_all(b"half").unwrap();
+        }
+        assert_eq!(std::fs::read(&dest).unwrap(), b"old");
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
+        write(&dest, b"new", &s).unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), b"new");
+        s.sync().unwrap();
+    }
+
+    #[test]
+    fn stale_temps_are_removed() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("x/y")).unwrap();
+        std::fs::write(d.path().join("x/y").join(format!("{TEMP_PREFIX}abc")), b"t").unwrap();
+        std::fs::write(d.path().join("x/keep.json"), b"{}").unwrap();
+        assert_eq!(remove_stale_temps(d.path()).unwrap(), 1);
+        assert!(d.path().join("x/keep.json").exists());
+    }
+}

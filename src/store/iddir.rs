@@ -1,0 +1,119 @@
+//! A folder whose entries start with an object id (`<id>__...`), indexed by that id.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use super::atomic::{self, DirSync};
+use super::layout::id_prefix;
+use super::{IoPath, StoreError};
+
+/// A folder such as `users/` or `teams/`, with an index from id to the names of its entries.
+pub struct IdDir {
+    dir: PathBuf,
+    index: HashMap<String, BTreeSet<String>>,
+    sync: DirSync,
+}
+
+impl IdDir {
+    pub(crate) fn open(dir: &Path, sync: &DirSync) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).at(dir)?;
+        if let Some(p) = dir.parent() {
+            sync.mark(p);
+        }
+        let mut index: HashMap<String, BTreeSet<String>> = HashMap::new();
+        for entry in std::fs::read_dir(dir).at(dir)? {
+            let entry = entry.at(dir)?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with(atomic::TEMP_PREFIX) {
+                continue;
+            }
+            index.entry(id_prefix(&name).to_string()).or_default().insert(name);
+        }
+        Ok(IdDir { dir: dir.to_path_buf(), index, sync: sync.clone() })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Names of the entries (files and folders) of an id.
+    pub fn names_of<'a>(&'a self, id: &str) -> impl Iterator<Item = &'a str> + 'a {
+        self.index.get(id).into_iter().flatten().map(String::as_str)
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.index.get(id_prefix(name)).is_some_and(|s| s.contains(name))
+    }
+
+    pub fn read(&self, name: &str) -> Option<Vec<u8>> {
+        std::fs::read(self.dir.join(name)).ok()
+    }
+
+    pub fn read_json(&self, name: &str) -> Option<serde_json::Value> {
+        serde_json::from_slice(&self.read(name)?).ok()
+    }
+
+    /// Writes a file atomically, unless it already holds exactly these bytes. Returns whether
+    /// it wrote.
+    pub fn write(&mut self, name: &str, data: &[u8]) -> Result<bool, StoreError> {
+        let path = self.dir.join(name);
+        if self.contains(name) && std::fs::read(&path).is_ok_and(|old| old == data) {
+            return Ok(false);
+        }
+        atomic::write(&path, data, &self.sync).at(&path)?;
+        self.note(name);
+        Ok(true)
+    }
+
+    /// Records an entry created by someone else (an attachment download, a renamed folder).
+    pub(crate) fn note(&mut self, name: &str) {
+        self.index.entry(id_prefix(name).to_string()).or_default().insert(name.to_string());
+    }
+
+    /// Removes the files of `id` that match `pred` and are not in `keep` (folders are kept).
+    pub fn remove_others(&mut self, id: &str, keep: &[&str], pred: impl Fn(&str) -> bool) -> Result<(), StoreError> {
+        let Some(names) = self.index.get_mut(id) else { return Ok(()) };
+        let doomed: Vec<String> = names.iter().filter(|n| !keep.contains(&n.as_str()) && pred(n)).cloned().collect();
+        for n in doomed {
+            let p = self.dir.join(&n);
+            if p.is_file() {
+                std::fs::remove_file(&p).at(&p)?;
+                self.sync.mark(&self.dir);
+            }
+            names.remove(&n);
+        }
+        Ok(())
+    }
+
+    /// Renames an entry (used to adopt the folder of a renamed channel or team).
+    pub(crate) fn rename(&mut self, from: &str, to: &str) -> Result<(), StoreError> {
+        let (a, b) = (self.dir.join(from), self.dir.join(to));
+        std::fs::rename(&a, &b).at(&a)?;
+        self.sync.mark(&self.dir);
+        if let Some(s) = self.index.get_mut(id_prefix(from)) {
+            s.remove(from);
+        }
+        self.note(to);
+        Ok(())
+    }
+
+    /// The folder `<name>` below this one, adopting an existing folder of the same id under an
+    /// older name (so a renamed channel or team keeps its posts and files).
+    pub(crate) fn adopt_dir(&mut self, id: &str, name: &str) -> Result<PathBuf, StoreError> {
+        let target = self.dir.join(name);
+        if !target.is_dir() {
+            let old = self
+                .names_of(id)
+                .find(|n| *n != name && self.dir.join(n).is_dir())
+                .map(str::to_string);
+            if let Some(old) = old {
+                tracing::info!("{}: renamed on the server, moving {old} to {name}", self.dir.display());
+                self.rename(&old, name)?;
+            }
+        }
+        std::fs::create_dir_all(&target).at(&target)?;
+        self.note(name);
+        self.sync.mark(&self.dir);
+        Ok(target)
+    }
+}

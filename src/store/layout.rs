@@ -1,0 +1,173 @@
+//! File and folder names of the data directory, exactly as the original matterbak names them,
+//! and the sanitising rule for names that come from the server.
+//!
+//! ```text
+//! <kind>/<channel_id>__<name>.json | __members.json | __threads.json | /<TS>__<post_id>.json
+//!                                                                      /files/<file_id>.json
+//!                                                                      /files/<file_id>__<file name>
+//! teams/<team_id>__<team>.json | __members.json, teams/<team_id>__icon.<ext>, teams/<team_id>__<team>/...
+//! users/<user_id>__<username>.json, users/<user_id>__<username>__image.<ext>
+//! emojis/<emoji_id>__<name>.json, emojis/<emoji_id>__<name>.<ext>
+//! ```
+
+/// Separator between the parts of a name.
+pub const SEP: &str = "__";
+pub const DIRECT: &str = "direct";
+pub const GROUPS: &str = "groups";
+pub const TEAMS: &str = "teams";
+pub const USERS: &str = "users";
+pub const EMOJIS: &str = "emojis";
+pub const FILES: &str = "files";
+
+/// Longest file name written, in bytes (most file systems allow 255).
+const MAX_NAME_BYTES: usize = 200;
+
+/// Makes a name from the server safe as one path component.
+///
+/// The rule (README.md, "Names from the server"): `/`, `\`, NUL, control characters and
+/// `< > : " | ? *` become `_`; leading and trailing spaces and dots are trimmed off the end
+/// (`.`/`..`/empty become `_`); Windows device names (`CON`, `NUL`, `COM1`, ...) get a `_`
+/// prefix; names are cut to at most 200 bytes on a character boundary, keeping an extension of up
+/// to 16 bytes. Ordinary names (letters, digits, `-`, `_`, `.`, spaces, any non-ASCII letter)
+/// are unchanged, so data dirs of the original keep their names.
+pub fn sanitize(name: &str) -> String {
+    let mut s: String = name
+        .chars()
+        .map(|c| match c {
+            '/' | '\\' | '<' | '>' | ':' | '"' | '|' | '?' | '*' => '_',
+            c if c.is_control() => '_',
+            c => c,
+        })
+        .collect();
+    while s.ends_with(' ') || s.ends_with('.') {
+        s.pop();
+    }
+    if s.is_empty() || s.chars().all(|c| c == '.') {
+        return "_".to_string();
+    }
+    let stem = s.split('.').next().unwrap_or("").trim_end().to_ascii_uppercase();
+    let reserved = matches!(stem.as_str(), "CON" | "PRN" | "AUX" | "NUL")
+        || (stem.len() == 4
+            && (stem.starts_with("COM") || stem.starts_with("LPT"))
+            && stem.as_bytes()[3].is_ascii_digit());
+    if reserved {
+        s.insert(0, '_');
+    }
+    truncate_keep_ext(&s, MAX_NAME_BYTES)
+}
+
+fn truncate_keep_ext(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let ext = s.rfind('.').map(|i| &s[i..]).filter(|e| e.len() <= 16 && e.len() < max / 2).unwrap_or("");
+    let room = max - ext.len();
+    let mut cut = room.min(s.len() - ext.len());
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}{}", &s[..cut], ext)
+}
+
+/// `%Y%m%d-%H%M%S%f` of a millisecond timestamp, in UTC (the original used local time).
+pub fn timestamp(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let micros = ms.rem_euclid(1000) * 1000;
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}{m:02}{d:02}-{:02}{:02}{:02}{micros:06}", sod / 3600, sod % 3600 / 60, sod % 60)
+}
+
+/// Days since 1970-01-01 to (year, month, day); Howard Hinnant's algorithm.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// `<TS>__<post_id>.json`
+pub fn post_file(create_at: i64, post_id: &str) -> String {
+    format!("{}{SEP}{post_id}.json", timestamp(create_at))
+}
+
+/// The post id in a post file name (`<TS>__<id>.json`, or any `...__<id>.json`).
+pub fn post_id_of(file_name: &str) -> Option<&str> {
+    let stem = file_name.strip_suffix(".json")?;
+    let id = stem.rsplit(SEP).next()?;
+    (!id.is_empty()).then_some(id)
+}
+
+/// The id at the start of a name (`<id>__...` or `<id>.ext`).
+pub fn id_prefix(file_name: &str) -> &str {
+    let end = file_name.find(SEP).or_else(|| file_name.find('.')).unwrap_or(file_name.len());
+    &file_name[..end]
+}
+
+/// The extension of an image from its `Content-Type` (`image/png` -> `png`); `None` if not an image.
+pub fn image_ext(content_type: &str) -> Option<String> {
+    let t = content_type.split(';').next()?.trim().to_ascii_lowercase();
+    let sub = t.strip_prefix("image/")?;
+    let ext = sanitize(sub);
+    (!sub.is_empty()).then_some(ext)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_like_the_original() {
+        // 2024-01-02 03:04:05.123 UTC
+        assert_eq!(timestamp(1_704_164_645_123), "20240102-030405123000");
+        assert_eq!(timestamp(0), "19700101-000000000000");
+        assert_eq!(timestamp(951_782_400_000), "20000229-000000000000");
+        assert_eq!(post_file(1_704_164_645_123, "abc"), "20240102-030405123000__abc.json");
+    }
+
+    #[test]
+    fn ordinary_names_are_kept() {
+        for n in ["town-square", "report 2024.pdf", "Übersicht_ä.png", "a__b", "x.tar.gz"] {
+            assert_eq!(sanitize(n), n);
+        }
+    }
+
+    #[test]
+    fn hostile_names_cannot_escape() {
+        assert_eq!(sanitize("../../etc/passwd"), ".._.._etc_passwd");
+        assert_eq!(sanitize(".."), "_");
+        assert_eq!(sanitize("."), "_");
+        assert_eq!(sanitize(""), "_");
+        assert_eq!(sanitize("a\0b\nc"), "a_b_c");
+        assert_eq!(sanitize("C:\\x"), "C__x");
+        assert_eq!(sanitize("con"), "_con");
+        assert_eq!(sanitize("LPT1.txt"), "_LPT1.txt");
+        assert_eq!(sanitize("COMA"), "COMA");
+        assert_eq!(sanitize("name. "), "name");
+        let long = format!("{}.pdf", "é".repeat(500));
+        let s = sanitize(&long);
+        assert!(s.len() <= 200 && s.ends_with(".pdf"), "{s}");
+        for n in ["a/b", "..", "x\\..\\y", "/abs"] {
+            let s = sanitize(n);
+            assert!(!s.contains('/') && s != ".." && s != ".");
+        }
+    }
+
+    #[test]
+    fn ids_from_names() {
+        assert_eq!(post_id_of("20240102-030405123000__abc.json"), Some("abc"));
+        assert_eq!(post_id_of("x.txt"), None);
+        assert_eq!(id_prefix("uid__bob__image.png"), "uid");
+        assert_eq!(id_prefix("fid.json"), "fid");
+        assert_eq!(image_ext("image/png"), Some("png".into()));
+        assert_eq!(image_ext("image/svg+xml; charset=x"), Some("svg+xml".into()));
+        assert_eq!(image_ext("text/html"), None);
+    }
+}

@@ -1,0 +1,146 @@
+//! The data directory: layout, names, atomic writes. It never speaks HTTP.
+
+pub mod atomic;
+mod channel;
+mod iddir;
+pub mod layout;
+pub mod state;
+
+pub use channel::{Change, ChannelDir, ChannelKind};
+pub use iddir::IdDir;
+pub use state::{ChannelState, State};
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use atomic::DirSync;
+use layout::{sanitize, SEP};
+
+/// An I/O error on a path of the data directory.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {source}{}", path.display(), hint(source))]
+pub struct StoreError {
+    pub path: PathBuf,
+    #[source]
+    pub source: io::Error,
+}
+
+fn hint(e: &io::Error) -> &'static str {
+    match e.raw_os_error() {
+        Some(28) => " (the disk is full: free some space and run again; the backup is intact)",
+        Some(13) | Some(1) => " (permission denied: check the owner and mode of the data dir)",
+        _ => "",
+    }
+}
+
+pub(crate) trait IoPath<T> {
+    fn at(self, path: &Path) -> Result<T, StoreError>;
+}
+
+impl<T> IoPath<T> for io::Result<T> {
+    fn at(self, path: &Path) -> Result<T, StoreError> {
+        self.map_err(|source| StoreError { path: path.to_path_buf(), source })
+    }
+}
+
+/// The data directory of one backup.
+pub struct Store {
+    root: PathBuf,
+    sync: DirSync,
+}
+
+/// The image of an object (profile image, team icon, emoji), as the store needs it.
+pub struct ImageData<'a> {
+    pub content_type: &'a str,
+    pub bytes: &'a [u8],
+}
+
+impl Store {
+    /// Opens (creating if needed) a data directory and removes temp files of interrupted runs.
+    ///
+    /// # Errors
+    /// When the directory cannot be created or read.
+    pub fn open(root: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(root).at(root)?;
+        let removed = atomic::remove_stale_temps(root).at(root)?;
+        if removed > 0 {
+            tracing::info!("removed {removed} temp files left by an interrupted run");
+        }
+        Ok(Store { root: root.to_path_buf(), sync: DirSync::default() })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// fsyncs every directory changed since the last checkpoint.
+    ///
+    /// # Errors
+    /// When an fsync fails.
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        self.sync.sync().at(&self.root)
+    }
+
+    /// Saves the state file after fsyncing the data it describes.
+    ///
+    /// # Errors
+    /// When the write or an fsync fails.
+    pub fn save_state(&self, state: &State) -> Result<(), StoreError> {
+        self.checkpoint()?;
+        state.save(&self.root, &self.sync)
+    }
+
+    /// A top-level folder indexed by object id (`users`, `emojis`, `teams`, `direct`, `groups`).
+    pub fn id_dir(&self, rel: &Path) -> Result<IdDir, StoreError> {
+        IdDir::open(&self.root.join(rel), &self.sync)
+    }
+
+    /// The folder of one channel (posts, files, threads), adopting a folder of a renamed channel.
+    pub fn channel(&self, parent: &mut IdDir, kind: ChannelKind, channel_id: &str, name: &str) -> Result<ChannelDir, StoreError> {
+        ChannelDir::open(parent, kind, channel_id, name, &self.sync)
+    }
+
+    /// Writes a user object; an older file of the same user (renamed) is removed.
+    pub fn write_user(&self, users: &mut IdDir, user_id: &str, username: &str, raw: &[u8]) -> Result<(), StoreError> {
+        let name = format!("{user_id}{SEP}{}.json", sanitize(username));
+        users.write(&name, raw)?;
+        users.remove_others(user_id, &[&name], |n| n.ends_with(".json"))
+    }
+
+    /// The stored user object, if any.
+    pub fn stored_json(&self, dir: &IdDir, id: &str) -> Option<serde_json::Value> {
+        dir.names_of(id).filter(|n| n.ends_with(".json")).find_map(|n| dir.read_json(n))
+    }
+
+    /// Does an image of `id` with this label exist (any extension)?
+    pub fn has_image(&self, dir: &IdDir, id: &str, label: Option<&str>) -> bool {
+        let prefix = image_prefix(id, label);
+        dir.names_of(id).any(|n| n.starts_with(&prefix) && !n.ends_with(".json") && n[prefix.len()..].starts_with('.'))
+    }
+
+    /// Writes an image as `<id>[__<label>].<ext>` and removes older images of the same id.
+    /// Returns false (and writes nothing) when the content type is not `image/*`.
+    pub fn write_image(&self, dir: &mut IdDir, id: &str, label: Option<&str>, img: ImageData<'_>) -> Result<bool, StoreError> {
+        let Some(ext) = layout::image_ext(img.content_type) else {
+            tracing::warn!("not storing the image of {id}: content type `{}` is not an image", img.content_type);
+            return Ok(false);
+        };
+        let name = format!("{}.{ext}", image_prefix(id, label));
+        dir.write(&name, img.bytes)?;
+        dir.remove_others(id, &[&name], |n| !n.ends_with(".json") && is_image_name(n))?;
+        Ok(true)
+    }
+}
+
+fn image_prefix(id: &str, label: Option<&str>) -> String {
+    match label {
+        Some(l) => format!("{id}{SEP}{}", sanitize(l)),
+        None => id.to_string(),
+    }
+}
+
+/// Image files are `<id>.<ext>`, `<id>__icon.<ext>`, `<id>__<name>.<ext>`, `<id>__<user>__image.<ext>`.
+fn is_image_name(n: &str) -> bool {
+    let exts = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "svg", "svg+xml", "tiff", "x-icon", "avif", "heic"];
+    n.rsplit_once('.').is_some_and(|(_, e)| exts.contains(&e.to_ascii_lowercase().as_str()))
+}

@@ -1,0 +1,70 @@
+//! The state file `.matterbak-state.json`: per-channel cursors, written atomically after the
+//! data it describes.
+//!
+//! A channel is in the state only once a walk of it completed; its cursor is where the next run
+//! continues. Deleting the file loses nothing: the next run re-reads every channel in full.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::atomic::{self, DirSync};
+use super::{IoPath, StoreError};
+
+pub const STATE_FILE: &str = ".matterbak-state.json";
+const VERSION: u32 = 1;
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct State {
+    pub version: u32,
+    /// channel id -> cursor
+    #[serde(default)]
+    pub channels: BTreeMap<String, ChannelState>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ChannelState {
+    /// Continue with posts created after this post (empty: the channel had no posts).
+    #[serde(default)]
+    pub after: String,
+}
+
+impl State {
+    pub fn path(root: &Path) -> PathBuf {
+        root.join(STATE_FILE)
+    }
+
+    /// Loads the state; a missing, unreadable or newer-version file gives an empty state
+    /// (every channel is then read in full once), with a warning.
+    pub fn load(root: &Path) -> State {
+        let path = Self::path(root);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return State { version: VERSION, ..State::default() },
+            Err(e) => {
+                tracing::warn!("{}: {e}; reading every channel in full", path.display());
+                return State { version: VERSION, ..State::default() };
+            }
+        };
+        match serde_json::from_slice::<State>(&bytes) {
+            Ok(s) if s.version == VERSION => s,
+            Ok(s) => {
+                tracing::warn!("{}: version {} is unknown to this matterbak; reading every channel in full", path.display(), s.version);
+                State { version: VERSION, ..State::default() }
+            }
+            Err(e) => {
+                tracing::warn!("{}: {e}; reading every channel in full", path.display());
+                State { version: VERSION, ..State::default() }
+            }
+        }
+    }
+
+    /// Writes the state atomically (call it after a checkpoint of the data it describes).
+    pub fn save(&self, root: &Path, sync: &DirSync) -> Result<(), StoreError> {
+        let path = Self::path(root);
+        let bytes = serde_json::to_vec_pretty(self).expect("state serialises");
+        atomic::write(&path, &bytes, sync).at(&path)?;
+        sync.sync().at(root)
+    }
+}
