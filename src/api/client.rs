@@ -14,7 +14,7 @@ use crate::cancel::Cancel;
 use crate::config::Secret;
 
 /// Largest JSON body accepted (a page of 200 posts is well under 10 MiB).
-pub(crate) const MAX_JSON_BYTES: u64 = 256 << 20;
+pub(crate) const MAX_JSON_BYTES: u64 = 64 << 20;
 /// Largest image accepted (profile images, team icons, emojis).
 pub(crate) const MAX_IMAGE_BYTES: u64 = 64 << 20;
 

@@ -17,8 +17,6 @@ pub enum Anchor {
     Newest,
     /// Posts created strictly before this post.
     Before(String),
-    /// Posts created strictly after this post.
-    After(String),
 }
 
 /// Ids go into URL paths: refuse anything that is not a Mattermost id (26 alphanumerics).
@@ -154,7 +152,6 @@ impl Client {
         match anchor {
             Anchor::Newest => {}
             Anchor::Before(id) => q.push(("before", check_id(id)?)),
-            Anchor::After(id) => q.push(("after", check_id(id)?)),
         }
         self.get_json(&path, &q).await
     }

@@ -65,6 +65,7 @@ impl Credentials {
     /// A [`Fatal`] usage error naming the file and the field.
     pub fn load(path: &Path) -> Result<Self, Fatal> {
         let raw: RawCredentials = super::load_json(path, "credentials")?;
+        warn_if_readable_by_others(path);
         Self::from_raw(raw, path)
     }
 
@@ -91,6 +92,25 @@ impl Credentials {
         };
         Ok(Credentials { user, login, api_url })
     }
+}
+
+/// A secret file should be readable by its owner only.
+fn warn_if_readable_by_others(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(m) = std::fs::metadata(path) {
+            if m.permissions().mode() & 0o077 != 0 {
+                tracing::warn!(
+                    "{} can be read by other users; protect it with: chmod 600 {}",
+                    path.display(),
+                    path.display()
+                );
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
 }
 
 /// Accepts `https://host`, `https://host/api`, `https://host/api/v4` (and subpath installs,

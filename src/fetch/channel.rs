@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use anyhow::{Context, Result};
 
 use super::Engine;
-use crate::api::model::{Channel, FileInfo, Post, PostList, Raw};
+use crate::api::model::{Channel, FileInfo, Member, Post, PostList, Raw};
 use crate::api::{Anchor, ApiError};
 use crate::store::{Change, ChannelKind, ChannelState, IdDir};
 
@@ -21,45 +21,62 @@ pub struct ChannelStats {
 
 impl Engine<'_> {
     /// Backs up a channel into `parent/<channel_id>__<name>...`.
-    pub(super) async fn backup_channel(&mut self, parent: &mut IdDir, kind: ChannelKind, channel: &Raw<Channel>, name: &str, label: &str) -> Result<()> {
+    /// `members`: the channel's members if the caller has them already.
+    pub(super) async fn backup_channel(
+        &mut self,
+        parent: &mut IdDir,
+        kind: ChannelKind,
+        channel: &Raw<Channel>,
+        members: Option<Vec<Raw<Member>>>,
+        name: &str,
+        label: &str,
+    ) -> Result<()> {
         self.cancel.check()?;
         let cid = &channel.v.id;
         let mut dir = self.store.channel(parent, kind, cid, name)?;
-        let members = self.client.channel_members(cid).await.with_context(|| format!("members of {label}"))?;
+        let members = match members {
+            Some(m) => m,
+            None => self.client.channel_members(cid).await.with_context(|| format!("members of {label}"))?,
+        };
         for m in &members {
             self.seen.insert(m.v.user_id.clone());
         }
         dir.write_channel(parent, channel.raw.get().as_bytes(), &json_array(members.iter().map(|m| m.raw.get())))?;
 
-        // Continue after the cursor of the last completed walk; without one (first run, an
-        // interrupted first run, a data dir of the original, --update-old-posts) read it all.
-        let cursor = if self.opts.update_old_posts { None } else { self.state.channels.get(cid.as_str()).cloned() };
+        // Walk backwards from the newest post. Once a walk of this channel has completed (the
+        // state says so), every post older than a stored one is stored too, so the walk stops
+        // at the first page that holds a stored post: one request for an unchanged channel.
+        // Without a completed walk (first run, an interrupted first run, a data dir of the
+        // original, --update-old-posts) it reads the whole channel.
+        let previous = if self.opts.update_old_posts { None } else { self.state.channels.get(cid.as_str()).cloned() };
         let mut stats = ChannelStats::default();
         let mut seen_ids: HashSet<String> = HashSet::new();
-        let mut anchor = match &cursor {
-            Some(c) if !c.after.is_empty() => Anchor::After(c.after.clone()),
-            _ => Anchor::Newest,
-        };
+        let mut max_update_at = previous.as_ref().map_or(0, |p| p.max_update_at);
+        let mut anchor = Anchor::Newest;
         loop {
             self.cancel.check()?;
             let page = self.client.posts(cid, &anchor).await.with_context(|| format!("posts of {label}"))?;
             let mut fresh = 0;
+            let mut reached_stored = false;
             for id in &page.order {
                 if !seen_ids.insert(id.clone()) {
                     continue;
                 }
                 fresh += 1;
+                reached_stored |= previous.is_some() && dir.has_post(id);
                 let raw = page.posts.get(id).with_context(|| format!("posts of {label}: the server listed post {id} in `order` but did not send it"))?;
-                self.save_post(&mut dir, raw, &mut stats, label).await?;
+                max_update_at = max_update_at.max(self.save_post(&mut dir, raw, &mut stats, label).await?);
             }
-            match next_anchor(&page, &anchor, fresh, &self.post_times(&page)) {
+            if reached_stored {
+                break;
+            }
+            match next_anchor(&page, fresh, &post_times(&page)) {
                 Some(a) => anchor = a,
                 None => break,
             }
         }
-        let after = dir.after_anchor().unwrap_or_default().to_string();
         dir.finish(parent)?;
-        self.state.channels.insert(cid.clone(), ChannelState { after });
+        self.state.channels.insert(cid.clone(), ChannelState { max_update_at });
         self.store.save_state(&self.state)?;
         tracing::info!(
             "{label}: {} posts read ({} new, {} updated), {} files downloaded ({})",
@@ -74,23 +91,8 @@ impl Engine<'_> {
         Ok(())
     }
 
-    /// `(id, create_at)` of a page's posts in `order`.
-    fn post_times(&self, page: &PostList) -> Vec<(String, i64)> {
-        #[derive(serde::Deserialize)]
-        struct T {
-            #[serde(default)]
-            create_at: i64,
-        }
-        page.order
-            .iter()
-            .map(|id| {
-                let t = page.posts.get(id).and_then(|r| serde_json::from_str::<T>(r.get()).ok()).map_or(0, |t| t.create_at);
-                (id.clone(), t)
-            })
-            .collect()
-    }
-
-    async fn save_post(&mut self, dir: &mut crate::store::ChannelDir, raw: &serde_json::value::RawValue, stats: &mut ChannelStats, label: &str) -> Result<()> {
+    /// Stores a post and its attachments; returns its `update_at`.
+    async fn save_post(&mut self, dir: &mut crate::store::ChannelDir, raw: &serde_json::value::RawValue, stats: &mut ChannelStats, label: &str) -> Result<i64> {
         let post: Post = serde_json::from_str(raw.get()).with_context(|| format!("{label}: a post the server sent is not valid"))?;
         stats.posts_seen += 1;
         match dir.write_post(&post.id, post.create_at, raw.get().as_bytes())? {
@@ -129,7 +131,7 @@ impl Engine<'_> {
                 Err(e) => return Err(e),
             }
         }
-        Ok(())
+        Ok(post.update_at)
     }
 
     /// Streams one attachment to disk; it appears under its name only when complete.
@@ -151,6 +153,22 @@ impl Engine<'_> {
     }
 }
 
+/// `(id, create_at)` of a page's posts in `order`.
+fn post_times(page: &PostList) -> Vec<(String, i64)> {
+    #[derive(serde::Deserialize)]
+    struct T {
+        #[serde(default)]
+        create_at: i64,
+    }
+    page.order
+        .iter()
+        .map(|id| {
+            let t = page.posts.get(id).and_then(|r| serde_json::from_str::<T>(r.get()).ok()).map_or(0, |t| t.create_at);
+            (id.clone(), t)
+        })
+        .collect()
+}
+
 /// An error that concerns one item only (one file); the run goes on.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -161,39 +179,24 @@ fn is_item_error(e: &anyhow::Error) -> bool {
         || e.downcast_ref::<ApiError>().is_some_and(|a| matches!(a.status(), Some(403 | 404 | 410)))
 }
 
-/// Where the next page starts, or `None` when the walk is done.
+/// Where the next (older) page starts, or `None` when the walk is done.
 ///
-/// Backwards (`Newest`/`Before`): done when `prev_post_id` is empty (the server sets it empty
-/// on a short page, so no trailing empty request is made). Forwards (`After`): done when
-/// `next_post_id` is empty. The anchor is not the page's last post but the last one with a
-/// different `create_at`: the server compares `create_at` strictly, so posts sharing the
-/// timestamp of the page's edge would otherwise be skipped. A page that brought nothing new
-/// ends the walk (a broken server repeating itself).
-fn next_anchor(page: &PostList, anchor: &Anchor, fresh: usize, times: &[(String, i64)]) -> Option<Anchor> {
-    if page.order.is_empty() || fresh == 0 {
-        if fresh == 0 && !page.order.is_empty() {
-            tracing::warn!("the server repeated a page of posts; stopping this channel's walk");
-        }
+/// Done when `prev_post_id` is empty: the server sets it empty on a short page, so no trailing
+/// empty request is made. The anchor is not the page's oldest post but the oldest one with a
+/// newer `create_at`: the server compares `create_at` strictly, so posts sharing the timestamp
+/// of the page's edge would otherwise be skipped. A page that brought nothing new ends the walk
+/// (a broken server repeating itself).
+fn next_anchor(page: &PostList, fresh: usize, times: &[(String, i64)]) -> Option<Anchor> {
+    if page.order.is_empty() || page.prev_post_id.is_empty() {
         return None;
     }
-    match anchor {
-        Anchor::Newest | Anchor::Before(_) => {
-            if page.prev_post_id.is_empty() {
-                return None;
-            }
-            let edge = times.last()?.1;
-            let pick = times.iter().rev().find(|(_, t)| *t != edge).or(times.last())?;
-            Some(Anchor::Before(pick.0.clone()))
-        }
-        Anchor::After(_) => {
-            if page.next_post_id.is_empty() {
-                return None;
-            }
-            let edge = times.first()?.1;
-            let pick = times.iter().find(|(_, t)| *t != edge).or(times.first())?;
-            Some(Anchor::After(pick.0.clone()))
-        }
+    if fresh == 0 {
+        tracing::warn!("the server repeated a page of posts; stopping this channel's walk");
+        return None;
     }
+    let edge = times.last()?.1;
+    let pick = times.iter().rev().find(|(_, t)| *t != edge).or(times.last())?;
+    Some(Anchor::Before(pick.0.clone()))
 }
 
 /// `[a,b,c]` from raw JSON values.
@@ -237,22 +240,21 @@ mod tests {
     }
 
     #[test]
-    fn backward_walk_stops_on_empty_prev_and_overlaps_equal_times() {
+    fn walk_stops_on_empty_prev_and_overlaps_equal_times() {
         let t = times(&[("c", 30), ("b", 20), ("a", 20)]);
-        assert_eq!(next_anchor(&page(&["c", "b", "a"], "", "x"), &Anchor::Newest, 3, &t), None);
-        assert_eq!(next_anchor(&page(&["c", "b", "a"], "z", ""), &Anchor::Newest, 3, &t), Some(Anchor::Before("c".into())));
+        assert_eq!(next_anchor(&page(&["c", "b", "a"], "", "x"), 3, &t), None);
+        assert_eq!(next_anchor(&page(&["c", "b", "a"], "z", ""), 3, &t), Some(Anchor::Before("c".into())));
         let t = times(&[("c", 30), ("b", 25), ("a", 20)]);
-        assert_eq!(next_anchor(&page(&["c", "b", "a"], "z", ""), &Anchor::Newest, 3, &t), Some(Anchor::Before("b".into())));
+        assert_eq!(next_anchor(&page(&["c", "b", "a"], "z", ""), 3, &t), Some(Anchor::Before("b".into())));
         // all the same: nothing better than the last one
         let t = times(&[("b", 5), ("a", 5)]);
-        assert_eq!(next_anchor(&page(&["b", "a"], "z", ""), &Anchor::Newest, 2, &t), Some(Anchor::Before("a".into())));
+        assert_eq!(next_anchor(&page(&["b", "a"], "z", ""), 2, &t), Some(Anchor::Before("a".into())));
     }
 
     #[test]
-    fn forward_walk_and_repeats() {
-        let t = times(&[("c", 30), ("b", 30), ("a", 20)]);
-        assert_eq!(next_anchor(&page(&["c", "b", "a"], "q", "n"), &Anchor::After("q".into()), 3, &t), Some(Anchor::After("a".into())));
-        assert_eq!(next_anchor(&page(&["c", "b", "a"], "q", ""), &Anchor::After("q".into()), 3, &t), None);
-        assert_eq!(next_anchor(&page(&["c"], "q", "n"), &Anchor::After("q".into()), 0, &t), None);
+    fn a_repeated_page_ends_the_walk() {
+        let t = times(&[("c", 30)]);
+        assert_eq!(next_anchor(&page(&["c"], "q", "n"), 0, &t), None);
+        assert_eq!(next_anchor(&page(&[], "q", "n"), 0, &[]), None);
     }
 }

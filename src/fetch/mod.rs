@@ -162,11 +162,18 @@ impl<'a> Engine<'a> {
 
     async fn direct_channels(&mut self, personal: &[Raw<Channel>]) -> Result<()> {
         let me = self.me.v.id.clone();
-        let dms: Vec<(&Raw<Channel>, String)> = personal
-            .iter()
-            .filter(|c| c.v.kind == "D")
-            .filter_map(|c| select::direct_partner(&c.v.name, &me).map(|p| (c, p)))
-            .collect();
+        let mut dms: Vec<(&Raw<Channel>, String)> = Vec::new();
+        for c in personal.iter().filter(|c| c.v.kind == "D") {
+            let partner = match select::direct_partner(&c.v.name, &me) {
+                Some(p) => p,
+                // Not named `<id>__<id>`: ask for the members instead.
+                None => {
+                    let members = self.client.channel_members(&c.v.id).await.context("members of a direct channel")?;
+                    members.iter().map(|m| m.v.user_id.clone()).find(|u| *u != me).unwrap_or_else(|| me.clone())
+                }
+            };
+            dms.push((c, partner));
+        }
         self.resolve_users(dms.iter().map(|(_, p)| p.clone())).await?;
         let mut wanted: BTreeSet<&String> = self.cfg.direct.iter().collect();
         tracing::info!("direct channels: {} found, {} configured", dms.len(), wanted.len());
@@ -174,7 +181,7 @@ impl<'a> Engine<'a> {
         for (c, partner) in dms {
             let name = self.username(&partner);
             if wanted.remove(&name) {
-                self.backup_channel(&mut dir, ChannelKind::Direct, c, &name, &format!("direct/{name}")).await?;
+                self.backup_channel(&mut dir, ChannelKind::Direct, c, None, &name, &format!("direct/{name}")).await?;
             } else {
                 tracing::debug!("skipping direct channel with {name}");
             }
@@ -197,7 +204,7 @@ impl<'a> Engine<'a> {
                 members.iter().filter(|m| m.v.user_id != self.me.v.id).map(|m| self.username(&m.v.user_id)).collect();
             let name = others.iter().cloned().collect::<Vec<_>>().join(layout::SEP);
             if self.cfg.group_selected(&others) {
-                self.backup_channel(&mut dir, ChannelKind::Group, c, &name, &format!("groups/{name}")).await?;
+                self.backup_channel(&mut dir, ChannelKind::Group, c, Some(members), &name, &format!("groups/{name}")).await?;
             } else {
                 tracing::debug!("skipping group channel with {name}");
             }
@@ -237,7 +244,7 @@ impl<'a> Engine<'a> {
             let mut channels_dir = self.store.id_dir(&Path::new(layout::TEAMS).join(&team_base))?;
             for c in choice.selected {
                 let label = format!("{}/{}", team.v.name, c.v.name);
-                self.backup_channel(&mut channels_dir, ChannelKind::Team, c, &c.v.name, &label).await?;
+                self.backup_channel(&mut channels_dir, ChannelKind::Team, c, None, &c.v.name, &label).await?;
             }
             let members = self.client.team_members(&tid).await.with_context(|| format!("members of team {key}"))?;
             for m in &members {

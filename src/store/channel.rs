@@ -124,21 +124,6 @@ impl ChannelDir {
         self.posts.contains_key(post_id)
     }
 
-    /// Where to continue a channel's posts: the stored post whose file name sorts last (the
-    /// newest, as the original finds it), stepping back past posts that share its timestamp,
-    /// since the server's `after` is strict on `create_at`.
-    pub fn after_anchor(&self) -> Option<&str> {
-        let newest = self.posts.values().max()?;
-        let ts = newest.split(SEP).next().unwrap_or("");
-        let pick = self
-            .posts
-            .iter()
-            .filter(|(_, n)| n.split(SEP).next() != Some(ts))
-            .max_by(|a, b| a.1.cmp(b.1))
-            .or_else(|| self.posts.iter().max_by(|a, b| a.1.cmp(b.1)))?;
-        Some(pick.0.as_str())
-    }
-
     fn write_in(dir: &Path, name: &str, data: &[u8], existed: bool, sync: &DirSync) -> Result<Change, StoreError> {
         let path = dir.join(name);
         if existed && std::fs::read(&path).is_ok_and(|old| old == data) {

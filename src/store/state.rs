@@ -1,8 +1,8 @@
 //! The state file `.matterbak-state.json`: per-channel cursors, written atomically after the
 //! data it describes.
 //!
-//! A channel is in the state only once a walk of it completed; its cursor is where the next run
-//! continues. Deleting the file loses nothing: the next run re-reads every channel in full.
+//! A channel is in the state only once a walk of it completed: from then on every post older
+//! than a stored one is stored too, and the next run only reads until it meets a stored post. Deleting the file loses nothing: the next run re-reads every channel in full.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -25,9 +25,9 @@ pub struct State {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ChannelState {
-    /// Continue with posts created after this post (empty: the channel had no posts).
+    /// The newest `update_at` of the posts seen so far.
     #[serde(default)]
-    pub after: String,
+    pub max_update_at: i64,
 }
 
 impl State {

@@ -1,0 +1,147 @@
+//! A first backup equals the server, object by object, for every skip option and selection.
+
+use fakemm::Scale;
+use serde_json::json;
+
+use crate::oracle::{assert_matches, everything, expected, Opts};
+use crate::util::{temp_files, text, Env};
+
+fn alice(env: &Env) -> String {
+    env.server.with_world(|w| w.user_by_name("alice").unwrap().id.to_string())
+}
+
+#[test]
+fn demo_backup_equals_the_server() {
+    let env = Env::new(Scale::Demo);
+    let out = env.run_ok(&[]);
+    let me = alice(&env);
+    let want = env.server.with_world(|w| {
+        let (c, t) = everything(w, &me);
+        expected(w, &me, &c, &t, Opts::default())
+    });
+    assert_matches(&env.data(), &want);
+    assert!(temp_files(&env.data()).is_empty());
+    // The zip holds the data dir, byte for byte.
+    let zip = std::fs::File::open(env.zip()).expect("zip written");
+    let mut zip = zip::ZipArchive::new(zip).unwrap();
+    let files = crate::util::tree(&env.data());
+    let mut n = 0;
+    for i in 0..zip.len() {
+        let mut f = zip.by_index(i).unwrap();
+        if f.is_dir() {
+            continue;
+        }
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut f, &mut buf).unwrap();
+        assert_eq!(files.get(f.name()), Some(&buf), "{}", f.name());
+        n += 1;
+    }
+    assert_eq!(n, files.len());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("requests"), "{}", text(&out));
+}
+
+#[test]
+fn skip_options() {
+    for (flags, o, direct, groups, teams) in [
+        (vec!["--skip-users"], Opts { skip_users: true, ..Opts::default() }, true, true, true),
+        (vec!["--skip-user-images"], Opts { skip_user_images: true, ..Opts::default() }, true, true, true),
+        (vec!["--skip-emojis"], Opts { skip_emojis: true, ..Opts::default() }, true, true, true),
+        (vec!["--skip-direct", "--skip-groups"], Opts::default(), false, false, true),
+        (vec!["--skip-teams"], Opts::default(), true, true, false),
+    ] {
+        let env = Env::new(Scale::Tiny);
+        env.run_ok(&flags);
+        let me = alice(&env);
+        let want = env.server.with_world(|w| {
+            let (c, t) = everything(w, &me);
+            let c: Vec<String> = c
+                .into_iter()
+                .filter(|id| match w.channel(id).unwrap().channel_type {
+                    'D' => direct,
+                    'G' => groups,
+                    _ => teams,
+                })
+                .collect();
+            expected(w, &me, &c, if teams { &t } else { &[] }, o)
+        });
+        assert_matches(&env.data(), &want);
+    }
+}
+
+#[test]
+fn custom_emoji_disabled_is_a_notice_not_a_failure() {
+    let env = Env::new(Scale::Tiny);
+    env.server.with_world(|w| {
+        let mut c = w.config.clone();
+        c.custom_emoji_enabled = false;
+        w.set_config(c);
+    });
+    let out = env.run_ok(&[]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("disabled"), "{}", text(&out));
+    assert!(!env.data().join("emojis").read_dir().map(|mut d| d.next().is_some()).unwrap_or(false));
+}
+
+#[test]
+fn selection_include_exclude_exact_subset() {
+    let env = Env::new(Scale::Demo);
+    let me = alice(&env);
+    // Pick names from the data: the first team, two of its channels, a group and a DM partner.
+    let (team, team_id, chans, group_others, dm) = env.server.with_world(|w| {
+        let (c, t) = everything(w, &me);
+        let team = w.team(&t[0]).unwrap();
+        let mine: Vec<_> = c.iter().map(|id| w.channel(id).unwrap()).filter(|ch| ch.team_id == team.id).collect();
+        assert!(mine.len() >= 3, "the demo team has at least 3 channels of alice");
+        let group = c.iter().map(|id| w.channel(id).unwrap()).find(|ch| ch.channel_type == 'G').unwrap();
+        let others: Vec<String> = group.members.keys().filter(|u| u.to_string() != me).map(|u| w.user(&u.to_string()).unwrap().username.clone()).collect();
+        let dm = c.iter().map(|id| w.channel(id).unwrap()).find(|ch| ch.channel_type == 'D' && ch.members.len() == 2).unwrap();
+        let partner = dm.members.keys().find(|u| u.to_string() != me).unwrap();
+        (
+            team.name.clone(),
+            team.id.to_string(),
+            mine.iter().map(|c| (c.id.to_string(), c.name.clone(), c.display_name.clone())).collect::<Vec<_>>(),
+            (group.id.to_string(), others),
+            (dm.id.to_string(), w.user(&partner.to_string()).unwrap().username.clone()),
+        )
+    });
+    // include by name and display name, exclude one of them, name a channel that does not exist
+    env.write_channels(&json!({
+        "teams": { &team: { "include": [&chans[0].1, &chans[1].2, &chans[2].1, "no-such-channel"], "exclude": [&chans[2].2] } },
+        "direct": [&dm.1, "nobody-by-this-name"],
+        "groups": { "exact": [group_others.1.clone()], "subset": [] }
+    }));
+    let out = env.run_ok(&[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no-such-channel") && err.contains("nobody-by-this-name"), "{}", text(&out));
+    let want = env.server.with_world(|w| {
+        expected(w, &me, &[chans[0].0.clone(), chans[1].0.clone(), group_others.0.clone(), dm.0.clone()], &[team_id.clone()], Opts::default())
+    });
+    assert_matches(&env.data(), &want);
+
+    // subset: one other member selects the group; exact with that one member does not.
+    let env2 = Env::new(Scale::Demo);
+    env2.write_channels(&json!({ "groups": { "exact": [[&group_others.1[0]]], "subset": [[&group_others.1[0]]] } }));
+    env2.run_ok(&["--skip-users", "--skip-emojis"]);
+    let dirs: Vec<String> = std::fs::read_dir(env2.data().join("groups")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert!(dirs.iter().any(|d| d.starts_with(&group_others.0)), "{dirs:?}");
+}
+
+#[test]
+fn token_login() {
+    let env = Env::new(Scale::Tiny);
+    env.write_credentials(&json!({"user": "alice", "token": "alicepersonalaccesstoken0000", "url": env.server.base_url()}));
+    env.run_ok(&["--skip-users"]);
+    assert!(env.data().join("direct").is_dir());
+}
+
+#[test]
+fn every_request_is_rate_limited() {
+    let env = Env::new(Scale::Tiny);
+    let start = std::time::Instant::now();
+    let out = env.cmd().args(["--rate-limit", "40", "--skip-users", "--skip-emojis"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let requests = env.server.total_requests();
+    // n requests at 40/s take at least (n-1)/40 s (the first one is free).
+    let min = (requests.saturating_sub(1)) as f64 / 40.0;
+    assert!(start.elapsed().as_secs_f64() >= min * 0.95, "{requests} requests in {:?}", start.elapsed());
+}

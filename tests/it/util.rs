@@ -1,0 +1,100 @@
+//! Shared helpers: a fake server with a temp dir, config files and a way to run the binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use fakemm::{FakeServer, Scale, World};
+use tempfile::TempDir;
+
+pub const SEED: u64 = 7;
+
+pub struct Env {
+    pub server: FakeServer,
+    pub tmp: TempDir,
+}
+
+impl Env {
+    pub fn new(scale: Scale) -> Env {
+        Self::with_world(World::generate(SEED, scale))
+    }
+
+    pub fn with_world(world: World) -> Env {
+        let channels = world.sample_channels_json();
+        let server = FakeServer::start(world);
+        let tmp = tempfile::tempdir().unwrap();
+        let env = Env { server, tmp };
+        env.write_credentials(&serde_json::json!({
+            "user": "alice", "password": "alice-password", "url": format!("{}/api", env.server.base_url())
+        }));
+        env.write_channels(&channels);
+        env
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.tmp.path().join(rel)
+    }
+
+    pub fn data(&self) -> PathBuf {
+        self.path("data")
+    }
+
+    pub fn zip(&self) -> PathBuf {
+        self.path("out.zip")
+    }
+
+    pub fn write_credentials(&self, v: &serde_json::Value) {
+        std::fs::write(self.path("credentials.json"), v.to_string()).unwrap();
+    }
+
+    pub fn write_channels(&self, v: &serde_json::Value) {
+        std::fs::write(self.path("channels.json"), serde_json::to_string_pretty(v).unwrap()).unwrap();
+    }
+
+    /// The binary with this env's config files, data dir and zip, no rate limit.
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_matterbak"));
+        c.current_dir(self.tmp.path())
+            .env_remove("RUST_LOG")
+            .args(["--credentials", "credentials.json", "--channels", "channels.json", "-d", "data", "-o", "out.zip"])
+            .args(["--rate-limit", "0"]);
+        c
+    }
+
+    pub fn run(&self, extra: &[&str]) -> Output {
+        self.cmd().args(extra).output().unwrap()
+    }
+
+    /// Runs and asserts exit code 0.
+    pub fn run_ok(&self, extra: &[&str]) -> Output {
+        let out = self.run(extra);
+        assert_eq!(out.status.code(), Some(0), "matterbak failed:\n{}", text(&out));
+        out
+    }
+}
+
+pub fn text(out: &Output) -> String {
+    format!("stdout:\n{}\nstderr:\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// Every file below `root` (relative path -> bytes), sorted.
+pub fn tree(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_dir() {
+                stack.push(e.path());
+            } else {
+                let rel = e.path().strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+                out.insert(rel, std::fs::read(e.path()).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// Files whose name marks them as temp files of matterbak.
+pub fn temp_files(root: &Path) -> Vec<String> {
+    tree(root).into_keys().filter(|k| k.rsplit('/').next().unwrap().starts_with(".matterbak-tmp")).collect()
+}
