@@ -130,7 +130,14 @@ mod tests {
     #[test]
     fn short_options_and_values() {
         let cli = Cli::try_parse_from([
-            "matterbak", "-d", "x", "-o", "y.zip", "--rate-limit", "0", "--skip-users",
+            "matterbak",
+            "-d",
+            "x",
+            "-o",
+            "y.zip",
+            "--rate-limit",
+            "0",
+            "--skip-users",
         ])
         .unwrap();
         assert_eq!(cli.backup.data_dir, PathBuf::from("x"));

@@ -40,10 +40,16 @@ pub struct Fatal {
 
 impl Fatal {
     pub fn usage(msg: impl Into<String>) -> Self {
-        Fatal { code: Code::Usage, msg: msg.into() }
+        Fatal {
+            code: Code::Usage,
+            msg: msg.into(),
+        }
     }
     pub fn auth(msg: impl Into<String>) -> Self {
-        Fatal { code: Code::Auth, msg: msg.into() }
+        Fatal {
+            code: Code::Auth,
+            msg: msg.into(),
+        }
     }
 }
 

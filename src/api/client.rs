@@ -60,8 +60,11 @@ impl Client {
             .build()
             .map_err(|e| ApiError::from_reqwest(api_url, e))?;
         let limiter = (opts.rate_limit > 0.0).then(|| {
-            let period = Duration::from_secs_f64(1.0 / opts.rate_limit).max(Duration::from_nanos(1));
-            let quota = Quota::with_period(period).expect("period > 0").allow_burst(NonZeroU32::MIN);
+            let period =
+                Duration::from_secs_f64(1.0 / opts.rate_limit).max(Duration::from_nanos(1));
+            let quota = Quota::with_period(period)
+                .expect("period > 0")
+                .allow_burst(NonZeroU32::MIN);
             RateLimiter::direct(quota)
         });
         Ok(Client {
@@ -116,8 +119,12 @@ impl Client {
             req = req.query(query);
         }
         if let Some(t) = &self.token {
-            let mut v = HeaderValue::from_str(&format!("Bearer {}", t.expose()))
-                .map_err(|_| ApiError::Connect { url: url.clone(), detail: "the token contains characters not allowed in an HTTP header".into() })?;
+            let mut v = HeaderValue::from_str(&format!("Bearer {}", t.expose())).map_err(|_| {
+                ApiError::Connect {
+                    url: url.clone(),
+                    detail: "the token contains characters not allowed in an HTTP header".into(),
+                }
+            })?;
             v.set_sensitive(true);
             req = req.header(AUTHORIZATION, v);
         }
@@ -141,9 +148,15 @@ impl Client {
     async fn status_error(&self, method: Method, url: &str, resp: Response) -> ApiError {
         let status = resp.status();
         let ctype = content_type(&resp);
-        let body = self.read_limited(url, resp, 64 << 10, true).await.unwrap_or_default();
+        let body = self
+            .read_limited(url, resp, 64 << 10, true)
+            .await
+            .unwrap_or_default();
         if ctype.starts_with("text/html") {
-            return ApiError::NotApi { url: url.to_string(), content_type: ctype };
+            return ApiError::NotApi {
+                url: url.to_string(),
+                content_type: ctype,
+            };
         }
         #[derive(serde::Deserialize)]
         struct AppError {
@@ -163,7 +176,14 @@ impl Client {
             Err(_) => {
                 let text = String::from_utf8_lossy(&body);
                 let text: String = text.trim().chars().take(200).collect();
-                (None, if text.is_empty() { String::new() } else { format!(": {text}") })
+                (
+                    None,
+                    if text.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {text}")
+                    },
+                )
             }
         };
         ApiError::Status {
@@ -186,7 +206,10 @@ impl Client {
     ) -> Result<Vec<u8>, ApiError> {
         if let Some(len) = resp.content_length() {
             if len > limit && !truncate {
-                return Err(ApiError::TooLarge { url: url.to_string(), limit });
+                return Err(ApiError::TooLarge {
+                    url: url.to_string(),
+                    limit,
+                });
             }
         }
         let mut buf = Vec::new();
@@ -202,7 +225,10 @@ impl Client {
                     buf.extend_from_slice(&chunk[..room.min(chunk.len())]);
                     break;
                 }
-                return Err(ApiError::TooLarge { url: url.to_string(), limit });
+                return Err(ApiError::TooLarge {
+                    url: url.to_string(),
+                    limit,
+                });
             }
             buf.extend_from_slice(&chunk);
         }
@@ -210,26 +236,50 @@ impl Client {
     }
 
     /// Reads a JSON answer into `T`, checking that it is JSON at all.
-    pub(crate) async fn read_json<T: DeserializeOwned>(&self, url: &str, resp: Response) -> Result<T, ApiError> {
+    pub(crate) async fn read_json<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        resp: Response,
+    ) -> Result<T, ApiError> {
         let ctype = content_type(&resp);
         if ctype.starts_with("text/html") {
-            return Err(ApiError::NotApi { url: url.to_string(), content_type: ctype });
+            return Err(ApiError::NotApi {
+                url: url.to_string(),
+                content_type: ctype,
+            });
         }
         let body = self.read_limited(url, resp, MAX_JSON_BYTES, false).await?;
-        serde_json::from_slice(&body).map_err(|e| ApiError::BadJson { url: url.to_string(), detail: e.to_string() })
+        serde_json::from_slice(&body).map_err(|e| ApiError::BadJson {
+            url: url.to_string(),
+            detail: e.to_string(),
+        })
     }
 
     /// `GET` and parse JSON.
-    pub(crate) async fn get_json<T: DeserializeOwned>(&self, path: &str, query: &[(&str, &str)]) -> Result<T, ApiError> {
-        let resp = self.send(Method::GET, path, query, None, HeaderMap::new()).await?;
+    pub(crate) async fn get_json<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<T, ApiError> {
+        let resp = self
+            .send(Method::GET, path, query, None, HeaderMap::new())
+            .await?;
         self.read_json(&self.url(path), resp).await
     }
 
     /// `GET` a streamed body.
     pub(crate) async fn get_stream(&self, path: &str) -> Result<Download, ApiError> {
         let url = self.url(path);
-        let resp = self.send(Method::GET, path, &[], None, HeaderMap::new()).await?;
-        Ok(Download { content_length: resp.content_length(), content_type: content_type(&resp), resp, url, cancel: self.cancel.clone() })
+        let resp = self
+            .send(Method::GET, path, &[], None, HeaderMap::new())
+            .await?;
+        Ok(Download {
+            content_length: resp.content_length(),
+            content_type: content_type(&resp),
+            resp,
+            url,
+            cancel: self.cancel.clone(),
+        })
     }
 }
 

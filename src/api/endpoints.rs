@@ -24,14 +24,25 @@ fn check_id(id: &str) -> Result<&str, ApiError> {
     if id.len() == 26 && id.bytes().all(|b| b.is_ascii_alphanumeric()) {
         Ok(id)
     } else {
-        Err(ApiError::BadJson { url: String::new(), detail: format!("the server sent an invalid id `{}`", id.escape_debug()) })
+        Err(ApiError::BadJson {
+            url: String::new(),
+            detail: format!("the server sent an invalid id `{}`", id.escape_debug()),
+        })
     }
 }
 
-fn parse_all<T: for<'de> serde::Deserialize<'de>>(url: &str, items: Vec<Box<RawValue>>) -> Result<Vec<Raw<T>>, ApiError> {
+fn parse_all<T: for<'de> serde::Deserialize<'de>>(
+    url: &str,
+    items: Vec<Box<RawValue>>,
+) -> Result<Vec<Raw<T>>, ApiError> {
     items
         .into_iter()
-        .map(|r| Raw::parse(r).map_err(|e| ApiError::BadJson { url: url.to_string(), detail: e.to_string() }))
+        .map(|r| {
+            Raw::parse(r).map_err(|e| ApiError::BadJson {
+                url: url.to_string(),
+                detail: e.to_string(),
+            })
+        })
         .collect()
 }
 
@@ -52,29 +63,56 @@ impl Client {
             Login::Password(pw) => {
                 let body = serde_json::json!({ "login_id": user, "password": pw.expose() });
                 let path = "/users/login";
-                let resp = self.send(Method::POST, path, &[], Some(body.to_string().into_bytes()), HeaderMap::new()).await?;
-                let token = resp.headers().get("token").and_then(|v| v.to_str().ok()).map(str::to_string);
+                let resp = self
+                    .send(
+                        Method::POST,
+                        path,
+                        &[],
+                        Some(body.to_string().into_bytes()),
+                        HeaderMap::new(),
+                    )
+                    .await?;
+                let token = resp
+                    .headers()
+                    .get("token")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
                 let url = self.url(path);
                 let me: Box<RawValue> = self.read_json(&url, resp).await?;
-                let token = token.filter(|t| !t.is_empty()).ok_or_else(|| ApiError::NotApi {
-                    url: url.clone(),
-                    content_type: "a login answer without a Token header".into(),
-                })?;
+                let token = token
+                    .filter(|t| !t.is_empty())
+                    .ok_or_else(|| ApiError::NotApi {
+                        url: url.clone(),
+                        content_type: "a login answer without a Token header".into(),
+                    })?;
                 self.set_token(Secret::new(token));
-                Raw::parse(me).map_err(|e| ApiError::BadJson { url, detail: e.to_string() })
+                Raw::parse(me).map_err(|e| ApiError::BadJson {
+                    url,
+                    detail: e.to_string(),
+                })
             }
         }
     }
 
     /// Ends the session opened by [`Client::login`] with a password (sessions would pile up).
     pub async fn logout(&self) -> Result<(), ApiError> {
-        self.send(Method::POST, "/users/logout", &[], Some(b"{}".to_vec()), HeaderMap::new()).await?;
+        self.send(
+            Method::POST,
+            "/users/logout",
+            &[],
+            Some(b"{}".to_vec()),
+            HeaderMap::new(),
+        )
+        .await?;
         Ok(())
     }
 
     pub async fn me(&self) -> Result<Raw<User>, ApiError> {
         let raw: Box<RawValue> = self.get_json("/users/me", &[]).await?;
-        Raw::parse(raw).map_err(|e| ApiError::BadJson { url: self.url("/users/me"), detail: e.to_string() })
+        Raw::parse(raw).map_err(|e| ApiError::BadJson {
+            url: self.url("/users/me"),
+            detail: e.to_string(),
+        })
     }
 
     /// `GET /users/{id}/teams`: every team the user is an active member of.
@@ -86,11 +124,24 @@ impl Client {
 
     /// `GET /users/{uid}/teams/{tid}/channels?include_deleted=true`: the user's channels of a
     /// team, archived ones included, plus every DM and group channel.
-    pub async fn channels_for_team(&self, user_id: &str, team_id: &str) -> Result<Vec<Raw<Channel>>, ApiError> {
-        let path = format!("/users/{}/teams/{}/channels", check_id(user_id)?, check_id(team_id)?);
-        match self.get_json::<Vec<Box<RawValue>>>(&path, &[("include_deleted", "true")]).await {
+    pub async fn channels_for_team(
+        &self,
+        user_id: &str,
+        team_id: &str,
+    ) -> Result<Vec<Raw<Channel>>, ApiError> {
+        let path = format!(
+            "/users/{}/teams/{}/channels",
+            check_id(user_id)?,
+            check_id(team_id)?
+        );
+        match self
+            .get_json::<Vec<Box<RawValue>>>(&path, &[("include_deleted", "true")])
+            .await
+        {
             Ok(items) => parse_all(&self.url(&path), items),
-            Err(e) if e.server_id() == Some("app.channel.get_channels.not_found.app_error") => Ok(Vec::new()),
+            Err(e) if e.server_id() == Some("app.channel.get_channels.not_found.app_error") => {
+                Ok(Vec::new())
+            }
             Err(e) => Err(e),
         }
     }
@@ -99,7 +150,10 @@ impl Client {
     /// groups (used when the user is in no team).
     pub async fn channels_for_user(&self, user_id: &str) -> Result<Vec<Raw<Channel>>, ApiError> {
         let path = format!("/users/{}/channels", check_id(user_id)?);
-        match self.get_json::<Vec<Box<RawValue>>>(&path, &[("include_deleted", "true")]).await {
+        match self
+            .get_json::<Vec<Box<RawValue>>>(&path, &[("include_deleted", "true")])
+            .await
+        {
             Ok(items) => parse_all(&self.url(&path), items),
             // The server streams `[` before it knows that there are no channels.
             Err(ApiError::BadJson { .. }) => Ok(Vec::new()),
@@ -108,7 +162,11 @@ impl Client {
     }
 
     /// A paged list endpoint, read to its end (`per_page=200`; a short page is the last).
-    async fn all_pages<T: for<'de> serde::Deserialize<'de>>(&self, path: &str, extra: &[(&str, &str)]) -> Result<Vec<Raw<T>>, ApiError> {
+    async fn all_pages<T: for<'de> serde::Deserialize<'de>>(
+        &self,
+        path: &str,
+        extra: &[(&str, &str)],
+    ) -> Result<Vec<Raw<T>>, ApiError> {
         let mut out = Vec::new();
         let per_page = PER_PAGE.to_string();
         for page in 0.. {
@@ -127,12 +185,14 @@ impl Client {
 
     /// `GET /channels/{id}/members`, all pages.
     pub async fn channel_members(&self, channel_id: &str) -> Result<Vec<Raw<Member>>, ApiError> {
-        self.all_pages(&format!("/channels/{}/members", check_id(channel_id)?), &[]).await
+        self.all_pages(&format!("/channels/{}/members", check_id(channel_id)?), &[])
+            .await
     }
 
     /// `GET /teams/{id}/members`, all pages.
     pub async fn team_members(&self, team_id: &str) -> Result<Vec<Raw<Member>>, ApiError> {
-        self.all_pages(&format!("/teams/{}/members", check_id(team_id)?), &[]).await
+        self.all_pages(&format!("/teams/{}/members", check_id(team_id)?), &[])
+            .await
     }
 
     /// `GET /emoji`, all pages, sorted by name; `None` when custom emoji are disabled (501).
@@ -166,7 +226,16 @@ impl Client {
                 continue;
             }
             let body = serde_json::to_vec(batch).expect("strings serialise");
-            match self.send(Method::POST, "/users/ids", &[], Some(body), HeaderMap::new()).await {
+            match self
+                .send(
+                    Method::POST,
+                    "/users/ids",
+                    &[],
+                    Some(body),
+                    HeaderMap::new(),
+                )
+                .await
+            {
                 Ok(resp) => {
                     let url = self.url("/users/ids");
                     let items: Vec<Box<RawValue>> = self.read_json(&url, resp).await?;
@@ -185,31 +254,42 @@ impl Client {
 
     /// An image endpoint; `None` when the server has none (404) or it is not an image.
     async fn image(&self, path: &str) -> Result<Option<Image>, ApiError> {
-        let resp = match self.send(Method::GET, path, &[], None, HeaderMap::new()).await {
+        let resp = match self
+            .send(Method::GET, path, &[], None, HeaderMap::new())
+            .await
+        {
             Ok(r) => r,
             Err(e) if matches!(e.status(), Some(404 | 501)) => return Ok(None),
             Err(e) => return Err(e),
         };
         let content_type = content_type(&resp);
-        let bytes = self.read_limited(&self.url(path), resp, MAX_IMAGE_BYTES, false).await?;
-        Ok(Some(Image { content_type, bytes }))
+        let bytes = self
+            .read_limited(&self.url(path), resp, MAX_IMAGE_BYTES, false)
+            .await?;
+        Ok(Some(Image {
+            content_type,
+            bytes,
+        }))
     }
 
     pub async fn user_image(&self, user_id: &str) -> Result<Option<Image>, ApiError> {
-        self.image(&format!("/users/{}/image", check_id(user_id)?)).await
+        self.image(&format!("/users/{}/image", check_id(user_id)?))
+            .await
     }
 
     pub async fn team_icon(&self, team_id: &str) -> Result<Option<Image>, ApiError> {
-        self.image(&format!("/teams/{}/image", check_id(team_id)?)).await
+        self.image(&format!("/teams/{}/image", check_id(team_id)?))
+            .await
     }
 
     pub async fn emoji_image(&self, emoji_id: &str) -> Result<Option<Image>, ApiError> {
-        self.image(&format!("/emoji/{}/image", check_id(emoji_id)?)).await
+        self.image(&format!("/emoji/{}/image", check_id(emoji_id)?))
+            .await
     }
 
     /// `GET /files/{id}` as a stream.
     pub async fn file(&self, file_id: &str) -> Result<super::Download, ApiError> {
-        self.get_stream(&format!("/files/{}", check_id(file_id)?)).await
+        self.get_stream(&format!("/files/{}", check_id(file_id)?))
+            .await
     }
 }
-

@@ -3,7 +3,9 @@
 /// One failed API call. Messages name the method and URL (never a token) and say what to check.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error("cannot reach {url}: {detail} (check the url in the credentials file and your network)")]
+    #[error(
+        "cannot reach {url}: {detail} (check the url in the credentials file and your network)"
+    )]
     Connect { url: String, detail: String },
     #[error("{url}: no answer within the timeout ({detail})")]
     Timeout { url: String, detail: String },
@@ -57,7 +59,10 @@ impl ApiError {
         } else if e.is_decode() || e.is_body() {
             ApiError::Transfer { url, detail }
         } else if e.is_redirect() {
-            ApiError::Transfer { url, detail: format!("redirect failed: {detail}") }
+            ApiError::Transfer {
+                url,
+                detail: format!("redirect failed: {detail}"),
+            }
         } else {
             ApiError::Connect { url, detail }
         }

@@ -8,8 +8,8 @@ mod error;
 pub mod model;
 
 pub use client::{Client, ClientOptions, Download};
-pub use error::ApiError;
 pub use endpoints::Anchor;
+pub use error::ApiError;
 
 /// Posts per page (the server's maximum).
 pub const PER_PAGE: usize = 200;

@@ -13,9 +13,9 @@ use crate::store::atomic::{self, AtomicFile, DirSync};
 
 /// Extensions of formats that are compressed already: stored, not deflated again.
 const STORED: &[&str] = &[
-    "jpg", "jpeg", "png", "gif", "webp", "avif", "heic", "mp4", "m4v", "mov", "mkv", "webm", "mp3", "m4a", "ogg", "opus",
-    "flac", "zip", "gz", "tgz", "bz2", "xz", "zst", "7z", "rar", "docx", "xlsx", "pptx", "odt", "ods", "odp", "jar", "apk",
-    "pdf",
+    "jpg", "jpeg", "png", "gif", "webp", "avif", "heic", "mp4", "m4v", "mov", "mkv", "webm", "mp3",
+    "m4a", "ogg", "opus", "flac", "zip", "gz", "tgz", "bz2", "xz", "zst", "7z", "rar", "docx",
+    "xlsx", "pptx", "odt", "ods", "odp", "jar", "apk", "pdf",
 ];
 
 /// What went into the zip.
@@ -32,10 +32,12 @@ pub struct ZipStats {
 /// I/O errors on the data dir or the output; [`crate::cancel::Cancelled`] when interrupted.
 pub fn write_zip(data_dir: &Path, output: &Path, cancel: &Cancel) -> Result<ZipStats> {
     let sync = DirSync::default();
-    let out = AtomicFile::create(output, &sync).with_context(|| format!("creating the zip {}", output.display()))?;
+    let out = AtomicFile::create(output, &sync)
+        .with_context(|| format!("creating the zip {}", output.display()))?;
     let out_abs = std::path::absolute(output).unwrap_or_else(|_| output.to_path_buf());
     let mut entries = Vec::new();
-    collect(data_dir, Path::new(""), &mut entries).with_context(|| format!("reading {}", data_dir.display()))?;
+    collect(data_dir, Path::new(""), &mut entries)
+        .with_context(|| format!("reading {}", data_dir.display()))?;
 
     let mut stats = ZipStats::default();
     let mut zip = ZipWriter::new(BufWriter::new(ZipSink(out)));
@@ -52,16 +54,28 @@ pub fn write_zip(data_dir: &Path, output: &Path, cancel: &Cancel) -> Result<ZipS
         }
         let mut f = File::open(&path).with_context(|| format!("reading {}", path.display()))?;
         let len = f.metadata()?.len();
-        let ext = rel.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
-        let method = if STORED.contains(&ext.as_str()) { CompressionMethod::Stored } else { CompressionMethod::Deflated };
-        let opts = SimpleFileOptions::default().compression_method(method).large_file(len >= u32::MAX as u64);
+        let ext = rel
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        let method = if STORED.contains(&ext.as_str()) {
+            CompressionMethod::Stored
+        } else {
+            CompressionMethod::Deflated
+        };
+        let opts = SimpleFileOptions::default()
+            .compression_method(method)
+            .large_file(len >= u32::MAX as u64);
         zip.start_file(name, opts)?;
-        io::copy(&mut f, &mut zip).with_context(|| format!("adding {} to the zip", path.display()))?;
+        io::copy(&mut f, &mut zip)
+            .with_context(|| format!("adding {} to the zip", path.display()))?;
         stats.files += 1;
         stats.bytes_in += len;
     }
     let sink = zip.finish()?.into_inner().map_err(|e| e.into_error())?;
-    sink.0.commit().with_context(|| format!("writing the zip {}", output.display()))?;
+    sink.0
+        .commit()
+        .with_context(|| format!("writing the zip {}", output.display()))?;
     stats.bytes_out = std::fs::metadata(output).map(|m| m.len()).unwrap_or(0);
     sync.sync()?;
     Ok(stats)

@@ -20,27 +20,49 @@ pub fn run(args: BackupArgs) -> Result<Code> {
     // Configuration first: a bad file must not touch the data dir or the network.
     let creds = Credentials::load(&args.credentials)?;
     let channels = ChannelsConfig::load(&args.channels)?;
-    let output = args.output_zip.clone().unwrap_or_else(|| PathBuf::from(format!("matterbak_{}.zip", creds.user)));
+    let output = args
+        .output_zip
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("matterbak_{}.zip", creds.user)));
 
     let cancel = Cancel::new();
     cancel.install_signal_handler();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
     rt.block_on(inner_run(args, creds, channels, output, cancel))
 }
 
-async fn inner_run(args: BackupArgs, creds: Credentials, channels: ChannelsConfig, output: PathBuf, cancel: Cancel) -> Result<Code> {
+async fn inner_run(
+    args: BackupArgs,
+    creds: Credentials,
+    channels: ChannelsConfig,
+    output: PathBuf,
+    cancel: Cancel,
+) -> Result<Code> {
     let started = Instant::now();
     if args.initial_jitter > 0.0 {
         let s = rand::rng().random_range(0.0..args.initial_jitter);
         tracing::info!("initial jitter: sleeping {s:.2}s");
         cancel.sleep(Duration::from_secs_f64(s)).await?;
     }
-    let opts = ClientOptions { rate_limit: args.rate_limit, ..ClientOptions::default() };
+    let opts = ClientOptions {
+        rate_limit: args.rate_limit,
+        ..ClientOptions::default()
+    };
     let mut client = Client::new(&creds.api_url, &opts, cancel.clone())?;
     tracing::info!("logging in to {} as {}", creds.api_url, creds.user);
-    let me = client.login(&creds.user, &creds.login).await.map_err(|e| login_error(e, &creds, &args.credentials))?;
+    let me = client
+        .login(&creds.user, &creds.login)
+        .await
+        .map_err(|e| login_error(e, &creds, &args.credentials))?;
     if !me.v.username.eq_ignore_ascii_case(&creds.user) && !creds.user.contains('@') {
-        tracing::warn!("the credentials file names user {}, but the server says this is {}", creds.user, me.v.username);
+        tracing::warn!(
+            "the credentials file names user {}, but the server says this is {}",
+            creds.user,
+            me.v.username
+        );
     }
 
     let store = Store::open(&args.data_dir)?;
@@ -54,7 +76,9 @@ async fn inner_run(args: BackupArgs, creds: Credentials, channels: ChannelsConfi
         skip_emojis: args.skip_emojis,
         step_jitter: args.step_jitter,
     };
-    let result = Engine::new(&client, &store, &channels, &fopts, me, cancel.clone()).run().await;
+    let result = Engine::new(&client, &store, &channels, &fopts, me, cancel.clone())
+        .run()
+        .await;
     if matches!(creds.login, Login::Password(_)) && !cancel.is_cancelled() {
         if let Err(e) = client.logout().await {
             tracing::debug!("logout failed: {e}");
@@ -65,7 +89,8 @@ async fn inner_run(args: BackupArgs, creds: Credentials, channels: ChannelsConfi
     tracing::info!("writing {}", output.display());
     let zip_cancel = cancel.clone();
     let (data_dir, out) = (args.data_dir.clone(), output.clone());
-    let zs = tokio::task::spawn_blocking(move || archive::write_zip(&data_dir, &out, &zip_cancel)).await??;
+    let zs = tokio::task::spawn_blocking(move || archive::write_zip(&data_dir, &out, &zip_cancel))
+        .await??;
 
     println!(
         "matterbak: {} channels, {} posts ({} new, {} updated), {} files ({}), {} users, {} emojis; zip {} ({} entries, {}); {} requests in {:.1}s",
@@ -86,7 +111,10 @@ async fn inner_run(args: BackupArgs, creds: Credentials, channels: ChannelsConfi
     if summary.failures.is_empty() {
         Ok(Code::Ok)
     } else {
-        eprintln!("matterbak: {} items could not be backed up (the next run tries them again):", summary.failures.len());
+        eprintln!(
+            "matterbak: {} items could not be backed up (the next run tries them again):",
+            summary.failures.len()
+        );
         for f in &summary.failures {
             eprintln!("  - {f}");
         }

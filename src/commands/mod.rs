@@ -16,7 +16,11 @@ pub fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { Code::Usage.into() } else { Code::Ok.into() };
+            return if e.use_stderr() {
+                Code::Usage.into()
+            } else {
+                Code::Ok.into()
+            };
         }
     };
     init_logging();
@@ -29,7 +33,9 @@ pub fn main() -> ExitCode {
         Err(e) => {
             let code = code_for(&e);
             if code == Code::Interrupted {
-                eprintln!("matterbak: interrupted; nothing half-written was kept, run again to continue");
+                eprintln!(
+                    "matterbak: interrupted; nothing half-written was kept, run again to continue"
+                );
             } else {
                 eprintln!("matterbak: error: {e:#}");
             }
@@ -43,7 +49,10 @@ pub fn main() -> ExitCode {
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
     if std::io::stderr().is_terminal() {
         builder.without_time().init();
     } else {

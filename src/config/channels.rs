@@ -62,7 +62,10 @@ impl ChannelsConfig {
     fn validate(&self, path: &Path) -> Result<(), Fatal> {
         for key in self.teams.keys() {
             self.team(key).map_err(|e| {
-                Fatal::usage(format!("channels file {}: team \"{key}\": {e}", path.display()))
+                Fatal::usage(format!(
+                    "channels file {}: team \"{key}\": {e}",
+                    path.display()
+                ))
             })?;
         }
         Ok(())
@@ -78,8 +81,16 @@ impl ChannelsConfig {
 
     /// Does a group channel whose other members are `others` match the selection?
     pub fn group_selected(&self, others: &BTreeSet<String>) -> bool {
-        let exact = self.groups.exact.iter().any(|g| g.iter().cloned().collect::<BTreeSet<_>>() == *others);
-        let subset = self.groups.subset.iter().any(|g| g.iter().all(|u| others.contains(u)));
+        let exact = self
+            .groups
+            .exact
+            .iter()
+            .any(|g| g.iter().cloned().collect::<BTreeSet<_>>() == *others);
+        let subset = self
+            .groups
+            .subset
+            .iter()
+            .any(|g| g.iter().all(|u| others.contains(u)));
         exact || subset
     }
 }
@@ -101,7 +112,10 @@ mod tests {
   "groups": { "exact": [["user3", "user4"]], "subset": [["user3", "user5"]] } }"#,
         )
         .unwrap();
-        assert_eq!(c.teams.keys().collect::<Vec<_>>(), ["team1", "team2", "team3"]);
+        assert_eq!(
+            c.teams.keys().collect::<Vec<_>>(),
+            ["team1", "team2", "team3"]
+        );
         assert_eq!(c.team("team1").unwrap().exclude, ["channel3"]);
         assert!(c.team("team2").unwrap().include.is_empty());
         assert_eq!(c.direct, ["user1", "user2"]);
@@ -121,7 +135,9 @@ mod tests {
     fn typos_are_named() {
         let e = parse(r#"{"team": {}}"#).unwrap_err().to_string();
         assert!(e.contains("unknown field `team`"), "{e}");
-        let e = parse(r#"{"teams": {"t": {"includes": ["x"]}}}"#).unwrap_err().to_string();
+        let e = parse(r#"{"teams": {"t": {"includes": ["x"]}}}"#)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("team \"t\"") && e.contains("includes"), "{e}");
         let e = parse(r#"{"direct": ["a",]}"#).unwrap_err().to_string();
         assert!(e.contains("comma") && e.contains("line 1"), "{e}");

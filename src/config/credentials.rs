@@ -72,7 +72,9 @@ impl Credentials {
     fn from_raw(raw: RawCredentials, path: &Path) -> Result<Self, Fatal> {
         let p = path.display();
         let user = raw.user.filter(|u| !u.trim().is_empty()).ok_or_else(|| {
-            Fatal::usage(format!("credentials file {p}: field \"user\" is missing or empty"))
+            Fatal::usage(format!(
+                "credentials file {p}: field \"user\" is missing or empty"
+            ))
         })?;
         let url = raw.url.ok_or_else(|| {
             Fatal::usage(format!(
@@ -90,7 +92,11 @@ impl Credentials {
                 )))
             }
         };
-        Ok(Credentials { user, login, api_url })
+        Ok(Credentials {
+            user,
+            login,
+            api_url,
+        })
     }
 }
 
@@ -154,9 +160,16 @@ mod tests {
             "https://mm.example.org/api/v4",
             "https://mm.example.org/api/v4/",
         ] {
-            assert_eq!(normalize_url(u).unwrap(), "https://mm.example.org/api/v4", "{u}");
+            assert_eq!(
+                normalize_url(u).unwrap(),
+                "https://mm.example.org/api/v4",
+                "{u}"
+            );
         }
-        assert_eq!(normalize_url("http://h:8065/chat/api").unwrap(), "http://h:8065/chat/api/v4");
+        assert_eq!(
+            normalize_url("http://h:8065/chat/api").unwrap(),
+            "http://h:8065/chat/api/v4"
+        );
         assert!(normalize_url("mm.example.org").is_err());
         assert!(normalize_url("ftp://mm.example.org").is_err());
         assert!(normalize_url("https://u:p@mm.example.org").is_err());
@@ -178,13 +191,21 @@ mod tests {
 
     #[test]
     fn errors_name_the_field_and_never_the_secret() {
-        let e = parse(r#"{"user":"a","url":"https://h"}"#).unwrap_err().to_string();
+        let e = parse(r#"{"user":"a","url":"https://h"}"#)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("password") && e.contains("token"), "{e}");
-        let e = parse(r#"{"user":"a","pasword":"hunter2","url":"https://h"}"#).unwrap_err().to_string();
+        let e = parse(r#"{"user":"a","pasword":"hunter2","url":"https://h"}"#)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("pasword") && !e.contains("hunter2"), "{e}");
-        let e = parse(r#"{"user":"a","password":"pw",}"#).unwrap_err().to_string();
+        let e = parse(r#"{"user":"a","password":"pw",}"#)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("line 1") && e.contains("comma"), "{e}");
-        let e = parse(r#"{"password":"pw","url":"https://h"}"#).unwrap_err().to_string();
+        let e = parse(r#"{"password":"pw","url":"https://h"}"#)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("\"user\""), "{e}");
         assert_eq!(format!("{:?}", Secret::new("hunter2")), "Secret(***)");
     }

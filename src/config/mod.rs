@@ -23,7 +23,11 @@ pub(crate) fn load_json<T: DeserializeOwned>(path: &Path, what: &str) -> Result<
     parse_json(&text, path, what)
 }
 
-pub(crate) fn parse_json<T: DeserializeOwned>(text: &str, path: &Path, what: &str) -> Result<T, Fatal> {
+pub(crate) fn parse_json<T: DeserializeOwned>(
+    text: &str,
+    path: &Path,
+    what: &str,
+) -> Result<T, Fatal> {
     serde_json::from_str(text).map_err(|e| {
         let hint = match e.classify() {
             serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {

@@ -36,26 +36,42 @@ impl Engine<'_> {
         let mut dir = self.store.channel(parent, kind, cid, name)?;
         let members = match members {
             Some(m) => m,
-            None => self.client.channel_members(cid).await.with_context(|| format!("members of {label}"))?,
+            None => self
+                .client
+                .channel_members(cid)
+                .await
+                .with_context(|| format!("members of {label}"))?,
         };
         for m in &members {
             self.seen.insert(m.v.user_id.clone());
         }
-        dir.write_channel(parent, channel.raw.get().as_bytes(), &json_array(members.iter().map(|m| m.raw.get())))?;
+        dir.write_channel(
+            parent,
+            channel.raw.get().as_bytes(),
+            &json_array(members.iter().map(|m| m.raw.get())),
+        )?;
 
         // Walk backwards from the newest post. Once a walk of this channel has completed (the
         // state says so), every post older than a stored one is stored too, so the walk stops
         // at the first page that holds a stored post: one request for an unchanged channel.
         // Without a completed walk (first run, an interrupted first run, a data dir of the
         // original, --update-old-posts) it reads the whole channel.
-        let previous = if self.opts.update_old_posts { None } else { self.state.channels.get(cid.as_str()).cloned() };
+        let previous = if self.opts.update_old_posts {
+            None
+        } else {
+            self.state.channels.get(cid.as_str()).cloned()
+        };
         let mut stats = ChannelStats::default();
         let mut seen_ids: HashSet<String> = HashSet::new();
         let mut max_update_at = previous.as_ref().map_or(0, |p| p.max_update_at);
         let mut anchor = Anchor::Newest;
         loop {
             self.cancel.check()?;
-            let page = self.client.posts(cid, &anchor).await.with_context(|| format!("posts of {label}"))?;
+            let page = self
+                .client
+                .posts(cid, &anchor)
+                .await
+                .with_context(|| format!("posts of {label}"))?;
             let mut fresh = 0;
             let mut reached_stored = false;
             for id in &page.order {
@@ -65,7 +81,8 @@ impl Engine<'_> {
                 fresh += 1;
                 reached_stored |= previous.is_some() && dir.has_post(id);
                 let raw = page.posts.get(id).with_context(|| format!("posts of {label}: the server listed post {id} in `order` but did not send it"))?;
-                max_update_at = max_update_at.max(self.save_post(&mut dir, raw, &mut stats, label).await?);
+                max_update_at =
+                    max_update_at.max(self.save_post(&mut dir, raw, &mut stats, label).await?);
             }
             if reached_stored {
                 break;
@@ -76,7 +93,9 @@ impl Engine<'_> {
             }
         }
         dir.finish(parent)?;
-        self.state.channels.insert(cid.clone(), ChannelState { max_update_at });
+        self.state
+            .channels
+            .insert(cid.clone(), ChannelState { max_update_at });
         self.store.save_state(&self.state)?;
         tracing::info!(
             "{label}: {} posts read ({} new, {} updated), {} files downloaded ({})",
@@ -92,8 +111,15 @@ impl Engine<'_> {
     }
 
     /// Stores a post and its attachments; returns its `update_at`.
-    async fn save_post(&mut self, dir: &mut crate::store::ChannelDir, raw: &serde_json::value::RawValue, stats: &mut ChannelStats, label: &str) -> Result<i64> {
-        let post: Post = serde_json::from_str(raw.get()).with_context(|| format!("{label}: a post the server sent is not valid"))?;
+    async fn save_post(
+        &mut self,
+        dir: &mut crate::store::ChannelDir,
+        raw: &serde_json::value::RawValue,
+        stats: &mut ChannelStats,
+        label: &str,
+    ) -> Result<i64> {
+        let post: Post = serde_json::from_str(raw.get())
+            .with_context(|| format!("{label}: a post the server sent is not valid"))?;
         stats.posts_seen += 1;
         match dir.write_post(&post.id, post.create_at, raw.get().as_bytes())? {
             Change::New => stats.posts_new += 1,
@@ -112,7 +138,8 @@ impl Engine<'_> {
             }
         }
         for f in &post.metadata.files {
-            let info: Raw<FileInfo> = Raw::parse(f.clone()).with_context(|| format!("{label}: post {} has an invalid file info", post.id))?;
+            let info: Raw<FileInfo> = Raw::parse(f.clone())
+                .with_context(|| format!("{label}: post {} has an invalid file info", post.id))?;
             dir.write_file_info(&info.v.id, info.bytes())?;
             if dir.has_file(&info.v.id, info.v.size) {
                 continue;
@@ -124,7 +151,10 @@ impl Engine<'_> {
                     stats.bytes += n;
                 }
                 Err(e) if is_item_error(&e) => {
-                    let msg = format!("{label}: file {} ({}) of post {}: {e:#}", info.v.id, info.v.name, post.id);
+                    let msg = format!(
+                        "{label}: file {} ({}) of post {}: {e:#}",
+                        info.v.id, info.v.name, post.id
+                    );
                     tracing::warn!("{msg}");
                     self.summary.failures.push(msg);
                 }
@@ -135,17 +165,29 @@ impl Engine<'_> {
     }
 
     /// Streams one attachment to disk; it appears under its name only when complete.
-    async fn download(&mut self, dir: &mut crate::store::ChannelDir, info: &FileInfo) -> Result<u64> {
+    async fn download(
+        &mut self,
+        dir: &mut crate::store::ChannelDir,
+        info: &FileInfo,
+    ) -> Result<u64> {
         let mut dl = self.client.file(&info.id).await?;
         let (mut file, fname) = dir.begin_file(&info.id, &info.name)?;
         while let Some(chunk) = dl.chunk().await? {
-            file.write_all(&chunk).with_context(|| format!("writing {}", fname))?;
+            file.write_all(&chunk)
+                .with_context(|| format!("writing {}", fname))?;
             if info.size >= 0 && file.written() > info.size as u64 {
-                anyhow::bail!(ItemError(format!("the server sent more than the {} bytes its file info gives", info.size)));
+                anyhow::bail!(ItemError(format!(
+                    "the server sent more than the {} bytes its file info gives",
+                    info.size
+                )));
             }
         }
         if info.size >= 0 && file.written() != info.size as u64 {
-            anyhow::bail!(ItemError(format!("the server sent {} bytes, its file info gives {}", file.written(), info.size)));
+            anyhow::bail!(ItemError(format!(
+                "the server sent {} bytes, its file info gives {}",
+                file.written(),
+                info.size
+            )));
         }
         let n = file.written();
         dir.file_done(&info.id, fname, file)?;
@@ -163,7 +205,11 @@ fn post_times(page: &PostList) -> Vec<(String, i64)> {
     page.order
         .iter()
         .map(|id| {
-            let t = page.posts.get(id).and_then(|r| serde_json::from_str::<T>(r.get()).ok()).map_or(0, |t| t.create_at);
+            let t = page
+                .posts
+                .get(id)
+                .and_then(|r| serde_json::from_str::<T>(r.get()).ok())
+                .map_or(0, |t| t.create_at);
             (id.clone(), t)
         })
         .collect()
@@ -176,7 +222,8 @@ pub(super) struct ItemError(pub String);
 
 fn is_item_error(e: &anyhow::Error) -> bool {
     e.downcast_ref::<ItemError>().is_some()
-        || e.downcast_ref::<ApiError>().is_some_and(|a| matches!(a.status(), Some(403 | 404 | 410)))
+        || e.downcast_ref::<ApiError>()
+            .is_some_and(|a| matches!(a.status(), Some(403 | 404 | 410)))
 }
 
 /// Where the next (older) page starts, or `None` when the walk is done.
@@ -195,7 +242,11 @@ fn next_anchor(page: &PostList, fresh: usize, times: &[(String, i64)]) -> Option
         return None;
     }
     let edge = times.last()?.1;
-    let pick = times.iter().rev().find(|(_, t)| *t != edge).or(times.last())?;
+    let pick = times
+        .iter()
+        .rev()
+        .find(|(_, t)| *t != edge)
+        .or(times.last())?;
     Some(Anchor::Before(pick.0.clone()))
 }
 
@@ -232,7 +283,12 @@ mod tests {
     use super::*;
 
     fn page(order: &[&str], prev: &str, next: &str) -> PostList {
-        PostList { order: order.iter().map(|s| s.to_string()).collect(), posts: Default::default(), next_post_id: next.into(), prev_post_id: prev.into() }
+        PostList {
+            order: order.iter().map(|s| s.to_string()).collect(),
+            posts: Default::default(),
+            next_post_id: next.into(),
+            prev_post_id: prev.into(),
+        }
     }
 
     fn times(v: &[(&str, i64)]) -> Vec<(String, i64)> {
@@ -243,12 +299,21 @@ mod tests {
     fn walk_stops_on_empty_prev_and_overlaps_equal_times() {
         let t = times(&[("c", 30), ("b", 20), ("a", 20)]);
         assert_eq!(next_anchor(&page(&["c", "b", "a"], "", "x"), 3, &t), None);
-        assert_eq!(next_anchor(&page(&["c", "b", "a"], "z", ""), 3, &t), Some(Anchor::Before("c".into())));
+        assert_eq!(
+            next_anchor(&page(&["c", "b", "a"], "z", ""), 3, &t),
+            Some(Anchor::Before("c".into()))
+        );
         let t = times(&[("c", 30), ("b", 25), ("a", 20)]);
-        assert_eq!(next_anchor(&page(&["c", "b", "a"], "z", ""), 3, &t), Some(Anchor::Before("b".into())));
+        assert_eq!(
+            next_anchor(&page(&["c", "b", "a"], "z", ""), 3, &t),
+            Some(Anchor::Before("b".into()))
+        );
         // all the same: nothing better than the last one
         let t = times(&[("b", 5), ("a", 5)]);
-        assert_eq!(next_anchor(&page(&["b", "a"], "z", ""), 2, &t), Some(Anchor::Before("a".into())));
+        assert_eq!(
+            next_anchor(&page(&["b", "a"], "z", ""), 2, &t),
+            Some(Anchor::Before("a".into()))
+        );
     }
 
     #[test]

@@ -80,14 +80,32 @@ pub struct Engine<'a> {
 }
 
 impl<'a> Engine<'a> {
-    pub fn new(client: &'a Client, store: &'a Store, cfg: &'a ChannelsConfig, opts: &'a Options, me: Raw<User>, cancel: Cancel) -> Self {
+    pub fn new(
+        client: &'a Client,
+        store: &'a Store,
+        cfg: &'a ChannelsConfig,
+        opts: &'a Options,
+        me: Raw<User>,
+        cancel: Cancel,
+    ) -> Self {
         let mut seen = BTreeSet::new();
         seen.insert(me.v.id.clone());
         let mut users = HashMap::new();
         let me_again = Raw::parse(me.raw.clone()).expect("parsed once already");
         users.insert(me.v.id.clone(), me_again);
         let state = State::load(store.root());
-        Engine { client, store, cfg, opts, cancel, me, users, state, seen, summary: Summary::default() }
+        Engine {
+            client,
+            store,
+            cfg,
+            opts,
+            cancel,
+            me,
+            users,
+            state,
+            seen,
+            summary: Summary::default(),
+        }
     }
 
     /// Runs the whole backup (without the zip).
@@ -96,19 +114,37 @@ impl<'a> Engine<'a> {
     /// The first error that is not limited to one item; [`crate::cancel::Cancelled`] on Ctrl+C.
     pub async fn run(mut self) -> Result<Summary> {
         let me_id = self.me.v.id.clone();
-        let teams = self.client.teams_for_user(&me_id).await.context("listing your teams")?;
+        let teams = self
+            .client
+            .teams_for_user(&me_id)
+            .await
+            .context("listing your teams")?;
         // DMs and groups appear in every team's channel list; without a team, ask for all.
         let mut team_lists: HashMap<String, Vec<Raw<Channel>>> = HashMap::new();
         let personal: Vec<Raw<Channel>> = if self.opts.skip_direct && self.opts.skip_groups {
             Vec::new()
         } else if let Some(first) = teams.first() {
-            let list = self.client.channels_for_team(&me_id, &first.v.id).await.context("listing your channels")?;
-            let personal = list.iter().filter(|c| matches!(c.v.kind.as_str(), "D" | "G")).map(|c| Raw::parse(c.raw.clone())).collect::<Result<_, _>>()?;
+            let list = self
+                .client
+                .channels_for_team(&me_id, &first.v.id)
+                .await
+                .context("listing your channels")?;
+            let personal = list
+                .iter()
+                .filter(|c| matches!(c.v.kind.as_str(), "D" | "G"))
+                .map(|c| Raw::parse(c.raw.clone()))
+                .collect::<Result<_, _>>()?;
             team_lists.insert(first.v.id.clone(), list);
             personal
         } else {
-            let list = self.client.channels_for_user(&me_id).await.context("listing your channels")?;
-            list.into_iter().filter(|c| matches!(c.v.kind.as_str(), "D" | "G")).collect()
+            let list = self
+                .client
+                .channels_for_user(&me_id)
+                .await
+                .context("listing your channels")?;
+            list.into_iter()
+                .filter(|c| matches!(c.v.kind.as_str(), "D" | "G"))
+                .collect()
         };
 
         if !self.opts.skip_direct {
@@ -146,18 +182,30 @@ impl<'a> Engine<'a> {
 
     /// Makes sure these users are known (one `POST /users/ids` for all unknown ones).
     async fn resolve_users(&mut self, ids: impl IntoIterator<Item = String>) -> Result<()> {
-        let unknown: Vec<String> = ids.into_iter().filter(|id| !self.users.contains_key(id)).collect::<BTreeSet<_>>().into_iter().collect();
+        let unknown: Vec<String> = ids
+            .into_iter()
+            .filter(|id| !self.users.contains_key(id))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
         if unknown.is_empty() {
             return Ok(());
         }
-        for u in self.client.users_by_ids(&unknown).await.context("fetching users")? {
+        for u in self
+            .client
+            .users_by_ids(&unknown)
+            .await
+            .context("fetching users")?
+        {
             self.users.insert(u.v.id.clone(), u);
         }
         Ok(())
     }
 
     fn username(&self, id: &str) -> String {
-        self.users.get(id).map_or_else(|| id.to_string(), |u| u.v.username.clone())
+        self.users
+            .get(id)
+            .map_or_else(|| id.to_string(), |u| u.v.username.clone())
     }
 
     async fn direct_channels(&mut self, personal: &[Raw<Channel>]) -> Result<()> {
@@ -168,26 +216,50 @@ impl<'a> Engine<'a> {
                 Some(p) => p,
                 // Not named `<id>__<id>`: ask for the members instead.
                 None => {
-                    let members = self.client.channel_members(&c.v.id).await.context("members of a direct channel")?;
-                    members.iter().map(|m| m.v.user_id.clone()).find(|u| *u != me).unwrap_or_else(|| me.clone())
+                    let members = self
+                        .client
+                        .channel_members(&c.v.id)
+                        .await
+                        .context("members of a direct channel")?;
+                    members
+                        .iter()
+                        .map(|m| m.v.user_id.clone())
+                        .find(|u| *u != me)
+                        .unwrap_or_else(|| me.clone())
                 }
             };
             dms.push((c, partner));
         }
-        self.resolve_users(dms.iter().map(|(_, p)| p.clone())).await?;
+        self.resolve_users(dms.iter().map(|(_, p)| p.clone()))
+            .await?;
         let mut wanted: BTreeSet<&String> = self.cfg.direct.iter().collect();
-        tracing::info!("direct channels: {} found, {} configured", dms.len(), wanted.len());
+        tracing::info!(
+            "direct channels: {} found, {} configured",
+            dms.len(),
+            wanted.len()
+        );
         let mut dir = self.store.id_dir(Path::new(layout::DIRECT))?;
         for (c, partner) in dms {
             let name = self.username(&partner);
             if wanted.remove(&name) {
-                self.backup_channel(&mut dir, ChannelKind::Direct, c, None, &name, &format!("direct/{name}")).await?;
+                self.backup_channel(
+                    &mut dir,
+                    ChannelKind::Direct,
+                    c,
+                    None,
+                    &name,
+                    &format!("direct/{name}"),
+                )
+                .await?;
             } else {
                 tracing::debug!("skipping direct channel with {name}");
             }
         }
         if !wanted.is_empty() {
-            tracing::warn!("configured but missing direct channels: {}", serde_json::to_string(&wanted)?);
+            tracing::warn!(
+                "configured but missing direct channels: {}",
+                serde_json::to_string(&wanted)?
+            );
         }
         Ok(())
     }
@@ -198,13 +270,29 @@ impl<'a> Engine<'a> {
         let mut dir = self.store.id_dir(Path::new(layout::GROUPS))?;
         for c in groups {
             self.cancel.check()?;
-            let members = self.client.channel_members(&c.v.id).await.context("members of a group channel")?;
-            self.resolve_users(members.iter().map(|m| m.v.user_id.clone())).await?;
-            let others: BTreeSet<String> =
-                members.iter().filter(|m| m.v.user_id != self.me.v.id).map(|m| self.username(&m.v.user_id)).collect();
+            let members = self
+                .client
+                .channel_members(&c.v.id)
+                .await
+                .context("members of a group channel")?;
+            self.resolve_users(members.iter().map(|m| m.v.user_id.clone()))
+                .await?;
+            let others: BTreeSet<String> = members
+                .iter()
+                .filter(|m| m.v.user_id != self.me.v.id)
+                .map(|m| self.username(&m.v.user_id))
+                .collect();
             let name = others.iter().cloned().collect::<Vec<_>>().join(layout::SEP);
             if self.cfg.group_selected(&others) {
-                self.backup_channel(&mut dir, ChannelKind::Group, c, Some(members), &name, &format!("groups/{name}")).await?;
+                self.backup_channel(
+                    &mut dir,
+                    ChannelKind::Group,
+                    c,
+                    Some(members),
+                    &name,
+                    &format!("groups/{name}"),
+                )
+                .await?;
             } else {
                 tracing::debug!("skipping group channel with {name}");
             }
@@ -212,46 +300,99 @@ impl<'a> Engine<'a> {
         Ok(())
     }
 
-    async fn team_channels(&mut self, teams: &[Raw<Team>], lists: &mut HashMap<String, Vec<Raw<Channel>>>) -> Result<()> {
+    async fn team_channels(
+        &mut self,
+        teams: &[Raw<Team>],
+        lists: &mut HashMap<String, Vec<Raw<Channel>>>,
+    ) -> Result<()> {
         let me = self.me.v.id.clone();
         let mut teams_dir = self.store.id_dir(Path::new(layout::TEAMS))?;
         for key in self.cfg.teams.keys() {
             self.cancel.check()?;
-            let Some(team) = teams.iter().find(|t| t.v.name == *key || t.v.display_name == *key) else {
-                tracing::warn!("team \"{key}\": {} is not a member of such a team, skipping it", self.me.v.username);
+            let Some(team) = teams
+                .iter()
+                .find(|t| t.v.name == *key || t.v.display_name == *key)
+            else {
+                tracing::warn!(
+                    "team \"{key}\": {} is not a member of such a team, skipping it",
+                    self.me.v.username
+                );
                 continue;
             };
             let sel = self.cfg.team(key).map_err(anyhow::Error::msg)?;
             let tid = team.v.id.clone();
             if !lists.contains_key(&tid) {
-                let list = self.client.channels_for_team(&me, &tid).await.with_context(|| format!("channels of team {key}"))?;
+                let list = self
+                    .client
+                    .channels_for_team(&me, &tid)
+                    .await
+                    .with_context(|| format!("channels of team {key}"))?;
                 lists.insert(tid.clone(), list);
             }
-            let all: Vec<Raw<Channel>> = lists[&tid].iter().filter(|c| matches!(c.v.kind.as_str(), "O" | "P")).map(|c| Raw::parse(c.raw.clone())).collect::<Result<_, _>>()?;
+            let all: Vec<Raw<Channel>> = lists[&tid]
+                .iter()
+                .filter(|c| matches!(c.v.kind.as_str(), "O" | "P"))
+                .map(|c| Raw::parse(c.raw.clone()))
+                .collect::<Result<_, _>>()?;
             let choice = select::team_channels(&all, &sel);
             if !choice.missing_include.is_empty() {
-                tracing::warn!("team \"{key}\": include names not found: {}", serde_json::to_string(&choice.missing_include)?);
+                tracing::warn!(
+                    "team \"{key}\": include names not found: {}",
+                    serde_json::to_string(&choice.missing_include)?
+                );
             }
             if !choice.missing_exclude.is_empty() {
-                tracing::warn!("team \"{key}\": exclude names not found: {}", serde_json::to_string(&choice.missing_exclude)?);
+                tracing::warn!(
+                    "team \"{key}\": exclude names not found: {}",
+                    serde_json::to_string(&choice.missing_exclude)?
+                );
             }
-            tracing::info!("team \"{key}\": {}/{} channels selected, {} skipped", choice.selected.len(), all.len(), choice.skipped.len());
+            tracing::info!(
+                "team \"{key}\": {}/{} channels selected, {} skipped",
+                choice.selected.len(),
+                all.len(),
+                choice.skipped.len()
+            );
 
             let tname = layout::sanitize(&team.v.name);
             self.backup_team_object(&mut teams_dir, team).await?;
             let team_base = format!("{tid}{}{tname}", layout::SEP);
             teams_dir.adopt_dir(&tid, &team_base)?;
-            let mut channels_dir = self.store.id_dir(&Path::new(layout::TEAMS).join(&team_base))?;
+            let mut channels_dir = self
+                .store
+                .id_dir(&Path::new(layout::TEAMS).join(&team_base))?;
             for c in choice.selected {
                 let label = format!("{}/{}", team.v.name, c.v.name);
-                self.backup_channel(&mut channels_dir, ChannelKind::Team, c, None, &c.v.name, &label).await?;
+                self.backup_channel(
+                    &mut channels_dir,
+                    ChannelKind::Team,
+                    c,
+                    None,
+                    &c.v.name,
+                    &label,
+                )
+                .await?;
             }
-            let members = self.client.team_members(&tid).await.with_context(|| format!("members of team {key}"))?;
+            let members = self
+                .client
+                .team_members(&tid)
+                .await
+                .with_context(|| format!("members of team {key}"))?;
             for m in &members {
                 self.seen.insert(m.v.user_id.clone());
             }
-            teams_dir.write(&format!("{team_base}{}members.json", layout::SEP), &channel::json_array(members.iter().map(|m| m.raw.get())))?;
-            teams_dir.remove_others(&tid, &[&format!("{team_base}.json"), &format!("{team_base}{}members.json", layout::SEP)], |n| n.ends_with(".json"))?;
+            teams_dir.write(
+                &format!("{team_base}{}members.json", layout::SEP),
+                &channel::json_array(members.iter().map(|m| m.raw.get())),
+            )?;
+            teams_dir.remove_others(
+                &tid,
+                &[
+                    &format!("{team_base}.json"),
+                    &format!("{team_base}{}members.json", layout::SEP),
+                ],
+                |n| n.ends_with(".json"),
+            )?;
             self.store.checkpoint()?;
         }
         Ok(())

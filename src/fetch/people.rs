@@ -9,20 +9,46 @@ use crate::api::model::{Raw, Team};
 use crate::store::{layout, IdDir, ImageData};
 
 fn stored_i64(v: &Option<serde_json::Value>, key: &str) -> Option<i64> {
-    v.as_ref().map(|v| v.get(key).and_then(|x| x.as_i64()).unwrap_or(0))
+    v.as_ref()
+        .map(|v| v.get(key).and_then(|x| x.as_i64()).unwrap_or(0))
 }
 
 impl Engine<'_> {
     /// `teams/<id>__<name>.json`, and the icon when the team has one that changed.
-    pub(super) async fn backup_team_object(&mut self, dir: &mut IdDir, team: &Raw<Team>) -> Result<()> {
+    pub(super) async fn backup_team_object(
+        &mut self,
+        dir: &mut IdDir,
+        team: &Raw<Team>,
+    ) -> Result<()> {
         let tid = &team.v.id;
         let old = self.store.stored_json(dir, tid);
-        dir.write(&format!("{tid}{}{}.json", layout::SEP, layout::sanitize(&team.v.name)), team.bytes())?;
+        dir.write(
+            &format!(
+                "{tid}{}{}.json",
+                layout::SEP,
+                layout::sanitize(&team.v.name)
+            ),
+            team.bytes(),
+        )?;
         let has_icon = self.store.has_image(dir, tid, Some("icon"));
-        let changed = stored_i64(&old, "last_team_icon_update").is_none_or(|o| o < team.v.last_team_icon_update);
+        let changed = stored_i64(&old, "last_team_icon_update")
+            .is_none_or(|o| o < team.v.last_team_icon_update);
         if team.v.last_team_icon_update > 0 && (!has_icon || changed) {
-            if let Some(img) = self.client.team_icon(tid).await.with_context(|| format!("icon of team {}", team.v.name))? {
-                self.store.write_image(dir, tid, Some("icon"), ImageData { content_type: &img.content_type, bytes: &img.bytes })?;
+            if let Some(img) = self
+                .client
+                .team_icon(tid)
+                .await
+                .with_context(|| format!("icon of team {}", team.v.name))?
+            {
+                self.store.write_image(
+                    dir,
+                    tid,
+                    Some("icon"),
+                    ImageData {
+                        content_type: &img.content_type,
+                        bytes: &img.bytes,
+                    },
+                )?;
             }
         }
         Ok(())
@@ -45,7 +71,8 @@ impl Engine<'_> {
             let old = self.store.stored_json(&dir, id);
             let username = user.v.username.clone();
             let lpu = user.v.last_picture_update;
-            self.store.write_user(&mut dir, id, &username, user.bytes())?;
+            self.store
+                .write_user(&mut dir, id, &username, user.bytes())?;
             self.summary.users += 1;
             if skip_images {
                 continue;
@@ -53,8 +80,21 @@ impl Engine<'_> {
             let label = format!("{username}{}image", layout::SEP);
             let grew = stored_i64(&old, "last_picture_update").is_none_or(|o| o < lpu);
             if grew || !self.store.has_image(&dir, id, Some(&label)) {
-                if let Some(img) = self.client.user_image(id).await.with_context(|| format!("profile image of {username}"))? {
-                    if self.store.write_image(&mut dir, id, Some(&label), ImageData { content_type: &img.content_type, bytes: &img.bytes })? {
+                if let Some(img) = self
+                    .client
+                    .user_image(id)
+                    .await
+                    .with_context(|| format!("profile image of {username}"))?
+                {
+                    if self.store.write_image(
+                        &mut dir,
+                        id,
+                        Some(&label),
+                        ImageData {
+                            content_type: &img.content_type,
+                            bytes: &img.bytes,
+                        },
+                    )? {
                         images += 1;
                     }
                 }
@@ -62,13 +102,21 @@ impl Engine<'_> {
         }
         self.summary.images += images;
         self.store.checkpoint()?;
-        tracing::info!("users: {} stored, {images} profile images downloaded", self.summary.users);
+        tracing::info!(
+            "users: {} stored, {images} profile images downloaded",
+            self.summary.users
+        );
         Ok(())
     }
 
     /// All custom emojis; the image when new or changed. Disabled custom emoji: a notice.
     pub(super) async fn backup_emojis(&mut self) -> Result<()> {
-        let Some(emojis) = self.client.emojis().await.context("listing custom emojis")? else {
+        let Some(emojis) = self
+            .client
+            .emojis()
+            .await
+            .context("listing custom emojis")?
+        else {
             tracing::info!("custom emojis: disabled on this server (501), skipping");
             return Ok(());
         };
@@ -84,8 +132,21 @@ impl Engine<'_> {
             dir.remove_others(id, &[&json_name], |n| n.ends_with(".json"))?;
             let changed = stored_i64(&old, "update_at").is_none_or(|o| o < e.v.update_at);
             if changed || !self.store.has_image(&dir, id, Some(&e.v.name)) {
-                if let Some(img) = self.client.emoji_image(id).await.with_context(|| format!("image of emoji {}", e.v.name))? {
-                    if self.store.write_image(&mut dir, id, Some(&e.v.name), ImageData { content_type: &img.content_type, bytes: &img.bytes })? {
+                if let Some(img) = self
+                    .client
+                    .emoji_image(id)
+                    .await
+                    .with_context(|| format!("image of emoji {}", e.v.name))?
+                {
+                    if self.store.write_image(
+                        &mut dir,
+                        id,
+                        Some(&e.v.name),
+                        ImageData {
+                            content_type: &img.content_type,
+                            bytes: &img.bytes,
+                        },
+                    )? {
                         images += 1;
                     }
                 }
@@ -93,7 +154,10 @@ impl Engine<'_> {
             self.summary.emojis += 1;
         }
         self.store.checkpoint()?;
-        tracing::info!("custom emojis: {} stored, {images} images downloaded", emojis.len());
+        tracing::info!(
+            "custom emojis: {} stored, {images} images downloaded",
+            emojis.len()
+        );
         Ok(())
     }
 }

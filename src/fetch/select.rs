@@ -15,18 +15,40 @@ pub struct TeamChoice<'a> {
 
 /// `include` (by name or display name; empty = all), then `exclude` removes; exclude wins.
 pub fn team_channels<'a>(channels: &'a [Raw<Channel>], sel: &TeamSelection) -> TeamChoice<'a> {
-    let matches = |c: &Raw<Channel>, names: &[String]| names.iter().any(|n| *n == c.v.name || *n == c.v.display_name);
+    let matches = |c: &Raw<Channel>, names: &[String]| {
+        names
+            .iter()
+            .any(|n| *n == c.v.name || *n == c.v.display_name)
+    };
     let missing = |names: &[String]| -> Vec<String> {
-        let set: BTreeSet<&String> = names.iter().filter(|n| !channels.iter().any(|c| **n == c.v.name || **n == c.v.display_name)).collect();
+        let set: BTreeSet<&String> = names
+            .iter()
+            .filter(|n| {
+                !channels
+                    .iter()
+                    .any(|c| **n == c.v.name || **n == c.v.display_name)
+            })
+            .collect();
         set.into_iter().cloned().collect()
     };
-    let mut selected: Vec<&Raw<Channel>> = channels.iter().filter(|c| matches(c, &sel.include)).collect();
+    let mut selected: Vec<&Raw<Channel>> = channels
+        .iter()
+        .filter(|c| matches(c, &sel.include))
+        .collect();
     if selected.is_empty() {
         selected = channels.iter().collect();
     }
     selected.retain(|c| !matches(c, &sel.exclude));
-    let skipped = channels.iter().filter(|c| !selected.iter().any(|s| s.v.id == c.v.id)).collect();
-    TeamChoice { selected, skipped, missing_include: missing(&sel.include), missing_exclude: missing(&sel.exclude) }
+    let skipped = channels
+        .iter()
+        .filter(|c| !selected.iter().any(|s| s.v.id == c.v.id))
+        .collect();
+    TeamChoice {
+        selected,
+        skipped,
+        missing_include: missing(&sel.include),
+        missing_exclude: missing(&sel.exclude),
+    }
 }
 
 /// The other person of a direct channel, from its name `<user_id>__<user_id>`; the caller's own
@@ -54,21 +76,39 @@ mod tests {
     }
 
     fn sel(inc: &[&str], exc: &[&str]) -> TeamSelection {
-        TeamSelection { include: inc.iter().map(|s| s.to_string()).collect(), exclude: exc.iter().map(|s| s.to_string()).collect() }
+        TeamSelection {
+            include: inc.iter().map(|s| s.to_string()).collect(),
+            exclude: exc.iter().map(|s| s.to_string()).collect(),
+        }
     }
 
     #[test]
     fn include_exclude_by_name_or_display_name() {
-        let all = vec![ch("1", "town-square", "Town Square"), ch("2", "off-topic", "Off-Topic"), ch("3", "dev", "Developers")];
-        let ids = |c: &TeamChoice| c.selected.iter().map(|c| c.v.id.clone()).collect::<Vec<_>>();
+        let all = vec![
+            ch("1", "town-square", "Town Square"),
+            ch("2", "off-topic", "Off-Topic"),
+            ch("3", "dev", "Developers"),
+        ];
+        let ids = |c: &TeamChoice| {
+            c.selected
+                .iter()
+                .map(|c| c.v.id.clone())
+                .collect::<Vec<_>>()
+        };
         assert_eq!(ids(&team_channels(&all, &sel(&[], &[]))), ["1", "2", "3"]);
-        assert_eq!(ids(&team_channels(&all, &sel(&["Town Square", "dev"], &[]))), ["1", "3"]);
+        assert_eq!(
+            ids(&team_channels(&all, &sel(&["Town Square", "dev"], &[]))),
+            ["1", "3"]
+        );
         let c = team_channels(&all, &sel(&["dev", "nope"], &["dev", "gone"]));
         assert!(ids(&c).is_empty());
         assert_eq!(c.missing_include, ["nope"]);
         assert_eq!(c.missing_exclude, ["gone"]);
         // include that matches nothing at all means "all channels", as in the original
-        assert_eq!(ids(&team_channels(&all, &sel(&["nope"], &["off-topic"]))), ["1", "3"]);
+        assert_eq!(
+            ids(&team_channels(&all, &sel(&["nope"], &["off-topic"]))),
+            ["1", "3"]
+        );
     }
 
     #[test]

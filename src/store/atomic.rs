@@ -19,7 +19,10 @@ pub struct DirSync {
 
 impl DirSync {
     pub fn mark(&self, dir: &Path) {
-        self.pending.lock().expect("not poisoned").insert(dir.to_path_buf());
+        self.pending
+            .lock()
+            .expect("not poisoned")
+            .insert(dir.to_path_buf());
     }
 
     /// fsyncs every directory changed since the last call.
@@ -49,7 +52,9 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
 }
 
 fn parent(path: &Path) -> &Path {
-    path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
 }
 
 /// A file being written; it appears under its final name only on [`AtomicFile::commit`].
@@ -64,8 +69,15 @@ pub struct AtomicFile {
 impl AtomicFile {
     pub fn create(dest: &Path, sync: &DirSync) -> io::Result<Self> {
         let dir = parent(dest);
-        let tmp = tempfile::Builder::new().prefix(TEMP_PREFIX).tempfile_in(dir)?;
-        Ok(AtomicFile { tmp, dest: dest.to_path_buf(), written: 0, sync: sync.clone() })
+        let tmp = tempfile::Builder::new()
+            .prefix(TEMP_PREFIX)
+            .tempfile_in(dir)?;
+        Ok(AtomicFile {
+            tmp,
+            dest: dest.to_path_buf(),
+            written: 0,
+            sync: sync.clone(),
+        })
     }
 
     pub fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {

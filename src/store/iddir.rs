@@ -27,9 +27,16 @@ impl IdDir {
             if name.starts_with(atomic::TEMP_PREFIX) {
                 continue;
             }
-            index.entry(id_prefix(&name).to_string()).or_default().insert(name);
+            index
+                .entry(id_prefix(&name).to_string())
+                .or_default()
+                .insert(name);
         }
-        Ok(IdDir { dir: dir.to_path_buf(), index, sync: sync.clone() })
+        Ok(IdDir {
+            dir: dir.to_path_buf(),
+            index,
+            sync: sync.clone(),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -42,7 +49,9 @@ impl IdDir {
     }
 
     pub fn contains(&self, name: &str) -> bool {
-        self.index.get(id_prefix(name)).is_some_and(|s| s.contains(name))
+        self.index
+            .get(id_prefix(name))
+            .is_some_and(|s| s.contains(name))
     }
 
     pub fn read(&self, name: &str) -> Option<Vec<u8>> {
@@ -67,13 +76,27 @@ impl IdDir {
 
     /// Records an entry created by someone else (an attachment download, a renamed folder).
     pub(crate) fn note(&mut self, name: &str) {
-        self.index.entry(id_prefix(name).to_string()).or_default().insert(name.to_string());
+        self.index
+            .entry(id_prefix(name).to_string())
+            .or_default()
+            .insert(name.to_string());
     }
 
     /// Removes the files of `id` that match `pred` and are not in `keep` (folders are kept).
-    pub fn remove_others(&mut self, id: &str, keep: &[&str], pred: impl Fn(&str) -> bool) -> Result<(), StoreError> {
-        let Some(names) = self.index.get_mut(id) else { return Ok(()) };
-        let doomed: Vec<String> = names.iter().filter(|n| !keep.contains(&n.as_str()) && pred(n)).cloned().collect();
+    pub fn remove_others(
+        &mut self,
+        id: &str,
+        keep: &[&str],
+        pred: impl Fn(&str) -> bool,
+    ) -> Result<(), StoreError> {
+        let Some(names) = self.index.get_mut(id) else {
+            return Ok(());
+        };
+        let doomed: Vec<String> = names
+            .iter()
+            .filter(|n| !keep.contains(&n.as_str()) && pred(n))
+            .cloned()
+            .collect();
         for n in doomed {
             let p = self.dir.join(&n);
             if p.is_file() {
@@ -107,7 +130,10 @@ impl IdDir {
                 .find(|n| *n != name && self.dir.join(n).is_dir())
                 .map(str::to_string);
             if let Some(old) = old {
-                tracing::info!("{}: renamed on the server, moving {old} to {name}", self.dir.display());
+                tracing::info!(
+                    "{}: renamed on the server, moving {old} to {name}",
+                    self.dir.display()
+                );
                 self.rename(&old, name)?;
             }
         }

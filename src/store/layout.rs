@@ -45,7 +45,12 @@ pub fn sanitize(name: &str) -> String {
     if s.is_empty() || s.chars().all(|c| c == '.') {
         return "_".to_string();
     }
-    let stem = s.split('.').next().unwrap_or("").trim_end().to_ascii_uppercase();
+    let stem = s
+        .split('.')
+        .next()
+        .unwrap_or("")
+        .trim_end()
+        .to_ascii_uppercase();
     let reserved = matches!(stem.as_str(), "CON" | "PRN" | "AUX" | "NUL")
         || (stem.len() == 4
             && (stem.starts_with("COM") || stem.starts_with("LPT"))
@@ -60,7 +65,11 @@ fn truncate_keep_ext(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_string();
     }
-    let ext = s.rfind('.').map(|i| &s[i..]).filter(|e| e.len() <= 16 && e.len() < max / 2).unwrap_or("");
+    let ext = s
+        .rfind('.')
+        .map(|i| &s[i..])
+        .filter(|e| e.len() <= 16 && e.len() < max / 2)
+        .unwrap_or("");
     let room = max - ext.len();
     let mut cut = room.min(s.len() - ext.len());
     while !s.is_char_boundary(cut) {
@@ -76,7 +85,12 @@ pub fn timestamp(ms: i64) -> String {
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!("{y:04}{m:02}{d:02}-{:02}{:02}{:02}{micros:06}", sod / 3600, sod % 3600 / 60, sod % 60)
+    format!(
+        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}{micros:06}",
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60
+    )
 }
 
 /// Days since 1970-01-01 to (year, month, day); Howard Hinnant's algorithm.
@@ -107,7 +121,10 @@ pub fn post_id_of(file_name: &str) -> Option<&str> {
 
 /// The id at the start of a name (`<id>__...` or `<id>.ext`).
 pub fn id_prefix(file_name: &str) -> &str {
-    let end = file_name.find(SEP).or_else(|| file_name.find('.')).unwrap_or(file_name.len());
+    let end = file_name
+        .find(SEP)
+        .or_else(|| file_name.find('.'))
+        .unwrap_or(file_name.len());
     &file_name[..end]
 }
 
@@ -129,12 +146,21 @@ mod tests {
         assert_eq!(timestamp(1_704_164_645_123), "20240102-030405123000");
         assert_eq!(timestamp(0), "19700101-000000000000");
         assert_eq!(timestamp(951_782_400_000), "20000229-000000000000");
-        assert_eq!(post_file(1_704_164_645_123, "abc"), "20240102-030405123000__abc.json");
+        assert_eq!(
+            post_file(1_704_164_645_123, "abc"),
+            "20240102-030405123000__abc.json"
+        );
     }
 
     #[test]
     fn ordinary_names_are_kept() {
-        for n in ["town-square", "report 2024.pdf", "Übersicht_ä.png", "a__b", "x.tar.gz"] {
+        for n in [
+            "town-square",
+            "report 2024.pdf",
+            "Übersicht_ä.png",
+            "a__b",
+            "x.tar.gz",
+        ] {
             assert_eq!(sanitize(n), n);
         }
     }
@@ -167,7 +193,10 @@ mod tests {
         assert_eq!(id_prefix("uid__bob__image.png"), "uid");
         assert_eq!(id_prefix("fid.json"), "fid");
         assert_eq!(image_ext("image/png"), Some("png".into()));
-        assert_eq!(image_ext("image/svg+xml; charset=x"), Some("svg+xml".into()));
+        assert_eq!(
+            image_ext("image/svg+xml; charset=x"),
+            Some("svg+xml".into())
+        );
         assert_eq!(image_ext("text/html"), None);
     }
 }

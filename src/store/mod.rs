@@ -39,7 +39,10 @@ pub(crate) trait IoPath<T> {
 
 impl<T> IoPath<T> for io::Result<T> {
     fn at(self, path: &Path) -> Result<T, StoreError> {
-        self.map_err(|source| StoreError { path: path.to_path_buf(), source })
+        self.map_err(|source| StoreError {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 }
 
@@ -66,7 +69,10 @@ impl Store {
         if removed > 0 {
             tracing::info!("removed {removed} temp files left by an interrupted run");
         }
-        Ok(Store { root: root.to_path_buf(), sync: DirSync::default() })
+        Ok(Store {
+            root: root.to_path_buf(),
+            sync: DirSync::default(),
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -96,12 +102,24 @@ impl Store {
     }
 
     /// The folder of one channel (posts, files, threads), adopting a folder of a renamed channel.
-    pub fn channel(&self, parent: &mut IdDir, kind: ChannelKind, channel_id: &str, name: &str) -> Result<ChannelDir, StoreError> {
+    pub fn channel(
+        &self,
+        parent: &mut IdDir,
+        kind: ChannelKind,
+        channel_id: &str,
+        name: &str,
+    ) -> Result<ChannelDir, StoreError> {
         ChannelDir::open(parent, kind, channel_id, name, &self.sync)
     }
 
     /// Writes a user object; an older file of the same user (renamed) is removed.
-    pub fn write_user(&self, users: &mut IdDir, user_id: &str, username: &str, raw: &[u8]) -> Result<(), StoreError> {
+    pub fn write_user(
+        &self,
+        users: &mut IdDir,
+        user_id: &str,
+        username: &str,
+        raw: &[u8],
+    ) -> Result<(), StoreError> {
         let name = format!("{user_id}{SEP}{}.json", sanitize(username));
         users.write(&name, raw)?;
         users.remove_others(user_id, &[&name], |n| n.ends_with(".json"))
@@ -109,20 +127,33 @@ impl Store {
 
     /// The stored user object, if any.
     pub fn stored_json(&self, dir: &IdDir, id: &str) -> Option<serde_json::Value> {
-        dir.names_of(id).filter(|n| n.ends_with(".json")).find_map(|n| dir.read_json(n))
+        dir.names_of(id)
+            .filter(|n| n.ends_with(".json"))
+            .find_map(|n| dir.read_json(n))
     }
 
     /// Does an image of `id` with this label exist (any extension)?
     pub fn has_image(&self, dir: &IdDir, id: &str, label: Option<&str>) -> bool {
         let prefix = image_prefix(id, label);
-        dir.names_of(id).any(|n| n.starts_with(&prefix) && !n.ends_with(".json") && n[prefix.len()..].starts_with('.'))
+        dir.names_of(id).any(|n| {
+            n.starts_with(&prefix) && !n.ends_with(".json") && n[prefix.len()..].starts_with('.')
+        })
     }
 
     /// Writes an image as `<id>[__<label>].<ext>` and removes older images of the same id.
     /// Returns false (and writes nothing) when the content type is not `image/*`.
-    pub fn write_image(&self, dir: &mut IdDir, id: &str, label: Option<&str>, img: ImageData<'_>) -> Result<bool, StoreError> {
+    pub fn write_image(
+        &self,
+        dir: &mut IdDir,
+        id: &str,
+        label: Option<&str>,
+        img: ImageData<'_>,
+    ) -> Result<bool, StoreError> {
         let Some(ext) = layout::image_ext(img.content_type) else {
-            tracing::warn!("not storing the image of {id}: content type `{}` is not an image", img.content_type);
+            tracing::warn!(
+                "not storing the image of {id}: content type `{}` is not an image",
+                img.content_type
+            );
             return Ok(false);
         };
         let name = format!("{}.{ext}", image_prefix(id, label));
@@ -141,6 +172,10 @@ fn image_prefix(id: &str, label: Option<&str>) -> String {
 
 /// Image files are `<id>.<ext>`, `<id>__icon.<ext>`, `<id>__<name>.<ext>`, `<id>__<user>__image.<ext>`.
 fn is_image_name(n: &str) -> bool {
-    let exts = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "svg", "svg+xml", "tiff", "x-icon", "avif", "heic"];
-    n.rsplit_once('.').is_some_and(|(_, e)| exts.contains(&e.to_ascii_lowercase().as_str()))
+    let exts = [
+        "png", "jpg", "jpeg", "gif", "bmp", "webp", "svg", "svg+xml", "tiff", "x-icon", "avif",
+        "heic",
+    ];
+    n.rsplit_once('.')
+        .is_some_and(|(_, e)| exts.contains(&e.to_ascii_lowercase().as_str()))
 }

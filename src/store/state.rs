@@ -41,21 +41,39 @@ impl State {
         let path = Self::path(root);
         let bytes = match std::fs::read(&path) {
             Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return State { version: VERSION, ..State::default() },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return State {
+                    version: VERSION,
+                    ..State::default()
+                }
+            }
             Err(e) => {
                 tracing::warn!("{}: {e}; reading every channel in full", path.display());
-                return State { version: VERSION, ..State::default() };
+                return State {
+                    version: VERSION,
+                    ..State::default()
+                };
             }
         };
         match serde_json::from_slice::<State>(&bytes) {
             Ok(s) if s.version == VERSION => s,
             Ok(s) => {
-                tracing::warn!("{}: version {} is unknown to this matterbak; reading every channel in full", path.display(), s.version);
-                State { version: VERSION, ..State::default() }
+                tracing::warn!(
+                    "{}: version {} is unknown to this matterbak; reading every channel in full",
+                    path.display(),
+                    s.version
+                );
+                State {
+                    version: VERSION,
+                    ..State::default()
+                }
             }
             Err(e) => {
                 tracing::warn!("{}: {e}; reading every channel in full", path.display());
-                State { version: VERSION, ..State::default() }
+                State {
+                    version: VERSION,
+                    ..State::default()
+                }
             }
         }
     }

@@ -7,7 +7,8 @@ use crate::oracle::{assert_matches, everything, expected, Opts};
 use crate::util::{temp_files, text, Env};
 
 fn alice(env: &Env) -> String {
-    env.server.with_world(|w| w.user_by_name("alice").unwrap().id.to_string())
+    env.server
+        .with_world(|w| w.user_by_name("alice").unwrap().id.to_string())
 }
 
 #[test]
@@ -44,10 +45,43 @@ fn demo_backup_equals_the_server() {
 #[test]
 fn skip_options() {
     for (flags, o, direct, groups, teams) in [
-        (vec!["--skip-users"], Opts { skip_users: true, ..Opts::default() }, true, true, true),
-        (vec!["--skip-user-images"], Opts { skip_user_images: true, ..Opts::default() }, true, true, true),
-        (vec!["--skip-emojis"], Opts { skip_emojis: true, ..Opts::default() }, true, true, true),
-        (vec!["--skip-direct", "--skip-groups"], Opts::default(), false, false, true),
+        (
+            vec!["--skip-users"],
+            Opts {
+                skip_users: true,
+                ..Opts::default()
+            },
+            true,
+            true,
+            true,
+        ),
+        (
+            vec!["--skip-user-images"],
+            Opts {
+                skip_user_images: true,
+                ..Opts::default()
+            },
+            true,
+            true,
+            true,
+        ),
+        (
+            vec!["--skip-emojis"],
+            Opts {
+                skip_emojis: true,
+                ..Opts::default()
+            },
+            true,
+            true,
+            true,
+        ),
+        (
+            vec!["--skip-direct", "--skip-groups"],
+            Opts::default(),
+            false,
+            false,
+            true,
+        ),
         (vec!["--skip-teams"], Opts::default(), true, true, false),
     ] {
         let env = Env::new(Scale::Tiny);
@@ -78,8 +112,17 @@ fn custom_emoji_disabled_is_a_notice_not_a_failure() {
         w.set_config(c);
     });
     let out = env.run_ok(&[]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("disabled"), "{}", text(&out));
-    assert!(!env.data().join("emojis").read_dir().map(|mut d| d.next().is_some()).unwrap_or(false));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("disabled"),
+        "{}",
+        text(&out)
+    );
+    assert!(!env
+        .data()
+        .join("emojis")
+        .read_dir()
+        .map(|mut d| d.next().is_some())
+        .unwrap_or(false));
 }
 
 #[test]
@@ -89,19 +132,46 @@ fn selection_include_exclude_exact_subset() {
     // Pick names from the data: the first team, two of its channels, a group and a DM partner.
     let (team, team_id, chans, group_others, dm) = env.server.with_world(|w| {
         let (c, t) = everything(w, &me);
-        let team = w.team(&t[0]).unwrap();
-        let mine: Vec<_> = c.iter().map(|id| w.channel(id).unwrap()).filter(|ch| ch.team_id == team.id).collect();
-        assert!(mine.len() >= 3, "the demo team has at least 3 channels of alice");
-        let group = c.iter().map(|id| w.channel(id).unwrap()).find(|ch| ch.channel_type == 'G').unwrap();
-        let others: Vec<String> = group.members.keys().filter(|u| u.to_string() != me).map(|u| w.user(&u.to_string()).unwrap().username.clone()).collect();
-        let dm = c.iter().map(|id| w.channel(id).unwrap()).find(|ch| ch.channel_type == 'D' && ch.members.len() == 2).unwrap();
+        let mine_in = |tid: &String| -> Vec<_> {
+            c.iter()
+                .map(|id| w.channel(id).unwrap())
+                .filter(|ch| ch.team_id.to_string() == *tid)
+                .collect()
+        };
+        let tid = t
+            .iter()
+            .find(|tid| mine_in(tid).len() >= 3)
+            .expect("a demo team with at least 3 channels of alice");
+        let team = w.team(tid).unwrap();
+        let mine = mine_in(tid);
+        let group = c
+            .iter()
+            .map(|id| w.channel(id).unwrap())
+            .find(|ch| ch.channel_type == 'G')
+            .unwrap();
+        let others: Vec<String> = group
+            .members
+            .keys()
+            .filter(|u| u.to_string() != me)
+            .map(|u| w.user(&u.to_string()).unwrap().username.clone())
+            .collect();
+        let dm = c
+            .iter()
+            .map(|id| w.channel(id).unwrap())
+            .find(|ch| ch.channel_type == 'D' && ch.members.len() == 2)
+            .unwrap();
         let partner = dm.members.keys().find(|u| u.to_string() != me).unwrap();
         (
             team.name.clone(),
             team.id.to_string(),
-            mine.iter().map(|c| (c.id.to_string(), c.name.clone(), c.display_name.clone())).collect::<Vec<_>>(),
+            mine.iter()
+                .map(|c| (c.id.to_string(), c.name.clone(), c.display_name.clone()))
+                .collect::<Vec<_>>(),
             (group.id.to_string(), others),
-            (dm.id.to_string(), w.user(&partner.to_string()).unwrap().username.clone()),
+            (
+                dm.id.to_string(),
+                w.user(&partner.to_string()).unwrap().username.clone(),
+            ),
         )
     });
     // include by name and display name, exclude one of them, name a channel that does not exist
@@ -112,18 +182,41 @@ fn selection_include_exclude_exact_subset() {
     }));
     let out = env.run_ok(&[]);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("no-such-channel") && err.contains("nobody-by-this-name"), "{}", text(&out));
+    assert!(
+        err.contains("no-such-channel") && err.contains("nobody-by-this-name"),
+        "{}",
+        text(&out)
+    );
     let want = env.server.with_world(|w| {
-        expected(w, &me, &[chans[0].0.clone(), chans[1].0.clone(), group_others.0.clone(), dm.0.clone()], &[team_id.clone()], Opts::default())
+        expected(
+            w,
+            &me,
+            &[
+                chans[0].0.clone(),
+                chans[1].0.clone(),
+                group_others.0.clone(),
+                dm.0.clone(),
+            ],
+            std::slice::from_ref(&team_id),
+            Opts::default(),
+        )
     });
     assert_matches(&env.data(), &want);
 
     // subset: one other member selects the group; exact with that one member does not.
     let env2 = Env::new(Scale::Demo);
-    env2.write_channels(&json!({ "groups": { "exact": [[&group_others.1[0]]], "subset": [[&group_others.1[0]]] } }));
+    env2.write_channels(
+        &json!({ "groups": { "exact": [[&group_others.1[0]]], "subset": [[&group_others.1[0]]] } }),
+    );
     env2.run_ok(&["--skip-users", "--skip-emojis"]);
-    let dirs: Vec<String> = std::fs::read_dir(env2.data().join("groups")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
-    assert!(dirs.iter().any(|d| d.starts_with(&group_others.0)), "{dirs:?}");
+    let dirs: Vec<String> = std::fs::read_dir(env2.data().join("groups"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        dirs.iter().any(|d| d.starts_with(&group_others.0)),
+        "{dirs:?}"
+    );
 }
 
 #[test]
@@ -138,10 +231,40 @@ fn token_login() {
 fn every_request_is_rate_limited() {
     let env = Env::new(Scale::Tiny);
     let start = std::time::Instant::now();
-    let out = env.cmd().args(["--rate-limit", "40", "--skip-users", "--skip-emojis"]).output().unwrap();
+    let out = env.run(&["--rate-limit", "40", "--skip-users", "--skip-emojis"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let requests = env.server.total_requests();
     // n requests at 40/s take at least (n-1)/40 s (the first one is free).
     let min = (requests.saturating_sub(1)) as f64 / 40.0;
-    assert!(start.elapsed().as_secs_f64() >= min * 0.95, "{requests} requests in {:?}", start.elapsed());
+    assert!(
+        start.elapsed().as_secs_f64() >= min * 0.95,
+        "{requests} requests in {:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn the_oracle_sees_damage() {
+    let env = Env::new(Scale::Tiny);
+    env.run_ok(&[]);
+    let me = alice(&env);
+    let want = env.server.with_world(|w| {
+        let (c, t) = everything(w, &me);
+        expected(w, &me, &c, &t, Opts::default())
+    });
+    assert!(crate::oracle::diff(&env.data(), &want).is_empty());
+    let files = crate::util::tree(&env.data());
+    let post = files
+        .keys()
+        .find(|k| k.ends_with(".json") && k.rsplit('/').next().unwrap().starts_with("20"))
+        .unwrap();
+    let attachment = files
+        .keys()
+        .find(|k| k.contains("/files/") && !k.ends_with(".json"))
+        .unwrap();
+    std::fs::write(env.data().join(post), b"{\"id\":\"tampered\"}").unwrap();
+    std::fs::remove_file(env.data().join(attachment)).unwrap();
+    std::fs::write(env.data().join("stray.json"), b"{}").unwrap();
+    let problems = crate::oracle::diff(&env.data(), &want);
+    assert_eq!(problems.len(), 3, "{problems:#?}");
 }

@@ -16,10 +16,17 @@ fn broken_and_missing_config_files_exit_2_and_touch_nothing() {
     let out = env.run(&[]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let e = stderr(&out);
-    assert!(e.contains("channels.json") && e.contains("line 1") && e.contains("comma"), "{e}");
+    assert!(
+        e.contains("channels.json") && e.contains("line 1") && e.contains("comma"),
+        "{e}"
+    );
     assert!(!env.data().exists());
 
-    std::fs::write(env.path("channels.json"), "{\"direct\": [\"bob\"], \"grups\": {}}").unwrap();
+    std::fs::write(
+        env.path("channels.json"),
+        "{\"direct\": [\"bob\"], \"grups\": {}}",
+    )
+    .unwrap();
     let out = env.run(&[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("grups"), "{}", text(&out));
@@ -29,17 +36,26 @@ fn broken_and_missing_config_files_exit_2_and_touch_nothing() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("credentials.json"), "{}", text(&out));
     assert!(!env.data().exists());
-    assert_eq!(env.server.total_requests(), 0, "no request on a config error");
+    assert_eq!(
+        env.server.total_requests(),
+        0,
+        "no request on a config error"
+    );
 }
 
 #[test]
 fn wrong_password_exits_4_without_leaking_it() {
     let env = Env::new(Scale::Tiny);
-    env.write_credentials(&json!({"user": "alice", "password": "hunter2-wrong", "url": env.server.base_url()}));
+    env.write_credentials(
+        &json!({"user": "alice", "password": "hunter2-wrong", "url": env.server.base_url()}),
+    );
     let out = env.run(&[]);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
     let all = text(&out);
-    assert!(all.contains("alice") && !all.contains("hunter2-wrong"), "{all}");
+    assert!(
+        all.contains("alice") && !all.contains("hunter2-wrong"),
+        "{all}"
+    );
     assert!(!env.data().exists());
 }
 
@@ -56,8 +72,14 @@ fn bad_token_exits_4() {
 fn unreachable_server_and_html_url_exit_5() {
     let env = Env::new(Scale::Tiny);
     // a port nobody listens on
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    env.write_credentials(&json!({"user": "alice", "password": "x", "url": format!("http://127.0.0.1:{port}")}));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    env.write_credentials(
+        &json!({"user": "alice", "password": "x", "url": format!("http://127.0.0.1:{port}")}),
+    );
     let out = env.run(&[]);
     assert_eq!(out.status.code(), Some(5), "{}", text(&out));
     assert!(stderr(&out).contains("cannot reach"), "{}", text(&out));

@@ -26,11 +26,21 @@ pub enum Want {
 }
 
 /// The expected files for the given channels (ids) and teams (ids), as seen by `viewer`.
-pub fn expected(w: &World, viewer: &str, channels: &[String], teams: &[String], o: Opts) -> BTreeMap<String, Want> {
+pub fn expected(
+    w: &World,
+    viewer: &str,
+    channels: &[String],
+    teams: &[String],
+    o: Opts,
+) -> BTreeMap<String, Want> {
     let mut out = BTreeMap::new();
     let mut users: BTreeSet<String> = BTreeSet::new();
     users.insert(viewer.to_string());
-    let uname = |id: &str| w.user(id).map(|u| u.username.clone()).unwrap_or_else(|| id.to_string());
+    let uname = |id: &str| {
+        w.user(id)
+            .map(|u| u.username.clone())
+            .unwrap_or_else(|| id.to_string())
+    };
 
     for tid in teams {
         let t = w.team(tid).unwrap();
@@ -40,7 +50,10 @@ pub fn expected(w: &World, viewer: &str, channels: &[String], teams: &[String], 
         for m in &members {
             users.insert(m["user_id"].as_str().unwrap().to_string());
         }
-        out.insert(format!("{base}__members.json"), Want::Json(Value::Array(members)));
+        out.insert(
+            format!("{base}__members.json"),
+            Want::Json(Value::Array(members)),
+        );
         if let Some(icon) = w.team_icon(tid) {
             out.insert(format!("teams/{tid}__icon.png"), Want::Bytes(icon));
         }
@@ -56,11 +69,24 @@ pub fn expected(w: &World, viewer: &str, channels: &[String], teams: &[String], 
             .map(|u| uname(&u))
             .collect();
         let (dir, name) = match c.channel_type {
-            'D' => ("direct".to_string(), others.iter().next().cloned().unwrap_or_else(|| uname(viewer))),
-            'G' => ("groups".to_string(), others.iter().cloned().collect::<Vec<_>>().join("__")),
+            'D' => (
+                "direct".to_string(),
+                others
+                    .iter()
+                    .next()
+                    .cloned()
+                    .unwrap_or_else(|| uname(viewer)),
+            ),
+            'G' => (
+                "groups".to_string(),
+                others.iter().cloned().collect::<Vec<_>>().join("__"),
+            ),
             _ => {
                 let t = w.team(&c.team_id.to_string()).unwrap();
-                (format!("teams/{}__{}", t.id, sanitize(&t.name)), c.name.clone())
+                (
+                    format!("teams/{}__{}", t.id, sanitize(&t.name)),
+                    c.name.clone(),
+                )
             }
         };
         let base = format!("{dir}/{cid}__{}", sanitize(&name));
@@ -68,28 +94,47 @@ pub fn expected(w: &World, viewer: &str, channels: &[String], teams: &[String], 
             users.insert(m["user_id"].as_str().unwrap().to_string());
         }
         out.insert(format!("{base}.json"), Want::Json(w.render_channel(cid)));
-        out.insert(format!("{base}__members.json"), Want::Json(Value::Array(members)));
+        out.insert(
+            format!("{base}__members.json"),
+            Want::Json(Value::Array(members)),
+        );
         let mut threads: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for pid in w.live_posts(cid) {
             let post = w.render_post(&pid);
             let root = post["root_id"].as_str().unwrap_or("");
             if !root.is_empty() {
-                threads.entry(root.to_string()).or_default().insert(pid.clone());
+                threads
+                    .entry(root.to_string())
+                    .or_default()
+                    .insert(pid.clone());
             }
             users.insert(post["user_id"].as_str().unwrap().to_string());
-            for r in post["metadata"]["reactions"].as_array().into_iter().flatten() {
+            for r in post["metadata"]["reactions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
                 users.insert(r["user_id"].as_str().unwrap().to_string());
             }
             for f in post["metadata"]["files"].as_array().into_iter().flatten() {
                 let fid = f["id"].as_str().unwrap();
-                out.insert(format!("{base}/files/{fid}.json"), Want::Json(w.render_file_info(fid)));
                 out.insert(
-                    format!("{base}/files/{fid}__{}", sanitize(f["name"].as_str().unwrap())),
+                    format!("{base}/files/{fid}.json"),
+                    Want::Json(w.render_file_info(fid)),
+                );
+                out.insert(
+                    format!(
+                        "{base}/files/{fid}__{}",
+                        sanitize(f["name"].as_str().unwrap())
+                    ),
                     Want::Bytes(w.file_content(fid)),
                 );
             }
             let create_at = post["create_at"].as_i64().unwrap();
-            out.insert(format!("{base}/{}", post_file(create_at, &pid)), Want::Json(post));
+            out.insert(
+                format!("{base}/{}", post_file(create_at, &pid)),
+                Want::Json(post),
+            );
         }
         out.insert(format!("{base}__threads.json"), Want::Threads(threads));
     }
@@ -98,9 +143,15 @@ pub fn expected(w: &World, viewer: &str, channels: &[String], teams: &[String], 
         for id in &users {
             let Some(u) = w.user(id) else { continue };
             let base = format!("users/{id}__{}", sanitize(&u.username));
-            out.insert(format!("{base}.json"), Want::Json(w.render_user(id, viewer)));
+            out.insert(
+                format!("{base}.json"),
+                Want::Json(w.render_user(id, viewer)),
+            );
             if !o.skip_user_images {
-                out.insert(format!("{base}__image.png"), Want::Bytes(w.user_image(id).1));
+                out.insert(
+                    format!("{base}__image.png"),
+                    Want::Bytes(w.user_image(id).1),
+                );
             }
         }
     }
@@ -113,7 +164,10 @@ pub fn expected(w: &World, viewer: &str, channels: &[String], teams: &[String], 
             let base = format!("emojis/{id}__{}", sanitize(&e.name));
             out.insert(format!("{base}.json"), Want::Json(w.render_emoji(&id)));
             let (ct, bytes) = w.emoji_image(&id);
-            out.insert(format!("{base}.{}", ct.trim_start_matches("image/")), Want::Bytes(bytes));
+            out.insert(
+                format!("{base}.{}", ct.trim_start_matches("image/")),
+                Want::Bytes(bytes),
+            );
         }
     }
     out
@@ -132,12 +186,20 @@ pub fn diff(data: &Path, want: &BTreeMap<String, Want>) -> Vec<String> {
         let same = match w {
             Want::Bytes(b) => *b == bytes,
             Want::Json(v) => serde_json::from_slice::<Value>(&bytes).is_ok_and(|g| g == *v),
-            Want::Threads(t) => serde_json::from_slice::<BTreeMap<String, BTreeSet<String>>>(&bytes).is_ok_and(|g| g == *t),
+            Want::Threads(t) => {
+                serde_json::from_slice::<BTreeMap<String, BTreeSet<String>>>(&bytes)
+                    .is_ok_and(|g| g == *t)
+            }
         };
         if !same {
             let shown = match w {
-                Want::Json(v) => format!("\n   want {v}\n   got  {}", String::from_utf8_lossy(&bytes)),
-                Want::Threads(t) => format!("\n   want {t:?}\n   got  {}", String::from_utf8_lossy(&bytes)),
+                Want::Json(v) => {
+                    format!("\n   want {v}\n   got  {}", String::from_utf8_lossy(&bytes))
+                }
+                Want::Threads(t) => format!(
+                    "\n   want {t:?}\n   got  {}",
+                    String::from_utf8_lossy(&bytes)
+                ),
                 Want::Bytes(b) => format!(" ({} bytes wanted, {} got)", b.len(), bytes.len()),
             };
             problems.push(format!("different: {path}{shown}"));
@@ -155,7 +217,10 @@ pub fn assert_matches(data: &Path, want: &BTreeMap<String, Want>) {
     if !problems.is_empty() {
         let n = problems.len();
         let shown: Vec<_> = problems.into_iter().take(30).collect();
-        panic!("data dir differs from the server in {n} places:\n{}", shown.join("\n"));
+        panic!(
+            "data dir differs from the server in {n} places:\n{}",
+            shown.join("\n")
+        );
     }
 }
 
@@ -164,7 +229,11 @@ pub fn assert_matches(data: &Path, want: &BTreeMap<String, Want>) {
 pub fn everything(w: &World, viewer: &str) -> (Vec<String>, Vec<String>) {
     let vid = w.user(viewer).unwrap().id;
     let channels: Vec<String> = w.member_channels(viewer);
-    let teams: Vec<String> =
-        w.teams.values().filter(|t| t.delete_at == 0 && t.members.get(&vid).is_some_and(|m| m.delete_at == 0)).map(|t| t.id.to_string()).collect();
+    let teams: Vec<String> = w
+        .teams
+        .values()
+        .filter(|t| t.delete_at == 0 && t.members.get(&vid).is_some_and(|m| m.delete_at == 0))
+        .map(|t| t.id.to_string())
+        .collect();
     (channels, teams)
 }

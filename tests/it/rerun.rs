@@ -8,7 +8,8 @@ use crate::oracle::{assert_matches, everything, expected, Opts};
 use crate::util::{temp_files, text, tree, Env};
 
 fn alice(env: &Env) -> String {
-    env.server.with_world(|w| w.user_by_name("alice").unwrap().id.to_string())
+    env.server
+        .with_world(|w| w.user_by_name("alice").unwrap().id.to_string())
 }
 
 fn want_all(env: &Env) -> std::collections::BTreeMap<String, crate::oracle::Want> {
@@ -30,18 +31,43 @@ fn rerun_picks_up_new_posts_and_channels_without_duplicates() {
     let mut b2 = before.clone();
     again.remove(".matterbak-state.json");
     b2.remove(".matterbak-state.json");
-    assert_eq!(b2.keys().collect::<Vec<_>>(), again.keys().collect::<Vec<_>>());
+    assert_eq!(
+        b2.keys().collect::<Vec<_>>(),
+        again.keys().collect::<Vec<_>>()
+    );
 
     // new posts (a root with a file, a reply) and a new channel
     let me = alice(&env);
     env.server.with_world(|w| {
         let (c, t) = everything(w, &me);
-        let ch = c.iter().find(|id| w.channel(id).unwrap().channel_type == 'O').unwrap().clone();
-        let root = w.add_post(&ch, &me, "a new root", None, vec![("new file.txt".into(), "text/plain".into(), 1234)]).unwrap();
-        w.add_post(&ch, &me, "a reply", Some(&root), vec![]).unwrap();
+        let ch = c
+            .iter()
+            .find(|id| w.channel(id).unwrap().channel_type == 'O')
+            .unwrap()
+            .clone();
+        let root = w
+            .add_post(
+                &ch,
+                &me,
+                "a new root",
+                None,
+                vec![("new file.txt".into(), "text/plain".into(), 1234)],
+            )
+            .unwrap();
+        w.add_post(&ch, &me, "a reply", Some(&root), vec![])
+            .unwrap();
         let bob = w.user_by_name("bob").unwrap().id.to_string();
-        let nc = w.add_channel(&t[0], 'O', "brand-new", "Brand New", vec![me.clone(), bob.clone()]).unwrap();
-        w.add_post(&nc, &bob, "hello in the new channel", None, vec![]).unwrap();
+        let nc = w
+            .add_channel(
+                &t[0],
+                'O',
+                "brand-new",
+                "Brand New",
+                vec![me.clone(), bob.clone()],
+            )
+            .unwrap();
+        w.add_post(&nc, &bob, "hello in the new channel", None, vec![])
+            .unwrap();
     });
     env.run_ok(&[]);
     assert_matches(&env.data(), &want_all(&env));
@@ -50,15 +76,31 @@ fn rerun_picks_up_new_posts_and_channels_without_duplicates() {
 #[test]
 fn interrupted_run_is_healed_by_the_next() {
     let env = Env::new(Scale::Demo);
-    let mut child = env.cmd().args(["--rate-limit", "60"]).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let child = env
+        .cmd()
+        .args(["--rate-limit", "60"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     std::thread::sleep(Duration::from_millis(1500));
-    let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let started = std::time::Instant::now();
     let out = child.wait_with_output().unwrap();
-    assert!(started.elapsed() < Duration::from_secs(5), "took {:?} to stop", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?} to stop",
+        started.elapsed()
+    );
     assert_eq!(out.status.code(), Some(130), "{}", text(&out));
-    assert!(temp_files(&env.data()).is_empty(), "{:?}", temp_files(&env.data()));
+    assert!(
+        temp_files(&env.data()).is_empty(),
+        "{:?}",
+        temp_files(&env.data())
+    );
     assert!(!env.zip().exists(), "no zip from an interrupted run");
 
     env.run_ok(&[]);

@@ -47,33 +47,57 @@ impl Env {
     }
 
     pub fn write_channels(&self, v: &serde_json::Value) {
-        std::fs::write(self.path("channels.json"), serde_json::to_string_pretty(v).unwrap()).unwrap();
+        std::fs::write(
+            self.path("channels.json"),
+            serde_json::to_string_pretty(v).unwrap(),
+        )
+        .unwrap();
     }
 
-    /// The binary with this env's config files, data dir and zip, no rate limit.
+    /// The binary with this env's config files, data dir and zip (add a `--rate-limit`).
     pub fn cmd(&self) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_matterbak"));
-        c.current_dir(self.tmp.path())
-            .env_remove("RUST_LOG")
-            .args(["--credentials", "credentials.json", "--channels", "channels.json", "-d", "data", "-o", "out.zip"])
-            .args(["--rate-limit", "0"]);
+        c.current_dir(self.tmp.path()).env_remove("RUST_LOG").args([
+            "--credentials",
+            "credentials.json",
+            "--channels",
+            "channels.json",
+            "-d",
+            "data",
+            "-o",
+            "out.zip",
+        ]);
         c
     }
 
+    /// Runs with `extra` arguments, without a rate limit unless `extra` sets one.
     pub fn run(&self, extra: &[&str]) -> Output {
-        self.cmd().args(extra).output().unwrap()
+        let mut c = self.cmd();
+        if !extra.contains(&"--rate-limit") {
+            c.args(["--rate-limit", "0"]);
+        }
+        c.args(extra).output().unwrap()
     }
 
     /// Runs and asserts exit code 0.
     pub fn run_ok(&self, extra: &[&str]) -> Output {
         let out = self.run(extra);
-        assert_eq!(out.status.code(), Some(0), "matterbak failed:\n{}", text(&out));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "matterbak failed:\n{}",
+            text(&out)
+        );
         out
     }
 }
 
 pub fn text(out: &Output) -> String {
-    format!("stdout:\n{}\nstderr:\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    format!(
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 /// Every file below `root` (relative path -> bytes), sorted.
@@ -86,7 +110,12 @@ pub fn tree(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
             if e.file_type().unwrap().is_dir() {
                 stack.push(e.path());
             } else {
-                let rel = e.path().strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+                let rel = e
+                    .path()
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
                 out.insert(rel, std::fs::read(e.path()).unwrap());
             }
         }
@@ -96,5 +125,8 @@ pub fn tree(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
 
 /// Files whose name marks them as temp files of matterbak.
 pub fn temp_files(root: &Path) -> Vec<String> {
-    tree(root).into_keys().filter(|k| k.rsplit('/').next().unwrap().starts_with(".matterbak-tmp")).collect()
+    tree(root)
+        .into_keys()
+        .filter(|k| k.rsplit('/').next().unwrap().starts_with(".matterbak-tmp"))
+        .collect()
 }

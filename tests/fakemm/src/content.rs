@@ -109,8 +109,26 @@ fn fill_random(key: u64, start: u64, buf: &mut [u8]) {
 }
 
 const WORDS: &[&str] = &[
-    "lorem", "ipsum", "dolor", "sit", "amet", "backup", "channel", "post", "thread", "reply",
-    "team", "alpha", "beta", "gamma", "delta", "zip", "file", "mattermost", "rust", "data",
+    "lorem",
+    "ipsum",
+    "dolor",
+    "sit",
+    "amet",
+    "backup",
+    "channel",
+    "post",
+    "thread",
+    "reply",
+    "team",
+    "alpha",
+    "beta",
+    "gamma",
+    "delta",
+    "zip",
+    "file",
+    "mattermost",
+    "rust",
+    "data",
 ];
 
 fn text_line(key: u64, line: u64) -> [u8; TEXT_LINE as usize] {
@@ -227,7 +245,7 @@ pub fn png(w: u32, h: u32, key: u64, pad: u64) -> Vec<u8> {
     for y in 0..h {
         raw.push(0);
         for x in 0..w {
-            let t = (x + y) as u32 * 255 / (w + h).max(1);
+            let t = (x + y) * 255 / (w + h).max(1);
             for c in 0..3 {
                 raw.push(((a[c] as u32 * (255 - t) + b[c] as u32 * t) / 255) as u8);
             }

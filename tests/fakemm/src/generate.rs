@@ -102,18 +102,60 @@ fn channel_specs() -> Vec<ChanSpec> {
             &["alice", "bob", "carol", "dave", "heidi", "ivan", "judy"],
             600,
         ),
-        ch("acme", 'P', "leadership", "Leadership", &["alice", "bob", "carol"], 150),
+        ch(
+            "acme",
+            'P',
+            "leadership",
+            "Leadership",
+            &["alice", "bob", "carol"],
+            150,
+        ),
         ChanSpec {
             archived: true,
-            ..ch("acme", 'O', "old-announcements", "Old Announcements", &["alice", "bob", "dave"], 80)
+            ..ch(
+                "acme",
+                'O',
+                "old-announcements",
+                "Old Announcements",
+                &["alice", "bob", "dave"],
+                80,
+            )
         },
         ChanSpec {
             archived: true,
-            ..ch("acme", 'P', "old-secrets", "Old Secrets", &["alice", "carol"], 40)
+            ..ch(
+                "acme",
+                'P',
+                "old-secrets",
+                "Old Secrets",
+                &["alice", "carol"],
+                40,
+            )
         },
-        ch("acme", 'O', "sales", "Sales", &["bob", "carol", "dave"], 100),
-        ch("acme", 'P', "hr-private", "HR Private", &["bob", "dave"], 60),
-        ch("acme", 'O', "quiet-corner", "Quiet Corner", &["alice", "bob"], 0),
+        ch(
+            "acme",
+            'O',
+            "sales",
+            "Sales",
+            &["bob", "carol", "dave"],
+            100,
+        ),
+        ch(
+            "acme",
+            'P',
+            "hr-private",
+            "HR Private",
+            &["bob", "dave"],
+            60,
+        ),
+        ch(
+            "acme",
+            'O',
+            "quiet-corner",
+            "Quiet Corner",
+            &["alice", "bob"],
+            0,
+        ),
     ];
     for (team, extra) in [("beta", true), ("gamma", true)] {
         let _ = extra;
@@ -128,11 +170,25 @@ fn channel_specs() -> Vec<ChanSpec> {
             });
             v.push(ChanSpec {
                 demo_only: true,
-                ..ch("beta", 'O', "design", "Design", &["alice", "carol", "olivia", "peggy"], 250)
+                ..ch(
+                    "beta",
+                    'O',
+                    "design",
+                    "Design",
+                    &["alice", "carol", "olivia", "peggy"],
+                    250,
+                )
             });
             v.push(ChanSpec {
                 demo_only: true,
-                ..ch("beta", 'P', "beta-private", "Beta Private", &["alice", "bob", "niaj"], 100)
+                ..ch(
+                    "beta",
+                    'P',
+                    "beta-private",
+                    "Beta Private",
+                    &["alice", "bob", "niaj"],
+                    100,
+                )
             });
         } else {
             v.push(ChanSpec {
@@ -204,7 +260,11 @@ impl Gen<'_> {
                 let u: f64 = self.w.rng.random();
                 let size = (lo.ln() + u * (hi.ln() - lo.ln())).exp() as u64;
                 let word = WORDS[self.w.rng.random_range(0..WORDS.len())];
-                (format!("{word}-{}.{ext}", self.file_seq), mime.to_string(), size)
+                (
+                    format!("{word}-{}.{ext}", self.file_seq),
+                    mime.to_string(),
+                    size,
+                )
             })
             .collect()
     }
@@ -270,7 +330,7 @@ impl World {
             Scale::Demo => (52.0, (1_000.0, 1_000_000.0)),
             Scale::Large => (2000.0, (1_000.0, 2_000_000.0)),
         };
-        let total = match scale {
+        let total: f64 = match scale {
             Scale::Tiny => 200.0,
             Scale::Demo => total_demo,
             Scale::Large => total_demo * 50.0,
@@ -278,7 +338,7 @@ impl World {
         let mut g = Gen {
             w: &mut w,
             scale,
-            file_prob: (file_target / total as f64).min(1.0),
+            file_prob: (file_target / total).min(1.0_f64),
             file_range,
             file_seq: 0,
         };
@@ -330,13 +390,21 @@ impl World {
         // grace left acme; mallory left beta.
         let acme = g.w.team_by_name("acme").expect("acme").id;
         let grace = g.uid("grace");
-        if let Some(m) = g.w.teams.get_mut(&acme).and_then(|t| t.members.get_mut(&grace)) {
+        if let Some(m) =
+            g.w.teams
+                .get_mut(&acme)
+                .and_then(|t| t.members.get_mut(&grace))
+        {
             m.delete_at = t1 + DAY;
         }
         if scale != Scale::Tiny {
             let beta = g.w.team_by_name("beta").expect("beta").id;
             let mallory = g.uid("mallory");
-            if let Some(m) = g.w.teams.get_mut(&beta).and_then(|t| t.members.get_mut(&mallory)) {
+            if let Some(m) =
+                g.w.teams
+                    .get_mut(&beta)
+                    .and_then(|t| t.members.get_mut(&mallory))
+            {
                 m.delete_at = t1 + DAY;
             }
         }
@@ -403,9 +471,8 @@ impl World {
             };
             let creator = members[0];
             let tc = t3 + ci as i64 * 60_000;
-            let chid = g
-                .w
-                .channel_at(tc, team, s.ty, s.name, s.display, creator, &members);
+            let chid =
+                g.w.channel_at(tc, team, s.ty, s.name, s.display, creator, &members);
             if s.archived {
                 archived.push(chid);
             }
@@ -456,9 +523,8 @@ impl World {
                 };
                 let msg = format!("{} (#{k})", g.sentence());
                 let files = g.random_files();
-                let id = g
-                    .w
-                    .post_at(t, chid, author, &msg, root, "", Map::new(), &files);
+                let id =
+                    g.w.post_at(t, chid, author, &msg, root, "", Map::new(), &files);
                 if !reply {
                     roots.push(id);
                 }
@@ -500,11 +566,10 @@ impl World {
         }
 
         // ---- phase 3: scripted, notable content in acme/off-topic
-        let off = g
-            .w
-            .channel_by_name(acme.as_str(), "off-topic")
-            .expect("off-topic")
-            .id;
+        let off =
+            g.w.channel_by_name(acme.as_str(), "off-topic")
+                .expect("off-topic")
+                .id;
         let [bob, carol, dave, frank] = ["bob", "carol", "dave", "frank"].map(|n| g.uid(n));
         let mut t = g.w.clock_last + 3_600_000;
         let mut next = |w: &World| {
@@ -515,8 +580,18 @@ impl World {
             w.post_at(t, off, u, m, root, "", Map::new(), &[])
         };
         let tt = next(g.w);
-        let plan = post(g.w, tt, bob, "Let's plan the offsite :partyparrot:", Id::NONE);
-        for (u, m) in [(alice, "I'm in!"), (carol, "Me too"), (frank, "Count me in")] {
+        let plan = post(
+            g.w,
+            tt,
+            bob,
+            "Let's plan the offsite :partyparrot:",
+            Id::NONE,
+        );
+        for (u, m) in [
+            (alice, "I'm in!"),
+            (carol, "Me too"),
+            (frank, "Count me in"),
+        ] {
             let tt = next(g.w);
             post(g.w, tt, u, m, plan);
         }

@@ -1,9 +1,32 @@
 //! Post-list queries: channel page/before/after/since, thread, pinned, with cursor fields.
 
 use crate::id::Id;
+use crate::render::PostOut;
 use crate::world::{Post, World};
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
+
+/// A serializable PostList (`model.PostList` field order).
+#[derive(Serialize)]
+pub struct PostListOut<'a> {
+    order: Vec<Id>,
+    posts: BTreeMap<Id, PostOut<'a>>,
+    next_post_id: Id,
+    prev_post_id: Id,
+    first_inaccessible_post_time: i64,
+}
+
+impl PostListOut<'_> {
+    /// As a JSON value.
+    pub fn to_value(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+    /// As a JSON string.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
 
 /// Which `GET /channels/{id}/posts` mode to run (already parsed and clamped).
 #[derive(Clone, Debug, Default)]
@@ -61,27 +84,23 @@ impl World {
         reply_count: bool,
         next: Id,
         prev: Id,
-    ) -> Value {
-        let mut posts: BTreeMap<Id, Value> = BTreeMap::new();
+    ) -> PostListOut<'_> {
+        let mut posts = BTreeMap::new();
         for id in order.iter().chain(extra) {
             if posts.contains_key(id) {
                 continue;
             }
             if let Some(p) = self.posts.get(id) {
-                posts.insert(*id, self.post_json(p, reply_count));
+                posts.insert(*id, self.post_out(p, reply_count));
             }
         }
-        let posts: Map<String, Value> = posts
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect();
-        json!({
-            "order": order,
-            "posts": posts,
-            "next_post_id": next,
-            "prev_post_id": prev,
-            "first_inaccessible_post_time": 0,
-        })
+        PostListOut {
+            order: order.to_vec(),
+            posts,
+            next_post_id: next,
+            prev_post_id: prev,
+            first_inaccessible_post_time: 0,
+        }
     }
 
     /// Roots (non-deleted) of replies in `order` and, unless `skip`, their non-deleted replies.
@@ -112,6 +131,11 @@ impl World {
 
     /// `GET /channels/{id}/posts` body for an existing channel (permission already checked).
     pub fn posts_for_channel(&self, channel_id: &str, q: &PostsQuery) -> Value {
+        self.posts_for_channel_out(channel_id, q).to_value()
+    }
+
+    /// Like [`World::posts_for_channel`], as a serializable list (fast path for the server).
+    pub fn posts_for_channel_out(&self, channel_id: &str, q: &PostsQuery) -> PostListOut<'_> {
         let ch = Id::lookup(channel_id);
         let Some(c) = self.channels.get(&ch) else {
             return self.post_list(&[], &[], false, Id::NONE, Id::NONE);
@@ -195,7 +219,7 @@ impl World {
     }
 
     /// Rows changed since `since` (any state), capped at 1000 (smallest ids win), newest first.
-    fn posts_since(&self, ch: Id, since: i64, skip: bool) -> Value {
+    fn posts_since(&self, ch: Id, since: i64, skip: bool) -> PostListOut<'_> {
         let c = &self.channels[&ch];
         let mut rows: Vec<Id> = c
             .by_update
@@ -223,11 +247,7 @@ impl World {
     /// id appears twice, like the real server), plus its ETag.
     pub fn post_thread(&self, post_id: &str) -> Option<(Value, String)> {
         let p = self.post(post_id).filter(|p| p.delete_at == 0)?;
-        let root = if p.root_id.is_none() {
-            p.id
-        } else {
-            p.root_id
-        };
+        let root = if p.root_id.is_none() { p.id } else { p.root_id };
         let mut all: Vec<&Post> = Vec::new();
         if let Some(r) = self.posts.get(&root).filter(|r| r.delete_at == 0) {
             all.push(r);
@@ -242,7 +262,9 @@ impl World {
         all.sort_by_key(|p| (p.create_at, p.id));
         let mut order = vec![p.id];
         order.extend(all.iter().map(|p| p.id));
-        let v = self.post_list(&order, &[], true, Id::NONE, Id::NONE);
+        let v = self
+            .post_list(&order, &[], true, Id::NONE, Id::NONE)
+            .to_value();
         let etag = self.post_list_etag(&order);
         Some((v, etag))
     }
@@ -278,7 +300,9 @@ impl World {
                     .collect()
             })
             .unwrap_or_default();
-        let v = self.post_list(&order, &[], true, Id::NONE, Id::NONE);
+        let v = self
+            .post_list(&order, &[], true, Id::NONE, Id::NONE)
+            .to_value();
         (v, self.post_list_etag(&order))
     }
 

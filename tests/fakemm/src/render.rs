@@ -3,8 +3,62 @@
 use crate::content;
 use crate::id::Id;
 use crate::world::{Channel, Post, User, World};
+use serde::{Serialize, Serializer};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
+
+/// `props`, serialized with sorted keys like Go's map encoding.
+pub(crate) struct SortedProps<'a>(&'a Map<String, Value>);
+
+impl Serialize for SortedProps<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let sorted: BTreeMap<&String, &Value> = self.0.iter().collect();
+        sorted.serialize(s)
+    }
+}
+
+/// Post metadata (every field omitempty).
+#[derive(Serialize, Default)]
+pub(crate) struct MetaOut {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    emojis: Vec<Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    files: Vec<Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    reactions: Vec<Value>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// A prepared post in the field order of `model.Post`.
+#[derive(Serialize)]
+pub(crate) struct PostOut<'a> {
+    id: Id,
+    create_at: i64,
+    update_at: i64,
+    edit_at: i64,
+    delete_at: i64,
+    is_pinned: bool,
+    user_id: Id,
+    channel_id: Id,
+    root_id: Id,
+    original_id: Id,
+    message: &'a str,
+    #[serde(rename = "type")]
+    post_type: &'a str,
+    props: SortedProps<'a>,
+    hashtags: &'static str,
+    file_ids: &'a [Id],
+    pending_post_id: &'static str,
+    #[serde(skip_serializing_if = "is_false")]
+    has_reactions: bool,
+    reply_count: i64,
+    last_reply_at: i64,
+    participants: Option<()>,
+    metadata: MetaOut,
+}
 
 fn sorted_map(pairs: &[(&str, &str)]) -> Value {
     let mut v: Vec<_> = pairs.to_vec();
@@ -67,10 +121,7 @@ impl World {
                     ("push_status", "online"),
                 ]),
             );
-            m.insert(
-                "last_password_update".into(),
-                json!(u.last_password_update),
-            );
+            m.insert("last_password_update".into(), json!(u.last_password_update));
         }
         if u.last_picture_update != 0 {
             m.insert("last_picture_update".into(), json!(u.last_picture_update));
@@ -299,24 +350,23 @@ impl World {
     }
 
     pub(crate) fn post_json(&self, p: &Post, with_reply_count: bool) -> Value {
+        serde_json::to_value(self.post_out(p, with_reply_count)).unwrap_or(Value::Null)
+    }
+
+    /// The serializable form of a prepared post (fast path for post lists).
+    pub(crate) fn post_out<'a>(&'a self, p: &'a Post, with_reply_count: bool) -> PostOut<'a> {
         let deleted = p.delete_at > 0;
-        let mut meta = Map::new();
+        let mut meta = MetaOut::default();
         if !deleted {
-            let emojis = self.post_emojis(p);
-            if !emojis.is_empty() {
-                meta.insert("emojis".into(), Value::Array(emojis));
-            }
-            let files: Vec<Value> = p
+            meta.emojis = self.post_emojis(p);
+            meta.files = p
                 .file_ids
                 .iter()
                 .filter(|f| self.files.get(f).is_some_and(|f| f.delete_at == 0))
                 .map(|f| self.render_file_info(f.as_str()))
                 .collect();
-            if !files.is_empty() {
-                meta.insert("files".into(), Value::Array(files));
-            }
             if p.has_reactions {
-                let rs: Vec<Value> = self
+                meta.reactions = self
                     .reactions
                     .get(&p.id)
                     .map(|rs| {
@@ -336,59 +386,46 @@ impl World {
                             .collect()
                     })
                     .unwrap_or_default();
-                if !rs.is_empty() {
-                    meta.insert("reactions".into(), Value::Array(rs));
-                }
             }
         }
-        let mut m = Map::new();
-        m.insert("id".into(), json!(p.id));
-        m.insert("create_at".into(), json!(p.create_at));
-        m.insert("update_at".into(), json!(p.update_at));
-        m.insert("edit_at".into(), json!(p.edit_at));
-        m.insert("delete_at".into(), json!(p.delete_at));
-        m.insert("is_pinned".into(), json!(p.is_pinned));
-        m.insert("user_id".into(), json!(p.user_id));
-        m.insert("channel_id".into(), json!(p.channel_id));
-        m.insert("root_id".into(), json!(p.root_id));
-        m.insert("original_id".into(), json!(p.original_id));
-        m.insert(
-            "message".into(),
-            json!(if deleted { "" } else { p.message.as_str() }),
-        );
-        m.insert("type".into(), json!(p.post_type));
-        let mut props: Vec<(&String, &Value)> = p.props.iter().collect();
-        props.sort_by(|a, b| a.0.cmp(b.0));
-        m.insert(
-            "props".into(),
-            Value::Object(
-                props
-                    .into_iter()
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-            ),
-        );
-        m.insert("hashtags".into(), json!(""));
-        m.insert("file_ids".into(), json!(p.file_ids));
-        m.insert("pending_post_id".into(), json!(""));
-        if p.has_reactions {
-            m.insert("has_reactions".into(), json!(true));
+        PostOut {
+            id: p.id,
+            create_at: p.create_at,
+            update_at: p.update_at,
+            edit_at: p.edit_at,
+            delete_at: p.delete_at,
+            is_pinned: p.is_pinned,
+            user_id: p.user_id,
+            channel_id: p.channel_id,
+            root_id: p.root_id,
+            original_id: p.original_id,
+            message: if deleted { "" } else { p.message.as_str() },
+            post_type: &p.post_type,
+            props: SortedProps(&p.props),
+            hashtags: "",
+            file_ids: &p.file_ids,
+            pending_post_id: "",
+            has_reactions: p.has_reactions,
+            reply_count: if with_reply_count {
+                self.reply_count(p)
+            } else {
+                0
+            },
+            last_reply_at: 0,
+            participants: None,
+            metadata: meta,
         }
-        let rc = if with_reply_count {
-            self.reply_count(p)
-        } else {
-            0
-        };
-        m.insert("reply_count".into(), json!(rc));
-        m.insert("last_reply_at".into(), json!(0));
-        m.insert("participants".into(), Value::Null);
-        m.insert("metadata".into(), Value::Object(meta));
-        Value::Object(m)
     }
 
     /// The raw post row (edit history: message kept, no metadata preparation).
     pub(crate) fn raw_post_json(&self, p: &Post) -> Value {
-        let mut v = self.post_json(&Post { delete_at: 0, ..p.clone() }, false);
+        let mut v = self.post_json(
+            &Post {
+                delete_at: 0,
+                ..p.clone()
+            },
+            false,
+        );
         v["delete_at"] = json!(p.delete_at);
         v["reply_count"] = json!(0);
         if let Some(m) = v.as_object_mut() {
@@ -435,9 +472,6 @@ impl World {
             return ("image/png".into(), vec![]);
         };
         let key = content::file_key(self.seed, e.id);
-        (
-            e.kind.mime().into(),
-            content::image_bytes(e.kind, key, 0),
-        )
+        (e.kind.mime().into(), content::image_bytes(e.kind, key, 0))
     }
 }

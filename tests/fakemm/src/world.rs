@@ -561,7 +561,8 @@ impl World {
             };
             let was_live = q.delete_at == 0 && q.original_id.is_none();
             q.delete_at = t;
-            q.props.insert("deleteBy".into(), Value::String(by.to_string()));
+            q.props
+                .insert("deleteBy".into(), Value::String(by.to_string()));
             let (ch, ca) = (q.channel_id, q.create_at);
             self.set_update_at(id, t);
             if was_live {
@@ -732,9 +733,7 @@ impl World {
             Some(r) if !r.is_empty() => {
                 let rid = Id::lookup(r);
                 match self.posts.get(&rid) {
-                    Some(p) if p.channel_id == ch && p.root_id.is_none() && p.delete_at == 0 => {
-                        rid
-                    }
+                    Some(p) if p.channel_id == ch && p.root_id.is_none() && p.delete_at == 0 => rid,
                     _ => return Err(format!("bad root {r}")),
                 }
             }
@@ -800,7 +799,7 @@ impl World {
         channel_type: char,
         name: &str,
         display_name: &str,
-        members: &[&str],
+        members: impl IntoIterator<Item = impl AsRef<str>>,
     ) -> Result<String, String> {
         if !matches!(channel_type, 'O' | 'P' | 'D' | 'G') {
             return Err("type must be O, P, D or G".into());
@@ -810,8 +809,8 @@ impl World {
             return Err(format!("unknown team {team_id}"));
         }
         let ids = members
-            .iter()
-            .map(|m| self.uid(m))
+            .into_iter()
+            .map(|m| self.uid(m.as_ref()))
             .collect::<Result<Vec<_>, _>>()?;
         let creator = ids.first().copied().unwrap_or(Id::NONE);
         let t = self.tick();
@@ -834,7 +833,11 @@ impl World {
 
     /// Adds a member; for O/P channels also posts a `system_join_channel` message like the real
     /// server. Returns the channel id.
-    pub fn add_channel_member(&mut self, channel_id: &str, user_id: &str) -> Result<String, String> {
+    pub fn add_channel_member(
+        &mut self,
+        channel_id: &str,
+        user_id: &str,
+    ) -> Result<String, String> {
         let u = self.uid(user_id)?;
         let ch = Id::lookup(channel_id);
         let t = self.tick();
