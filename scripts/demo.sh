@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-demo}
 mkdir -p "$out"
-cargo build --release --locked --bin matterbak -p matterbak -p fakemm >&2
+cargo build --release --locked --workspace --bins >&2
 ./target/release/fakemm serve --seed 42 --scale demo --addr 127.0.0.1:0 --write-config "$out" > "$out/fakemm.out" &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT

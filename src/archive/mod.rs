@@ -49,11 +49,20 @@ pub fn write_zip(data_dir: &Path, output: &Path, cancel: &Cancel) -> Result<ZipS
         }
         let name = rel.to_string_lossy().replace('\\', "/");
         if is_dir {
-            zip.add_directory(format!("{name}/"), SimpleFileOptions::default())?;
+            let mut opts = SimpleFileOptions::default();
+            if let Some(t) = std::fs::metadata(&path)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(zip_time)
+            {
+                opts = opts.last_modified_time(t);
+            }
+            zip.add_directory(format!("{name}/"), opts)?;
             continue;
         }
         let mut f = File::open(&path).with_context(|| format!("reading {}", path.display()))?;
-        let len = f.metadata()?.len();
+        let meta = f.metadata()?;
+        let len = meta.len();
         let ext = rel
             .extension()
             .map(|e| e.to_string_lossy().to_ascii_lowercase())
@@ -63,9 +72,12 @@ pub fn write_zip(data_dir: &Path, output: &Path, cancel: &Cancel) -> Result<ZipS
         } else {
             CompressionMethod::Deflated
         };
-        let opts = SimpleFileOptions::default()
+        let mut opts = SimpleFileOptions::default()
             .compression_method(method)
             .large_file(len >= u32::MAX as u64);
+        if let Some(t) = meta.modified().ok().and_then(zip_time) {
+            opts = opts.last_modified_time(t);
+        }
         zip.start_file(name, opts)?;
         io::copy(&mut f, &mut zip)
             .with_context(|| format!("adding {} to the zip", path.display()))?;
@@ -79,6 +91,21 @@ pub fn write_zip(data_dir: &Path, output: &Path, cancel: &Cancel) -> Result<ZipS
     stats.bytes_out = std::fs::metadata(output).map(|m| m.len()).unwrap_or(0);
     sync.sync()?;
     Ok(stats)
+}
+
+/// A file's modification time as a zip timestamp (UTC; zip has no time zone).
+fn zip_time(t: std::time::SystemTime) -> Option<zip::DateTime> {
+    let secs = t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs() as i64;
+    let (y, mo, d, h, mi, s) = crate::store::layout::civil(secs);
+    zip::DateTime::from_date_and_time(
+        u16::try_from(y).ok()?,
+        mo as u8,
+        d as u8,
+        h as u8,
+        mi as u8,
+        s as u8,
+    )
+    .ok()
 }
 
 /// Every entry below `dir`, sorted, skipping temp files.

@@ -80,17 +80,16 @@ fn truncate_keep_ext(s: &str, max: usize) -> String {
 
 /// `%Y%m%d-%H%M%S%f` of a millisecond timestamp, in UTC (the original used local time).
 pub fn timestamp(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
     let micros = ms.rem_euclid(1000) * 1000;
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}{micros:06}",
-        sod / 3600,
-        sod % 3600 / 60,
-        sod % 60
-    )
+    let (y, m, d, hh, mm, ss) = civil(ms.div_euclid(1000));
+    format!("{y:04}{m:02}{d:02}-{hh:02}{mm:02}{ss:02}{micros:06}")
+}
+
+/// (year, month, day, hour, minute, second) in UTC of seconds since the epoch.
+pub fn civil(secs: i64) -> (i64, u32, u32, u32, u32, u32) {
+    let sod = secs.rem_euclid(86_400) as u32;
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    (y, m, d, sod / 3600, sod % 3600 / 60, sod % 60)
 }
 
 /// Days since 1970-01-01 to (year, month, day); Howard Hinnant's algorithm.
