@@ -268,6 +268,8 @@ impl<'a> Engine<'a> {
         let groups: Vec<&Raw<Channel>> = personal.iter().filter(|c| c.v.kind == "G").collect();
         tracing::info!("group channels: {} found", groups.len());
         let mut dir = self.store.id_dir(Path::new(layout::GROUPS))?;
+        // Every group's members first, so that one request resolves all their names.
+        let mut with_members = Vec::new();
         for c in groups {
             self.cancel.check()?;
             let members = self
@@ -275,8 +277,15 @@ impl<'a> Engine<'a> {
                 .channel_members(&c.v.id)
                 .await
                 .context("members of a group channel")?;
-            self.resolve_users(members.iter().map(|m| m.v.user_id.clone()))
-                .await?;
+            with_members.push((c, members));
+        }
+        self.resolve_users(
+            with_members
+                .iter()
+                .flat_map(|(_, m)| m.iter().map(|m| m.v.user_id.clone())),
+        )
+        .await?;
+        for (c, members) in with_members {
             let others: BTreeSet<String> = members
                 .iter()
                 .filter(|m| m.v.user_id != self.me.v.id)

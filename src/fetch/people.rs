@@ -77,7 +77,7 @@ impl Engine<'_> {
             if skip_images {
                 continue;
             }
-            let label = format!("{username}{}image", layout::SEP);
+            let label = format!("{}{}image", layout::sanitize(&username), layout::SEP);
             let grew = stored_i64(&old, "last_picture_update").is_none_or(|o| o < lpu);
             if grew || !self.store.has_image(&dir, id, Some(&label)) {
                 if let Some(img) = self

@@ -2,6 +2,7 @@
 
 mod backup;
 mod config_errors;
+mod hostile;
 mod oracle;
 mod rerun;
 mod util;

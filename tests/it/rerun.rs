@@ -73,8 +73,7 @@ fn rerun_picks_up_new_posts_and_channels_without_duplicates() {
     assert_matches(&env.data(), &want_all(&env));
 }
 
-#[test]
-fn interrupted_run_is_healed_by_the_next() {
+fn interrupt_and_heal(signal: &str) {
     let env = Env::new(Scale::Demo);
     let child = env
         .cmd()
@@ -84,7 +83,7 @@ fn interrupted_run_is_healed_by_the_next() {
         .unwrap();
     std::thread::sleep(Duration::from_millis(1500));
     let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([signal, &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
@@ -106,4 +105,14 @@ fn interrupted_run_is_healed_by_the_next() {
     env.run_ok(&[]);
     assert_matches(&env.data(), &want_all(&env));
     assert!(env.zip().exists());
+}
+
+#[test]
+fn interrupted_run_is_healed_by_the_next() {
+    interrupt_and_heal("-INT");
+}
+
+#[test]
+fn terminated_run_is_healed_by_the_next() {
+    interrupt_and_heal("-TERM");
 }

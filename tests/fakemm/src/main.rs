@@ -58,6 +58,15 @@ fn main() -> anyhow::Result<()> {
             dir.join("credentials.json"),
             serde_json::to_string_pretty(&creds)? + "\n",
         )?;
+        // A credentials file holds a password: readable by its owner only.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(
+                dir.join("credentials.json"),
+                std::fs::Permissions::from_mode(0o600),
+            )?;
+        }
         std::fs::write(
             dir.join("channels.json"),
             serde_json::to_string_pretty(&channels)? + "\n",
