@@ -231,6 +231,20 @@ impl Gen<'_> {
         self.w.user_by_name(name).expect("user exists").id
     }
 
+    /// Marks `user`'s membership of `team` as ended at `at`.
+    fn leave_team(&mut self, team: &str, user: &str, at: i64) {
+        let team = self.w.team_by_name(team).expect("team exists").id;
+        let user = self.uid(user);
+        if let Some(m) = self
+            .w
+            .teams
+            .get_mut(&team)
+            .and_then(|t| t.members.get_mut(&user))
+        {
+            m.delete_at = at;
+        }
+    }
+
     fn sentence(&mut self) -> String {
         let n = self.w.rng.random_range(3..12);
         let mut s = String::new();
@@ -388,25 +402,9 @@ impl World {
             team_at(g.w, t1 + 2, "gamma", "Gamma Guild", true, &gamma_members);
         }
         // grace left acme; mallory left beta.
-        let acme = g.w.team_by_name("acme").expect("acme").id;
-        let grace = g.uid("grace");
-        if let Some(m) =
-            g.w.teams
-                .get_mut(&acme)
-                .and_then(|t| t.members.get_mut(&grace))
-        {
-            m.delete_at = t1 + DAY;
-        }
+        g.leave_team("acme", "grace", t1 + DAY);
         if scale != Scale::Tiny {
-            let beta = g.w.team_by_name("beta").expect("beta").id;
-            let mallory = g.uid("mallory");
-            if let Some(m) =
-                g.w.teams
-                    .get_mut(&beta)
-                    .and_then(|t| t.members.get_mut(&mallory))
-            {
-                m.delete_at = t1 + DAY;
-            }
+            g.leave_team("beta", "mallory", t1 + DAY);
         }
         // erin is deactivated (after the channels are built, see below).
 
@@ -479,19 +477,7 @@ impl World {
             let n = g.scaled(s.demo_posts, s.name);
             if matches!(s.ty, 'O' | 'P') && n > 0 {
                 for (k, u) in members.iter().enumerate() {
-                    let uname = g.w.users[u].username.clone();
-                    let mut props = Map::new();
-                    props.insert("username".into(), json!(uname));
-                    g.w.post_at(
-                        tc + 1 + k as i64,
-                        chid,
-                        *u,
-                        &format!("{uname} joined the channel."),
-                        Id::NONE,
-                        "system_join_channel",
-                        props,
-                        &[],
-                    );
+                    g.w.membership_post_at(tc + 1 + k as i64, chid, *u, true);
                 }
             }
             // Timestamps: spread over ~40 days, non-decreasing, >= 1 s apart.
@@ -566,6 +552,7 @@ impl World {
         }
 
         // ---- phase 3: scripted, notable content in acme/off-topic
+        let acme = g.w.team_by_name("acme").expect("acme").id;
         let off =
             g.w.channel_by_name(acme.as_str(), "off-topic")
                 .expect("off-topic")
@@ -687,18 +674,7 @@ impl World {
             .expect("off")
             .members
             .remove(&frank);
-        let mut props = Map::new();
-        props.insert("username".into(), json!("frank"));
-        g.w.post_at(
-            tt,
-            off,
-            frank,
-            "frank left the channel.",
-            Id::NONE,
-            "system_leave_channel",
-            props,
-            &[],
-        );
+        g.w.membership_post_at(tt, off, frank, false);
         // Archive the archived channels and deactivate erin.
         let tt = next(g.w);
         for c in archived {

@@ -349,6 +349,29 @@ impl World {
         found.into_values().collect()
     }
 
+    /// The reactions of a post, as `GET /posts/{id}/reactions` and post metadata list them.
+    pub(crate) fn reactions_json(&self, post_id: Id) -> Vec<Value> {
+        self.reactions
+            .get(&post_id)
+            .map(|rs| {
+                rs.iter()
+                    .map(|r| {
+                        json!({
+                            "user_id": r.user_id,
+                            "post_id": r.post_id,
+                            "emoji_name": r.emoji_name,
+                            "create_at": r.create_at,
+                            "update_at": r.update_at,
+                            "delete_at": 0,
+                            "remote_id": "",
+                            "channel_id": r.channel_id,
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     pub(crate) fn post_json(&self, p: &Post, with_reply_count: bool) -> Value {
         serde_json::to_value(self.post_out(p, with_reply_count)).unwrap_or(Value::Null)
     }
@@ -366,26 +389,7 @@ impl World {
                 .map(|f| self.render_file_info(f.as_str()))
                 .collect();
             if p.has_reactions {
-                meta.reactions = self
-                    .reactions
-                    .get(&p.id)
-                    .map(|rs| {
-                        rs.iter()
-                            .map(|r| {
-                                json!({
-                                    "user_id": r.user_id,
-                                    "post_id": r.post_id,
-                                    "emoji_name": r.emoji_name,
-                                    "create_at": r.create_at,
-                                    "update_at": r.update_at,
-                                    "delete_at": 0,
-                                    "remote_id": "",
-                                    "channel_id": r.channel_id,
-                                })
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                meta.reactions = self.reactions_json(p.id);
             }
         }
         PostOut {

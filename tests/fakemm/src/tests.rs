@@ -82,24 +82,29 @@ fn req(s: &FakeServer, method: &str, path: &str, headers: &[(&str, &str)], body:
     }
 }
 
+/// A request authenticated with alice's personal access token.
+fn authed(s: &FakeServer, method: &str, path: &str, extra: &[(&str, &str)], body: &str) -> Resp {
+    let auth = format!("Bearer {PAT}");
+    let mut headers = vec![("Authorization", auth.as_str())];
+    headers.extend_from_slice(extra);
+    req(s, method, path, &headers, body)
+}
+
 fn get(s: &FakeServer, path: &str) -> Resp {
-    req(
-        s,
-        "GET",
-        path,
-        &[("Authorization", &format!("Bearer {PAT}"))],
-        "",
-    )
+    authed(s, "GET", path, &[], "")
 }
 
 fn get_h(s: &FakeServer, path: &str, extra: (&str, &str)) -> Resp {
-    req(
-        s,
-        "GET",
-        path,
-        &[("Authorization", &format!("Bearer {PAT}")), extra],
-        "",
-    )
+    authed(s, "GET", path, &[extra], "")
+}
+
+fn login(s: &FakeServer, body: &str) -> Resp {
+    req(s, "POST", "/api/v4/users/login", &[], body)
+}
+
+/// `GET /users/me` with exactly these headers.
+fn get_me(s: &FakeServer, headers: &[(&str, &str)]) -> Resp {
+    req(s, "GET", "/api/v4/users/me", headers, "")
 }
 
 fn order(v: &Value) -> Vec<String> {
@@ -109,6 +114,30 @@ fn order(v: &Value) -> Vec<String> {
         .iter()
         .map(|x| x.as_str().unwrap().to_string())
         .collect()
+}
+
+/// The string field `key` of every object of the array `v`, asserted to be in sorted order.
+fn sorted_field<'a>(v: &'a Value, key: &str) -> Vec<&'a str> {
+    let vals: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o[key].as_str().unwrap())
+        .collect();
+    assert!(vals.is_sorted(), "{key} not sorted: {vals:?}");
+    vals
+}
+
+/// The id of the (first) file named `name`.
+fn file_id(s: &FakeServer, name: &str) -> String {
+    s.with_world(|w| {
+        w.files
+            .values()
+            .find(|f| f.name == name)
+            .unwrap()
+            .id
+            .to_string()
+    })
 }
 
 fn demo() -> FakeServer {
@@ -137,65 +166,32 @@ fn generation_is_deterministic() {
 #[test]
 fn login_and_auth_errors() {
     let s = FakeServer::start(World::generate(1, Scale::Tiny));
-    let r = req(
+    let r = login(
         &s,
-        "POST",
-        "/api/v4/users/login",
-        &[],
         r#"{"login_id":"alice@example.com","password":"alice-password"}"#,
     );
     assert_eq!(r.status, 200);
     let tok = r.h("token").unwrap().to_string();
     assert_eq!(r.json()["username"], "alice");
-    let me = req(
-        &s,
-        "GET",
-        "/api/v4/users/me",
-        &[("authorization", &format!("bearer {tok}"))],
-        "",
-    );
+    let me = get_me(&s, &[("authorization", &format!("bearer {tok}"))]);
     assert_eq!(me.status, 200);
     assert!(me.h("etag").is_some());
     assert_eq!(me.h("expires"), Some("0"));
-    let me2 = req(
-        &s,
-        "GET",
-        "/api/v4/users/me",
-        &[("Authorization", &format!("token {tok}"))],
-        "",
-    );
+    let me2 = get_me(&s, &[("Authorization", &format!("token {tok}"))]);
     assert_eq!(me2.status, 200);
-    let ck = req(
-        &s,
-        "GET",
-        "/api/v4/users/me",
-        &[("Cookie", &format!("MMAUTHTOKEN={tok}"))],
-        "",
-    );
+    let ck = get_me(&s, &[("Cookie", &format!("MMAUTHTOKEN={tok}"))]);
     assert_eq!(ck.status, 200);
 
-    let bad = req(
-        &s,
-        "POST",
-        "/api/v4/users/login",
-        &[],
-        r#"{"login_id":"alice","password":"x"}"#,
-    );
+    let bad = login(&s, r#"{"login_id":"alice","password":"x"}"#);
     assert_eq!(bad.status, 401);
     assert_eq!(
         bad.json()["id"],
         "api.user.login.invalid_credentials_email_username"
     );
-    let inactive = req(
-        &s,
-        "POST",
-        "/api/v4/users/login",
-        &[],
-        r#"{"login_id":"erin","password":"erin-password"}"#,
-    );
+    let inactive = login(&s, r#"{"login_id":"erin","password":"erin-password"}"#);
     assert_eq!(inactive.json()["id"], "api.user.login.inactive.app_error");
 
-    let r = req(&s, "GET", "/api/v4/users/me", &[], "");
+    let r = get_me(&s, &[]);
     assert_eq!(r.status, 401);
     let j = r.json();
     assert_eq!(j["id"], "api.context.session_expired.app_error");
@@ -205,13 +201,7 @@ fn login_and_auth_errors() {
         j["request_id"].as_str().unwrap(),
         r.h("x-request-id").unwrap()
     );
-    let r = req(
-        &s,
-        "GET",
-        "/api/v4/users/me",
-        &[("Authorization", "Bearer nope")],
-        "",
-    );
+    let r = get_me(&s, &[("Authorization", "Bearer nope")]);
     assert_eq!(r.status, 401);
 
     let r = get(&s, "/api/v4/channels/notanid");
@@ -555,26 +545,12 @@ fn files_ranges_and_images() {
     );
     assert_eq!(r.status, 416);
     // images are inline and real
-    let png = s.with_world(|w| {
-        w.files
-            .values()
-            .find(|f| f.name == "screenshot.png")
-            .unwrap()
-            .id
-            .to_string()
-    });
+    let png = file_id(&s, "screenshot.png");
     let r = get(&s, &format!("/api/v4/files/{png}"));
     assert!(r.h("content-disposition").unwrap().starts_with("inline;"));
     assert_eq!(&r.body[..8], b"\x89PNG\r\n\x1a\n");
     // deleted post's file: 404
-    let del = s.with_world(|w| {
-        w.files
-            .values()
-            .find(|f| f.name == "to-be-deleted.txt")
-            .unwrap()
-            .id
-            .to_string()
-    });
+    let del = file_id(&s, "to-be-deleted.txt");
     assert_eq!(get(&s, &format!("/api/v4/files/{del}")).status, 404);
     // user images
     let bob = s.with_world(|w| w.user_by_name("bob").unwrap().clone());
@@ -619,58 +595,15 @@ fn lists_members_emoji_and_quirks() {
     let text = String::from_utf8(r.body.clone()).unwrap();
     assert!(text.starts_with("[{") && text.ends_with("}\n]") && text.contains("}\n,{"));
     let members = get(&s, &format!("/api/v4/teams/{acme}/members?per_page=200")).json();
-    let ids: Vec<&str> = members
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["user_id"].as_str().unwrap())
-        .collect();
-    let mut sorted = ids.clone();
-    sorted.sort();
-    assert_eq!(ids, sorted);
+    let ids = sorted_field(&members, "user_id");
     let grace = s.with_world(|w| w.user_by_name("grace").unwrap().id.to_string());
     assert!(!ids.contains(&grace.as_str()));
     let ids_body = serde_json::to_string(&ids).unwrap();
-    let users = req(
-        &s,
-        "POST",
-        "/api/v4/users/ids",
-        &[("Authorization", &format!("Bearer {PAT}"))],
-        &ids_body,
-    )
-    .json();
-    let names: Vec<&str> = users
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["username"].as_str().unwrap())
-        .collect();
-    let mut sn = names.clone();
-    sn.sort();
-    assert_eq!(names, sn);
+    let users_by_ids = |body: &str| authed(&s, "POST", "/api/v4/users/ids", &[], body);
+    sorted_field(&users_by_ids(&ids_body).json(), "username");
     let big = format!("[\"{}\"]", "a".repeat(300_001));
-    assert_eq!(
-        req(
-            &s,
-            "POST",
-            "/api/v4/users/ids",
-            &[("Authorization", &format!("Bearer {PAT}"))],
-            &big
-        )
-        .status,
-        413
-    );
-    assert_eq!(
-        req(
-            &s,
-            "POST",
-            "/api/v4/users/ids",
-            &[("Authorization", &format!("Bearer {PAT}"))],
-            "[]"
-        )
-        .status,
-        400
-    );
+    assert_eq!(users_by_ids(&big).status, 413);
+    assert_eq!(users_by_ids("[]").status, 400);
     let e = get(&s, "/api/v4/emoji?sort=name&per_page=200").json();
     assert_eq!(e.as_array().unwrap().len(), 6);
     assert_eq!(get(&s, "/api/v4/emoji?sort=bad").status, 400);

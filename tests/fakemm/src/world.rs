@@ -321,6 +321,13 @@ impl World {
             || (ch.channel_type == 'O' && self.is_team_member(ch.team_id, user))
     }
 
+    /// Does channel `id` exist and can `user` read it?
+    pub(crate) fn can_read_channel_id(&self, user: Id, id: Id) -> bool {
+        self.channels
+            .get(&id)
+            .is_some_and(|c| self.can_read_channel(user, c))
+    }
+
     /// Ids of every channel the user can read (member channels plus open channels of her teams,
     /// incl. archived), sorted by id.
     pub fn visible_channels(&self, user_id: &str) -> Vec<String> {
@@ -773,10 +780,7 @@ impl World {
         user_id: &str,
         emoji_name: &str,
     ) -> Result<String, String> {
-        let u = self.uid(user_id)?;
-        let t = self.tick();
-        self.react_at(t, Id::lookup(post_id), u, emoji_name, true)
-            .map(|i| i.to_string())
+        self.react(post_id, user_id, emoji_name, true)
     }
 
     pub fn remove_reaction(
@@ -785,9 +789,20 @@ impl World {
         user_id: &str,
         emoji_name: &str,
     ) -> Result<String, String> {
+        self.react(post_id, user_id, emoji_name, false)
+    }
+
+    /// Adds (`add`) or removes a reaction now, resolving `user_id` as an id or a username.
+    fn react(
+        &mut self,
+        post_id: &str,
+        user_id: &str,
+        emoji_name: &str,
+        add: bool,
+    ) -> Result<String, String> {
         let u = self.uid(user_id)?;
         let t = self.tick();
-        self.react_at(t, Id::lookup(post_id), u, emoji_name, false)
+        self.react_at(t, Id::lookup(post_id), u, emoji_name, add)
             .map(|i| i.to_string())
     }
 
@@ -843,21 +858,8 @@ impl World {
         let t = self.tick();
         let c = self.channels.get_mut(&ch).ok_or("unknown channel")?;
         c.members.insert(u, new_channel_member(u, t, false));
-        let ty = c.channel_type;
-        if matches!(ty, 'O' | 'P') {
-            let name = self.users[&u].username.clone();
-            let mut props = Map::new();
-            props.insert("username".into(), Value::String(name.clone()));
-            self.post_at(
-                t,
-                ch,
-                u,
-                &format!("{name} joined the channel."),
-                Id::NONE,
-                "system_join_channel",
-                props,
-                &[],
-            );
+        if matches!(c.channel_type, 'O' | 'P') {
+            self.membership_post_at(t, ch, u, true);
         }
         Ok(ch.to_string())
     }
@@ -873,23 +875,32 @@ impl World {
         let t = self.tick();
         let c = self.channels.get_mut(&ch).ok_or("unknown channel")?;
         c.members.remove(&u).ok_or("not a member")?;
-        let ty = c.channel_type;
-        if matches!(ty, 'O' | 'P') {
-            let name = self.users[&u].username.clone();
-            let mut props = Map::new();
-            props.insert("username".into(), Value::String(name.clone()));
-            self.post_at(
-                t,
-                ch,
-                u,
-                &format!("{name} left the channel."),
-                Id::NONE,
-                "system_leave_channel",
-                props,
-                &[],
-            );
+        if matches!(c.channel_type, 'O' | 'P') {
+            self.membership_post_at(t, ch, u, false);
         }
         Ok(ch.to_string())
+    }
+
+    /// The `system_join_channel` (`joined`) or `system_leave_channel` post of `user` in `ch`.
+    pub(crate) fn membership_post_at(&mut self, t: i64, ch: Id, user: Id, joined: bool) -> Id {
+        let name = self.users[&user].username.clone();
+        let (verb, post_type) = if joined {
+            ("joined", "system_join_channel")
+        } else {
+            ("left", "system_leave_channel")
+        };
+        let mut props = Map::new();
+        props.insert("username".into(), Value::String(name.clone()));
+        self.post_at(
+            t,
+            ch,
+            user,
+            &format!("{name} {verb} the channel."),
+            Id::NONE,
+            post_type,
+            props,
+            &[],
+        )
     }
 
     pub(crate) fn user_at(&mut self, t: i64, username: &str, password: &str) -> Id {

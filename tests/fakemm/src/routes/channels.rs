@@ -1,13 +1,12 @@
 //! Teams, channel lists, channels and members.
 
 use super::{
-    etag_matches, flag, json_etag, json_resp, not_modified, paging, require_id, require_user,
-    Params,
+    etag_matches, flag, json_etag, json_resp, not_modified, paged, require_id, require_user, Params,
 };
 use crate::error::{ApiError, ApiResult};
 use crate::id::Id;
 use crate::server::{AppState, Authed, RequestId};
-use crate::world::{Channel, World};
+use crate::world::{Channel, Team, World};
 use axum::extract::{Extension, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
@@ -168,30 +167,29 @@ pub async fn channel_members(
     Query(q): Query<Params>,
 ) -> ApiResult {
     let cid = require_id(&cid, "channel_id")?;
-    let (page, per_page) = paging(&q);
     let w = s.world();
     // Permission is checked first: an unknown channel is a 403 here.
-    match w.channels.get(&cid) {
-        Some(c) if w.can_read_channel(a.user, c) => {}
-        _ => return Err(ApiError::forbidden()),
+    if !w.can_read_channel_id(a.user, cid) {
+        return Err(ApiError::forbidden());
     }
-    let all = w.render_channel_members(cid.as_str());
-    let v: Vec<Value> = all
-        .into_iter()
-        .skip(page.saturating_mul(per_page))
-        .take(per_page)
-        .collect();
+    let v: Vec<Value> = paged(&q, w.render_channel_members(cid.as_str())).collect();
     Ok(json_resp(&Value::Array(v)))
+}
+
+/// Looks up a team (404) and checks that `user` may see it: a member, or the team is open (403).
+pub(super) fn readable_team(w: &World, user: Id, id: Id) -> Result<&Team, ApiError> {
+    let t = w.teams.get(&id).ok_or_else(ApiError::team_not_found)?;
+    let open = t.allow_open_invite && t.team_type == 'O';
+    if !open && !w.is_team_member(id, user) {
+        return Err(ApiError::forbidden());
+    }
+    Ok(t)
 }
 
 pub async fn get_team(State(s): State<AppState>, a: Authed, Path(tid): Path<String>) -> ApiResult {
     let tid = require_id(&tid, "team_id")?;
     let w = s.world();
-    let t = w.teams.get(&tid).ok_or_else(ApiError::team_not_found)?;
-    let open = t.allow_open_invite && t.team_type == 'O';
-    if !open && !w.is_team_member(tid, a.user) {
-        return Err(ApiError::forbidden());
-    }
+    readable_team(&w, a.user, tid)?;
     Ok(json_resp(&w.render_team(tid.as_str())))
 }
 
@@ -202,7 +200,6 @@ pub async fn team_members(
     Query(q): Query<Params>,
 ) -> ApiResult {
     let tid = require_id(&tid, "team_id")?;
-    let (page, per_page) = paging(&q);
     let w = s.world();
     if !w.is_team_member(tid, a.user) {
         return Err(ApiError::forbidden());
@@ -223,11 +220,7 @@ pub async fn team_members(
                 .unwrap_or_default()
         });
     }
-    let v: Vec<Value> = all
-        .into_iter()
-        .skip(page.saturating_mul(per_page))
-        .take(per_page)
-        .collect();
+    let v: Vec<Value> = paged(&q, all).collect();
     Ok(json_resp(&Value::Array(v)))
 }
 
@@ -238,7 +231,6 @@ pub async fn team_public_channels(
     Query(q): Query<Params>,
 ) -> ApiResult {
     let tid = require_id(&tid, "team_id")?;
-    let (page, per_page) = paging(&q);
     let w = s.world();
     if !w.is_team_member(tid, a.user) {
         return Err(ApiError::forbidden());
@@ -249,11 +241,6 @@ pub async fn team_public_channels(
         .filter(|c| c.team_id == tid && c.channel_type == 'O' && c.delete_at == 0)
         .collect();
     list.sort_by(|a, b| (&a.display_name, a.id).cmp(&(&b.display_name, b.id)));
-    let v: Vec<Value> = list
-        .into_iter()
-        .skip(page.saturating_mul(per_page))
-        .take(per_page)
-        .map(|c| w.channel_json(c))
-        .collect();
+    let v: Vec<Value> = paged(&q, list).map(|c| w.channel_json(c)).collect();
     Ok(json_resp(&Value::Array(v)))
 }

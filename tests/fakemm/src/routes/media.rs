@@ -1,7 +1,9 @@
 //! Files (streamed, with Range), file infos, profile images, team icons and custom emoji.
 
+use super::channels::readable_team;
+use super::posts::post_in_readable_channel;
 use super::{
-    etag_matches, json_etag, json_resp, not_modified, paging, require_id, require_user, set_etag,
+    etag_matches, json_etag, json_resp, not_modified, paged, require_id, require_user, set_etag,
     Params,
 };
 use crate::content::{self, Kind};
@@ -24,6 +26,22 @@ fn image_response(ct: &str, cache: &str, bytes: Vec<u8>) -> Response {
         bytes,
     )
         .into_response()
+}
+
+/// A stored profile image or team icon: cached for a day, with its ETag.
+fn stored_image_response(ct: &str, bytes: Vec<u8>, etag: &str) -> Response {
+    let mut r = image_response(ct, "max-age=86400, private", bytes);
+    set_etag(&mut r, etag);
+    r
+}
+
+/// File infos are cached privately for 30 days.
+fn file_info_cache(mut r: Response) -> Response {
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("max-age=2592000, private"),
+    );
+    r
 }
 
 pub async fn user_image(
@@ -49,9 +67,7 @@ pub async fn user_image(
     if read_failed {
         Ok(image_response(&ct, "max-age=300, private", bytes))
     } else {
-        let mut r = image_response(&ct, "max-age=86400, private", bytes);
-        set_etag(&mut r, &etag);
-        Ok(r)
+        Ok(stored_image_response(&ct, bytes, &etag))
     }
 }
 
@@ -63,11 +79,7 @@ pub async fn team_image(
 ) -> ApiResult {
     let tid = require_id(&tid, "team_id")?;
     let w = s.world();
-    let t = w.teams.get(&tid).ok_or_else(ApiError::team_not_found)?;
-    let open = t.allow_open_invite && t.team_type == 'O';
-    if !open && !w.is_team_member(tid, a.user) {
-        return Err(ApiError::forbidden());
-    }
+    let t = readable_team(&w, a.user, tid)?;
     let etag = t.last_team_icon_update.to_string();
     if etag_matches(&headers, &etag) {
         return Ok(not_modified(&etag));
@@ -79,9 +91,7 @@ pub async fn team_image(
             "Unable to read the team icon file.",
         )
     })?;
-    let mut r = image_response("image/png", "max-age=86400, private", bytes);
-    set_etag(&mut r, &etag);
-    Ok(r)
+    Ok(stored_image_response("image/png", bytes, &etag))
 }
 
 /// A non-deleted file the user may read (uploader or channel reader): 404 / 403.
@@ -91,11 +101,7 @@ fn readable_file(w: &World, user: crate::id::Id, fid: crate::id::Id) -> Result<F
         .get(&fid)
         .filter(|f| f.delete_at == 0)
         .ok_or_else(ApiError::file_not_found)?;
-    let ok = f.user_id == user
-        || w.channels
-            .get(&f.channel_id)
-            .is_some_and(|c| w.can_read_channel(user, c));
-    if !ok {
+    if f.user_id != user && !w.can_read_channel_id(user, f.channel_id) {
         return Err(ApiError::forbidden());
     }
     Ok(f.clone())
@@ -285,12 +291,9 @@ pub async fn file_info(State(s): State<AppState>, a: Authed, Path(fid): Path<Str
     let fid = require_id(&fid, "file_id")?;
     let w = s.world();
     let f = readable_file(&w, a.user, fid)?;
-    let mut r = json_resp(&w.render_file_info(f.id.as_str()));
-    r.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("max-age=2592000, private"),
-    );
-    Ok(r)
+    Ok(file_info_cache(json_resp(
+        &w.render_file_info(f.id.as_str()),
+    )))
 }
 
 pub async fn post_file_infos(
@@ -301,14 +304,7 @@ pub async fn post_file_infos(
 ) -> ApiResult {
     let pid = require_id(&pid, "post_id")?;
     let w = s.world();
-    let p = w.posts.get(&pid).ok_or_else(ApiError::forbidden)?;
-    let readable = w
-        .channels
-        .get(&p.channel_id)
-        .is_some_and(|c| w.can_read_channel(a.user, c));
-    if !readable {
-        return Err(ApiError::forbidden());
-    }
+    let p = post_in_readable_channel(&w, a.user, pid)?;
     let infos: Vec<&FileInfo> = p
         .file_ids
         .iter()
@@ -331,12 +327,7 @@ pub async fn post_file_infos(
             .map(|f| w.render_file_info(f.id.as_str()))
             .collect(),
     );
-    let mut r = json_etag(&v, &etag);
-    r.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("max-age=2592000, private"),
-    );
-    Ok(r)
+    Ok(file_info_cache(json_etag(&v, &etag)))
 }
 
 fn emoji_enabled(w: &World) -> Result<(), ApiError> {
@@ -358,15 +349,11 @@ pub async fn emoji_list(
     if !matches!(sort, "" | "name") {
         return Err(ApiError::invalid_url_param("sort"));
     }
-    let (page, per_page) = paging(&q);
     let mut list: Vec<_> = w.emojis.values().filter(|e| e.delete_at == 0).collect();
     if sort == "name" {
         list.sort_by(|a, b| a.name.cmp(&b.name));
     }
-    let v: Vec<Value> = list
-        .into_iter()
-        .skip(page.saturating_mul(per_page))
-        .take(per_page)
+    let v: Vec<Value> = paged(&q, list)
         .map(|e| w.render_emoji(e.id.as_str()))
         .collect();
     Ok(json_resp(&Value::Array(v)))

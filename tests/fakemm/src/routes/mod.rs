@@ -119,6 +119,15 @@ pub fn paging(q: &Params) -> (usize, usize) {
     (page, per_page)
 }
 
+/// The `page`/`per_page` window (see [`paging`]) of `items`.
+pub fn paged<I: IntoIterator>(q: &Params, items: I) -> impl Iterator<Item = I::Item> {
+    let (page, per_page) = paging(q);
+    items
+        .into_iter()
+        .skip(page.saturating_mul(per_page))
+        .take(per_page)
+}
+
 /// `strconv.ParseBool` (invalid -> false).
 pub fn flag(q: &Params, name: &str) -> bool {
     matches!(

@@ -11,7 +11,7 @@ use crate::server::{AppState, Authed};
 use crate::world::{Post, World};
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 pub async fn channel_posts(
     State(s): State<AppState>,
@@ -84,6 +84,15 @@ fn readable_post(w: &World, user: Id, id: Id) -> Result<&Post, ApiError> {
     Ok(p)
 }
 
+/// A post (deleted ones too) in a channel the user can read; 403 for anything else.
+pub(super) fn post_in_readable_channel(w: &World, user: Id, id: Id) -> Result<&Post, ApiError> {
+    let p = w.posts.get(&id).ok_or_else(ApiError::forbidden)?;
+    if !w.can_read_channel_id(user, p.channel_id) {
+        return Err(ApiError::forbidden());
+    }
+    Ok(p)
+}
+
 pub async fn get_post(
     State(s): State<AppState>,
     a: Authed,
@@ -130,9 +139,8 @@ pub async fn pinned(
 ) -> ApiResult {
     let cid = require_id(&cid, "channel_id")?;
     let w = s.world();
-    match w.channels.get(&cid) {
-        Some(c) if w.can_read_channel(a.user, c) => {}
-        _ => return Err(ApiError::forbidden()),
+    if !w.can_read_channel_id(a.user, cid) {
+        return Err(ApiError::forbidden());
     }
     let (v, etag) = w.pinned_posts(cid.as_str());
     if etag_matches(&headers, &etag) {
@@ -177,33 +185,6 @@ pub async fn edit_history(
 pub async fn reactions(State(s): State<AppState>, a: Authed, Path(pid): Path<String>) -> ApiResult {
     let pid = require_id(&pid, "post_id")?;
     let w = s.world();
-    let ok = w
-        .posts
-        .get(&pid)
-        .and_then(|p| w.channels.get(&p.channel_id))
-        .is_some_and(|c| w.can_read_channel(a.user, c));
-    if !ok {
-        return Err(ApiError::forbidden());
-    }
-    let list: Vec<Value> = w
-        .reactions
-        .get(&pid)
-        .map(|rs| {
-            rs.iter()
-                .map(|r| {
-                    json!({
-                        "user_id": r.user_id,
-                        "post_id": r.post_id,
-                        "emoji_name": r.emoji_name,
-                        "create_at": r.create_at,
-                        "update_at": r.update_at,
-                        "delete_at": 0,
-                        "remote_id": "",
-                        "channel_id": r.channel_id,
-                    })
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    Ok(json_resp(&Value::Array(list)))
+    post_in_readable_channel(&w, a.user, pid)?;
+    Ok(json_resp(&Value::Array(w.reactions_json(pid))))
 }
