@@ -77,11 +77,42 @@ pub struct Post {
     #[serde(default, deserialize_with = "nullable")]
     pub update_at: i64,
     #[serde(default, deserialize_with = "nullable")]
+    pub edit_at: i64,
+    #[serde(default, deserialize_with = "nullable")]
+    pub delete_at: i64,
+    #[serde(default, deserialize_with = "nullable")]
     pub root_id: String,
+    /// Set on edit-history rows (an old version of the post with this id), empty on posts.
+    #[serde(default, deserialize_with = "nullable")]
+    pub original_id: String,
     #[serde(default, deserialize_with = "nullable")]
     pub user_id: String,
+    #[serde(rename = "type", default, deserialize_with = "nullable")]
+    pub kind: String,
     #[serde(default, deserialize_with = "nullable")]
     pub metadata: PostMetadata,
+}
+
+impl Post {
+    /// A system message that says someone joined or left the channel.
+    pub fn changes_channel_members(&self) -> bool {
+        matches!(
+            self.kind.as_str(),
+            "system_join_channel"
+                | "system_leave_channel"
+                | "system_add_to_channel"
+                | "system_remove_from_channel"
+                | "system_join_leave"
+        )
+    }
+
+    /// A system message that says someone joined or left the team.
+    pub fn changes_team_members(&self) -> bool {
+        matches!(
+            self.kind.as_str(),
+            "system_join_team" | "system_leave_team" | "system_add_to_team" | "system_remove_from_team"
+        )
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -1,13 +1,21 @@
-//! Backing up one channel: members, every post page by page, threads, attachments.
+//! Backing up one channel: its posts (in full, or only what changed since the last run),
+//! threads, attachments, and members when they may have changed.
 
 use std::collections::HashSet;
 
 use anyhow::{Context, Result};
+use serde_json::value::RawValue;
 
 use super::Engine;
 use crate::api::model::{Channel, FileInfo, Member, Post, PostList, Raw};
 use crate::api::{Anchor, ApiError};
-use crate::store::{Change, ChannelKind, ChannelState, IdDir};
+use crate::store::{Change, ChannelDir, ChannelKind, ChannelState, IdDir, PostVersion};
+
+/// `since` is strictly greater-than: ask again for this much before the newest change seen, so
+/// that a change stored with the same timestamp (or committed a little late) is not missed.
+const SINCE_OVERLAP_MS: i64 = 5_000;
+/// The server answers `since` with at most this many rows, an arbitrary subset beyond it.
+const SINCE_CAP: usize = 1000;
 
 /// Counts of one channel's backup.
 #[derive(Debug, Default, Clone, Copy)]
@@ -15,13 +23,34 @@ pub struct ChannelStats {
     pub posts_seen: u64,
     pub posts_new: u64,
     pub posts_updated: u64,
+    pub posts_edited: u64,
+    pub posts_deleted: u64,
     pub files: u64,
     pub bytes: u64,
 }
 
+/// What reading a channel's posts found out.
+#[derive(Debug, Default)]
+struct Walk {
+    /// The newest `update_at` of any post row seen (the next run's `since`).
+    max_update_at: i64,
+    /// A post says that someone joined or left the channel.
+    members_changed: bool,
+    /// A post says that someone joined or left the team.
+    team_members_changed: bool,
+}
+
 impl Engine<'_> {
-    /// Backs up a channel into `parent/<channel_id>__<name>...`.
-    /// `members`: the channel's members if the caller has them already.
+    /// Backs up a channel into `parent/<channel_id>__<name>...`; returns whether its posts show
+    /// a change of the team's members.
+    ///
+    /// Without a record of a completed read in the state file (first run, an interrupted first
+    /// run, a data dir of the original, `--update-old-posts`), all posts are read page by page.
+    /// Otherwise one `since` request brings every post row changed since the last run: new
+    /// posts, edits, reactions, pins and deletions. An answer at the server's cap of 1000 rows
+    /// may be incomplete, so the channel is then read in full.
+    ///
+    /// `members`: the channel's members if the caller fetched them already.
     pub(super) async fn backup_channel(
         &mut self,
         parent: &mut IdDir,
@@ -30,100 +59,109 @@ impl Engine<'_> {
         members: Option<Vec<Raw<Member>>>,
         name: &str,
         label: &str,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         self.cancel.check()?;
-        let cid = &channel.v.id;
-        let mut dir = self.store.channel(parent, kind, cid, name)?;
-        let members = match members {
-            Some(m) => m,
-            None => self
-                .client
-                .channel_members(cid)
-                .await
-                .with_context(|| format!("members of {label}"))?,
-        };
-        for m in &members {
-            self.seen.insert(m.v.user_id.clone());
-        }
-        dir.write_channel(
-            parent,
-            channel.raw.get().as_bytes(),
-            &json_array(members.iter().map(|m| m.raw.get())),
-        )?;
-
-        // Walk backwards from the newest post. Once a walk of this channel has completed (the
-        // state says so), every post older than a stored one is stored too, so the walk stops
-        // at the first page that holds a stored post: one request for an unchanged channel.
-        // Without a completed walk (first run, an interrupted first run, a data dir of the
-        // original, --update-old-posts) it reads the whole channel.
-        let previous = if self.opts.update_old_posts {
-            None
-        } else {
-            self.state.channels.get(cid.as_str()).cloned()
-        };
+        let cid = channel.v.id.clone();
+        let mut dir = self.store.channel(parent, kind, &cid, name)?;
+        let previous = if self.opts.update_old_posts { None } else { self.state.channels.get(&cid).cloned() };
         let mut stats = ChannelStats::default();
-        let mut seen_ids: HashSet<String> = HashSet::new();
-        let mut max_update_at = previous.as_ref().map_or(0, |p| p.max_update_at);
+        let mut walk = Walk { max_update_at: previous.as_ref().map_or(0, |p| p.max_update_at), ..Walk::default() };
+
+        let mut full = previous.is_none();
+        if let Some(prev) = &previous {
+            let since = prev.max_update_at - SINCE_OVERLAP_MS;
+            let page = self.client.posts_since(&cid, since).await.with_context(|| format!("changed posts of {label}"))?;
+            if page.order.len() >= SINCE_CAP {
+                tracing::info!("{label}: {} or more changes since the last run, reading the whole channel", SINCE_CAP);
+                full = true;
+            } else {
+                // Oldest first, so that an edit-history row never comes after its post's newer version.
+                for id in page.order.iter().rev() {
+                    let raw = listed(&page, id, label)?;
+                    self.apply_post(&mut dir, raw, &mut stats, &mut walk, label).await?;
+                }
+            }
+        }
+        if full {
+            self.read_all(&mut dir, &mut stats, &mut walk, label).await?;
+        }
+
+        let members = if full || walk.members_changed || dir.stored_members(parent).is_none() {
+            let m = match members {
+                Some(m) => m,
+                None => self.client.channel_members(&cid).await.with_context(|| format!("members of {label}"))?,
+            };
+            for u in &m {
+                self.seen.insert(u.v.user_id.clone());
+            }
+            Some(super::channel::json_array(m.iter().map(|u| u.raw.get())))
+        } else {
+            None
+        };
+        dir.write_channel(parent, channel.bytes(), members.as_deref())?;
+        dir.finish(parent)?;
+        self.state.channels.insert(cid, ChannelState { max_update_at: walk.max_update_at });
+        self.store.save_state(&self.state)?;
+
+        tracing::info!(
+            "{label}: {} posts read ({} new, {} changed, {} edited, {} deleted), {} files downloaded ({})",
+            stats.posts_seen,
+            stats.posts_new,
+            stats.posts_updated,
+            stats.posts_edited,
+            stats.posts_deleted,
+            stats.files,
+            human_bytes(stats.bytes)
+        );
+        self.summary.add(&stats);
+        self.summary.channels += 1;
+        Ok(walk.team_members_changed || full)
+    }
+
+    /// Reads every post of the channel, newest first, then records the stored posts the server
+    /// no longer lists as deleted.
+    async fn read_all(&mut self, dir: &mut ChannelDir, stats: &mut ChannelStats, walk: &mut Walk, label: &str) -> Result<()> {
+        let cid = dir.channel_id().to_string();
+        let mut listed_ids: HashSet<String> = HashSet::new();
         let mut anchor = Anchor::Newest;
         loop {
             self.cancel.check()?;
-            let page = self
-                .client
-                .posts(cid, &anchor)
-                .await
-                .with_context(|| format!("posts of {label}"))?;
+            let page = self.client.posts(&cid, &anchor).await.with_context(|| format!("posts of {label}"))?;
             let mut fresh = 0;
-            let mut reached_stored = false;
             for id in &page.order {
-                if !seen_ids.insert(id.clone()) {
+                if !listed_ids.insert(id.clone()) {
                     continue;
                 }
                 fresh += 1;
-                reached_stored |= previous.is_some() && dir.has_post(id);
-                let raw = page.posts.get(id).with_context(|| format!("posts of {label}: the server listed post {id} in `order` but did not send it"))?;
-                max_update_at =
-                    max_update_at.max(self.save_post(&mut dir, raw, &mut stats, label).await?);
-            }
-            if reached_stored {
-                break;
+                let raw = listed(&page, id, label)?;
+                self.apply_post(dir, raw, stats, walk, label).await?;
             }
             match next_anchor(&page, fresh, &post_times(&page)) {
                 Some(a) => anchor = a,
                 None => break,
             }
         }
-        dir.finish(parent)?;
-        self.state
-            .channels
-            .insert(cid.clone(), ChannelState { max_update_at });
-        self.store.save_state(&self.state)?;
-        tracing::info!(
-            "{label}: {} posts read ({} new, {} updated), {} files downloaded ({})",
-            stats.posts_seen,
-            stats.posts_new,
-            stats.posts_updated,
-            stats.files,
-            human_bytes(stats.bytes)
-        );
-        self.summary.add(&stats);
-        self.summary.channels += 1;
+        stats.posts_deleted += dir.record_missing(&listed_ids, self.now)? as u64;
         Ok(())
     }
 
-    /// Stores a post and its attachments; returns its `update_at`.
-    async fn save_post(
-        &mut self,
-        dir: &mut crate::store::ChannelDir,
-        raw: &serde_json::value::RawValue,
-        stats: &mut ChannelStats,
-        label: &str,
-    ) -> Result<i64> {
-        let post: Post = serde_json::from_str(raw.get())
-            .with_context(|| format!("{label}: a post the server sent is not valid"))?;
+    /// Files one post row of the server: a post (new, changed, edited or deleted) with its
+    /// attachments, or an edit-history row (skipped: the store keeps the versions it saw).
+    async fn apply_post(&mut self, dir: &mut ChannelDir, raw: &RawValue, stats: &mut ChannelStats, walk: &mut Walk, label: &str) -> Result<()> {
+        let post: Post = serde_json::from_str(raw.get()).with_context(|| format!("{label}: a post the server sent is not valid"))?;
+        walk.max_update_at = walk.max_update_at.max(post.update_at);
+        if !post.original_id.is_empty() {
+            return Ok(());
+        }
+        walk.members_changed |= post.changes_channel_members();
+        walk.team_members_changed |= post.changes_team_members();
         stats.posts_seen += 1;
-        match dir.write_post(&post.id, post.create_at, raw.get().as_bytes())? {
+        let version = PostVersion { id: &post.id, create_at: post.create_at, delete_at: post.delete_at, raw: raw.get().as_bytes() };
+        match dir.save_post(version, self.now)? {
             Change::New => stats.posts_new += 1,
             Change::Updated => stats.posts_updated += 1,
+            Change::Edited => stats.posts_edited += 1,
+            Change::Deleted => stats.posts_deleted += 1,
             Change::Unchanged => {}
         }
         if !post.root_id.is_empty() {
@@ -138,8 +176,7 @@ impl Engine<'_> {
             }
         }
         for f in &post.metadata.files {
-            let info: Raw<FileInfo> = Raw::parse(f.clone())
-                .with_context(|| format!("{label}: post {} has an invalid file info", post.id))?;
+            let info: Raw<FileInfo> = Raw::parse(f.clone()).with_context(|| format!("{label}: post {} has an invalid file info", post.id))?;
             dir.write_file_info(&info.v.id, info.bytes())?;
             if dir.has_file(&info.v.id, info.v.size) {
                 continue;
@@ -151,20 +188,16 @@ impl Engine<'_> {
                     stats.bytes += n;
                 }
                 Err(e) if is_item_error(&e) => {
-                    let msg = format!(
-                        "{label}: file {} ({}) of post {}: {e:#}",
-                        info.v.id, info.v.name, post.id
-                    );
+                    let msg = format!("{label}: file {} ({}) of post {}: {e:#}", info.v.id, info.v.name, post.id);
                     tracing::warn!("{msg}");
                     self.summary.failures.push(msg);
                 }
                 Err(e) => return Err(e),
             }
         }
-        Ok(post.update_at)
+        Ok(())
     }
 
-    /// Streams one attachment to disk; it appears under its name only when complete.
     async fn download(
         &mut self,
         dir: &mut crate::store::ChannelDir,
@@ -193,6 +226,14 @@ impl Engine<'_> {
         dir.file_done(&info.id, fname, file)?;
         Ok(n)
     }
+}
+
+/// The raw post of an id in `order`.
+fn listed<'p>(page: &'p PostList, id: &str, label: &str) -> Result<&'p RawValue> {
+    page.posts
+        .get(id)
+        .map(|r| &**r)
+        .with_context(|| format!("posts of {label}: the server listed post {id} in `order` but did not send it"))
 }
 
 /// `(id, create_at)` of a page's posts in `order`.

@@ -1,5 +1,6 @@
 //! Teams' objects and icons, users and their profile images, custom emojis and their images.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -7,6 +8,9 @@ use anyhow::{Context, Result};
 use super::Engine;
 use crate::api::model::{Raw, Team};
 use crate::store::{layout, IdDir, ImageData};
+
+/// `since` on users is strictly greater-than: ask again for a little before the newest change.
+const USERS_SINCE_OVERLAP_MS: i64 = 5_000;
 
 fn stored_i64(v: &Option<serde_json::Value>, key: &str) -> Option<i64> {
     v.as_ref()
@@ -54,58 +58,61 @@ impl Engine<'_> {
         Ok(())
     }
 
-    /// Every user seen as a member, author or reactor, plus the caller; images unless skipped.
+    /// Every user seen as a member, author or reactor, plus the caller, and every user stored
+    /// before (deactivated users keep their data). Users never stored are fetched in full;
+    /// stored ones only when their profile changed (`POST /users/ids?since=`). Profile images
+    /// are fetched when `last_picture_update` changed or the image is missing.
     pub(super) async fn backup_users(&mut self) -> Result<()> {
-        let ids: Vec<String> = self.seen.iter().cloned().collect();
-        tracing::info!("users: {} seen", ids.len());
-        self.resolve_users(ids.iter().cloned()).await?;
         let mut dir = self.store.id_dir(Path::new(layout::USERS))?;
+        let stored: BTreeSet<String> = dir.ids_with(|n| n.ends_with(".json")).collect();
+        let all: BTreeSet<String> = stored.union(&self.seen).cloned().collect();
+        tracing::info!("users: {} seen in this run, {} in the backup", self.seen.len(), all.len());
+
+        let new: Vec<String> = all.iter().filter(|id| !stored.contains(*id) && !self.fresh.contains(*id)).cloned().collect();
+        let known: Vec<String> = stored.iter().filter(|id| !self.fresh.contains(*id)).cloned().collect();
+        let since = (self.state.users_max_update_at > 0).then(|| self.state.users_max_update_at - USERS_SINCE_OVERLAP_MS);
+        let mut fetched = Vec::new();
+        if !new.is_empty() {
+            fetched.extend(self.client.users_by_ids(&new, None).await.context("fetching users")?);
+        }
+        if !known.is_empty() {
+            fetched.extend(self.client.users_by_ids(&known, since).await.context("fetching changed users")?);
+        }
+        for u in fetched {
+            self.fresh.insert(u.v.id.clone());
+            self.users.insert(u.v.id.clone(), u);
+        }
+
         let skip_images = self.opts.skip_user_images || self.opts.skip_users;
-        let mut images = 0;
-        for id in &ids {
+        let (mut written, mut images) = (0, 0);
+        for id in &all {
             self.cancel.check()?;
-            let Some(user) = self.users.get(id) else {
-                tracing::debug!("user {id} is unknown to the server");
-                continue;
-            };
+            let Some(user) = self.users.get(id) else { continue };
             let old = self.store.stored_json(&dir, id);
             let username = user.v.username.clone();
             let lpu = user.v.last_picture_update;
-            self.store
-                .write_user(&mut dir, id, &username, user.bytes())?;
-            self.summary.users += 1;
+            if self.fresh.contains(id) {
+                self.state.users_max_update_at = self.state.users_max_update_at.max(user.v.update_at);
+                self.store.write_user(&mut dir, id, &username, user.bytes())?;
+                written += 1;
+            }
             if skip_images {
                 continue;
             }
             let label = format!("{}{}image", layout::sanitize(&username), layout::SEP);
             let grew = stored_i64(&old, "last_picture_update").is_none_or(|o| o < lpu);
             if grew || !self.store.has_image(&dir, id, Some(&label)) {
-                if let Some(img) = self
-                    .client
-                    .user_image(id)
-                    .await
-                    .with_context(|| format!("profile image of {username}"))?
-                {
-                    if self.store.write_image(
-                        &mut dir,
-                        id,
-                        Some(&label),
-                        ImageData {
-                            content_type: &img.content_type,
-                            bytes: &img.bytes,
-                        },
-                    )? {
+                if let Some(img) = self.client.user_image(id).await.with_context(|| format!("profile image of {username}"))? {
+                    if self.store.write_image(&mut dir, id, Some(&label), ImageData { content_type: &img.content_type, bytes: &img.bytes })? {
                         images += 1;
                     }
                 }
             }
         }
+        self.summary.users += written;
         self.summary.images += images;
         self.store.checkpoint()?;
-        tracing::info!(
-            "users: {} stored, {images} profile images downloaded",
-            self.summary.users
-        );
+        tracing::info!("users: {written} fetched and stored, {images} profile images downloaded");
         Ok(())
     }
 

@@ -1,6 +1,9 @@
 //! One channel's files: the channel object, members, threads, one file per post, attachments.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use std::path::{Path, PathBuf};
 
 use super::atomic::{self, AtomicFile, DirSync};
@@ -21,7 +24,54 @@ pub enum ChannelKind {
 pub enum Change {
     New,
     Updated,
+    /// The message changed: the earlier version went to the post's history.
+    Edited,
+    /// Deleted on the server: the stored content was kept and the deletion recorded.
+    Deleted,
     Unchanged,
+}
+
+/// A post as the server sent it, with the fields the store needs to file it.
+pub struct PostVersion<'a> {
+    pub id: &'a str,
+    pub create_at: i64,
+    pub delete_at: i64,
+    pub raw: &'a [u8],
+}
+
+/// `history/<post_id>.json`: what the server no longer shows of a post.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct History {
+    post_id: String,
+    /// Earlier versions, oldest first, each as the server sent it while it was current.
+    #[serde(default)]
+    versions: Vec<Box<RawValue>>,
+    /// The post as the server sent it once deleted (its message is empty there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    deleted: Option<Box<RawValue>>,
+    /// When matterbak first saw that the post was deleted (ms since the epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    deleted_seen_at: Option<i64>,
+}
+
+/// The parts of a post that make a new version worth keeping.
+#[derive(Deserialize, PartialEq)]
+struct Content {
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    edit_at: Option<i64>,
+    #[serde(default)]
+    file_ids: Option<Vec<String>>,
+}
+
+fn raw_value(bytes: &[u8], path: &Path) -> Result<Box<RawValue>, StoreError> {
+    let invalid = |e: Box<dyn std::error::Error + Send + Sync>| StoreError {
+        path: path.to_path_buf(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+    };
+    let text = String::from_utf8(bytes.to_vec()).map_err(|e| invalid(e.into()))?;
+    RawValue::from_string(text).map_err(|e| invalid(e.into()))
 }
 
 /// The stored files of one channel, with indexes of its posts and attachments.
@@ -126,6 +176,10 @@ impl ChannelDir {
         })
     }
 
+        pub fn channel_id(&self) -> &str {
+        &self.channel_id
+    }
+
     pub fn posts_dir(&self) -> &Path {
         &self.posts_dir
     }
@@ -162,32 +216,105 @@ impl ChannelDir {
         })
     }
 
-    /// `<base>.json` and `<base>__members.json` in the parent folder.
-    pub fn write_channel(
-        &self,
-        parent: &mut IdDir,
-        raw: &[u8],
-        members: &[u8],
-    ) -> Result<(), StoreError> {
+        /// `<base>.json`, and `<base>__members.json` when the members were fetched.
+    pub fn write_channel(&self, parent: &mut IdDir, raw: &[u8], members: Option<&[u8]>) -> Result<(), StoreError> {
         parent.write(&format!("{}.json", self.base), raw)?;
-        parent.write(&format!("{}{SEP}members.json", self.base), members)?;
+        if let Some(m) = members {
+            parent.write(&format!("{}{SEP}members.json", self.base), m)?;
+        }
         Ok(())
     }
 
-    /// Writes a post to its one file (an existing file of that post id keeps its name).
-    pub fn write_post(
-        &mut self,
-        post_id: &str,
-        create_at: i64,
-        raw: &[u8],
-    ) -> Result<Change, StoreError> {
-        let (name, existed) = match self.posts.get(post_id) {
-            Some(n) => (n.clone(), true),
-            None => (layout::post_file(create_at, &sanitize(post_id)), false),
+    /// The user ids of the stored members list (of this name or an older name of the channel).
+    pub fn stored_members(&self, parent: &IdDir) -> Option<Vec<String>> {
+        stored_members(parent, &self.channel_id)
+    }
+
+    /// Files a post: a new post gets its file; a changed post replaces its file (an edit keeps
+    /// the earlier version in `history/`); a deleted post keeps its last known content and the
+    /// deletion is recorded in `history/`. A deleted post never seen before is not stored.
+    pub fn save_post(&mut self, p: PostVersion<'_>, now: i64) -> Result<Change, StoreError> {
+        let Some(name) = self.posts.get(p.id).cloned() else {
+            if p.delete_at > 0 {
+                return Ok(Change::Unchanged);
+            }
+            let name = layout::post_file(p.create_at, &sanitize(p.id));
+            Self::write_in(&self.posts_dir, &name, p.raw, false, &self.sync)?;
+            self.posts.insert(p.id.to_string(), name);
+            return Ok(Change::New);
         };
-        let c = Self::write_in(&self.posts_dir, &name, raw, existed, &self.sync)?;
-        self.posts.insert(post_id.to_string(), name);
-        Ok(c)
+        let path = self.posts_dir.join(&name);
+        if p.delete_at > 0 {
+            let mut h = self.history(p.id)?;
+            if h.deleted.as_ref().is_some_and(|d| d.get().as_bytes() == p.raw) {
+                return Ok(Change::Unchanged);
+            }
+            h.deleted = Some(raw_value(p.raw, &path)?);
+            h.deleted_seen_at.get_or_insert(now);
+            self.write_history(&h)?;
+            return Ok(Change::Deleted);
+        }
+        let old = std::fs::read(&path).at(&path)?;
+        if old == p.raw {
+            return Ok(Change::Unchanged);
+        }
+        let edited = match (serde_json::from_slice::<Content>(&old), serde_json::from_slice::<Content>(p.raw)) {
+            (Ok(a), Ok(b)) => a != b,
+            _ => true,
+        };
+        if edited {
+            let mut h = self.history(p.id)?;
+            if let Ok(v) = raw_value(&old, &path) {
+                h.versions.push(v);
+                self.write_history(&h)?;
+            }
+        }
+        Self::write_in(&self.posts_dir, &name, p.raw, true, &self.sync)?;
+        Ok(if edited { Change::Edited } else { Change::Updated })
+    }
+
+    /// After a complete walk: records the stored posts that the server no longer lists as
+    /// deleted (their content stays). Returns how many were newly recorded.
+    pub fn record_missing(&mut self, listed: &HashSet<String>, now: i64) -> Result<usize, StoreError> {
+        let missing: Vec<String> = self.posts.keys().filter(|id| !listed.contains(*id)).cloned().collect();
+        let mut n = 0;
+        for id in missing {
+            let mut h = self.history(&id)?;
+            if h.deleted.is_none() && h.deleted_seen_at.is_none() {
+                h.deleted_seen_at = Some(now);
+                self.write_history(&h)?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    fn history_path(&self, post_id: &str) -> PathBuf {
+        self.posts_dir.join(layout::HISTORY).join(format!("{}.json", sanitize(post_id)))
+    }
+
+    fn history(&self, post_id: &str) -> Result<History, StoreError> {
+        let path = self.history_path(post_id);
+        let fresh = || History { post_id: post_id.to_string(), ..History::default() };
+        match std::fs::read(&path) {
+            Ok(b) => Ok(serde_json::from_slice(&b).unwrap_or_else(|e| {
+                tracing::warn!("{}: {e}; starting it anew", path.display());
+                fresh()
+            })),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(fresh()),
+            Err(e) => Err(StoreError { path, source: e }),
+        }
+    }
+
+    fn write_history(&self, h: &History) -> Result<(), StoreError> {
+        let path = self.history_path(&h.post_id);
+        let dir = path.parent().expect("history file has a folder");
+        if !dir.is_dir() {
+            std::fs::create_dir_all(dir).at(dir)?;
+            self.sync.mark(&self.posts_dir);
+        }
+        let bytes = serde_json::to_vec(h).expect("history serialises");
+        atomic::write(&path, &bytes, &self.sync).at(&path)
     }
 
     /// `files/<file_id>.json`
@@ -261,4 +388,12 @@ impl ChannelDir {
         debug_assert_eq!(parent.path(), self.parent);
         Ok(())
     }
+}
+
+/// The user ids in the stored members list of a channel, if there is one.
+pub fn stored_members(parent: &IdDir, channel_id: &str) -> Option<Vec<String>> {
+    let suffix = format!("{SEP}members.json");
+    let name = parent.names_of(channel_id).find(|n| n.ends_with(&suffix))?;
+    let v = parent.read_json(name)?;
+    Some(v.as_array()?.iter().filter_map(|m| m.get("user_id")?.as_str().map(str::to_string)).collect())
 }

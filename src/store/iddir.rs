@@ -48,6 +48,11 @@ impl IdDir {
         self.index.get(id).into_iter().flatten().map(String::as_str)
     }
 
+    /// The ids that have an entry whose name matches `pred`.
+    pub fn ids_with<'a>(&'a self, pred: impl Fn(&str) -> bool + 'a) -> impl Iterator<Item = String> + 'a {
+        self.index.iter().filter(move |(_, names)| names.iter().any(|n| pred(n))).map(|(id, _)| id.clone())
+    }
+
     pub fn contains(&self, name: &str) -> bool {
         self.index
             .get(id_prefix(name))

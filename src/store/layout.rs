@@ -18,6 +18,8 @@ pub const TEAMS: &str = "teams";
 pub const USERS: &str = "users";
 pub const EMOJIS: &str = "emojis";
 pub const FILES: &str = "files";
+/// Below a posts folder: earlier versions and deletions of posts (not read by the original).
+pub const HISTORY: &str = "history";
 
 /// Longest file name written, in bytes (most file systems allow 255).
 const MAX_NAME_BYTES: usize = 200;

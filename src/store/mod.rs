@@ -6,7 +6,7 @@ mod iddir;
 pub mod layout;
 pub mod state;
 
-pub use channel::{Change, ChannelDir, ChannelKind};
+pub use channel::{stored_members, Change, ChannelDir, ChannelKind, PostVersion};
 pub use iddir::IdDir;
 pub use state::{ChannelState, State};
 
