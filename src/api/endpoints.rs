@@ -216,19 +216,27 @@ impl Client {
         self.get_json(&path, &q).await
     }
 
-        /// Every post row of a channel with `update_at > since` (edits, reactions, deletions and
+    /// Every post row of a channel with `update_at > since` (edits, reactions, deletions and
     /// edit-history rows included), newest first; the server caps the answer at 1000 rows.
     pub async fn posts_since(&self, channel_id: &str, since: i64) -> Result<PostList, ApiError> {
         let path = format!("/channels/{}/posts", check_id(channel_id)?);
         let since = since.max(1).to_string();
-        self.get_json(&path, &[("since", &since), ("skipFetchThreads", "true")]).await
+        self.get_json(&path, &[("since", &since), ("skipFetchThreads", "true")])
+            .await
     }
 
     /// `POST /users/ids` in batches; a batch the server finds too large (413) is halved.
     /// With `since`, only users whose profile changed after that time are returned.
-    pub async fn users_by_ids(&self, ids: &[String], since: Option<i64>) -> Result<Vec<Raw<User>>, ApiError> {
+    pub async fn users_by_ids(
+        &self,
+        ids: &[String],
+        since: Option<i64>,
+    ) -> Result<Vec<Raw<User>>, ApiError> {
         let since_s = since.map(|s| s.max(1).to_string());
-        let query: Vec<(&str, &str)> = since_s.as_deref().map(|s| vec![("since", s)]).unwrap_or_default();
+        let query: Vec<(&str, &str)> = since_s
+            .as_deref()
+            .map(|s| vec![("since", s)])
+            .unwrap_or_default();
         const BATCH: usize = 5000;
         let mut out = Vec::new();
         let mut todo: Vec<&[String]> = ids.chunks(BATCH).rev().collect();
@@ -238,7 +246,13 @@ impl Client {
             }
             let body = serde_json::to_vec(batch).expect("strings serialise");
             match self
-                .send(Method::POST, "/users/ids", &query, Some(body), HeaderMap::new())
+                .send(
+                    Method::POST,
+                    "/users/ids",
+                    &query,
+                    Some(body),
+                    HeaderMap::new(),
+                )
                 .await
             {
                 Ok(resp) => {

@@ -110,7 +110,10 @@ impl Post {
     pub fn changes_team_members(&self) -> bool {
         matches!(
             self.kind.as_str(),
-            "system_join_team" | "system_leave_team" | "system_add_to_team" | "system_remove_from_team"
+            "system_join_team"
+                | "system_leave_team"
+                | "system_add_to_team"
+                | "system_remove_from_team"
         )
     }
 }

@@ -32,6 +32,9 @@ pub struct ChannelStats {
 /// What reading a channel's posts found out.
 #[derive(Debug, Default)]
 struct Walk {
+    /// The newest `update_at` known before this run: rows not newer than it were seen already
+    /// (the overlap of `since`).
+    known_until: i64,
     /// The newest `update_at` of any post row seen (the next run's `since`).
     max_update_at: i64,
     /// A post says that someone joined or left the channel.
@@ -63,33 +66,55 @@ impl Engine<'_> {
         self.cancel.check()?;
         let cid = channel.v.id.clone();
         let mut dir = self.store.channel(parent, kind, &cid, name)?;
-        let previous = if self.opts.update_old_posts { None } else { self.state.channels.get(&cid).cloned() };
+        let previous = if self.opts.update_old_posts {
+            None
+        } else {
+            self.state.channels.get(&cid).cloned()
+        };
         let mut stats = ChannelStats::default();
-        let mut walk = Walk { max_update_at: previous.as_ref().map_or(0, |p| p.max_update_at), ..Walk::default() };
+        let known_until = previous.as_ref().map_or(0, |p| p.max_update_at);
+        let mut walk = Walk {
+            known_until,
+            max_update_at: known_until,
+            ..Walk::default()
+        };
 
         let mut full = previous.is_none();
         if let Some(prev) = &previous {
             let since = prev.max_update_at - SINCE_OVERLAP_MS;
-            let page = self.client.posts_since(&cid, since).await.with_context(|| format!("changed posts of {label}"))?;
+            let page = self
+                .client
+                .posts_since(&cid, since)
+                .await
+                .with_context(|| format!("changed posts of {label}"))?;
             if page.order.len() >= SINCE_CAP {
-                tracing::info!("{label}: {} or more changes since the last run, reading the whole channel", SINCE_CAP);
+                tracing::info!(
+                    "{label}: {} or more changes since the last run, reading the whole channel",
+                    SINCE_CAP
+                );
                 full = true;
             } else {
                 // Oldest first, so that an edit-history row never comes after its post's newer version.
                 for id in page.order.iter().rev() {
                     let raw = listed(&page, id, label)?;
-                    self.apply_post(&mut dir, raw, &mut stats, &mut walk, label).await?;
+                    self.apply_post(&mut dir, raw, &mut stats, &mut walk, label)
+                        .await?;
                 }
             }
         }
         if full {
-            self.read_all(&mut dir, &mut stats, &mut walk, label).await?;
+            self.read_all(&mut dir, &mut stats, &mut walk, label)
+                .await?;
         }
 
         let members = if full || walk.members_changed || dir.stored_members(parent).is_none() {
             let m = match members {
                 Some(m) => m,
-                None => self.client.channel_members(&cid).await.with_context(|| format!("members of {label}"))?,
+                None => self
+                    .client
+                    .channel_members(&cid)
+                    .await
+                    .with_context(|| format!("members of {label}"))?,
             };
             for u in &m {
                 self.seen.insert(u.v.user_id.clone());
@@ -100,7 +125,12 @@ impl Engine<'_> {
         };
         dir.write_channel(parent, channel.bytes(), members.as_deref())?;
         dir.finish(parent)?;
-        self.state.channels.insert(cid, ChannelState { max_update_at: walk.max_update_at });
+        self.state.channels.insert(
+            cid,
+            ChannelState {
+                max_update_at: walk.max_update_at,
+            },
+        );
         self.store.save_state(&self.state)?;
 
         tracing::info!(
@@ -120,13 +150,23 @@ impl Engine<'_> {
 
     /// Reads every post of the channel, newest first, then records the stored posts the server
     /// no longer lists as deleted.
-    async fn read_all(&mut self, dir: &mut ChannelDir, stats: &mut ChannelStats, walk: &mut Walk, label: &str) -> Result<()> {
+    async fn read_all(
+        &mut self,
+        dir: &mut ChannelDir,
+        stats: &mut ChannelStats,
+        walk: &mut Walk,
+        label: &str,
+    ) -> Result<()> {
         let cid = dir.channel_id().to_string();
         let mut listed_ids: HashSet<String> = HashSet::new();
         let mut anchor = Anchor::Newest;
         loop {
             self.cancel.check()?;
-            let page = self.client.posts(&cid, &anchor).await.with_context(|| format!("posts of {label}"))?;
+            let page = self
+                .client
+                .posts(&cid, &anchor)
+                .await
+                .with_context(|| format!("posts of {label}"))?;
             let mut fresh = 0;
             for id in &page.order {
                 if !listed_ids.insert(id.clone()) {
@@ -147,16 +187,31 @@ impl Engine<'_> {
 
     /// Files one post row of the server: a post (new, changed, edited or deleted) with its
     /// attachments, or an edit-history row (skipped: the store keeps the versions it saw).
-    async fn apply_post(&mut self, dir: &mut ChannelDir, raw: &RawValue, stats: &mut ChannelStats, walk: &mut Walk, label: &str) -> Result<()> {
-        let post: Post = serde_json::from_str(raw.get()).with_context(|| format!("{label}: a post the server sent is not valid"))?;
+    async fn apply_post(
+        &mut self,
+        dir: &mut ChannelDir,
+        raw: &RawValue,
+        stats: &mut ChannelStats,
+        walk: &mut Walk,
+        label: &str,
+    ) -> Result<()> {
+        let post: Post = serde_json::from_str(raw.get())
+            .with_context(|| format!("{label}: a post the server sent is not valid"))?;
         walk.max_update_at = walk.max_update_at.max(post.update_at);
         if !post.original_id.is_empty() {
             return Ok(());
         }
-        walk.members_changed |= post.changes_channel_members();
-        walk.team_members_changed |= post.changes_team_members();
+        if post.update_at > walk.known_until {
+            walk.members_changed |= post.changes_channel_members();
+            walk.team_members_changed |= post.changes_team_members();
+        }
         stats.posts_seen += 1;
-        let version = PostVersion { id: &post.id, create_at: post.create_at, delete_at: post.delete_at, raw: raw.get().as_bytes() };
+        let version = PostVersion {
+            id: &post.id,
+            create_at: post.create_at,
+            delete_at: post.delete_at,
+            raw: raw.get().as_bytes(),
+        };
         match dir.save_post(version, self.now)? {
             Change::New => stats.posts_new += 1,
             Change::Updated => stats.posts_updated += 1,
@@ -176,7 +231,8 @@ impl Engine<'_> {
             }
         }
         for f in &post.metadata.files {
-            let info: Raw<FileInfo> = Raw::parse(f.clone()).with_context(|| format!("{label}: post {} has an invalid file info", post.id))?;
+            let info: Raw<FileInfo> = Raw::parse(f.clone())
+                .with_context(|| format!("{label}: post {} has an invalid file info", post.id))?;
             dir.write_file_info(&info.v.id, info.bytes())?;
             if dir.has_file(&info.v.id, info.v.size) {
                 continue;
@@ -188,7 +244,10 @@ impl Engine<'_> {
                     stats.bytes += n;
                 }
                 Err(e) if is_item_error(&e) => {
-                    let msg = format!("{label}: file {} ({}) of post {}: {e:#}", info.v.id, info.v.name, post.id);
+                    let msg = format!(
+                        "{label}: file {} ({}) of post {}: {e:#}",
+                        info.v.id, info.v.name, post.id
+                    );
                     tracing::warn!("{msg}");
                     self.summary.failures.push(msg);
                 }
@@ -230,10 +289,9 @@ impl Engine<'_> {
 
 /// The raw post of an id in `order`.
 fn listed<'p>(page: &'p PostList, id: &str, label: &str) -> Result<&'p RawValue> {
-    page.posts
-        .get(id)
-        .map(|r| &**r)
-        .with_context(|| format!("posts of {label}: the server listed post {id} in `order` but did not send it"))
+    page.posts.get(id).map(|r| &**r).with_context(|| {
+        format!("posts of {label}: the server listed post {id} in `order` but did not send it")
+    })
 }
 
 /// `(id, create_at)` of a page's posts in `order`.

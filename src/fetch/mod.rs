@@ -19,9 +19,9 @@ use crate::api::Client;
 use crate::cancel::Cancel;
 use crate::config::ChannelsConfig;
 use crate::store::{layout, stored_members, ChannelKind, State, Store};
-use serde_json::value::RawValue;
 pub(crate) use channel::human_bytes;
 use channel::ChannelStats;
+use serde_json::value::RawValue;
 
 /// What to back up (the skip options of the command line).
 #[derive(Debug, Clone, Default)]
@@ -59,12 +59,19 @@ impl Summary {
     fn add(&mut self, s: &ChannelStats) {
         self.posts_seen += s.posts_seen;
         self.posts_new += s.posts_new;
-                self.posts_updated += s.posts_updated;
+        self.posts_updated += s.posts_updated;
         self.posts_edited += s.posts_edited;
         self.posts_deleted += s.posts_deleted;
         self.files += s.files;
         self.bytes += s.bytes;
     }
+}
+
+/// A group channel with its members' ids, and the members themselves if they were fetched.
+struct GroupMembers<'c> {
+    channel: &'c Raw<Channel>,
+    ids: Vec<String>,
+    fetched: Option<Vec<Raw<Member>>>,
 }
 
 /// One backup run.
@@ -75,11 +82,11 @@ pub struct Engine<'a> {
     opts: &'a Options,
     cancel: Cancel,
     me: Raw<User>,
-        /// Users known so far, by id (fetched in this run, or read from the backup).
+    /// Users known so far, by id (fetched in this run, or read from the backup).
     users: HashMap<String, Raw<User>>,
     /// The ids in `users` that were fetched from the server in this run.
     fresh: BTreeSet<String>,
-        /// Cursors of the channels whose walk completed.
+    /// Cursors of the channels whose walk completed.
     state: State,
     /// When this run started (ms since the epoch), for records of deletions.
     now: i64,
@@ -103,9 +110,24 @@ impl<'a> Engine<'a> {
         let me_again = Raw::parse(me.raw.clone()).expect("parsed once already");
         users.insert(me.v.id.clone(), me_again);
         let state = State::load(store.root());
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
         let fresh = BTreeSet::from([me.v.id.clone()]);
-        Engine { client, store, cfg, opts, cancel, me, users, fresh, state, now, seen, summary: Summary::default() }
+        Engine {
+            client,
+            store,
+            cfg,
+            opts,
+            cancel,
+            me,
+            users,
+            fresh,
+            state,
+            now,
+            seen,
+            summary: Summary::default(),
+        }
     }
 
     /// Runs the whole backup (without the zip).
@@ -114,11 +136,20 @@ impl<'a> Engine<'a> {
     /// The first error that is not limited to one item; [`crate::cancel::Cancelled`] on Ctrl+C.
     pub async fn run(mut self) -> Result<Summary> {
         let me_id = self.me.v.id.clone();
-        let teams = self.client.teams_for_user(&me_id).await.context("listing your teams")?;
+        let teams = self
+            .client
+            .teams_for_user(&me_id)
+            .await
+            .context("listing your teams")?;
         // One request lists the channels of every team and the direct and group channels.
-        let channels = self.client.channels_for_user(&me_id).await.context("listing your channels")?;
-        let (personal, team_channels): (Vec<Raw<Channel>>, Vec<Raw<Channel>>) =
-            channels.into_iter().partition(|c| matches!(c.v.kind.as_str(), "D" | "G"));
+        let channels = self
+            .client
+            .channels_for_user(&me_id)
+            .await
+            .context("listing your channels")?;
+        let (personal, team_channels): (Vec<Raw<Channel>>, Vec<Raw<Channel>>) = channels
+            .into_iter()
+            .partition(|c| matches!(c.v.kind.as_str(), "D" | "G"));
 
         if !self.opts.skip_direct {
             self.direct_channels(&personal).await?;
@@ -156,12 +187,19 @@ impl<'a> Engine<'a> {
     /// Makes sure these users are known: from the backup's users folder where they are stored
     /// (the users phase refreshes them), else with one `POST /users/ids` for all the others.
     async fn resolve_users(&mut self, ids: impl IntoIterator<Item = String>) -> Result<()> {
-        let unknown: BTreeSet<String> = ids.into_iter().filter(|id| !self.users.contains_key(id)).collect();
+        let unknown: BTreeSet<String> = ids
+            .into_iter()
+            .filter(|id| !self.users.contains_key(id))
+            .collect();
         if unknown.is_empty() {
             return Ok(());
         }
         let users_dir = self.store.root().join(layout::USERS);
-        let stored = if users_dir.is_dir() { Some(self.store.id_dir(Path::new(layout::USERS))?) } else { None };
+        let stored = if users_dir.is_dir() {
+            Some(self.store.id_dir(Path::new(layout::USERS))?)
+        } else {
+            None
+        };
         let mut ask = Vec::new();
         for id in unknown {
             let raw = stored.as_ref().and_then(|d| {
@@ -177,7 +215,12 @@ impl<'a> Engine<'a> {
             }
         }
         if !ask.is_empty() {
-            for u in self.client.users_by_ids(&ask, None).await.context("fetching users")? {
+            for u in self
+                .client
+                .users_by_ids(&ask, None)
+                .await
+                .context("fetching users")?
+            {
                 self.fresh.insert(u.v.id.clone());
                 self.users.insert(u.v.id.clone(), u);
             }
@@ -186,7 +229,9 @@ impl<'a> Engine<'a> {
     }
 
     fn username(&self, id: &str) -> String {
-        self.users.get(id).map_or_else(|| id.to_string(), |u| u.v.username.clone())
+        self.users
+            .get(id)
+            .map_or_else(|| id.to_string(), |u| u.v.username.clone())
     }
 
     async fn direct_channels(&mut self, personal: &[Raw<Channel>]) -> Result<()> {
@@ -197,26 +242,50 @@ impl<'a> Engine<'a> {
                 Some(p) => p,
                 // Not named `<id>__<id>`: ask for the members instead.
                 None => {
-                    let members = self.client.channel_members(&c.v.id).await.context("members of a direct channel")?;
-                    members.iter().map(|m| m.v.user_id.clone()).find(|u| *u != me).unwrap_or_else(|| me.clone())
+                    let members = self
+                        .client
+                        .channel_members(&c.v.id)
+                        .await
+                        .context("members of a direct channel")?;
+                    members
+                        .iter()
+                        .map(|m| m.v.user_id.clone())
+                        .find(|u| *u != me)
+                        .unwrap_or_else(|| me.clone())
                 }
             };
             dms.push((c, partner));
         }
-        self.resolve_users(dms.iter().map(|(_, p)| p.clone())).await?;
+        self.resolve_users(dms.iter().map(|(_, p)| p.clone()))
+            .await?;
         let mut wanted: BTreeSet<&String> = self.cfg.direct.iter().collect();
-        tracing::info!("direct channels: {} found, {} configured", dms.len(), wanted.len());
+        tracing::info!(
+            "direct channels: {} found, {} configured",
+            dms.len(),
+            wanted.len()
+        );
         let mut dir = self.store.id_dir(Path::new(layout::DIRECT))?;
         for (c, partner) in dms {
             let name = self.username(&partner);
             if wanted.remove(&name) {
-                self.backup_channel(&mut dir, ChannelKind::Direct, c, None, &name, &format!("direct/{name}")).await?;
+                self.backup_channel(
+                    &mut dir,
+                    ChannelKind::Direct,
+                    c,
+                    None,
+                    &name,
+                    &format!("direct/{name}"),
+                )
+                .await?;
             } else {
                 tracing::debug!("skipping direct channel with {name}");
             }
         }
         if !wanted.is_empty() {
-            tracing::warn!("configured but missing direct channels: {}", serde_json::to_string(&wanted)?);
+            tracing::warn!(
+                "configured but missing direct channels: {}",
+                serde_json::to_string(&wanted)?
+            );
         }
         Ok(())
     }
@@ -227,24 +296,58 @@ impl<'a> Engine<'a> {
         let groups: Vec<&Raw<Channel>> = personal.iter().filter(|c| c.v.kind == "G").collect();
         tracing::info!("group channels: {} found", groups.len());
         let mut dir = self.store.id_dir(Path::new(layout::GROUPS))?;
-        let mut with_members: Vec<(&Raw<Channel>, Vec<String>, Option<Vec<Raw<Member>>>)> = Vec::new();
+        let mut with_members: Vec<GroupMembers> = Vec::new();
         for c in groups {
             self.cancel.check()?;
-            let stored = if self.opts.update_old_posts { None } else { stored_members(&dir, &c.v.id) };
+            let stored = if self.opts.update_old_posts {
+                None
+            } else {
+                stored_members(&dir, &c.v.id)
+            };
             match stored {
-                Some(ids) => with_members.push((c, ids, None)),
+                Some(ids) => with_members.push(GroupMembers {
+                    channel: c,
+                    ids,
+                    fetched: None,
+                }),
                 None => {
-                    let m = self.client.channel_members(&c.v.id).await.context("members of a group channel")?;
-                    with_members.push((c, m.iter().map(|m| m.v.user_id.clone()).collect(), Some(m)));
+                    let m = self
+                        .client
+                        .channel_members(&c.v.id)
+                        .await
+                        .context("members of a group channel")?;
+                    with_members.push(GroupMembers {
+                        channel: c,
+                        ids: m.iter().map(|m| m.v.user_id.clone()).collect(),
+                        fetched: Some(m),
+                    });
                 }
             }
         }
-        self.resolve_users(with_members.iter().flat_map(|(_, ids, _)| ids.iter().cloned())).await?;
-        for (c, ids, members) in with_members {
-            let others: BTreeSet<String> = ids.iter().filter(|u| **u != self.me.v.id).map(|u| self.username(u)).collect();
+        self.resolve_users(with_members.iter().flat_map(|g| g.ids.iter().cloned()))
+            .await?;
+        for GroupMembers {
+            channel: c,
+            ids,
+            fetched: members,
+        } in with_members
+        {
+            let others: BTreeSet<String> = ids
+                .iter()
+                .filter(|u| **u != self.me.v.id)
+                .map(|u| self.username(u))
+                .collect();
             let name = others.iter().cloned().collect::<Vec<_>>().join(layout::SEP);
             if self.cfg.group_selected(&others) {
-                self.backup_channel(&mut dir, ChannelKind::Group, c, members, &name, &format!("groups/{name}")).await?;
+                self.backup_channel(
+                    &mut dir,
+                    ChannelKind::Group,
+                    c,
+                    members,
+                    &name,
+                    &format!("groups/{name}"),
+                )
+                .await?;
             } else {
                 tracing::debug!("skipping group channel with {name}");
             }
@@ -252,12 +355,22 @@ impl<'a> Engine<'a> {
         Ok(())
     }
 
-    async fn team_channels(&mut self, teams: &[Raw<Team>], channels: &[Raw<Channel>]) -> Result<()> {
+    async fn team_channels(
+        &mut self,
+        teams: &[Raw<Team>],
+        channels: &[Raw<Channel>],
+    ) -> Result<()> {
         let mut teams_dir = self.store.id_dir(Path::new(layout::TEAMS))?;
         for key in self.cfg.teams.keys() {
             self.cancel.check()?;
-            let Some(team) = teams.iter().find(|t| t.v.name == *key || t.v.display_name == *key) else {
-                tracing::warn!("team \"{key}\": {} is not a member of such a team, skipping it", self.me.v.username);
+            let Some(team) = teams
+                .iter()
+                .find(|t| t.v.name == *key || t.v.display_name == *key)
+            else {
+                tracing::warn!(
+                    "team \"{key}\": {} is not a member of such a team, skipping it",
+                    self.me.v.username
+                );
                 continue;
             };
             let sel = self.cfg.team(key).map_err(anyhow::Error::msg)?;
@@ -269,34 +382,65 @@ impl<'a> Engine<'a> {
                 .collect::<Result<_, _>>()?;
             let choice = select::team_channels(&all, &sel);
             if !choice.missing_include.is_empty() {
-                tracing::warn!("team \"{key}\": include names not found: {}", serde_json::to_string(&choice.missing_include)?);
+                tracing::warn!(
+                    "team \"{key}\": include names not found: {}",
+                    serde_json::to_string(&choice.missing_include)?
+                );
             }
             if !choice.missing_exclude.is_empty() {
-                tracing::warn!("team \"{key}\": exclude names not found: {}", serde_json::to_string(&choice.missing_exclude)?);
+                tracing::warn!(
+                    "team \"{key}\": exclude names not found: {}",
+                    serde_json::to_string(&choice.missing_exclude)?
+                );
             }
-            tracing::info!("team \"{key}\": {}/{} channels selected, {} skipped", choice.selected.len(), all.len(), choice.skipped.len());
+            tracing::info!(
+                "team \"{key}\": {}/{} channels selected, {} skipped",
+                choice.selected.len(),
+                all.len(),
+                choice.skipped.len()
+            );
 
             let tname = layout::sanitize(&team.v.name);
             self.backup_team_object(&mut teams_dir, team).await?;
             let team_base = format!("{tid}{}{tname}", layout::SEP);
             teams_dir.adopt_dir(&tid, &team_base)?;
-            let mut channels_dir = self.store.id_dir(&Path::new(layout::TEAMS).join(&team_base))?;
+            let mut channels_dir = self
+                .store
+                .id_dir(&Path::new(layout::TEAMS).join(&team_base))?;
             let mut members_changed = false;
             for c in choice.selected {
                 let label = format!("{}/{}", team.v.name, c.v.name);
-                members_changed |= self.backup_channel(&mut channels_dir, ChannelKind::Team, c, None, &c.v.name, &label).await?;
+                members_changed |= self
+                    .backup_channel(
+                        &mut channels_dir,
+                        ChannelKind::Team,
+                        c,
+                        None,
+                        &c.v.name,
+                        &label,
+                    )
+                    .await?;
             }
             // Team members: when a post says someone joined or left, on a full read, or when
             // they were never stored.
             let members_name = format!("{team_base}{}members.json", layout::SEP);
             if members_changed || self.opts.update_old_posts || !teams_dir.contains(&members_name) {
-                let members = self.client.team_members(&tid).await.with_context(|| format!("members of team {key}"))?;
+                let members = self
+                    .client
+                    .team_members(&tid)
+                    .await
+                    .with_context(|| format!("members of team {key}"))?;
                 for m in &members {
                     self.seen.insert(m.v.user_id.clone());
                 }
-                teams_dir.write(&members_name, &channel::json_array(members.iter().map(|m| m.raw.get())))?;
+                teams_dir.write(
+                    &members_name,
+                    &channel::json_array(members.iter().map(|m| m.raw.get())),
+                )?;
             }
-            teams_dir.remove_others(&tid, &[&format!("{team_base}.json"), &members_name], |n| n.ends_with(".json"))?;
+            teams_dir.remove_others(&tid, &[&format!("{team_base}.json"), &members_name], |n| {
+                n.ends_with(".json")
+            })?;
             self.store.checkpoint()?;
         }
         Ok(())

@@ -66,17 +66,40 @@ impl Engine<'_> {
         let mut dir = self.store.id_dir(Path::new(layout::USERS))?;
         let stored: BTreeSet<String> = dir.ids_with(|n| n.ends_with(".json")).collect();
         let all: BTreeSet<String> = stored.union(&self.seen).cloned().collect();
-        tracing::info!("users: {} seen in this run, {} in the backup", self.seen.len(), all.len());
+        tracing::info!(
+            "users: {} seen in this run, {} in the backup",
+            self.seen.len(),
+            all.len()
+        );
 
-        let new: Vec<String> = all.iter().filter(|id| !stored.contains(*id) && !self.fresh.contains(*id)).cloned().collect();
-        let known: Vec<String> = stored.iter().filter(|id| !self.fresh.contains(*id)).cloned().collect();
-        let since = (self.state.users_max_update_at > 0).then(|| self.state.users_max_update_at - USERS_SINCE_OVERLAP_MS);
+        let new: Vec<String> = all
+            .iter()
+            .filter(|id| !stored.contains(*id) && !self.fresh.contains(*id))
+            .cloned()
+            .collect();
+        let known: Vec<String> = stored
+            .iter()
+            .filter(|id| !self.fresh.contains(*id))
+            .cloned()
+            .collect();
+        let since = (self.state.users_max_update_at > 0)
+            .then(|| self.state.users_max_update_at - USERS_SINCE_OVERLAP_MS);
         let mut fetched = Vec::new();
         if !new.is_empty() {
-            fetched.extend(self.client.users_by_ids(&new, None).await.context("fetching users")?);
+            fetched.extend(
+                self.client
+                    .users_by_ids(&new, None)
+                    .await
+                    .context("fetching users")?,
+            );
         }
         if !known.is_empty() {
-            fetched.extend(self.client.users_by_ids(&known, since).await.context("fetching changed users")?);
+            fetched.extend(
+                self.client
+                    .users_by_ids(&known, since)
+                    .await
+                    .context("fetching changed users")?,
+            );
         }
         for u in fetched {
             self.fresh.insert(u.v.id.clone());
@@ -87,13 +110,17 @@ impl Engine<'_> {
         let (mut written, mut images) = (0, 0);
         for id in &all {
             self.cancel.check()?;
-            let Some(user) = self.users.get(id) else { continue };
+            let Some(user) = self.users.get(id) else {
+                continue;
+            };
             let old = self.store.stored_json(&dir, id);
             let username = user.v.username.clone();
             let lpu = user.v.last_picture_update;
             if self.fresh.contains(id) {
-                self.state.users_max_update_at = self.state.users_max_update_at.max(user.v.update_at);
-                self.store.write_user(&mut dir, id, &username, user.bytes())?;
+                self.state.users_max_update_at =
+                    self.state.users_max_update_at.max(user.v.update_at);
+                self.store
+                    .write_user(&mut dir, id, &username, user.bytes())?;
                 written += 1;
             }
             if skip_images {
@@ -102,8 +129,21 @@ impl Engine<'_> {
             let label = format!("{}{}image", layout::sanitize(&username), layout::SEP);
             let grew = stored_i64(&old, "last_picture_update").is_none_or(|o| o < lpu);
             if grew || !self.store.has_image(&dir, id, Some(&label)) {
-                if let Some(img) = self.client.user_image(id).await.with_context(|| format!("profile image of {username}"))? {
-                    if self.store.write_image(&mut dir, id, Some(&label), ImageData { content_type: &img.content_type, bytes: &img.bytes })? {
+                if let Some(img) = self
+                    .client
+                    .user_image(id)
+                    .await
+                    .with_context(|| format!("profile image of {username}"))?
+                {
+                    if self.store.write_image(
+                        &mut dir,
+                        id,
+                        Some(&label),
+                        ImageData {
+                            content_type: &img.content_type,
+                            bytes: &img.bytes,
+                        },
+                    )? {
                         images += 1;
                     }
                 }

@@ -176,7 +176,7 @@ impl ChannelDir {
         })
     }
 
-        pub fn channel_id(&self) -> &str {
+    pub fn channel_id(&self) -> &str {
         &self.channel_id
     }
 
@@ -216,8 +216,13 @@ impl ChannelDir {
         })
     }
 
-        /// `<base>.json`, and `<base>__members.json` when the members were fetched.
-    pub fn write_channel(&self, parent: &mut IdDir, raw: &[u8], members: Option<&[u8]>) -> Result<(), StoreError> {
+    /// `<base>.json`, and `<base>__members.json` when the members were fetched.
+    pub fn write_channel(
+        &self,
+        parent: &mut IdDir,
+        raw: &[u8],
+        members: Option<&[u8]>,
+    ) -> Result<(), StoreError> {
         parent.write(&format!("{}.json", self.base), raw)?;
         if let Some(m) = members {
             parent.write(&format!("{}{SEP}members.json", self.base), m)?;
@@ -246,7 +251,10 @@ impl ChannelDir {
         let path = self.posts_dir.join(&name);
         if p.delete_at > 0 {
             let mut h = self.history(p.id)?;
-            if h.deleted.as_ref().is_some_and(|d| d.get().as_bytes() == p.raw) {
+            if h.deleted
+                .as_ref()
+                .is_some_and(|d| d.get().as_bytes() == p.raw)
+            {
                 return Ok(Change::Unchanged);
             }
             h.deleted = Some(raw_value(p.raw, &path)?);
@@ -258,7 +266,10 @@ impl ChannelDir {
         if old == p.raw {
             return Ok(Change::Unchanged);
         }
-        let edited = match (serde_json::from_slice::<Content>(&old), serde_json::from_slice::<Content>(p.raw)) {
+        let edited = match (
+            serde_json::from_slice::<Content>(&old),
+            serde_json::from_slice::<Content>(p.raw),
+        ) {
             (Ok(a), Ok(b)) => a != b,
             _ => true,
         };
@@ -270,13 +281,26 @@ impl ChannelDir {
             }
         }
         Self::write_in(&self.posts_dir, &name, p.raw, true, &self.sync)?;
-        Ok(if edited { Change::Edited } else { Change::Updated })
+        Ok(if edited {
+            Change::Edited
+        } else {
+            Change::Updated
+        })
     }
 
     /// After a complete walk: records the stored posts that the server no longer lists as
     /// deleted (their content stays). Returns how many were newly recorded.
-    pub fn record_missing(&mut self, listed: &HashSet<String>, now: i64) -> Result<usize, StoreError> {
-        let missing: Vec<String> = self.posts.keys().filter(|id| !listed.contains(*id)).cloned().collect();
+    pub fn record_missing(
+        &mut self,
+        listed: &HashSet<String>,
+        now: i64,
+    ) -> Result<usize, StoreError> {
+        let missing: Vec<String> = self
+            .posts
+            .keys()
+            .filter(|id| !listed.contains(*id))
+            .cloned()
+            .collect();
         let mut n = 0;
         for id in missing {
             let mut h = self.history(&id)?;
@@ -290,12 +314,17 @@ impl ChannelDir {
     }
 
     fn history_path(&self, post_id: &str) -> PathBuf {
-        self.posts_dir.join(layout::HISTORY).join(format!("{}.json", sanitize(post_id)))
+        self.posts_dir
+            .join(layout::HISTORY)
+            .join(format!("{}.json", sanitize(post_id)))
     }
 
     fn history(&self, post_id: &str) -> Result<History, StoreError> {
         let path = self.history_path(post_id);
-        let fresh = || History { post_id: post_id.to_string(), ..History::default() };
+        let fresh = || History {
+            post_id: post_id.to_string(),
+            ..History::default()
+        };
         match std::fs::read(&path) {
             Ok(b) => Ok(serde_json::from_slice(&b).unwrap_or_else(|e| {
                 tracing::warn!("{}: {e}; starting it anew", path.display());
@@ -395,5 +424,10 @@ pub fn stored_members(parent: &IdDir, channel_id: &str) -> Option<Vec<String>> {
     let suffix = format!("{SEP}members.json");
     let name = parent.names_of(channel_id).find(|n| n.ends_with(&suffix))?;
     let v = parent.read_json(name)?;
-    Some(v.as_array()?.iter().filter_map(|m| m.get("user_id")?.as_str().map(str::to_string)).collect())
+    Some(
+        v.as_array()?
+            .iter()
+            .filter_map(|m| m.get("user_id")?.as_str().map(str::to_string))
+            .collect(),
+    )
 }

@@ -49,8 +49,14 @@ impl IdDir {
     }
 
     /// The ids that have an entry whose name matches `pred`.
-    pub fn ids_with<'a>(&'a self, pred: impl Fn(&str) -> bool + 'a) -> impl Iterator<Item = String> + 'a {
-        self.index.iter().filter(move |(_, names)| names.iter().any(|n| pred(n))).map(|(id, _)| id.clone())
+    pub fn ids_with<'a>(
+        &'a self,
+        pred: impl Fn(&str) -> bool + 'a,
+    ) -> impl Iterator<Item = String> + 'a {
+        self.index
+            .iter()
+            .filter(move |(_, names)| names.iter().any(|n| pred(n)))
+            .map(|(id, _)| id.clone())
     }
 
     pub fn contains(&self, name: &str) -> bool {

@@ -18,7 +18,7 @@ const VERSION: u32 = 1;
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct State {
     pub version: u32,
-        /// channel id -> cursor
+    /// channel id -> cursor
     #[serde(default)]
     pub channels: BTreeMap<String, ChannelState>,
     /// The newest `update_at` of the users stored (the next run asks for changes after it).

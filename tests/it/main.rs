@@ -3,6 +3,7 @@
 mod backup;
 mod config_errors;
 mod hostile;
+mod incremental;
 mod oracle;
 mod rerun;
 mod util;

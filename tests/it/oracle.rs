@@ -175,6 +175,17 @@ pub fn expected(
 
 /// Compares a data dir with the expectation; returns every difference (empty = equal).
 pub fn diff(data: &Path, want: &BTreeMap<String, Want>) -> Vec<String> {
+    diff_keeping(data, want, &BTreeSet::new())
+}
+
+/// As [`diff`], for a backup that outlived changes on the server: `kept` holds the ids of posts
+/// deleted on the server and of their files. Their files may stay in the backup, a threads file
+/// may still name them, and `history/` files may exist.
+pub fn diff_keeping(
+    data: &Path,
+    want: &BTreeMap<String, Want>,
+    kept: &BTreeSet<String>,
+) -> Vec<String> {
     let mut got = crate::util::tree(data);
     got.remove(".matterbak-state.json");
     let mut problems = Vec::new();
@@ -186,10 +197,25 @@ pub fn diff(data: &Path, want: &BTreeMap<String, Want>) -> Vec<String> {
         let same = match w {
             Want::Bytes(b) => *b == bytes,
             Want::Json(v) => serde_json::from_slice::<Value>(&bytes).is_ok_and(|g| g == *v),
-            Want::Threads(t) => {
-                serde_json::from_slice::<BTreeMap<String, BTreeSet<String>>>(&bytes)
-                    .is_ok_and(|g| g == *t)
-            }
+            Want::Threads(t) => serde_json::from_slice::<BTreeMap<String, BTreeSet<String>>>(
+                &bytes,
+            )
+            .is_ok_and(|g| {
+                let g: BTreeMap<String, BTreeSet<String>> = g
+                    .into_iter()
+                    .filter(|(root, _)| !kept.contains(root))
+                    .map(|(root, r)| {
+                        (
+                            root,
+                            r.into_iter()
+                                .filter(|id| !kept.contains(id))
+                                .collect::<BTreeSet<_>>(),
+                        )
+                    })
+                    .filter(|(_, r)| !r.is_empty())
+                    .collect();
+                g == *t
+            }),
         };
         if !same {
             let shown = match w {
@@ -206,14 +232,23 @@ pub fn diff(data: &Path, want: &BTreeMap<String, Want>) -> Vec<String> {
         }
     }
     for path in got.keys() {
-        problems.push(format!("unexpected: {path}"));
+        let allowed =
+            path.contains("/history/") || kept.iter().any(|id| path.contains(id.as_str()));
+        if !allowed {
+            problems.push(format!("unexpected: {path}"));
+        }
     }
     problems
 }
 
 /// Panics with a readable list if the data dir differs from the expectation.
 pub fn assert_matches(data: &Path, want: &BTreeMap<String, Want>) {
-    let problems = diff(data, want);
+    assert_matches_keeping(data, want, &BTreeSet::new());
+}
+
+/// As [`assert_matches`], with [`diff_keeping`].
+pub fn assert_matches_keeping(data: &Path, want: &BTreeMap<String, Want>, kept: &BTreeSet<String>) {
+    let problems = diff_keeping(data, want, kept);
     if !problems.is_empty() {
         let n = problems.len();
         let shown: Vec<_> = problems.into_iter().take(30).collect();
