@@ -1,4 +1,7 @@
-//! `fakemm serve`: run the fake Mattermost server until killed.
+//! `fakemm serve`: run the fake Mattermost server until killed;
+//! `fakemm bench-requests`: matterbak's request-budget benchmark.
+
+mod bench;
 
 use clap::{Parser, Subcommand};
 use fakemm::{FakeServer, Scale, World};
@@ -32,17 +35,34 @@ enum Cmd {
         #[arg(long)]
         rate_limit: Option<u32>,
     },
+    /// Run matterbak against a data set in three scenarios and print its requests per
+    /// endpoint beside the minimum the data set needs.
+    BenchRequests {
+        /// The matterbak binary to measure.
+        #[arg(long, default_value = "target/release/matterbak")]
+        matterbak: std::path::PathBuf,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        #[arg(long, default_value = "large")]
+        scale: Scale,
+        /// How many scattered changes the third scenario makes.
+        #[arg(long, default_value_t = 100)]
+        changes: usize,
+        /// Where the backups go (default: a fresh temp dir).
+        #[arg(long)]
+        work_dir: Option<std::path::PathBuf>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
-    let Cmd::Serve {
-        seed,
-        scale,
-        addr,
-        write_config,
-        no_custom_emoji,
-        rate_limit,
-    } = Cli::parse().cmd;
+    let (seed, scale, addr, write_config, no_custom_emoji, rate_limit) = match Cli::parse().cmd {
+        Cmd::Serve { seed, scale, addr, write_config, no_custom_emoji, rate_limit } => {
+            (seed, scale, addr, write_config, no_custom_emoji, rate_limit)
+        }
+        Cmd::BenchRequests { matterbak, seed, scale, changes, work_dir } => {
+            return bench::run(matterbak, seed, scale, changes, work_dir);
+        }
+    };
     let mut world = World::generate(seed, scale);
     world.config.custom_emoji_enabled = !no_custom_emoji;
     world.config.rate_limit = rate_limit.filter(|r| *r > 0).map(|r| (r, 100));
