@@ -65,7 +65,11 @@ impl Engine<'_> {
     ) -> Result<bool> {
         self.cancel.check()?;
         let cid = channel.v.id.clone();
-        let mut dir = self.store.channel(parent, kind, &cid, name)?;
+        let zone = self
+            .state
+            .post_names
+            .unwrap_or(crate::store::layout::NameZone::Utc);
+        let mut dir = self.store.channel(parent, kind, &cid, name, zone)?;
         let previous = if self.opts.update_old_posts {
             None
         } else {

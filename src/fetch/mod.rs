@@ -109,7 +109,14 @@ impl<'a> Engine<'a> {
         let mut users = HashMap::new();
         let me_again = Raw::parse(me.raw.clone()).expect("parsed once already");
         users.insert(me.v.id.clone(), me_again);
-        let state = State::load(store.root());
+        let mut state = State::load(store.root());
+        if state.post_names.is_none() {
+            let zone = store.detect_post_zone().unwrap_or(layout::NameZone::Utc);
+            if zone == layout::NameZone::Local {
+                tracing::info!("post files in this data dir are named in local time (as by the original matterbak); keeping that");
+            }
+            state.post_names = Some(zone);
+        }
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);

@@ -89,6 +89,8 @@ pub struct ChannelDir {
     files: HashMap<String, Vec<String>>,
     /// root post id -> reply ids
     threads: BTreeMap<String, Vec<String>>,
+    /// The zone of new post file names.
+    zone: layout::NameZone,
     sync: DirSync,
 }
 
@@ -98,6 +100,7 @@ impl ChannelDir {
         kind: ChannelKind,
         channel_id: &str,
         name: &str,
+        zone: layout::NameZone,
         sync: &DirSync,
     ) -> Result<Self, StoreError> {
         let base = format!("{channel_id}{SEP}{}", sanitize(name));
@@ -172,6 +175,7 @@ impl ChannelDir {
             posts,
             files,
             threads,
+            zone,
             sync: sync.clone(),
         })
     }
@@ -243,7 +247,7 @@ impl ChannelDir {
             if p.delete_at > 0 {
                 return Ok(Change::Unchanged);
             }
-            let name = layout::post_file(p.create_at, &sanitize(p.id));
+            let name = layout::post_file_in(p.create_at, &sanitize(p.id), self.zone);
             Self::write_in(&self.posts_dir, &name, p.raw, false, &self.sync)?;
             self.posts.insert(p.id.to_string(), name);
             return Ok(Change::New);

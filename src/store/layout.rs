@@ -108,9 +108,37 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-/// `<TS>__<post_id>.json`
+/// `<TS>__<post_id>.json`, with the timestamp in UTC.
 pub fn post_file(create_at: i64, post_id: &str) -> String {
-    format!("{}{SEP}{post_id}.json", timestamp(create_at))
+    post_file_in(create_at, post_id, NameZone::Utc)
+}
+
+/// `<TS>__<post_id>.json`, with the timestamp in the given zone.
+pub fn post_file_in(create_at: i64, post_id: &str, zone: NameZone) -> String {
+    format!("{}{SEP}{post_id}.json", timestamp_in(create_at, zone))
+}
+
+/// The time zone of the timestamps in post file names.
+///
+/// New data dirs use UTC. A data dir whose post files the original named in this machine's
+/// local time keeps that convention, so that the original can go on updating it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NameZone {
+    Utc,
+    Local,
+}
+
+/// [`timestamp`] in the given zone.
+pub fn timestamp_in(ms: i64, zone: NameZone) -> String {
+    use chrono::TimeZone;
+    match zone {
+        NameZone::Utc => timestamp(ms),
+        NameZone::Local => match chrono::Local.timestamp_millis_opt(ms).single() {
+            Some(t) => t.format("%Y%m%d-%H%M%S%6f").to_string(),
+            None => timestamp(ms),
+        },
+    }
 }
 
 /// The post id in a post file name (`<TS>__<id>.json`, or any `...__<id>.json`).

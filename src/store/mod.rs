@@ -108,8 +108,62 @@ impl Store {
         kind: ChannelKind,
         channel_id: &str,
         name: &str,
+        zone: layout::NameZone,
     ) -> Result<ChannelDir, StoreError> {
-        ChannelDir::open(parent, kind, channel_id, name, &self.sync)
+        ChannelDir::open(parent, kind, channel_id, name, zone, &self.sync)
+    }
+
+    /// The zone in which the post files present were named, judged from up to 20 of them:
+    /// `Local` only when their names match this machine's local time and not UTC (a data dir
+    /// of the original on a machine outside UTC). `None` without evidence either way.
+    pub fn detect_post_zone(&self) -> Option<layout::NameZone> {
+        let (mut utc, mut local, mut seen) = (0, 0, 0);
+        let mut dirs = Vec::new();
+        for kind in [layout::DIRECT, layout::GROUPS] {
+            dirs.extend(subdirs(&self.root.join(kind)));
+        }
+        for team in subdirs(&self.root.join(layout::TEAMS)) {
+            dirs.extend(subdirs(&team));
+        }
+        'outer: for d in dirs {
+            let Ok(rd) = std::fs::read_dir(&d) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let Some(ts) = name
+                    .split(SEP)
+                    .next()
+                    .filter(|_| layout::post_id_of(&name).is_some() && name.contains(SEP))
+                else {
+                    continue;
+                };
+                let Some(create_at) = std::fs::read(e.path())
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                    .and_then(|v| v.get("create_at")?.as_i64())
+                else {
+                    continue;
+                };
+                let (u, l) = (
+                    layout::timestamp_in(create_at, layout::NameZone::Utc),
+                    layout::timestamp_in(create_at, layout::NameZone::Local),
+                );
+                utc += usize::from(ts == u);
+                local += usize::from(ts == l && l != u);
+                seen += 1;
+                if seen >= 20 {
+                    break 'outer;
+                }
+            }
+        }
+        if local > utc {
+            Some(layout::NameZone::Local)
+        } else if utc > 0 {
+            Some(layout::NameZone::Utc)
+        } else {
+            None
+        }
     }
 
     /// Writes a user object; an older file of the same user (renamed) is removed.
@@ -178,4 +232,17 @@ fn is_image_name(n: &str) -> bool {
     ];
     n.rsplit_once('.')
         .is_some_and(|(_, e)| exts.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+fn subdirs(dir: &Path) -> Vec<PathBuf> {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut v: Vec<PathBuf> = rd
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
+        .collect();
+    v.sort();
+    v
 }

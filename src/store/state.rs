@@ -24,6 +24,9 @@ pub struct State {
     /// The newest `update_at` of the users stored (the next run asks for changes after it).
     #[serde(default)]
     pub users_max_update_at: i64,
+    /// The time zone of post file names in this data dir (decided once, then kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_names: Option<super::layout::NameZone>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]

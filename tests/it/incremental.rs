@@ -323,3 +323,67 @@ fn update_old_posts_reads_everything_and_records_silent_deletions() {
         text(&out)
     );
 }
+
+#[test]
+fn a_data_dir_named_in_local_time_keeps_that_convention() {
+    // A data dir as the original writes it on a machine in India (UTC+5:30, no DST): post
+    // files named in local time, no state file.
+    const IST_MS: i64 = 5 * 3_600_000 + 30 * 60_000;
+    let env = Env::new(Scale::Tiny);
+    env.run_ok(&[]);
+    std::fs::remove_file(env.data().join(".matterbak-state.json")).unwrap();
+    let mut renamed = 0;
+    for (rel, bytes) in tree(&env.data()) {
+        let name = rel.rsplit('/').next().unwrap();
+        if rel.contains("/files/") || rel.contains("/history/") || !name.starts_with("20") {
+            continue;
+        }
+        let v: Value = serde_json::from_slice(&bytes).unwrap();
+        let id = v["id"].as_str().unwrap();
+        let local =
+            matterbak::store::layout::post_file(v["create_at"].as_i64().unwrap() + IST_MS, id);
+        let path = env.data().join(&rel);
+        std::fs::rename(&path, path.with_file_name(local)).unwrap();
+        renamed += 1;
+    }
+    assert!(renamed > 10);
+    let me = alice(&env);
+    let new = env.server.with_world(|w| {
+        let (c, _) = everything(w, &me);
+        w.add_post(&c[0], &me, "written after the original", None, vec![])
+            .unwrap()
+    });
+    let out = env
+        .cmd()
+        .env("TZ", "Asia/Kolkata")
+        .args(["--rate-limit", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let after = tree(&env.data());
+    let new_path = post_path(&after, &new);
+    let create_at = env.server.with_world(|w| w.post(&new).unwrap().create_at);
+    assert!(
+        new_path.ends_with(&matterbak::store::layout::post_file(
+            create_at + IST_MS,
+            &new
+        )),
+        "{new_path}"
+    );
+    // one file per post id
+    let mut ids = BTreeSet::new();
+    for k in after
+        .keys()
+        .filter(|k| k.ends_with(".json") && !k.contains("/files/") && !k.contains("/history/"))
+    {
+        let name = k.rsplit('/').next().unwrap();
+        if name.starts_with("20") {
+            assert!(
+                ids.insert(name.rsplit("__").next().unwrap().to_string()),
+                "duplicate {k}"
+            );
+        }
+    }
+    let state: Value = serde_json::from_slice(&after[".matterbak-state.json"]).unwrap();
+    assert_eq!(state["post_names"], "local");
+}

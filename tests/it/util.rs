@@ -57,16 +57,19 @@ impl Env {
     /// The binary with this env's config files, data dir and zip (add a `--rate-limit`).
     pub fn cmd(&self) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_matterbak"));
-        c.current_dir(self.tmp.path()).env_remove("RUST_LOG").args([
-            "--credentials",
-            "credentials.json",
-            "--channels",
-            "channels.json",
-            "-d",
-            "data",
-            "-o",
-            "out.zip",
-        ]);
+        c.current_dir(self.tmp.path())
+            .env_remove("RUST_LOG")
+            .env("TZ", "UTC")
+            .args([
+                "--credentials",
+                "credentials.json",
+                "--channels",
+                "channels.json",
+                "-d",
+                "data",
+                "-o",
+                "out.zip",
+            ]);
         c
     }
 

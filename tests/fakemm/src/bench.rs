@@ -37,7 +37,11 @@ struct Needs {
 fn needs(w: &World, me: &str) -> Needs {
     let channels = w.member_channels(me);
     let meid = w.user(me).expect("alice").id;
-    let teams: Vec<_> = w.teams.values().filter(|t| t.delete_at == 0 && t.members.get(&meid).is_some_and(|m| m.delete_at == 0)).collect();
+    let teams: Vec<_> = w
+        .teams
+        .values()
+        .filter(|t| t.delete_at == 0 && t.members.get(&meid).is_some_and(|m| m.delete_at == 0))
+        .collect();
     let mut users: BTreeSet<String> = BTreeSet::from([me.to_string()]);
     let (mut posts, mut members, mut files) = (0, 0, 0);
     for c in &channels {
@@ -52,7 +56,11 @@ fn needs(w: &World, me: &str) -> Needs {
             if let Some(rs) = w.reactions.get(&post.id) {
                 users.extend(rs.iter().map(|r| r.user_id.to_string()));
             }
-            files += post.file_ids.iter().filter(|f| w.file(&f.to_string()).is_some_and(|f| f.delete_at == 0)).count() as u64;
+            files += post
+                .file_ids
+                .iter()
+                .filter(|f| w.file(&f.to_string()).is_some_and(|f| f.delete_at == 0))
+                .count() as u64;
         }
     }
     let mut team_members = 0;
@@ -84,7 +92,10 @@ fn needs(w: &World, me: &str) -> Needs {
         c("GET /api/v4/files/{file_id}", files),
     ]);
     let mut rerun: Counts = base.iter().cloned().collect();
-    rerun.insert("GET /api/v4/channels/{channel_id}/posts".into(), channels.len() as u64);
+    rerun.insert(
+        "GET /api/v4/channels/{channel_id}/posts".into(),
+        channels.len() as u64,
+    );
     Needs { full, rerun }
 }
 
@@ -95,7 +106,12 @@ fn scatter_changes(w: &mut World, me: &str, n: usize, seed: u64) -> u64 {
     let channels = w.member_channels(me);
     let posts: Vec<(String, String)> = channels
         .iter()
-        .flat_map(|c| w.live_posts(c).into_iter().filter(|p| w.post(p).is_some_and(|p| p.post_type.is_empty())).map(move |p| (c.clone(), p)))
+        .flat_map(|c| {
+            w.live_posts(c)
+                .into_iter()
+                .filter(|p| w.post(p).is_some_and(|p| p.post_type.is_empty()))
+                .map(move |p| (c.clone(), p))
+        })
         .collect();
     let mut files = 0;
     for i in 0..n {
@@ -111,7 +127,13 @@ fn scatter_changes(w: &mut World, me: &str, n: usize, seed: u64) -> u64 {
                 let _ = w.add_post(&c, me, &format!("new post #{i}"), None, vec![]);
             }
             _ => {
-                let _ = w.add_post(&c, me, &format!("new file #{i}"), None, vec![(format!("bench-{i}.txt"), "text/plain".into(), 2048)]);
+                let _ = w.add_post(
+                    &c,
+                    me,
+                    &format!("new file #{i}"),
+                    None,
+                    vec![(format!("bench-{i}.txt"), "text/plain".into(), 2048)],
+                );
                 files += 1;
             }
         }
@@ -123,11 +145,26 @@ fn run_matterbak(bin: &Path, dir: &Path) -> Result<f64> {
     let start = Instant::now();
     let out = Command::new(bin)
         .current_dir(dir)
-        .args(["--credentials", "credentials.json", "--channels", "channels.json", "-d", "data", "-o", "out.zip", "--rate-limit", "0"])
+        .args([
+            "--credentials",
+            "credentials.json",
+            "--channels",
+            "channels.json",
+            "-d",
+            "data",
+            "-o",
+            "out.zip",
+            "--rate-limit",
+            "0",
+        ])
         .output()
         .with_context(|| format!("running {}", bin.display()))?;
     if !out.status.success() {
-        bail!("matterbak failed ({}):\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "matterbak failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     Ok(start.elapsed().as_secs_f64())
 }
@@ -135,11 +172,17 @@ fn run_matterbak(bin: &Path, dir: &Path) -> Result<f64> {
 fn print_table(title: &str, secs: f64, made: &Counts, minimum: &Counts) {
     let total: u64 = made.values().sum();
     let min_total: u64 = minimum.values().sum();
-    println!("\n{title}: {total} requests in {secs:.1} s (minimum {min_total}, {:+.1}%)", (total as f64 / min_total.max(1) as f64 - 1.0) * 100.0);
+    println!(
+        "\n{title}: {total} requests in {secs:.1} s (minimum {min_total}, {:+.1}%)",
+        (total as f64 / min_total.max(1) as f64 - 1.0) * 100.0
+    );
     println!("  {:<52} {:>8} {:>8}", "endpoint", "made", "minimum");
     let keys: BTreeSet<&String> = made.keys().chain(minimum.keys()).collect();
     for k in keys {
-        let (m, n) = (made.get(k).copied().unwrap_or(0), minimum.get(k).copied().unwrap_or(0));
+        let (m, n) = (
+            made.get(k).copied().unwrap_or(0),
+            minimum.get(k).copied().unwrap_or(0),
+        );
         if m + n > 0 {
             println!("  {k:<52} {m:>8} {n:>8}");
         }
@@ -148,10 +191,19 @@ fn print_table(title: &str, secs: f64, made: &Counts, minimum: &Counts) {
 }
 
 /// Runs the benchmark and prints its tables.
-pub fn run(matterbak: PathBuf, seed: u64, scale: Scale, changes: usize, work: Option<PathBuf>) -> Result<()> {
+pub fn run(
+    matterbak: PathBuf,
+    seed: u64,
+    scale: Scale,
+    changes: usize,
+    work: Option<PathBuf>,
+) -> Result<()> {
     let matterbak = std::path::absolute(&matterbak)?;
     if !matterbak.is_file() {
-        bail!("{} not found: build it first (cargo build --release --workspace)", matterbak.display());
+        bail!(
+            "{} not found: build it first (cargo build --release --workspace)",
+            matterbak.display()
+        );
     }
     let world = World::generate(seed, scale);
     let channels_json = world.sample_channels_json();
@@ -181,14 +233,24 @@ pub fn run(matterbak: PathBuf, seed: u64, scale: Scale, changes: usize, work: Op
 
     server.reset_counts();
     let secs = run_matterbak(&matterbak, &dir)?;
-    print_table("rerun without changes", secs, &server.request_counts(), &needs.rerun);
+    print_table(
+        "rerun without changes",
+        secs,
+        &server.request_counts(),
+        &needs.rerun,
+    );
 
     let files = server.with_world(|w| scatter_changes(w, &me, changes, seed));
     let mut minimum = needs.rerun.clone();
     minimum.insert("GET /api/v4/files/{file_id}".into(), files);
     server.reset_counts();
     let secs = run_matterbak(&matterbak, &dir)?;
-    print_table(&format!("rerun after {changes} scattered changes"), secs, &server.request_counts(), &minimum);
+    print_table(
+        &format!("rerun after {changes} scattered changes"),
+        secs,
+        &server.request_counts(),
+        &minimum,
+    );
     Ok(())
 }
 

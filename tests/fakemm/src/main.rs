@@ -56,10 +56,21 @@ enum Cmd {
 
 fn main() -> anyhow::Result<()> {
     let (seed, scale, addr, write_config, no_custom_emoji, rate_limit) = match Cli::parse().cmd {
-        Cmd::Serve { seed, scale, addr, write_config, no_custom_emoji, rate_limit } => {
-            (seed, scale, addr, write_config, no_custom_emoji, rate_limit)
-        }
-        Cmd::BenchRequests { matterbak, seed, scale, changes, work_dir } => {
+        Cmd::Serve {
+            seed,
+            scale,
+            addr,
+            write_config,
+            no_custom_emoji,
+            rate_limit,
+        } => (seed, scale, addr, write_config, no_custom_emoji, rate_limit),
+        Cmd::BenchRequests {
+            matterbak,
+            seed,
+            scale,
+            changes,
+            work_dir,
+        } => {
             return bench::run(matterbak, seed, scale, changes, work_dir);
         }
     };
