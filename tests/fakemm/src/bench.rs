@@ -102,7 +102,7 @@ fn needs(w: &World, me: &str) -> Needs {
 /// Scattered changes: edits, reactions, new posts and new posts with an attachment.
 /// Returns how many attachments were added.
 fn scatter_changes(w: &mut World, me: &str, n: usize, seed: u64) -> u64 {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xc4a9_6e5);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0c4a_96e5);
     let channels = w.member_channels(me);
     let posts: Vec<(String, String)> = channels
         .iter()
