@@ -98,8 +98,7 @@ impl Engine<'_> {
                 );
                 full = true;
             } else {
-                // Oldest first, so that an edit-history row never comes after its post's newer version.
-                for id in page.order.iter().rev() {
+                for id in &page.order {
                     let raw = listed(&page, id, label)?;
                     self.apply_post(&mut dir, raw, &mut stats, &mut walk, label)
                         .await?;
@@ -123,7 +122,7 @@ impl Engine<'_> {
             for u in &m {
                 self.seen.insert(u.v.user_id.clone());
             }
-            Some(super::channel::json_array(m.iter().map(|u| u.raw.get())))
+            Some(json_array(m.iter().map(|u| u.raw.get())))
         } else {
             None
         };
