@@ -192,6 +192,8 @@ fn every_kind_of_change_is_picked_up_and_nothing_is_lost() {
         w.archive_channel(&to_archive).unwrap();
         w.set_profile_picture(&bob).unwrap();
         w.add_emoji("brand-new-emoji", &bob).unwrap();
+        let dave = w.user_by_name("dave").unwrap().id.to_string();
+        w.deactivate_user(&dave).unwrap();
         Changed {
             edited,
             deleted,
@@ -208,6 +210,18 @@ fn every_kind_of_change_is_picked_up_and_nothing_is_lost() {
     assert!(after
         .keys()
         .any(|k| k.ends_with(&format!("__{}.json", ch.new_root))));
+    // A deactivated user keeps their data; the stored profile shows the deactivation.
+    let dave = after
+        .iter()
+        .find(|(k, _)| k.starts_with("users/") && k.ends_with("__dave.json"))
+        .expect("dave kept")
+        .1;
+    assert!(
+        serde_json::from_slice::<Value>(dave).unwrap()["delete_at"]
+            .as_i64()
+            .unwrap()
+            > 0
+    );
 
     // Edits: the earlier version is kept in history.
     for p in &ch.edited {
