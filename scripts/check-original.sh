@@ -9,6 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+bin=${CARGO_TARGET_DIR:-$root/target}/release
+case $bin in /*) ;; *) bin=$root/$bin ;; esac
 work=${1:-target/check-original}
 export TZ=${TZ_CHECK:-Europe/Berlin}
 rm -rf "$work"
@@ -18,7 +20,7 @@ if ! python3 -m venv "$work/venv" || ! "$work/venv/bin/pip" install -q matterbak
   exit 0
 fi
 cargo build --release --locked --workspace --bins >&2
-"$root/target/release/fakemm" serve --seed 42 --scale demo --addr 127.0.0.1:0 --write-config "$work" > "$work/fakemm.out" &
+"$bin/fakemm" serve --seed 42 --scale demo --addr 127.0.0.1:0 --write-config "$work" > "$work/fakemm.out" &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do grep -q listening "$work/fakemm.out" 2>/dev/null && break; sleep 0.1; done
@@ -50,7 +52,7 @@ echo "original: $(posts) post files, $(du -sh data | cut -f1), $(requests) reque
 echo "== 2. the Rust port continuing the original's data dir, after new posts" >&2
 add_posts after-original
 curl -s -X POST "$url/__fake/reset-stats" >/dev/null
-"$root/target/release/matterbak" --rate-limit 0 -d data -o port.zip 2> port.log | tee port.out >&2
+"$bin/matterbak" --rate-limit 0 -d data -o port.zip 2> port.log | tee port.out >&2
 grep -q '"post_names": "local"' data/.matterbak-state.json || [ "$(date +%z)" = "+0000" ] || { echo "the port did not keep local-time names" >&2; exit 1; }
 echo "port: $(posts) post files, duplicates: $(dups), $(requests) requests" >&2
 test "$(dups)" = 0
