@@ -35,13 +35,84 @@ pub fn router() -> Router<AppState> {
         .route("/__fake/teams/{id}/icon", post(team_icon))
         .route("/__fake/emojis", post(add_emoji))
         .route("/__fake/config", post(config))
+        .route("/__fake/faults", get(get_faults).post(set_faults))
+        .route("/__fake/hostile", get(get_hostile).post(set_hostile))
 }
 
 async fn stats(State(s): State<AppState>) -> Json<Value> {
     Json(json!({
         "total": s.total.load(std::sync::atomic::Ordering::SeqCst),
         "counts": s.counts_snapshot(),
+        "faults": s.faults_injected.load(std::sync::atomic::Ordering::SeqCst),
     }))
+}
+
+fn faults_json(s: &AppState) -> Value {
+    let f = s.world().config.faults.clone();
+    json!({
+        "faults": f,
+        "injected": s.faults_injected.load(std::sync::atomic::Ordering::SeqCst),
+    })
+}
+
+/// `{"faults": {rate, seed, kinds, latency_ms, slow_ms, too_many_burst}, "injected": n}`.
+async fn get_faults(State(s): State<AppState>) -> Json<Value> {
+    Json(faults_json(&s))
+}
+
+/// Replaces the fault configuration (missing fields take their defaults, so `{}` turns faults
+/// off) and restarts the fault sequence.
+async fn set_faults(
+    State(s): State<AppState>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, (StatusCode, String)> {
+    let f: crate::faults::Faults = serde_json::from_slice(&body)
+        .map_err(|e| (StatusCode::BAD_REQUEST, format!("bad faults: {e}")))?;
+    if !(0.0..=1.0).contains(&f.rate) {
+        return Err((StatusCode::BAD_REQUEST, "rate must be in [0, 1]".into()));
+    }
+    if f.latency_ms.is_some_and(|(lo, hi)| lo > hi) {
+        return Err((StatusCode::BAD_REQUEST, "latency_ms: min > max".into()));
+    }
+    s.set_faults(f);
+    Ok(Json(faults_json(&s)))
+}
+
+fn hostile_json(s: &AppState) -> Value {
+    use std::sync::atomic::Ordering;
+    let h = s.world().config.hostile;
+    json!({
+        "hostile": h,
+        "token_leaked": s.other.leaked.load(Ordering::SeqCst),
+        "other_host_requests": s.other.requests.load(Ordering::SeqCst),
+        "other_host_url": s.other.url.get().cloned().unwrap_or_default(),
+    })
+}
+
+/// `{"hostile": {mode: bool, ...}, "token_leaked": bool, "other_host_requests": n,
+/// "other_host_url": "http://127.0.0.2:PORT"}`.
+async fn get_hostile(State(s): State<AppState>) -> Json<Value> {
+    Json(hostile_json(&s))
+}
+
+#[derive(Deserialize)]
+struct HostileSwitch {
+    mode: String,
+    #[serde(default = "yes")]
+    on: bool,
+}
+
+/// `{"mode": "repeat_pages", "on": true}`.
+async fn set_hostile(
+    State(s): State<AppState>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, (StatusCode, String)> {
+    let b: HostileSwitch = serde_json::from_slice(&body)
+        .map_err(|e| (StatusCode::BAD_REQUEST, format!("bad body: {e}")))?;
+    let mode: crate::hostile::HostileMode =
+        b.mode.parse().map_err(|e| (StatusCode::BAD_REQUEST, e))?;
+    s.world().config.hostile.set(mode, b.on);
+    Ok(Json(hostile_json(&s)))
 }
 
 async fn reset_stats(State(s): State<AppState>) -> Json<Value> {

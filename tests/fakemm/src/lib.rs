@@ -8,7 +8,9 @@
 pub mod content;
 pub mod control;
 pub mod error;
+pub mod faults;
 pub mod generate;
+pub mod hostile;
 pub mod id;
 pub mod posts;
 pub mod ratelimit;
@@ -18,9 +20,13 @@ pub mod server;
 pub mod world;
 
 #[cfg(test)]
+mod fault_tests;
+#[cfg(test)]
 mod tests;
 
+pub use faults::{Fault, FaultEvent, FaultKind, Faults};
 pub use generate::Scale;
+pub use hostile::{Hostile, HostileMode};
 pub use id::Id;
 pub use posts::PostsQuery;
 pub use server::FakeServer;

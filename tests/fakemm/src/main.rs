@@ -4,7 +4,7 @@
 mod bench;
 
 use clap::{Parser, Subcommand};
-use fakemm::{FakeServer, Scale, World};
+use fakemm::{FakeServer, FaultKind, Faults, HostileMode, Scale, World};
 use std::io::Write;
 
 #[derive(Parser)]
@@ -34,6 +34,8 @@ enum Cmd {
         /// Enable rate limiting with this many requests per second (burst 100).
         #[arg(long)]
         rate_limit: Option<u32>,
+        #[command(flatten)]
+        faults: FaultArgs,
     },
     /// Run matterbak against a data set in three scenarios and print its requests per
     /// endpoint beside the minimum the data set needs.
@@ -54,29 +56,93 @@ enum Cmd {
     },
 }
 
-fn main() -> anyhow::Result<()> {
-    let (seed, scale, addr, write_config, no_custom_emoji, rate_limit) = match Cli::parse().cmd {
-        Cmd::Serve {
-            seed,
-            scale,
-            addr,
-            write_config,
-            no_custom_emoji,
-            rate_limit,
-        } => (seed, scale, addr, write_config, no_custom_emoji, rate_limit),
-        Cmd::BenchRequests {
-            matterbak,
-            seed,
-            scale,
-            changes,
-            work_dir,
-        } => {
-            return bench::run(matterbak, seed, scale, changes, work_dir);
+/// Fault injection and hostile modes (see README.md).
+#[derive(clap::Args)]
+struct FaultArgs {
+    /// Fraction of /api/v4 requests that get a fault (0 = off).
+    #[arg(long, default_value_t = 0.0)]
+    fault_rate: f64,
+    /// Seed of the fault decisions.
+    #[arg(long, default_value_t = 0)]
+    fault_seed: u64,
+    /// Enabled fault kinds, comma-separated (default all):
+    /// status,too_many,drop,truncate,slow,timeout_408
+    #[arg(long, value_delimiter = ',')]
+    fault_kinds: Vec<FaultKind>,
+    /// Delay of a `slow` fault in ms.
+    #[arg(long, default_value_t = 200)]
+    fault_slow_ms: u64,
+    /// No 429 bursts: a `too_many` fault is a single 429.
+    #[arg(long)]
+    no_429_burst: bool,
+    /// Extra latency on every /api/v4 request: `MS` or `MIN-MAX` (ms).
+    #[arg(long)]
+    latency_ms: Option<String>,
+    /// Switch on a hostile mode (repeatable): redirect_other_host, repeat_pages,
+    /// huge_response, invalid_json, html_login, file_size_mismatch, file_size_short.
+    #[arg(long)]
+    hostile: Vec<HostileMode>,
+}
+
+impl FaultArgs {
+    fn faults(&self) -> anyhow::Result<Faults> {
+        anyhow::ensure!(
+            (0.0..=1.0).contains(&self.fault_rate),
+            "--fault-rate must be in [0, 1]"
+        );
+        let mut f = Faults::new(self.fault_rate, self.fault_seed);
+        if !self.fault_kinds.is_empty() {
+            f = f.with_kinds(&self.fault_kinds);
         }
-    };
+        f.slow_ms = self.fault_slow_ms;
+        f.too_many_burst = !self.no_429_burst;
+        if let Some(l) = &self.latency_ms {
+            let (lo, hi) = l.split_once('-').unwrap_or((l, l));
+            let (lo, hi): (u64, u64) = (lo.trim().parse()?, hi.trim().parse()?);
+            anyhow::ensure!(lo <= hi, "--latency-ms: MIN > MAX");
+            f.latency_ms = Some((lo, hi));
+        }
+        Ok(f)
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let (seed, scale, addr, write_config, no_custom_emoji, rate_limit, faults) =
+        match Cli::parse().cmd {
+            Cmd::Serve {
+                seed,
+                scale,
+                addr,
+                write_config,
+                no_custom_emoji,
+                rate_limit,
+                faults,
+            } => (
+                seed,
+                scale,
+                addr,
+                write_config,
+                no_custom_emoji,
+                rate_limit,
+                faults,
+            ),
+            Cmd::BenchRequests {
+                matterbak,
+                seed,
+                scale,
+                changes,
+                work_dir,
+            } => {
+                return bench::run(matterbak, seed, scale, changes, work_dir);
+            }
+        };
     let mut world = World::generate(seed, scale);
     world.config.custom_emoji_enabled = !no_custom_emoji;
     world.config.rate_limit = rate_limit.filter(|r| *r > 0).map(|r| (r, 100));
+    world.config.faults = faults.faults()?;
+    for m in &faults.hostile {
+        world.config.hostile.set(*m, true);
+    }
     let channels = world.sample_channels_json();
     let server = FakeServer::start_on(world, &addr)?;
     let url = server.base_url();

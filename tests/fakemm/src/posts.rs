@@ -26,6 +26,14 @@ impl PostListOut<'_> {
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
     }
+    /// The post ids in order (newest first for channel pages).
+    pub fn order(&self) -> &[Id] {
+        &self.order
+    }
+    /// Overrides `prev_post_id` (used by the `repeat_pages` hostile mode).
+    pub fn set_prev_post_id(&mut self, id: Id) {
+        self.prev_post_id = id;
+    }
 }
 
 /// Which `GET /channels/{id}/posts` mode to run (already parsed and clamped).

@@ -2,6 +2,8 @@
 //! authentication extractor, and the in-process `FakeServer` handle.
 
 use crate::error::ApiError;
+use crate::faults::{self, Fault, FaultEvent, FaultSeq, Faults, Step};
+use crate::hostile::{Hostile, HostileMode, OtherHost};
 use crate::id::Id;
 use crate::ratelimit::Limiter;
 use crate::world::World;
@@ -10,7 +12,7 @@ use axum::http::{header, request::Parts, HeaderMap, HeaderValue, Method, StatusC
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -20,6 +22,22 @@ pub struct Shared {
     pub counts: Mutex<BTreeMap<String, u64>>,
     pub total: AtomicU64,
     pub limiter: Mutex<Option<Limiter>>,
+    /// The current fault sequence and the log of injected faults.
+    pub faults: Mutex<FaultRuntime>,
+    /// Faults injected since the start (or the last `reset_counts`).
+    pub faults_injected: AtomicU64,
+    /// The "other host" of `redirect_other_host`.
+    pub other: OtherHost,
+}
+
+/// How many [`FaultEvent`]s the log keeps (the newest).
+pub const FAULT_LOG_CAP: usize = 10_000;
+
+/// The fault sequence (restarted when `config.faults` changes or is set explicitly) and log.
+#[derive(Default)]
+pub struct FaultRuntime {
+    pub seq: Option<FaultSeq>,
+    pub log: VecDeque<FaultEvent>,
 }
 
 pub type AppState = Arc<Shared>;
@@ -31,7 +49,46 @@ impl Shared {
             counts: Mutex::new(BTreeMap::new()),
             total: AtomicU64::new(0),
             limiter: Mutex::new(None),
+            faults: Mutex::new(FaultRuntime::default()),
+            faults_injected: AtomicU64::new(0),
+            other: OtherHost::default(),
         })
+    }
+    fn fault_rt(&self) -> MutexGuard<'_, FaultRuntime> {
+        self.faults.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    /// Restarts the fault sequence: the next `/api/v4` request is number 0 again.
+    pub fn restart_faults(&self) {
+        self.fault_rt().seq = None;
+    }
+    /// Sets `config.faults` and restarts the sequence.
+    pub fn set_faults(&self, f: Faults) {
+        self.world().config.faults = f;
+        self.restart_faults();
+    }
+    /// The decision for the next `/api/v4` request under `cfg` (`None` when faults are off).
+    fn fault_step(&self, cfg: &Faults, route: &str) -> Option<Step> {
+        let mut rt = self.fault_rt();
+        if cfg.is_off() {
+            rt.seq = None;
+            return None;
+        }
+        if rt.seq.as_ref().map(|q| q.faults()) != Some(cfg) {
+            rt.seq = Some(FaultSeq::new(cfg.clone()));
+        }
+        let step = rt.seq.as_mut()?.next_step();
+        if let Some(fault) = step.fault {
+            self.faults_injected.fetch_add(1, Ordering::SeqCst);
+            if rt.log.len() >= FAULT_LOG_CAP {
+                rt.log.pop_front();
+            }
+            rt.log.push_back(FaultEvent {
+                n: step.n,
+                route: route.to_string(),
+                fault,
+            });
+        }
+        Some(step)
     }
     /// Locks the world (ignoring poisoning).
     pub fn world(&self) -> MutexGuard<'_, World> {
@@ -49,6 +106,8 @@ impl Shared {
             .unwrap_or_else(|e| e.into_inner())
             .clear();
         self.total.store(0, Ordering::SeqCst);
+        self.faults_injected.store(0, Ordering::SeqCst);
+        self.fault_rt().log.clear();
     }
 }
 
@@ -120,14 +179,42 @@ pub async fn middleware(State(s): State<AppState>, mut req: Request, next: Next)
     *s.counts
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .entry(key)
+        .entry(key.clone())
         .or_insert(0) += 1;
     s.total.fetch_add(1, Ordering::SeqCst);
 
-    let (rl_cfg, version) = {
+    let is_api = path == "/api/v4" || path.starts_with("/api/v4/");
+    let (rl_cfg, version, hostile, step) = {
         let w = s.world();
-        (w.config.rate_limit, w.config.server_version.clone())
+        let step = if is_api {
+            s.fault_step(&w.config.faults, &key)
+        } else {
+            None
+        };
+        (
+            w.config.rate_limit,
+            w.config.server_version.clone(),
+            w.config.hostile,
+            step,
+        )
     };
+    let fault = step.and_then(|st| st.fault);
+    if let Some(st) = step.filter(|st| st.latency_ms > 0) {
+        tokio::time::sleep(std::time::Duration::from_millis(st.latency_ms)).await;
+    }
+    match fault {
+        Some(Fault::Status(code)) => {
+            return faults::status_response(code, &new_request_id(), &version)
+        }
+        Some(Fault::TooMany { .. }) => return faults::too_many_response(),
+        Some(Fault::Drop) => return faults::dropped(),
+        Some(Fault::Timeout408) => return faults::timeout_408_response(),
+        Some(Fault::SlowHead(ms)) => tokio::time::sleep(std::time::Duration::from_millis(ms)).await,
+        _ => {}
+    }
+    if let Some(r) = redirect_other_host(&s, &hostile, is_api, &path, req.uri().query()) {
+        return r;
+    }
     let rl = {
         let mut l = s.limiter.lock().unwrap_or_else(|e| e.into_inner());
         match rl_cfg {
@@ -211,7 +298,40 @@ pub async fn middleware(State(s): State<AppState>, mut req: Request, next: Next)
         h.insert("Permissions-Policy", HeaderValue::from_static(""));
     }
     rl_headers(resp.headers_mut());
-    resp
+    match fault {
+        Some(Fault::Truncate) => faults::truncate(resp),
+        Some(Fault::SlowBody(ms)) => faults::trickle(resp, ms),
+        _ => resp,
+    }
+}
+
+/// `redirect_other_host`: 302 to the same path and query on the other host (not for login).
+fn redirect_other_host(
+    s: &Shared,
+    h: &Hostile,
+    is_api: bool,
+    path: &str,
+    query: Option<&str>,
+) -> Option<Response> {
+    if !h.redirect_other_host || !is_api || path == "/api/v4/users/login" {
+        return None;
+    }
+    let base = s.other.url.get()?;
+    let loc = match query {
+        Some(q) => format!("{base}{path}?{q}"),
+        None => format!("{base}{path}"),
+    };
+    let body = format!("<a href=\"{loc}\">Found</a>.\n\n");
+    let mut r = (
+        StatusCode::FOUND,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        body,
+    )
+        .into_response();
+    if let Ok(v) = HeaderValue::from_str(&loc) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    Some(r)
 }
 
 /// The full router (API + HTML fallback + control interface).
@@ -245,6 +365,9 @@ impl FakeServer {
         let listener = std::net::TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
         let local = listener.local_addr()?;
+        let (other, other_url) = crate::hostile::bind_other(local)?;
+        other.set_nonblocking(true)?;
+        let _ = state.other.url.set(other_url);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let st = state.clone();
         let thread = std::thread::Builder::new()
@@ -258,9 +381,14 @@ impl FakeServer {
                 rt.block_on(async move {
                     let listener =
                         tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-                    let app = router(st);
+                    let other = tokio::net::TcpListener::from_std(other).expect("tokio listener");
+                    let app = router(st.clone());
+                    let other_app = Router::new()
+                        .fallback(crate::hostile::other_host_handler)
+                        .with_state(st);
                     tokio::select! {
                         r = axum::serve(listener, app) => { let _ = r; }
+                        r = axum::serve(other, other_app) => { let _ = r; }
                         _ = rx => {}
                     }
                 });
@@ -296,6 +424,55 @@ impl FakeServer {
 
     pub fn reset_counts(&self) {
         self.state.reset_counts()
+    }
+
+    /// Sets the fault configuration and restarts the fault sequence (request 0 is the next
+    /// `/api/v4` request). `Faults::default()` turns faults off.
+    pub fn set_faults(&self, f: Faults) {
+        self.state.set_faults(f)
+    }
+
+    /// The current fault configuration.
+    pub fn faults(&self) -> Faults {
+        self.state.world().config.faults.clone()
+    }
+
+    /// Faults injected since the start or the last [`FakeServer::reset_counts`] (each 429 of a
+    /// burst counts).
+    pub fn faults_injected(&self) -> u64 {
+        self.state.faults_injected.load(Ordering::SeqCst)
+    }
+
+    /// The injected faults in order (the newest 10,000; cleared by `reset_counts`).
+    pub fn fault_log(&self) -> Vec<FaultEvent> {
+        self.state.fault_rt().log.iter().cloned().collect()
+    }
+
+    /// Switches one hostile mode on or off.
+    pub fn set_hostile(&self, mode: HostileMode, on: bool) {
+        self.state.world().config.hostile.set(mode, on)
+    }
+
+    /// The current hostile modes.
+    pub fn hostile(&self) -> Hostile {
+        self.state.world().config.hostile
+    }
+
+    /// Whether a request with an `Authorization` header or an `MMAUTHTOKEN` cookie ever
+    /// reached the other host of `redirect_other_host`.
+    pub fn token_leaked(&self) -> bool {
+        self.state.other.leaked.load(Ordering::SeqCst)
+    }
+
+    /// Requests the other host received (with or without credentials).
+    pub fn other_host_requests(&self) -> u64 {
+        self.state.other.requests.load(Ordering::SeqCst)
+    }
+
+    /// The other host's base URL: `http://127.0.0.2:PORT`, or `http://localhost:PORT` where
+    /// 127.0.0.2 cannot be bound.
+    pub fn other_host_url(&self) -> String {
+        self.state.other.url.get().cloned().unwrap_or_default()
     }
 
     /// Blocks until the server thread ends (used by the binary; never returns normally).

@@ -18,6 +18,10 @@ pub struct Config {
     pub server_version: String,
     /// `ServiceSettings.MaximumPayloadSizeBytes` (default 300000).
     pub max_payload_bytes: usize,
+    /// Fault injection (off by default). Changing it restarts the fault sequence.
+    pub faults: crate::faults::Faults,
+    /// Hostile-server modes (all off by default).
+    pub hostile: crate::hostile::Hostile,
 }
 
 impl Default for Config {
@@ -27,6 +31,8 @@ impl Default for Config {
             rate_limit: None,
             server_version: "10.11.0".into(),
             max_payload_bytes: 300_000,
+            faults: crate::faults::Faults::default(),
+            hostile: crate::hostile::Hostile::default(),
         }
     }
 }

@@ -44,6 +44,10 @@ pub async fn user_teams(
         .filter(|t| t.delete_at == 0 && w.is_team_member(t.id, uid))
         .map(|t| w.render_team(t.id.as_str()))
         .collect();
+    if w.config.hostile.huge_response {
+        let item = teams.first().cloned().unwrap_or(Value::Null).to_string();
+        return Ok(crate::hostile::huge_array(item));
+    }
     Ok(json_resp(&Value::Array(teams)))
 }
 
@@ -128,6 +132,20 @@ pub async fn user_channels(
             body.push('\n');
         }
         body.push(']');
+    }
+    if w.config.hostile.invalid_json {
+        // Half a document (or the start of an object when there is nothing to cut).
+        let mut cut = body.into_bytes();
+        cut.truncate(cut.len() / 2);
+        if cut.len() < 16 {
+            cut = br#"[{"id": "abc", "create_at": 17"#.to_vec();
+        }
+        return Ok((
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            cut,
+        )
+            .into_response());
     }
     Ok((
         StatusCode::OK,

@@ -195,9 +195,9 @@ pub async fn get_file(
     headers: HeaderMap,
 ) -> ApiResult {
     let fid = require_id(&fid, "file_id")?;
-    let (f, seed) = {
+    let (f, seed, hostile) = {
         let w = s.world();
-        (readable_file(&w, a.user, fid)?, w.seed)
+        (readable_file(&w, a.user, fid)?, w.seed, w.config.hostile)
     };
     let mut ct = if f.mime_type.is_empty() {
         "application/octet-stream".to_string()
@@ -260,9 +260,15 @@ pub async fn get_file(
         }
         _ => (StatusCode::OK, 0, size),
     };
-    put(header::CONTENT_LENGTH, (end - start).to_string());
     let key = content::file_key(seed, f.id);
-    let body = stream_body(f.kind, key, size, start, end);
+    let mut body = stream_body(f.kind, key, size, start, end);
+    if hostile.file_size_mismatch {
+        body = crate::hostile::longer_body(body);
+    } else if hostile.file_size_short {
+        body = crate::hostile::shorter_body(body, (end - start) / 2);
+    } else {
+        put(header::CONTENT_LENGTH, (end - start).to_string());
+    }
     let mut r = (status, body).into_response();
     r.headers_mut().extend(hm);
     Ok(r)

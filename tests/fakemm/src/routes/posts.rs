@@ -44,7 +44,25 @@ pub async fn channel_posts(
         return Err(ApiError::forbidden());
     }
     let w = s.world();
-    readable_channel(&w, a.user, cid)?;
+    let c = readable_channel(&w, a.user, cid)?;
+    if w.config.hostile.repeat_pages && before.is_some() && after.is_none() && since == 0 {
+        // Always the newest page, with a cursor that leads back to it.
+        let query = PostsQuery {
+            page: 0,
+            per_page,
+            skip_fetch_threads: skip,
+            ..PostsQuery::default()
+        };
+        let mut out = w.posts_for_channel_out(cid.as_str(), &query);
+        if let Some(oldest) = out.order().last().copied() {
+            let prev = match c.live.iter().position(|(_, id)| *id == oldest) {
+                Some(k) if k > 0 => c.live[k - 1].1,
+                _ => oldest,
+            };
+            out.set_prev_post_id(prev);
+        }
+        return Ok(json_str(out.to_json()));
+    }
     let query = PostsQuery {
         page,
         per_page,

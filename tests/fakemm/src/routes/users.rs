@@ -30,6 +30,14 @@ fn invalid_credentials() -> ApiError {
 }
 
 pub async fn login(State(s): State<AppState>, body: Bytes) -> ApiResult {
+    if s.world().config.hostile.html_login {
+        return Ok((
+            axum::http::StatusCode::OK,
+            [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            crate::hostile::LOGIN_HTML,
+        )
+            .into_response());
+    }
     let props: serde_json::Map<String, Value> = serde_json::from_slice(&body).unwrap_or_default();
     let get = |k: &str| props.get(k).and_then(|v| v.as_str()).unwrap_or("");
     let (login_id, password) = (get("login_id").to_lowercase(), get("password").to_string());

@@ -1,0 +1,226 @@
+//! Hostile-server modes: a server (or something pretending to be one) that tries to make the
+//! client leak its token, loop forever, run out of memory, or store wrong data. All off by
+//! default; they live in `World.config.hostile`.
+
+use crate::server::AppState;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+/// The switches. JSON form: `{"redirect_other_host": false, "repeat_pages": false, ...}`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Hostile {
+    /// Every `/api/v4` request but `POST /users/login` answers `302 Found` to the same path
+    /// on another host ([`crate::FakeServer::other_host_url`]).
+    pub redirect_other_host: bool,
+    /// `GET /channels/{id}/posts?before=…` always answers the newest page, with a non-empty
+    /// `prev_post_id`.
+    pub repeat_pages: bool,
+    /// `GET /users/{id}/teams` streams a 2 GiB JSON array without `Content-Length`.
+    pub huge_response: bool,
+    /// `GET /users/{id}/channels` answers 200 `application/json` with half a JSON document.
+    pub invalid_json: bool,
+    /// `POST /users/login` answers 200 `text/html` with a login page.
+    pub html_login: bool,
+    /// `GET /files/{id}`: no `Content-Length` (chunked) and 4096 bytes more than the file size.
+    pub file_size_mismatch: bool,
+    /// `GET /files/{id}`: no `Content-Length` (chunked) and a body that ends cleanly after
+    /// half of the file.
+    pub file_size_short: bool,
+}
+
+/// One switch of [`Hostile`]; JSON / CLI names are the snake_case field names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HostileMode {
+    RedirectOtherHost,
+    RepeatPages,
+    HugeResponse,
+    InvalidJson,
+    HtmlLogin,
+    FileSizeMismatch,
+    FileSizeShort,
+}
+
+impl HostileMode {
+    pub const ALL: [HostileMode; 7] = [
+        HostileMode::RedirectOtherHost,
+        HostileMode::RepeatPages,
+        HostileMode::HugeResponse,
+        HostileMode::InvalidJson,
+        HostileMode::HtmlLogin,
+        HostileMode::FileSizeMismatch,
+        HostileMode::FileSizeShort,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            HostileMode::RedirectOtherHost => "redirect_other_host",
+            HostileMode::RepeatPages => "repeat_pages",
+            HostileMode::HugeResponse => "huge_response",
+            HostileMode::InvalidJson => "invalid_json",
+            HostileMode::HtmlLogin => "html_login",
+            HostileMode::FileSizeMismatch => "file_size_mismatch",
+            HostileMode::FileSizeShort => "file_size_short",
+        }
+    }
+}
+
+impl std::str::FromStr for HostileMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        HostileMode::ALL
+            .into_iter()
+            .find(|m| m.name() == s)
+            .ok_or_else(|| {
+                let all: Vec<&str> = HostileMode::ALL.iter().map(|m| m.name()).collect();
+                format!("unknown hostile mode {s:?} ({})", all.join(", "))
+            })
+    }
+}
+
+impl Hostile {
+    fn field(&mut self, m: HostileMode) -> &mut bool {
+        match m {
+            HostileMode::RedirectOtherHost => &mut self.redirect_other_host,
+            HostileMode::RepeatPages => &mut self.repeat_pages,
+            HostileMode::HugeResponse => &mut self.huge_response,
+            HostileMode::InvalidJson => &mut self.invalid_json,
+            HostileMode::HtmlLogin => &mut self.html_login,
+            HostileMode::FileSizeMismatch => &mut self.file_size_mismatch,
+            HostileMode::FileSizeShort => &mut self.file_size_short,
+        }
+    }
+    pub fn set(&mut self, m: HostileMode, on: bool) {
+        *self.field(m) = on;
+    }
+    pub fn get(&self, m: HostileMode) -> bool {
+        let mut c = *self;
+        *c.field(m)
+    }
+}
+
+/// Bytes the `huge_response` array runs to before it is closed.
+pub const HUGE_RESPONSE_BYTES: u64 = 2 << 30;
+
+/// Extra bytes appended by `file_size_mismatch`.
+pub const FILE_EXTRA_BYTES: usize = 4096;
+
+/// `[` + `item,` repeated to about [`HUGE_RESPONSE_BYTES`] + `item]`, streamed in ~64 KiB chunks.
+pub fn huge_array(item: String) -> Response {
+    let mut chunk = String::new();
+    while chunk.len() < 64 * 1024 {
+        chunk.push_str(&item);
+        chunk.push(',');
+    }
+    let chunk = Bytes::from(chunk);
+    let n = HUGE_RESPONSE_BYTES / chunk.len() as u64;
+    let body = futures_util::stream::once(async { Bytes::from_static(b"[") })
+        .chain(futures_util::stream::iter(
+            (0..n).map(move |_| chunk.clone()),
+        ))
+        .chain(futures_util::stream::once(async move {
+            Bytes::from(format!("{item}]"))
+        }))
+        .map(Ok::<Bytes, std::io::Error>);
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::from_stream(body),
+    )
+        .into_response()
+}
+
+/// The body followed by [`FILE_EXTRA_BYTES`] more bytes, chunked (no exact length).
+pub fn longer_body(body: Body) -> Body {
+    let extra: Vec<u8> = (0..FILE_EXTRA_BYTES).map(|i| b"fakemm!\n"[i % 8]).collect();
+    let s = body
+        .into_data_stream()
+        .map(|r| r.map_err(std::io::Error::other))
+        .chain(futures_util::stream::once(
+            async move { Ok(Bytes::from(extra)) },
+        ));
+    Body::from_stream(s)
+}
+
+/// The first `limit` bytes of the body, then a clean end, chunked (no exact length).
+pub fn shorter_body(body: Body, limit: u64) -> Body {
+    let s = body.into_data_stream().scan(0u64, move |sent, r| {
+        let out = match r {
+            Err(e) => Some(Err(std::io::Error::other(e))),
+            Ok(_) if *sent >= limit => None,
+            Ok(b) => {
+                let n = (b.len() as u64).min(limit - *sent);
+                *sent += n;
+                Some(Ok(b.slice(..n as usize)))
+            }
+        };
+        futures_util::future::ready(out)
+    });
+    Body::from_stream(s)
+}
+
+/// A small HTML login page, as an SSO proxy or a captive portal serves it.
+pub const LOGIN_HTML: &str = "<!doctype html><html><head><meta charset=\"utf-8\">\
+<title>Sign in</title></head><body><form method=\"post\" action=\"/login\">\
+<input name=\"username\"><input name=\"password\" type=\"password\">\
+<button type=\"submit\">Sign in</button></form></body></html>\n";
+
+/// The second listener that stands for "another host" in `redirect_other_host`.
+#[derive(Default)]
+pub struct OtherHost {
+    /// `http://127.0.0.2:PORT` (or `http://localhost:PORT` when 127.0.0.2 cannot be bound).
+    pub url: OnceLock<String>,
+    /// Some request carried an `Authorization` header or an `MMAUTHTOKEN` cookie.
+    pub leaked: AtomicBool,
+    /// Requests it received.
+    pub requests: AtomicU64,
+}
+
+/// Whether the request carries credentials: any `Authorization` header, or an
+/// `MMAUTHTOKEN` cookie.
+pub fn carries_token(h: &axum::http::HeaderMap) -> bool {
+    h.contains_key(header::AUTHORIZATION)
+        || h.get_all(header::COOKIE).iter().any(|c| {
+            c.to_str()
+                .is_ok_and(|s| s.split(';').any(|p| p.trim().starts_with("MMAUTHTOKEN=")))
+        })
+}
+
+/// Everything the other host answers: it records the request and says 401.
+pub async fn other_host_handler(State(s): State<AppState>, req: Request) -> Response {
+    s.other.requests.fetch_add(1, Ordering::SeqCst);
+    if carries_token(req.headers()) {
+        s.other.leaked.store(true, Ordering::SeqCst);
+    }
+    let body = crate::error::ApiError::session_expired().body("");
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
+}
+
+/// Binds the other host's listener: 127.0.0.2 (127.0.0.1 if the main server is on 127.0.0.2),
+/// else 127.0.0.1 named `localhost`. Returns the listener and its base URL.
+pub fn bind_other(main: std::net::SocketAddr) -> anyhow::Result<(std::net::TcpListener, String)> {
+    let ip = if main.ip().to_string() == "127.0.0.2" {
+        "127.0.0.1"
+    } else {
+        "127.0.0.2"
+    };
+    if let Ok(l) = std::net::TcpListener::bind((ip, 0)) {
+        let port = l.local_addr()?.port();
+        return Ok((l, format!("http://{ip}:{port}")));
+    }
+    let l = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+    let port = l.local_addr()?.port();
+    Ok((l, format!("http://localhost:{port}")))
+}
