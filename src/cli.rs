@@ -10,8 +10,9 @@ EXIT STATUS:
     1    a run-time error ended the run (disk full, server error, ...)
     2    bad command line or configuration file (nothing was changed)
     3    partial: some items failed, the rest was backed up
-    4    authentication failed (wrong password, expired or revoked token)
+        4    authentication failed (wrong password, expired or revoked token)
     5    server unreachable, TLS failure, or the URL is not a Mattermost API
+    6    another matterbak run holds the data dir's lock
     130  interrupted by Ctrl+C or SIGTERM (a rerun continues where it stopped)";
 
 /// Back up Mattermost channels (direct, group and team) with all posts, threads, files,
@@ -31,6 +32,17 @@ pub struct Cli {
 pub enum Command {
     /// Run the backup (the default when no subcommand is given).
     Backup(BackupArgs),
+    /// Check a data dir: every JSON file parses, every attachment is there with the size its
+    /// file info gives, threads match the posts, no temp files. Exits 1 if anything is wrong.
+    Verify(VerifyArgs),
+}
+
+/// Options of `matterbak verify`.
+#[derive(Debug, Clone, Args)]
+pub struct VerifyArgs {
+    /// The data dir to check.
+    #[arg(short = 'd', long, value_name = "DIR", default_value = "data")]
+    pub data_dir: PathBuf,
 }
 
 /// Options of the backup, named as in the original matterbak 0.5.2.
@@ -92,6 +104,23 @@ pub struct BackupArgs {
     /// (direct, groups, teams, users, emojis).
     #[arg(long, value_name = "SECONDS", default_value_t = 0.0, value_parser = non_negative)]
     pub step_jitter: f64,
+
+    /// How often a failed request is tried again (429, 5xx, timeouts, broken connections),
+    /// with exponential backoff or as long as the server's Retry-After says.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub retries: u32,
+
+    /// Seconds to wait for a connection to the server.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = non_negative)]
+    pub connect_timeout: f64,
+
+    /// Seconds of silence from the server after which a request counts as failed (and is retried).
+    #[arg(long, value_name = "SECONDS", default_value_t = 120.0, value_parser = non_negative)]
+    pub timeout: f64,
+
+    /// Multiplies every retry wait (for tests).
+    #[arg(long, hide = true, default_value_t = 1.0, value_parser = non_negative)]
+    pub retry_wait_scale: f64,
 }
 
 fn non_negative(s: &str) -> Result<f64, String> {

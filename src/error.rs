@@ -20,6 +20,8 @@ pub enum Code {
     Auth = 4,
     /// The server could not be reached, TLS failed, or the URL does not answer as a Mattermost API.
     Unreachable = 5,
+    /// Another run holds the data dir's lock.
+    Locked = 6,
     /// Interrupted by Ctrl+C or SIGTERM; a rerun continues.
     Interrupted = 130,
 }

@@ -1,15 +1,21 @@
-//! The HTTP core: one `send` through which every request goes (rate limit, auth, cancel).
+//! The HTTP core: every request goes through `send_once` (rate limit, auth, cancel) inside
+//! `with_retry` (backoff, `Retry-After`, `X-RateLimit-Remaining`).
 
+use std::future::Future;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
-use reqwest::{Method, Response};
+use reqwest::header::{
+    HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE, LOCATION, RANGE, RETRY_AFTER,
+};
+use reqwest::{Method, Response, StatusCode};
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
+use super::retry::{is_retryable, RetryPolicy};
 use crate::cancel::Cancel;
 use crate::config::Secret;
 
@@ -17,6 +23,8 @@ use crate::config::Secret;
 pub(crate) const MAX_JSON_BYTES: u64 = 64 << 20;
 /// Largest image accepted (profile images, team icons, emojis).
 pub(crate) const MAX_IMAGE_BYTES: u64 = 64 << 20;
+/// Redirects followed at most (only to the same host).
+const MAX_REDIRECTS: usize = 5;
 
 /// Settings of the client.
 #[derive(Debug, Clone)]
@@ -26,6 +34,7 @@ pub struct ClientOptions {
     pub connect_timeout: Duration,
     /// Longest silence while waiting for (a part of) an answer.
     pub read_timeout: Duration,
+    pub retry: RetryPolicy,
 }
 
 impl Default for ClientOptions {
@@ -34,6 +43,7 @@ impl Default for ClientOptions {
             rate_limit: 10.0,
             connect_timeout: Duration::from_secs(30),
             read_timeout: Duration::from_secs(120),
+            retry: RetryPolicy::default(),
         }
     }
 }
@@ -45,18 +55,35 @@ pub struct Client {
     base: String,
     token: Option<Secret>,
     limiter: Option<DefaultDirectRateLimiter>,
+    pub(crate) retry: RetryPolicy,
+    /// The server said `X-RateLimit-Remaining: 0`: no request before this instant.
+    pause_until: Mutex<Option<Instant>>,
     pub(crate) cancel: Cancel,
     requests: AtomicU64,
+    retries: AtomicU64,
 }
 
 impl Client {
     /// # Errors
     /// When the HTTP stack cannot be set up (TLS roots).
     pub fn new(api_url: &str, opts: &ClientOptions, cancel: Cancel) -> Result<Self, ApiError> {
+        // Follow redirects only within the same host: the token must never go elsewhere.
+        let policy = reqwest::redirect::Policy::custom(|attempt| {
+            let first = &attempt.previous()[0];
+            let same_host = attempt.url().host_str() == first.host_str()
+                && (attempt.url().port_or_known_default() == first.port_or_known_default()
+                    || (first.scheme() == "http" && attempt.url().scheme() == "https"));
+            if same_host && attempt.previous().len() <= MAX_REDIRECTS {
+                attempt.follow()
+            } else {
+                attempt.stop()
+            }
+        });
         let http = reqwest::Client::builder()
             .user_agent(concat!("matterbak/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(opts.connect_timeout)
             .read_timeout(opts.read_timeout)
+            .redirect(policy)
             .build()
             .map_err(|e| ApiError::from_reqwest(api_url, e))?;
         let limiter = (opts.rate_limit > 0.0).then(|| {
@@ -72,8 +99,11 @@ impl Client {
             base: api_url.trim_end_matches('/').to_string(),
             token: None,
             limiter,
+            retry: opts.retry.clone(),
+            pause_until: Mutex::new(None),
             cancel,
             requests: AtomicU64::new(0),
+            retries: AtomicU64::new(0),
         })
     }
 
@@ -81,9 +111,14 @@ impl Client {
         self.token = Some(token);
     }
 
-    /// Number of HTTP requests sent so far.
+    /// Number of HTTP requests sent so far (retries included).
     pub fn request_count(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Number of requests that were attempts after a failure.
+    pub fn retry_count(&self) -> u64 {
+        self.retries.load(Ordering::Relaxed)
     }
 
     pub fn base_url(&self) -> &str {
@@ -94,19 +129,72 @@ impl Client {
         format!("{}{}", self.base, path)
     }
 
-    /// Sends one request and returns the response if its status is a success.
+    /// Runs `attempt` until it succeeds, fails for good, or the attempts are used up.
+    pub(crate) async fn with_retry<T, F, Fut>(
+        &self,
+        what: &str,
+        mut attempt: F,
+    ) -> Result<T, ApiError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, ApiError>>,
+    {
+        let mut n = 1;
+        loop {
+            match attempt().await {
+                Ok(v) => return Ok(v),
+                Err(e) if n < self.retry.attempts && is_retryable(&e) => {
+                    let hint = match &e {
+                        ApiError::Status { retry_after, .. } => *retry_after,
+                        _ => None,
+                    };
+                    let wait = self.retry.delay(n, hint);
+                    tracing::warn!(
+                        "{what}: {e}; retrying in {:.1}s (attempt {} of {})",
+                        wait.as_secs_f64(),
+                        n + 1,
+                        self.retry.attempts
+                    );
+                    self.cancel
+                        .sleep(wait)
+                        .await
+                        .map_err(|_| ApiError::Cancelled)?;
+                    self.retries.fetch_add(1, Ordering::Relaxed);
+                    n += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Sends one request (one attempt) and returns the response if its status is a success.
     ///
-    /// Every request of the tool goes through here: it waits for the rate limiter, adds the
-    /// token, and gives up at once when the run is cancelled.
-    pub(crate) async fn send(
+    /// It waits for the rate limiter and for a pause the server asked for, adds the token, and
+    /// gives up at once when the run is cancelled.
+    pub(crate) async fn send_once(
         &self,
         method: Method,
         path: &str,
         query: &[(&str, &str)],
-        body: Option<Vec<u8>>,
+        body: Option<&[u8]>,
         headers: HeaderMap,
     ) -> Result<Response, ApiError> {
         let url = self.url(path);
+        let pause = *self.pause_until.lock().expect("not poisoned");
+        if let Some(until) = pause {
+            let now = Instant::now();
+            if until > now {
+                let wait = (until - now).mul_f64(self.retry.scale.max(0.0));
+                tracing::info!(
+                    "the server's rate limit is used up; waiting {:.1}s",
+                    wait.as_secs_f64()
+                );
+                self.cancel
+                    .sleep(wait)
+                    .await
+                    .map_err(|_| ApiError::Cancelled)?;
+            }
+        }
         if let Some(l) = &self.limiter {
             tokio::select! {
                 _ = l.until_ready() => {}
@@ -129,7 +217,9 @@ impl Client {
             req = req.header(AUTHORIZATION, v);
         }
         if let Some(b) = body {
-            req = req.header(CONTENT_TYPE, "application/json").body(b);
+            req = req
+                .header(CONTENT_TYPE, "application/json")
+                .body(b.to_vec());
         }
         self.requests.fetch_add(1, Ordering::Relaxed);
         tracing::debug!("{method} {url}");
@@ -137,22 +227,73 @@ impl Client {
             r = req.send() => r.map_err(|e| ApiError::from_reqwest(&url, e))?,
             _ = self.cancel.cancelled() => return Err(ApiError::Cancelled),
         };
+        if header_u64(&resp, "x-ratelimit-remaining") == Some(0) {
+            let reset = header_u64(&resp, "x-ratelimit-reset").unwrap_or(1).min(600);
+            *self.pause_until.lock().expect("not poisoned") =
+                Some(Instant::now() + Duration::from_secs(reset));
+        }
         let status = resp.status();
-        if status.is_success() || status == reqwest::StatusCode::NOT_MODIFIED {
+        if status.is_success() || status == StatusCode::NOT_MODIFIED {
             return Ok(resp);
         }
         Err(self.status_error(method, &url, resp).await)
+    }
+
+    /// Sends a request and reads its JSON answer, with retries (a broken body is retried too).
+    pub(crate) async fn fetch_json<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Result<T, ApiError> {
+        let url = self.url(path);
+        let what = format!("{method} {url}");
+        self.with_retry(&what, || async {
+            let resp = self
+                .send_once(method.clone(), path, query, body, HeaderMap::new())
+                .await?;
+            self.read_json(&url, resp).await
+        })
+        .await
     }
 
     /// Turns an error answer into [`ApiError::Status`] (or `NotApi` for an HTML page).
     async fn status_error(&self, method: Method, url: &str, resp: Response) -> ApiError {
         let status = resp.status();
         let ctype = content_type(&resp);
+        let retry_after = header_u64(&resp, RETRY_AFTER.as_str())
+            .or_else(|| {
+                (status == StatusCode::TOO_MANY_REQUESTS)
+                    .then(|| header_u64(&resp, "x-ratelimit-reset"))
+                    .flatten()
+            })
+            .map(|s| Duration::from_secs(s.min(600)));
+        let location = resp
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let body = self
             .read_limited(url, resp, 64 << 10, true)
             .await
             .unwrap_or_default();
-        if ctype.starts_with("text/html") {
+        if status.is_redirection() {
+            let to = location.unwrap_or_default();
+            return ApiError::Status {
+                method: method.to_string(),
+                url: url.to_string(),
+                status: status.as_u16(),
+                reason: status.canonical_reason().unwrap_or("").to_string(),
+                id: None,
+                server: format!(
+                    ": redirected to another host ({to}); not followed, so that the token is not sent there (if that is the right server, put its URL in the credentials file)"
+                ),
+                retry_after: None,
+            };
+        }
+        // An HTML page answering an API request is not the API; a proxy's 5xx page is an error.
+        if ctype.starts_with("text/html") && !status.is_server_error() {
             return ApiError::NotApi {
                 url: url.to_string(),
                 content_type: ctype,
@@ -175,10 +316,15 @@ impl Client {
             }
             Err(_) => {
                 let text = String::from_utf8_lossy(&body);
-                let text: String = text.trim().chars().take(200).collect();
+                let text: String = text
+                    .trim()
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(200)
+                    .collect();
                 (
                     None,
-                    if text.is_empty() {
+                    if text.is_empty() || ctype.starts_with("text/html") {
                         String::new()
                     } else {
                         format!(": {text}")
@@ -193,6 +339,7 @@ impl Client {
             reason: status.canonical_reason().unwrap_or("").to_string(),
             id,
             server,
+            retry_after,
         }
     }
 
@@ -255,25 +402,33 @@ impl Client {
         })
     }
 
-    /// `GET` and parse JSON.
+    /// `GET` and parse JSON, with retries.
     pub(crate) async fn get_json<T: DeserializeOwned>(
         &self,
         path: &str,
         query: &[(&str, &str)],
     ) -> Result<T, ApiError> {
-        let resp = self
-            .send(Method::GET, path, query, None, HeaderMap::new())
-            .await?;
-        self.read_json(&self.url(path), resp).await
+        self.fetch_json(Method::GET, path, query, None).await
     }
 
-    /// `GET` a streamed body.
-    pub(crate) async fn get_stream(&self, path: &str) -> Result<Download, ApiError> {
+    /// `GET` a body to stream, from byte `offset` on (`Range`), with retries until the headers.
+    pub(crate) async fn get_stream(&self, path: &str, offset: u64) -> Result<Download, ApiError> {
         let url = self.url(path);
+        let what = format!("GET {url}");
         let resp = self
-            .send(Method::GET, path, &[], None, HeaderMap::new())
+            .with_retry(&what, || {
+                let mut h = HeaderMap::new();
+                if offset > 0 {
+                    h.insert(
+                        RANGE,
+                        HeaderValue::from_str(&format!("bytes={offset}-")).expect("ascii"),
+                    );
+                }
+                self.send_once(Method::GET, path, &[], None, h)
+            })
             .await?;
         Ok(Download {
+            partial: resp.status() == StatusCode::PARTIAL_CONTENT,
             content_length: resp.content_length(),
             content_type: content_type(&resp),
             resp,
@@ -281,6 +436,10 @@ impl Client {
             cancel: self.cancel.clone(),
         })
     }
+}
+
+fn header_u64(resp: &Response, name: &str) -> Option<u64> {
+    resp.headers().get(name)?.to_str().ok()?.trim().parse().ok()
 }
 
 pub(crate) fn content_type(resp: &Response) -> String {
@@ -297,6 +456,8 @@ pub struct Download {
     resp: Response,
     url: String,
     cancel: Cancel,
+    /// The server answered a `Range` request with 206: the body continues at the offset.
+    pub partial: bool,
     pub content_length: Option<u64>,
     pub content_type: String,
 }

@@ -61,24 +61,30 @@ impl Client {
                 self.me().await
             }
             Login::Password(pw) => {
-                let body = serde_json::json!({ "login_id": user, "password": pw.expose() });
+                let body =
+                    serde_json::json!({ "login_id": user, "password": pw.expose() }).to_string();
                 let path = "/users/login";
-                let resp = self
-                    .send(
-                        Method::POST,
-                        path,
-                        &[],
-                        Some(body.to_string().into_bytes()),
-                        HeaderMap::new(),
-                    )
-                    .await?;
-                let token = resp
-                    .headers()
-                    .get("token")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string);
                 let url = self.url(path);
-                let me: Box<RawValue> = self.read_json(&url, resp).await?;
+                let (token, me) = self
+                    .with_retry(&format!("POST {url}"), || async {
+                        let resp = self
+                            .send_once(
+                                Method::POST,
+                                path,
+                                &[],
+                                Some(body.as_bytes()),
+                                HeaderMap::new(),
+                            )
+                            .await?;
+                        let token = resp
+                            .headers()
+                            .get("token")
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_string);
+                        let me: Box<RawValue> = self.read_json(&url, resp).await?;
+                        Ok((token, me))
+                    })
+                    .await?;
                 let token = token
                     .filter(|t| !t.is_empty())
                     .ok_or_else(|| ApiError::NotApi {
@@ -96,11 +102,11 @@ impl Client {
 
     /// Ends the session opened by [`Client::login`] with a password (sessions would pile up).
     pub async fn logout(&self) -> Result<(), ApiError> {
-        self.send(
+        self.send_once(
             Method::POST,
             "/users/logout",
             &[],
-            Some(b"{}".to_vec()),
+            Some(b"{}"),
             HeaderMap::new(),
         )
         .await?;
@@ -246,20 +252,10 @@ impl Client {
             }
             let body = serde_json::to_vec(batch).expect("strings serialise");
             match self
-                .send(
-                    Method::POST,
-                    "/users/ids",
-                    &query,
-                    Some(body),
-                    HeaderMap::new(),
-                )
+                .fetch_json::<Vec<Box<RawValue>>>(Method::POST, "/users/ids", &query, Some(&body))
                 .await
             {
-                Ok(resp) => {
-                    let url = self.url("/users/ids");
-                    let items: Vec<Box<RawValue>> = self.read_json(&url, resp).await?;
-                    out.extend(parse_all(&url, items)?);
-                }
+                Ok(items) => out.extend(parse_all(&self.url("/users/ids"), items)?),
                 Err(e) if e.status() == Some(413) && batch.len() > 1 => {
                     let (a, b) = batch.split_at(batch.len() / 2);
                     todo.push(b);
@@ -271,24 +267,29 @@ impl Client {
         Ok(out)
     }
 
-    /// An image endpoint; `None` when the server has none (404) or it is not an image.
+    /// An image endpoint; `None` when the server has none (404, or 501 without storage).
     async fn image(&self, path: &str) -> Result<Option<Image>, ApiError> {
-        let resp = match self
-            .send(Method::GET, path, &[], None, HeaderMap::new())
-            .await
-        {
-            Ok(r) => r,
-            Err(e) if matches!(e.status(), Some(404 | 501)) => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        let content_type = content_type(&resp);
-        let bytes = self
-            .read_limited(&self.url(path), resp, MAX_IMAGE_BYTES, false)
-            .await?;
-        Ok(Some(Image {
-            content_type,
-            bytes,
-        }))
+        let url = self.url(path);
+        let got = self
+            .with_retry(&format!("GET {url}"), || async {
+                let resp = self
+                    .send_once(Method::GET, path, &[], None, HeaderMap::new())
+                    .await?;
+                let content_type = content_type(&resp);
+                let bytes = self
+                    .read_limited(&url, resp, MAX_IMAGE_BYTES, false)
+                    .await?;
+                Ok(Image {
+                    content_type,
+                    bytes,
+                })
+            })
+            .await;
+        match got {
+            Ok(img) => Ok(Some(img)),
+            Err(e) if matches!(e.status(), Some(404 | 501)) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     pub async fn user_image(&self, user_id: &str) -> Result<Option<Image>, ApiError> {
@@ -306,9 +307,9 @@ impl Client {
             .await
     }
 
-    /// `GET /files/{id}` as a stream.
-    pub async fn file(&self, file_id: &str) -> Result<super::Download, ApiError> {
-        self.get_stream(&format!("/files/{}", check_id(file_id)?))
+    /// `GET /files/{id}` as a stream, from byte `offset` on (to resume a broken transfer).
+    pub async fn file(&self, file_id: &str, offset: u64) -> Result<super::Download, ApiError> {
+        self.get_stream(&format!("/files/{}", check_id(file_id)?), offset)
             .await
     }
 }

@@ -19,6 +19,8 @@ pub enum ApiError {
         id: Option<String>,
         /// `": <message> (<id>)"` or `": <body start>"`, ready to print.
         server: String,
+        /// How long the server asked to wait (`Retry-After`, or `X-RateLimit-Reset` on a 429).
+        retry_after: Option<std::time::Duration>,
     },
     #[error("{url} answered with `{content_type}`, not the Mattermost API (check that the url in the credentials file points at the Mattermost server)")]
     NotApi { url: String, content_type: String },

@@ -6,10 +6,12 @@ mod client;
 mod endpoints;
 mod error;
 pub mod model;
+mod retry;
 
 pub use client::{Client, ClientOptions, Download};
 pub use endpoints::Anchor;
 pub use error::ApiError;
+pub use retry::{is_retryable, RetryPolicy};
 
 /// Posts per page (the server's maximum).
 pub const PER_PAGE: usize = 200;

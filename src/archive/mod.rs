@@ -114,7 +114,9 @@ fn collect(root: &Path, rel: &Path, out: &mut Vec<(PathBuf, bool)>) -> io::Resul
     items.sort_by_key(|e| e.file_name());
     for e in items {
         let name = e.file_name();
-        if name.to_string_lossy().starts_with(atomic::TEMP_PREFIX) {
+        if name.to_string_lossy().starts_with(atomic::TEMP_PREFIX)
+            || name == crate::store::lock::LOCK_FILE
+        {
             continue;
         }
         let r = rel.join(&name);

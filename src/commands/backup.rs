@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use rand::Rng;
 
-use crate::api::{ApiError, Client, ClientOptions};
+use crate::api::{ApiError, Client, ClientOptions, RetryPolicy};
 use crate::archive;
 use crate::cancel::Cancel;
 use crate::cli::BackupArgs;
@@ -20,6 +20,13 @@ pub fn run(args: BackupArgs) -> Result<Code> {
     // Configuration first: a bad file must not touch the data dir or the network.
     let creds = Credentials::load(&args.credentials)?;
     let channels = ChannelsConfig::load(&args.channels)?;
+    if channels.selects_nothing() && !(args.skip_direct && args.skip_groups && args.skip_teams) {
+        return Err(Fatal::usage(format!(
+            "channels file {} selects nothing: name teams, direct or groups to back up (see channels.example.json)",
+            args.channels.display()
+        ))
+        .into());
+    }
     let output = args
         .output_zip
         .clone()
@@ -49,7 +56,13 @@ async fn inner_run(
     }
     let opts = ClientOptions {
         rate_limit: args.rate_limit,
-        ..ClientOptions::default()
+        connect_timeout: Duration::from_secs_f64(args.connect_timeout.max(0.1)),
+        read_timeout: Duration::from_secs_f64(args.timeout.max(0.1)),
+        retry: RetryPolicy {
+            attempts: args.retries.saturating_add(1),
+            scale: args.retry_wait_scale,
+            ..RetryPolicy::default()
+        },
     };
     let mut client = Client::new(&creds.api_url, &opts, cancel.clone())?;
     tracing::info!("logging in to {} as {}", creds.api_url, creds.user);
@@ -65,6 +78,36 @@ async fn inner_run(
         );
     }
 
+    // Team names must exist before anything is written.
+    let teams = client
+        .teams_for_user(&me.v.id)
+        .await
+        .context("listing your teams")?;
+    let unknown: Vec<&String> = channels
+        .teams
+        .keys()
+        .filter(|k| {
+            !teams
+                .iter()
+                .any(|t| t.v.name == **k || t.v.display_name == **k)
+        })
+        .collect();
+    if !unknown.is_empty() && !args.skip_teams {
+        let mut have: Vec<&str> = teams.iter().map(|t| t.v.name.as_str()).collect();
+        have.sort();
+        return Err(Fatal::usage(format!(
+            "channels file {}: no team of {} is called {} (the teams are: {})",
+            args.channels.display(),
+            me.v.username,
+            unknown
+                .iter()
+                .map(|k| format!("\"{k}\""))
+                .collect::<Vec<_>>()
+                .join(", "),
+            have.join(", ")
+        ))
+        .into());
+    }
     let store = Store::open(&args.data_dir)?;
     let fopts = fetch::Options {
         update_old_posts: args.update_old_posts,
@@ -77,7 +120,7 @@ async fn inner_run(
         step_jitter: args.step_jitter,
     };
     let result = Engine::new(&client, &store, &channels, &fopts, me, cancel.clone())
-        .run()
+        .run(teams)
         .await;
     if matches!(creds.login, Login::Password(_)) && !cancel.is_cancelled() {
         if let Err(e) = client.logout().await {

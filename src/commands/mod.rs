@@ -1,6 +1,7 @@
 //! The CLI adapters: parse, set up logging, run a command, map its error to an exit code.
 
 mod backup;
+mod verify;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -27,6 +28,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         None => backup::run(cli.backup),
         Some(Command::Backup(args)) => backup::run(args),
+        Some(Command::Verify(args)) => verify::run(args),
     };
     match result {
         Ok(code) => code.into(),

@@ -79,6 +79,14 @@ impl ChannelsConfig {
         }
     }
 
+    /// No team, no direct and no group channel is named.
+    pub fn selects_nothing(&self) -> bool {
+        self.teams.is_empty()
+            && self.direct.is_empty()
+            && self.groups.exact.is_empty()
+            && self.groups.subset.is_empty()
+    }
+
     /// Does a group channel whose other members are `others` match the selection?
     pub fn group_selected(&self, others: &BTreeSet<String>) -> bool {
         let exact = self

@@ -41,6 +41,9 @@ struct Walk {
     members_changed: bool,
     /// A post says that someone joined or left the team.
     team_members_changed: bool,
+    /// The oldest `update_at` of a post whose attachment could not be fetched: the next run
+    /// starts there, so that it tries again.
+    retry_from: Option<i64>,
 }
 
 impl Engine<'_> {
@@ -128,12 +131,13 @@ impl Engine<'_> {
         };
         dir.write_channel(parent, channel.bytes(), members.as_deref())?;
         dir.finish(parent)?;
-        self.state.channels.insert(
-            cid,
-            ChannelState {
-                max_update_at: walk.max_update_at,
-            },
-        );
+        let max_update_at = match walk.retry_from {
+            Some(r) => walk.max_update_at.min(r - 1),
+            None => walk.max_update_at,
+        };
+        self.state
+            .channels
+            .insert(cid, ChannelState { max_update_at });
         self.store.save_state(&self.state)?;
 
         tracing::info!(
@@ -253,6 +257,10 @@ impl Engine<'_> {
                     );
                     tracing::warn!("{msg}");
                     self.summary.failures.push(msg);
+                    walk.retry_from = Some(
+                        walk.retry_from
+                            .map_or(post.update_at, |r| r.min(post.update_at)),
+                    );
                 }
                 Err(e) => return Err(e),
             }
@@ -260,21 +268,50 @@ impl Engine<'_> {
         Ok(())
     }
 
-    async fn download(
-        &mut self,
-        dir: &mut crate::store::ChannelDir,
-        info: &FileInfo,
-    ) -> Result<u64> {
-        let mut dl = self.client.file(&info.id).await?;
+    /// Streams one attachment to disk; it appears under its name only when complete and of
+    /// the size its file info gives. A transfer that breaks off is resumed with `Range` (or
+    /// started over when the server ignores the range), within the retry policy's attempts.
+    async fn download(&mut self, dir: &mut ChannelDir, info: &FileInfo) -> Result<u64> {
         let (mut file, fname) = dir.begin_file(&info.id, &info.name)?;
-        while let Some(chunk) = dl.chunk().await? {
-            file.write_all(&chunk)
-                .with_context(|| format!("writing {}", fname))?;
-            if info.size >= 0 && file.written() > info.size as u64 {
-                anyhow::bail!(ItemError(format!(
-                    "the server sent more than the {} bytes its file info gives",
-                    info.size
-                )));
+        let too_long = |n: u64| info.size >= 0 && n > info.size as u64;
+        let mut attempt = 1;
+        loop {
+            let offset = file.written();
+            let mut dl = self.client.file(&info.id, offset).await?;
+            if offset > 0 && !dl.partial {
+                file.truncate()
+                    .with_context(|| format!("writing {fname}"))?;
+            }
+            let broke = loop {
+                match dl.chunk().await {
+                    Ok(Some(chunk)) => {
+                        file.write_all(&chunk)
+                            .with_context(|| format!("writing {fname}"))?;
+                        if too_long(file.written()) {
+                            anyhow::bail!(ItemError(format!(
+                                "the server sent more than the {} bytes its file info gives",
+                                info.size
+                            )));
+                        }
+                    }
+                    Ok(None) => break None,
+                    Err(e) => break Some(e),
+                }
+            };
+            match broke {
+                None => break,
+                Some(e) if attempt < self.client.retry.attempts && crate::api::is_retryable(&e) => {
+                    let wait = self.client.retry.delay(attempt, None);
+                    tracing::warn!(
+                        "{}: {e}; resuming at byte {} in {:.1}s",
+                        info.name,
+                        file.written(),
+                        wait.as_secs_f64()
+                    );
+                    self.cancel.sleep(wait).await?;
+                    attempt += 1;
+                }
+                Some(e) => return Err(e.into()),
             }
         }
         if info.size >= 0 && file.written() != info.size as u64 {
@@ -324,8 +361,14 @@ pub(super) struct ItemError(pub String);
 
 fn is_item_error(e: &anyhow::Error) -> bool {
     e.downcast_ref::<ItemError>().is_some()
-        || e.downcast_ref::<ApiError>()
-            .is_some_and(|a| matches!(a.status(), Some(403 | 404 | 410)))
+        || e.downcast_ref::<ApiError>().is_some_and(|a| {
+            !matches!(
+                a,
+                ApiError::Cancelled
+                    | ApiError::Connect { .. }
+                    | ApiError::Status { status: 401, .. }
+            )
+        })
 }
 
 /// Where the next (older) page starts, or `None` when the walk is done.

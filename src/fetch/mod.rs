@@ -15,7 +15,7 @@ use anyhow::{Context, Result};
 use rand::Rng;
 
 use crate::api::model::{Channel, Member, Raw, Team, User};
-use crate::api::Client;
+use crate::api::{ApiError, Client};
 use crate::cancel::Cancel;
 use crate::config::ChannelsConfig;
 use crate::store::{layout, stored_members, ChannelKind, State, Store};
@@ -141,13 +141,8 @@ impl<'a> Engine<'a> {
     ///
     /// # Errors
     /// The first error that is not limited to one item; [`crate::cancel::Cancelled`] on Ctrl+C.
-    pub async fn run(mut self) -> Result<Summary> {
+    pub async fn run(mut self, teams: Vec<Raw<Team>>) -> Result<Summary> {
         let me_id = self.me.v.id.clone();
-        let teams = self
-            .client
-            .teams_for_user(&me_id)
-            .await
-            .context("listing your teams")?;
         // One request lists the channels of every team and the direct and group channels.
         let channels = self
             .client
@@ -171,15 +166,32 @@ impl<'a> Engine<'a> {
             self.step_jitter().await?;
         }
         if !self.opts.skip_users {
-            self.backup_users().await?;
+            let r = self.backup_users().await;
+            self.item(r, "users")?;
             self.step_jitter().await?;
         }
         if !self.opts.skip_emojis {
-            self.backup_emojis().await?;
+            let r = self.backup_emojis().await;
+            self.item(r, "custom emojis")?;
             self.step_jitter().await?;
         }
         self.store.save_state(&self.state)?;
         Ok(self.summary)
+    }
+
+    /// Records a failure that concerns one item (a channel, the users, the emojis) and lets the
+    /// run go on; anything else (disk, interruption, authentication, a server gone) ends it.
+    fn item<T>(&mut self, r: Result<T>, label: &str) -> Result<Option<T>> {
+        match r {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if is_item_failure(&e) => {
+                let msg = format!("{label}: {e:#}");
+                tracing::error!("{msg} (the next run tries again)");
+                self.summary.failures.push(msg);
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     async fn step_jitter(&self) -> Result<()> {
@@ -275,15 +287,11 @@ impl<'a> Engine<'a> {
         for (c, partner) in dms {
             let name = self.username(&partner);
             if wanted.remove(&name) {
-                self.backup_channel(
-                    &mut dir,
-                    ChannelKind::Direct,
-                    c,
-                    None,
-                    &name,
-                    &format!("direct/{name}"),
-                )
-                .await?;
+                let label = format!("direct/{name}");
+                let r = self
+                    .backup_channel(&mut dir, ChannelKind::Direct, c, None, &name, &label)
+                    .await;
+                self.item(r, &label)?;
             } else {
                 tracing::debug!("skipping direct channel with {name}");
             }
@@ -346,15 +354,11 @@ impl<'a> Engine<'a> {
                 .collect();
             let name = others.iter().cloned().collect::<Vec<_>>().join(layout::SEP);
             if self.cfg.group_selected(&others) {
-                self.backup_channel(
-                    &mut dir,
-                    ChannelKind::Group,
-                    c,
-                    members,
-                    &name,
-                    &format!("groups/{name}"),
-                )
-                .await?;
+                let label = format!("groups/{name}");
+                let r = self
+                    .backup_channel(&mut dir, ChannelKind::Group, c, members, &name, &label)
+                    .await;
+                self.item(r, &label)?;
             } else {
                 tracing::debug!("skipping group channel with {name}");
             }
@@ -408,7 +412,8 @@ impl<'a> Engine<'a> {
             );
 
             let tname = layout::sanitize(&team.v.name);
-            self.backup_team_object(&mut teams_dir, team).await?;
+            let r = self.backup_team_object(&mut teams_dir, team).await;
+            self.item(r, &format!("team {key}"))?;
             let team_base = format!("{tid}{}{tname}", layout::SEP);
             teams_dir.adopt_dir(&tid, &team_base)?;
             let mut channels_dir = self
@@ -417,7 +422,7 @@ impl<'a> Engine<'a> {
             let mut members_changed = false;
             for c in choice.selected {
                 let label = format!("{}/{}", team.v.name, c.v.name);
-                members_changed |= self
+                let r = self
                     .backup_channel(
                         &mut channels_dir,
                         ChannelKind::Team,
@@ -426,17 +431,21 @@ impl<'a> Engine<'a> {
                         &c.v.name,
                         &label,
                     )
-                    .await?;
+                    .await;
+                members_changed |= self.item(r, &label)?.unwrap_or(true);
             }
             // Team members: when a post says someone joined or left, on a full read, or when
             // they were never stored.
             let members_name = format!("{team_base}{}members.json", layout::SEP);
             if members_changed || self.opts.update_old_posts || !teams_dir.contains(&members_name) {
-                let members = self
+                let r = self
                     .client
                     .team_members(&tid)
                     .await
-                    .with_context(|| format!("members of team {key}"))?;
+                    .with_context(|| format!("members of team {key}"));
+                let Some(members) = self.item(r, &format!("team {key}"))? else {
+                    continue;
+                };
                 for m in &members {
                     self.seen.insert(m.v.user_id.clone());
                 }
@@ -452,4 +461,23 @@ impl<'a> Engine<'a> {
         }
         Ok(())
     }
+}
+
+/// An error that concerns one item: the server answered with an error for it (after retries),
+/// sent something broken, or a file of it could not be fetched.
+fn is_item_failure(e: &anyhow::Error) -> bool {
+    for cause in e.chain() {
+        if cause.downcast_ref::<channel::ItemError>().is_some() {
+            return true;
+        }
+        if let Some(a) = cause.downcast_ref::<ApiError>() {
+            return !matches!(
+                a,
+                ApiError::Cancelled
+                    | ApiError::Connect { .. }
+                    | ApiError::Status { status: 401, .. }
+            );
+        }
+    }
+    false
 }

@@ -91,6 +91,15 @@ impl AtomicFile {
         self.written
     }
 
+    /// Empties the file to write it again from the start.
+    pub fn truncate(&mut self) -> io::Result<()> {
+        use std::io::Seek;
+        self.tmp.as_file_mut().set_len(0)?;
+        self.tmp.as_file_mut().seek(std::io::SeekFrom::Start(0))?;
+        self.written = 0;
+        Ok(())
+    }
+
     /// Moves the write position (the zip writer goes back to patch headers).
     pub fn seek(&mut self, pos: std::io::SeekFrom) -> io::Result<u64> {
         use std::io::Seek;

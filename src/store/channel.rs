@@ -279,7 +279,13 @@ impl ChannelDir {
         };
         if edited {
             let mut h = self.history(p.id)?;
-            if let Ok(v) = raw_value(&old, &path) {
+            // A run killed between this write and the post's would come here again: keep the
+            // version once.
+            let known = h
+                .versions
+                .last()
+                .is_some_and(|v| v.get().as_bytes() == old.as_slice());
+            if let (false, Ok(v)) = (known, raw_value(&old, &path)) {
                 h.versions.push(v);
                 self.write_history(&h)?;
             }

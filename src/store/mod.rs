@@ -4,10 +4,13 @@ pub mod atomic;
 mod channel;
 mod iddir;
 pub mod layout;
+pub mod lock;
 pub mod state;
+pub mod verify;
 
 pub use channel::{stored_members, Change, ChannelDir, ChannelKind, PostVersion};
 pub use iddir::IdDir;
+pub use lock::DirLock;
 pub use state::{ChannelState, State};
 
 use std::io;
@@ -50,6 +53,7 @@ impl<T> IoPath<T> for io::Result<T> {
 pub struct Store {
     root: PathBuf,
     sync: DirSync,
+    _lock: DirLock,
 }
 
 /// The image of an object (profile image, team icon, emoji), as the store needs it.
@@ -59,12 +63,14 @@ pub struct ImageData<'a> {
 }
 
 impl Store {
-    /// Opens (creating if needed) a data directory and removes temp files of interrupted runs.
+    /// Opens (creating if needed) a data directory, takes its lock for as long as the store
+    /// lives, and removes temp files of interrupted runs.
     ///
     /// # Errors
-    /// When the directory cannot be created or read.
-    pub fn open(root: &Path) -> Result<Self, StoreError> {
+    /// When the directory cannot be created or read, or another run holds its lock.
+    pub fn open(root: &Path) -> anyhow::Result<Self> {
         std::fs::create_dir_all(root).at(root)?;
+        let lock = DirLock::acquire(root)?;
         let removed = atomic::remove_stale_temps(root).at(root)?;
         if removed > 0 {
             tracing::info!("removed {removed} temp files left by an interrupted run");
@@ -72,6 +78,7 @@ impl Store {
         Ok(Store {
             root: root.to_path_buf(),
             sync: DirSync::default(),
+            _lock: lock,
         })
     }
 

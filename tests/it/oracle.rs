@@ -188,6 +188,7 @@ pub fn diff_keeping(
 ) -> Vec<String> {
     let mut got = crate::util::tree(data);
     got.remove(".matterbak-state.json");
+    got.remove(".matterbak.lock");
     let mut problems = Vec::new();
     for (path, w) in want {
         let Some(bytes) = got.remove(path) else {

@@ -29,8 +29,10 @@ fn rerun_picks_up_new_posts_and_channels_without_duplicates() {
     env.run_ok(&[]);
     let mut again = tree(&env.data());
     let mut b2 = before.clone();
-    again.remove(".matterbak-state.json");
-    b2.remove(".matterbak-state.json");
+    for k in [".matterbak-state.json", ".matterbak.lock"] {
+        again.remove(k);
+        b2.remove(k);
+    }
     assert_eq!(
         b2.keys().collect::<Vec<_>>(),
         again.keys().collect::<Vec<_>>()

@@ -1,0 +1,60 @@
+//! The data dir's lock: one backup at a time writes into a data dir.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, Write};
+use std::path::Path;
+
+use crate::error::{Code, Fatal};
+
+/// Held for the whole run; released when dropped (or when the process dies).
+pub struct DirLock {
+    _file: File,
+}
+
+pub const LOCK_FILE: &str = ".matterbak.lock";
+
+impl DirLock {
+    /// Takes the lock of the data dir `root` (which must exist).
+    ///
+    /// # Errors
+    /// A [`Fatal`] with [`Code::Locked`] when another run holds it.
+    pub fn acquire(root: &Path) -> Result<DirLock, Fatal> {
+        let path = root.join(LOCK_FILE);
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| Fatal {
+                code: Code::Failure,
+                msg: format!("{}: {e}", path.display()),
+            })?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = holder.trim();
+                return Err(Fatal {
+                    code: Code::Locked,
+                    msg: format!(
+                        "another matterbak{} is backing up into {}; wait for it to finish (or stop it) and run again",
+                        if holder.is_empty() { String::new() } else { format!(" (process {holder})") },
+                        root.display()
+                    ),
+                });
+            }
+            Err(TryLockError::Error(e)) => {
+                return Err(Fatal {
+                    code: Code::Failure,
+                    msg: format!("{}: cannot lock: {e}", path.display()),
+                })
+            }
+        }
+        let _ = file.set_len(0);
+        let _ = file.rewind();
+        let _ = write!(file, "{}", std::process::id());
+        Ok(DirLock { _file: file })
+    }
+}
