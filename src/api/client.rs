@@ -281,10 +281,10 @@ impl Client {
         if status.is_redirection() {
             let to = location.unwrap_or_default();
             return ApiError::Status {
-                method: method.to_string(),
+                method: method_name(&method),
                 url: url.to_string(),
                 status: status.as_u16(),
-                reason: status.canonical_reason().unwrap_or("").to_string(),
+                reason: status.canonical_reason().unwrap_or(""),
                 id: None,
                 server: format!(
                     ": redirected to another host ({to}); not followed, so that the token is not sent there (if that is the right server, put its URL in the credentials file)"
@@ -333,10 +333,10 @@ impl Client {
             }
         };
         ApiError::Status {
-            method: method.to_string(),
+            method: method_name(&method),
             url: url.to_string(),
             status: status.as_u16(),
-            reason: status.canonical_reason().unwrap_or("").to_string(),
+            reason: status.canonical_reason().unwrap_or(""),
             id,
             server,
             retry_after,
@@ -476,5 +476,17 @@ impl Download {
 
     pub fn url(&self) -> &str {
         &self.url
+    }
+}
+
+/// The name of one of the methods the client uses, as a static string.
+fn method_name(m: &Method) -> &'static str {
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        _ => "REQUEST",
     }
 }

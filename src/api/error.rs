@@ -11,10 +11,10 @@ pub enum ApiError {
     Timeout { url: String, detail: String },
     #[error("{method} {url}: {status} {reason}{server}")]
     Status {
-        method: String,
+        method: &'static str,
         url: String,
         status: u16,
-        reason: String,
+        reason: &'static str,
         /// The server's error id (e.g. `api.context.permissions.app_error`), if it sent one.
         id: Option<String>,
         /// `": <message> (<id>)"` or `": <body start>"`, ready to print.

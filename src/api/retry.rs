@@ -69,10 +69,10 @@ mod tests {
 
     fn status(s: u16) -> ApiError {
         ApiError::Status {
-            method: "GET".into(),
+            method: "GET",
             url: "u".into(),
             status: s,
-            reason: String::new(),
+            reason: "",
             id: None,
             server: String::new(),
             retry_after: None,

@@ -138,7 +138,7 @@ impl Engine<'_> {
         self.state
             .channels
             .insert(cid, ChannelState { max_update_at });
-        self.store.save_state(&self.state)?;
+        self.save_state()?;
 
         tracing::info!(
             "{label}: {} posts read ({} new, {} changed, {} edited, {} deleted), {} files downloaded ({})",

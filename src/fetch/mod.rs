@@ -175,8 +175,17 @@ impl<'a> Engine<'a> {
             self.item(r, "custom emojis")?;
             self.step_jitter().await?;
         }
-        self.store.save_state(&self.state)?;
+        if self.opts.skip_users {
+            self.state.pending_users.clear();
+        }
+        self.save_state()?;
         Ok(self.summary)
+    }
+
+    /// Saves the state (after a checkpoint of the data), with the users seen so far.
+    fn save_state(&mut self) -> Result<()> {
+        self.state.pending_users.extend(self.seen.iter().cloned());
+        Ok(self.store.save_state(&self.state)?)
     }
 
     /// Records a failure that concerns one item (a channel, the users, the emojis) and lets the
@@ -453,6 +462,7 @@ impl<'a> Engine<'a> {
                     &members_name,
                     &channel::json_array(members.iter().map(|m| m.raw.get())),
                 )?;
+                self.save_state()?;
             }
             teams_dir.remove_others(&tid, &[&format!("{team_base}.json"), &members_name], |n| {
                 n.ends_with(".json")

@@ -65,7 +65,13 @@ impl Engine<'_> {
     pub(super) async fn backup_users(&mut self) -> Result<()> {
         let mut dir = self.store.id_dir(Path::new(layout::USERS))?;
         let stored: BTreeSet<String> = dir.ids_with(|n| n.ends_with(".json")).collect();
-        let all: BTreeSet<String> = stored.union(&self.seen).cloned().collect();
+        let pending = self.state.pending_users.clone();
+        let all: BTreeSet<String> = stored
+            .iter()
+            .chain(&self.seen)
+            .chain(&pending)
+            .cloned()
+            .collect();
         tracing::info!(
             "users: {} seen in this run, {} in the backup",
             self.seen.len(),
@@ -149,6 +155,9 @@ impl Engine<'_> {
                 }
             }
         }
+        // All stored now: nothing is pending any more.
+        self.seen.clear();
+        self.state.pending_users.clear();
         self.summary.users += written;
         self.summary.images += images;
         self.store.checkpoint()?;

@@ -4,7 +4,7 @@
 //! A channel is in the state only once a walk of it completed: from then on every post older
 //! than a stored one is stored too, and the next run only reads until it meets a stored post. Deleting the file loses nothing: the next run re-reads every channel in full.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -24,6 +24,10 @@ pub struct State {
     /// The newest `update_at` of the users stored (the next run asks for changes after it).
     #[serde(default)]
     pub users_max_update_at: i64,
+    /// Users seen as members, authors or reactors whose profile the users phase has not stored
+    /// yet (so that a run killed in between does not forget them).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub pending_users: BTreeSet<String>,
     /// The time zone of post file names in this data dir (decided once, then kept).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub post_names: Option<super::layout::NameZone>,

@@ -6,4 +6,5 @@ mod hostile;
 mod incremental;
 mod oracle;
 mod rerun;
+mod robust;
 mod util;
