@@ -69,6 +69,10 @@ pub fn code_for(err: &anyhow::Error) -> Code {
                 ApiError::Cancelled => Code::Interrupted,
                 ApiError::Connect { .. } | ApiError::NotApi { .. } => Code::Unreachable,
                 ApiError::Status { status: 401, .. } => Code::Auth,
+                // A redirect to another host that was not followed: the URL is wrong.
+                ApiError::Status {
+                    status: 300..=399, ..
+                } => Code::Unreachable,
                 _ => Code::Failure,
             };
         }

@@ -19,6 +19,16 @@ pub enum Anchor {
     Before(String),
 }
 
+/// Is this the server's "no channels" error object?
+fn no_channels_error(body: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct E {
+        id: String,
+    }
+    let mut de = serde_json::Deserializer::from_slice(body).into_iter::<E>();
+    matches!(de.next(), Some(Ok(e)) if e.id == "app.channel.get_channels.not_found.app_error")
+}
+
 /// Ids go into URL paths: refuse anything that is not a Mattermost id (26 alphanumerics).
 fn check_id(id: &str) -> Result<&str, ApiError> {
     if id.len() == 26 && id.bytes().all(|b| b.is_ascii_alphanumeric()) {
@@ -153,17 +163,41 @@ impl Client {
     }
 
     /// `GET /users/{uid}/channels?include_deleted=true`: all channels of all teams plus DMs and
-    /// groups (used when the user is in no team).
+    /// groups, in one request.
     pub async fn channels_for_user(&self, user_id: &str) -> Result<Vec<Raw<Channel>>, ApiError> {
         let path = format!("/users/{}/channels", check_id(user_id)?);
-        match self
-            .get_json::<Vec<Box<RawValue>>>(&path, &[("include_deleted", "true")])
-            .await
-        {
-            Ok(items) => parse_all(&self.url(&path), items),
-            // The server streams `[` before it knows that there are no channels.
-            Err(ApiError::BadJson { .. }) => Ok(Vec::new()),
-            Err(e) => Err(e),
+        let url = self.url(&path);
+        let body = self
+            .with_retry(&format!("GET {url}"), || async {
+                let resp = self
+                    .send_once(
+                        Method::GET,
+                        &path,
+                        &[("include_deleted", "true")],
+                        None,
+                        HeaderMap::new(),
+                    )
+                    .await?;
+                let ctype = content_type(&resp);
+                if ctype.starts_with("text/html") {
+                    return Err(ApiError::NotApi {
+                        url: url.clone(),
+                        content_type: ctype,
+                    });
+                }
+                self.read_limited(&url, resp, super::client::MAX_JSON_BYTES, false)
+                    .await
+            })
+            .await?;
+        match serde_json::from_slice::<Vec<Box<RawValue>>>(&body) {
+            Ok(items) => parse_all(&url, items),
+            // The server writes `[` before it knows that the user has no channel at all, then
+            // an error object: that, and only that, means "no channels".
+            Err(_) if body.starts_with(b"[") && no_channels_error(&body[1..]) => Ok(Vec::new()),
+            Err(e) => Err(ApiError::BadJson {
+                url,
+                detail: e.to_string(),
+            }),
         }
     }
 
