@@ -225,6 +225,7 @@ impl Engine<'_> {
             Change::Edited => stats.posts_edited += 1,
             Change::Deleted => stats.posts_deleted += 1,
             Change::Unchanged => {}
+            Change::Skipped => return Ok(()),
         }
         if !post.root_id.is_empty() {
             dir.add_thread(&post.root_id, &post.id);

@@ -29,6 +29,8 @@ pub enum Change {
     /// Deleted on the server: the stored content was kept and the deletion recorded.
     Deleted,
     Unchanged,
+    /// Deleted on the server before the backup ever saw it: nothing to keep, not stored.
+    Skipped,
 }
 
 /// A post as the server sent it, with the fields the store needs to file it.
@@ -245,7 +247,7 @@ impl ChannelDir {
     pub fn save_post(&mut self, p: PostVersion<'_>, now: i64) -> Result<Change, StoreError> {
         let Some(name) = self.posts.get(p.id).cloned() else {
             if p.delete_at > 0 {
-                return Ok(Change::Unchanged);
+                return Ok(Change::Skipped);
             }
             let name = layout::post_file_in(p.create_at, &sanitize(p.id), self.zone);
             Self::write_in(&self.posts_dir, &name, p.raw, false, &self.sync)?;

@@ -22,6 +22,8 @@ fn demo_backup_equals_the_server() {
     });
     assert_matches(&env.data(), &want);
     assert!(temp_files(&env.data()).is_empty());
+    let (code, report) = crate::robust::verify(&env);
+    assert_eq!(code, 0, "{report}");
     // The zip holds the data dir, byte for byte.
     let zip = std::fs::File::open(env.zip()).expect("zip written");
     let mut zip = zip::ZipArchive::new(zip).unwrap();

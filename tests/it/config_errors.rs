@@ -98,3 +98,46 @@ fn bad_command_line_exits_2() {
     let out = env.run(&["--no-such-option"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn no_secret_in_any_log_level_the_data_dir_or_the_zip() {
+    let env = Env::new(Scale::Tiny);
+    // a session token, as a user copies it from the MMAUTHTOKEN cookie
+    let session = env.server.with_world(|w| {
+        let alice = w.user_by_name("alice").unwrap().id.to_string();
+        w.create_session(&alice).unwrap()
+    });
+    for creds in [
+        json!({"user": "alice", "password": "alice-password", "url": env.server.base_url()}),
+        json!({"user": "alice", "token": "alicepersonalaccesstoken0000", "url": env.server.base_url()}),
+        json!({"user": "alice", "token": session, "url": env.server.base_url()}),
+    ] {
+        env.write_credentials(&creds);
+        let out = env
+            .cmd()
+            .env("RUST_LOG", "trace")
+            .args(["--rate-limit", "0"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let logs = text(&out);
+        assert!(logs.len() > 1000, "trace logging produced output");
+        let mut everything = logs.into_bytes();
+        for (_, bytes) in crate::util::tree(&env.data()) {
+            everything.extend(bytes);
+        }
+        everything.extend(std::fs::read(env.zip()).unwrap());
+        for secret in [
+            "alice-password",
+            "alicepersonalaccesstoken0000",
+            session.as_str(),
+        ] {
+            assert!(
+                !everything
+                    .windows(secret.len())
+                    .any(|w| w == secret.as_bytes()),
+                "{secret} leaked"
+            );
+        }
+    }
+}

@@ -207,6 +207,8 @@ fn every_kind_of_change_is_picked_up_and_nothing_is_lost() {
     let out = env.run_ok(&[]);
     let after = tree(&env.data());
     assert_matches_keeping(&env.data(), &want_all(&env), &ch.kept_ids);
+    let (code, report) = crate::robust::verify(&env);
+    assert_eq!(code, 0, "{report}");
     assert!(after
         .keys()
         .any(|k| k.ends_with(&format!("__{}.json", ch.new_root))));
