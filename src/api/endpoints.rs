@@ -131,6 +131,26 @@ impl Client {
         })
     }
 
+    /// Is there a user with this username? (`GET /users/username/{username}`)
+    pub async fn user_exists(&self, username: &str) -> Result<bool, ApiError> {
+        // Usernames are letters, digits, `.`, `-` and `_`: anything else cannot exist.
+        if username.is_empty()
+            || !username
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        {
+            return Ok(false);
+        }
+        match self
+            .get_json::<serde_json::Value>(&format!("/users/username/{username}"), &[])
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e.status() == Some(404) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// `GET /users/{id}/teams`: every team the user is an active member of.
     pub async fn teams_for_user(&self, user_id: &str) -> Result<Vec<Raw<Team>>, ApiError> {
         let path = format!("/users/{}/teams", check_id(user_id)?);

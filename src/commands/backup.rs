@@ -108,7 +108,10 @@ async fn inner_run(
         ))
         .into());
     }
-    let store = Store::open(&args.data_dir)?;
+    let channel_list = client
+        .channels_for_user(&me.v.id)
+        .await
+        .context("listing your channels")?;
     let fopts = fetch::Options {
         update_old_posts: args.update_old_posts,
         skip_direct: args.skip_direct,
@@ -119,9 +122,14 @@ async fn inner_run(
         skip_emojis: args.skip_emojis,
         step_jitter: args.step_jitter,
     };
-    let result = Engine::new(&client, &store, &channels, &fopts, me, cancel.clone())
-        .run(teams)
-        .await;
+    let store = Store::at(&args.data_dir);
+    let mut engine = Engine::new(&client, &store, &channels, &fopts, me, cancel.clone());
+    // Usernames that do not exist are a usage error, before anything is written.
+    let checked = engine.check_selection(&channel_list, &args.channels).await;
+    let result = match checked.and_then(|()| store.open()) {
+        Ok(()) => engine.run(teams, channel_list).await,
+        Err(e) => Err(e),
+    };
     if matches!(creds.login, Login::Password(_)) && !cancel.is_cancelled() {
         if let Err(e) = client.logout().await {
             tracing::debug!("logout failed: {e}");

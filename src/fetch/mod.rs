@@ -109,14 +109,7 @@ impl<'a> Engine<'a> {
         let mut users = HashMap::new();
         let me_again = Raw::parse(me.raw.clone()).expect("parsed once already");
         users.insert(me.v.id.clone(), me_again);
-        let mut state = State::load(store.root());
-        if state.post_names.is_none() {
-            let zone = store.detect_post_zone().unwrap_or(layout::NameZone::Utc);
-            if zone == layout::NameZone::Local {
-                tracing::info!("post files in this data dir are named in local time (as by the original matterbak); keeping that");
-            }
-            state.post_names = Some(zone);
-        }
+        let state = State::default();
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
@@ -141,14 +134,24 @@ impl<'a> Engine<'a> {
     ///
     /// # Errors
     /// The first error that is not limited to one item; [`crate::cancel::Cancelled`] on Ctrl+C.
-    pub async fn run(mut self, teams: Vec<Raw<Team>>) -> Result<Summary> {
-        let me_id = self.me.v.id.clone();
-        // One request lists the channels of every team and the direct and group channels.
-        let channels = self
-            .client
-            .channels_for_user(&me_id)
-            .await
-            .context("listing your channels")?;
+    /// `teams` and `channels`: the user's teams and channels (`GET /users/me/channels`, one
+    /// request for every team's channels and the direct and group channels).
+    pub async fn run(
+        mut self,
+        teams: Vec<Raw<Team>>,
+        channels: Vec<Raw<Channel>>,
+    ) -> Result<Summary> {
+        self.state = State::load(self.store.root());
+        if self.state.post_names.is_none() {
+            let zone = self
+                .store
+                .detect_post_zone()
+                .unwrap_or(layout::NameZone::Utc);
+            if zone == layout::NameZone::Local {
+                tracing::info!("post files in this data dir are named in local time (as by the original matterbak); keeping that");
+            }
+            self.state.post_names = Some(zone);
+        }
         let (personal, team_channels): (Vec<Raw<Channel>>, Vec<Raw<Channel>>) = channels
             .into_iter()
             .partition(|c| matches!(c.v.kind.as_str(), "D" | "G"));
@@ -180,6 +183,78 @@ impl<'a> Engine<'a> {
         }
         self.save_state()?;
         Ok(self.summary)
+    }
+
+    /// Checks, before anything is written, that every username of `direct` and `groups` is a
+    /// user of the server. Names of direct partners and of users in the backup count as known;
+    /// only other names are looked up (one request each).
+    ///
+    /// # Errors
+    /// A usage [`Fatal`](crate::error::Fatal) naming the users that do not exist.
+    pub async fn check_selection(
+        &mut self,
+        channels: &[Raw<Channel>],
+        channels_file: &Path,
+    ) -> Result<()> {
+        let mut names: BTreeSet<&String> = BTreeSet::new();
+        if !self.opts.skip_direct {
+            names.extend(&self.cfg.direct);
+        }
+        if !self.opts.skip_groups {
+            names.extend(
+                self.cfg
+                    .groups
+                    .exact
+                    .iter()
+                    .chain(&self.cfg.groups.subset)
+                    .flatten(),
+            );
+        }
+        if names.is_empty() {
+            return Ok(());
+        }
+        let me = self.me.v.id.clone();
+        let partners: Vec<String> = channels
+            .iter()
+            .filter(|c| c.v.kind == "D")
+            .filter_map(|c| select::direct_partner(&c.v.name, &me))
+            .collect();
+        self.resolve_users(partners).await?;
+        let mut known: BTreeSet<String> =
+            self.users.values().map(|u| u.v.username.clone()).collect();
+        let users_dir = self.store.root().join(layout::USERS);
+        if let Ok(rd) = std::fs::read_dir(&users_dir) {
+            for e in rd.flatten() {
+                let n = e.file_name().to_string_lossy().into_owned();
+                if let Some(rest) = n
+                    .strip_suffix(".json")
+                    .and_then(|n| n.split_once(layout::SEP))
+                    .map(|(_, r)| r.to_string())
+                {
+                    known.insert(rest);
+                }
+            }
+        }
+        let mut missing = Vec::new();
+        for name in names.into_iter().filter(|n| !known.contains(*n)) {
+            if !self
+                .client
+                .user_exists(name)
+                .await
+                .with_context(|| format!("looking up user {name}"))?
+            {
+                missing.push(format!("\"{name}\""));
+            }
+        }
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(crate::error::Fatal::usage(format!(
+            "channels file {}: no user called {} on the server (check the spelling of the usernames in \"direct\" and \"groups\")",
+            channels_file.display(),
+            missing.join(", ")
+        ))
+        .into())
     }
 
     /// Saves the state (after a checkpoint of the data), with the users seen so far.

@@ -53,7 +53,8 @@ impl<T> IoPath<T> for io::Result<T> {
 pub struct Store {
     root: PathBuf,
     sync: DirSync,
-    _lock: DirLock,
+    /// Held from [`Store::open`] on.
+    lock: std::sync::OnceLock<DirLock>,
 }
 
 /// The image of an object (profile image, team icon, emoji), as the store needs it.
@@ -63,23 +64,30 @@ pub struct ImageData<'a> {
 }
 
 impl Store {
-    /// Opens (creating if needed) a data directory, takes its lock for as long as the store
-    /// lives, and removes temp files of interrupted runs.
+    /// The data directory at `root`, not touched yet: until [`Store::open`], only reading is
+    /// allowed (checking a configuration must not change a thing).
+    pub fn at(root: &Path) -> Self {
+        Store {
+            root: root.to_path_buf(),
+            sync: DirSync::default(),
+            lock: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Creates the directory if needed, takes its lock for as long as the store lives, and
+    /// removes temp files of interrupted runs.
     ///
     /// # Errors
     /// When the directory cannot be created or read, or another run holds its lock.
-    pub fn open(root: &Path) -> anyhow::Result<Self> {
+    pub fn open(&self) -> anyhow::Result<()> {
+        let root = &self.root;
         std::fs::create_dir_all(root).at(root)?;
-        let lock = DirLock::acquire(root)?;
+        let _ = self.lock.set(DirLock::acquire(root)?);
         let removed = atomic::remove_stale_temps(root).at(root)?;
         if removed > 0 {
             tracing::info!("removed {removed} temp files left by an interrupted run");
         }
-        Ok(Store {
-            root: root.to_path_buf(),
-            sync: DirSync::default(),
-            _lock: lock,
-        })
+        Ok(())
     }
 
     pub fn root(&self) -> &Path {

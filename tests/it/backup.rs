@@ -180,13 +180,13 @@ fn selection_include_exclude_exact_subset() {
     // include by name and display name, exclude one of them, name a channel that does not exist
     env.write_channels(&json!({
         "teams": { &team: { "include": [&chans[0].1, &chans[1].2, &chans[2].1, "no-such-channel"], "exclude": [&chans[2].2] } },
-        "direct": [&dm.1, "nobody-by-this-name"],
+        "direct": [&dm.1, "dave"],
         "groups": { "exact": [group_others.1.clone()], "subset": [] }
     }));
     let out = env.run_ok(&[]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("no-such-channel") && err.contains("nobody-by-this-name"),
+        err.contains("no-such-channel") && err.contains("dave"),
         "{}",
         text(&out)
     );

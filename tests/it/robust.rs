@@ -149,6 +149,18 @@ fn bad_configs_get_one_clear_line_and_exit_2() {
             "no-such-team",
         ),
         (
+            "unknown direct user",
+            json!({"user":"alice","password":"alice-password","url":url}).to_string(),
+            json!({"direct": ["bob", "nosuchuser"]}).to_string(),
+            "nosuchuser",
+        ),
+        (
+            "unknown group user",
+            json!({"user":"alice","password":"alice-password","url":url}).to_string(),
+            json!({"groups": {"exact": [["bob", "ghost.user"]]}}).to_string(),
+            "ghost.user",
+        ),
+        (
             "wrong type",
             json!({"user":"alice","password":"alice-password","url":url}).to_string(),
             json!({"direct": "bob"}).to_string(),
