@@ -1,5 +1,6 @@
 //! A flaky server (10% of requests failing in every way) and hostile servers.
 
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use fakemm::faults::Faults;
@@ -152,4 +153,75 @@ fn a_file_of_the_wrong_size_is_not_stored_and_the_run_is_partial() {
     env.run_ok(&FAST);
     assert_eq!(verify(&env).0, 0, "{}", verify(&env).1);
     assert_matches(&env.data(), &want_all(&env));
+}
+
+#[test]
+fn a_channel_that_keeps_failing_does_not_stop_the_others_and_the_next_run_completes_it() {
+    let env = Env::new(Scale::Tiny);
+    // The channel with the most posts: its posts endpoint answers 500 to every request.
+    let me = env
+        .server
+        .with_world(|w| w.user_by_name("alice").unwrap().id.to_string());
+    let visible = env.server.with_world(|w| everything(w, &me).0);
+    let (id, name) = env.server.with_world(|w| {
+        let c = (visible.iter())
+            .map(|id| w.channel(id).unwrap())
+            .max_by_key(|c| c.live.len())
+            .unwrap();
+        (c.id.to_string(), c.display_name.clone())
+    });
+    env.server.set_faults(Faults {
+        broken_paths: vec![format!("/channels/{id}/posts")],
+        ..Faults::default()
+    });
+    let out = env.run(&FAST);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&name) || err.contains(&id), "{}", text(&out));
+    // The others are complete: every post of every other channel has its file.
+    let (others, failing): (BTreeSet<String>, BTreeSet<String>) = env.server.with_world(|w| {
+        let ids = |f: &dyn Fn(&str) -> bool| {
+            (visible.iter())
+                .map(|id| w.channel(id).unwrap())
+                .filter(|c| f(&c.id.to_string()))
+                .flat_map(|c| c.live.iter().map(|(_, p)| p.to_string()))
+                .collect()
+        };
+        (ids(&|c| c != id), ids(&|c| c == id))
+    });
+    let stored = |env: &Env| -> BTreeSet<String> {
+        walk(&env.data())
+            .iter()
+            .filter_map(|p| {
+                let n = p.file_name()?.to_str()?.strip_suffix(".json")?;
+                Some(n.rsplit("__").next()?.to_string())
+            })
+            .collect()
+    };
+    assert!(!others.is_empty() && !failing.is_empty());
+    let have = stored(&env);
+    assert!(others.is_subset(&have), "the other channels are complete");
+    assert!(failing.is_disjoint(&have));
+    assert!(temp_files(&env.data()).is_empty());
+    assert_eq!(verify(&env).0, 0, "{}", verify(&env).1);
+    // The server heals; the next run brings exactly what failed.
+    env.server.set_faults(Faults::default());
+    env.server.reset_counts();
+    env.run_ok(&FAST);
+    assert!(failing.is_subset(&stored(&env)));
+    assert_eq!(verify(&env).0, 0, "{}", verify(&env).1);
+    assert_matches(&env.data(), &want_all(&env));
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }

@@ -86,6 +86,9 @@ pub struct Faults {
     pub slow_ms: u64,
     /// A `too_many` fault is followed by 1..=3 (by hash) more 429s.
     pub too_many_burst: bool,
+    /// `/api/v4` paths containing one of these strings always get a 500 (a part of the server
+    /// that keeps failing, independent of `rate`).
+    pub broken_paths: Vec<String>,
 }
 
 impl Default for Faults {
@@ -97,6 +100,7 @@ impl Default for Faults {
             latency_ms: None,
             slow_ms: 200,
             too_many_burst: true,
+            broken_paths: Vec::new(),
         }
     }
 }
@@ -119,7 +123,9 @@ impl Faults {
 
     /// Neither faults nor latency.
     pub fn is_off(&self) -> bool {
-        (self.rate <= 0.0 || self.kinds.is_empty()) && self.latency_ms.is_none()
+        (self.rate <= 0.0 || self.kinds.is_empty())
+            && self.latency_ms.is_none()
+            && self.broken_paths.is_empty()
     }
 }
 

@@ -184,8 +184,14 @@ pub async fn middleware(State(s): State<AppState>, mut req: Request, next: Next)
     s.total.fetch_add(1, Ordering::SeqCst);
 
     let is_api = path == "/api/v4" || path.starts_with("/api/v4/");
-    let (rl_cfg, version, hostile, step) = {
+    let (rl_cfg, version, hostile, step, broken) = {
         let w = s.world();
+        let broken = is_api
+            && w.config
+                .faults
+                .broken_paths
+                .iter()
+                .any(|b| path.contains(b));
         let step = if is_api {
             s.fault_step(&w.config.faults, &key)
         } else {
@@ -196,8 +202,13 @@ pub async fn middleware(State(s): State<AppState>, mut req: Request, next: Next)
             w.config.server_version.clone(),
             w.config.hostile,
             step,
+            broken,
         )
     };
+    if broken {
+        s.faults_injected.fetch_add(1, Ordering::SeqCst);
+        return faults::status_response(500, &new_request_id(), &version);
+    }
     let fault = step.and_then(|st| st.fault);
     if let Some(st) = step.filter(|st| st.latency_ms > 0) {
         tokio::time::sleep(std::time::Duration::from_millis(st.latency_ms)).await;
