@@ -35,6 +35,104 @@ pub enum Command {
     /// Check a data dir: every JSON file parses, every attachment is there with the size its
     /// file info gives, threads match the posts, no temp files. Exits 1 if anything is wrong.
     Verify(VerifyArgs),
+    /// Export a backup (data dir or zip) to HTML, Markdown, HGF or bulk-import JSONL.
+    #[command(subcommand)]
+    Export(ExportCommand),
+    /// Log in and list every team, channel, direct and group conversation the user can see.
+    List(ListArgs),
+}
+
+/// The formats of `matterbak export`.
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// A static site to read the backup offline in any browser (no server, no network).
+    Html(HtmlArgs),
+    /// Markdown, as the original matterexport writes it (one channel, or every channel).
+    Md(MdArgs),
+    /// One channel as a zip in the format of the Helmholtz Mattermost archiver (as matterexport hgf).
+    Hgf(HgfArgs),
+    /// Mattermost bulk-import JSONL from one or more backups (as the original's mattermerge).
+    Jsonl(JsonlArgs),
+}
+
+/// Options of `matterbak export html`.
+#[derive(Debug, Clone, Args)]
+pub struct HtmlArgs {
+    /// The backup: a data dir or a backup zip.
+    #[arg(short = 'd', long, value_name = "DIR|ZIP", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// The folder to write the site to (created; files matterbak wrote there before are replaced).
+    #[arg(short = 'o', long, value_name = "DIR")]
+    pub output: PathBuf,
+    /// Posts per page of a channel.
+    #[arg(long, value_name = "N", default_value_t = 500)]
+    pub page_size: usize,
+}
+
+/// Options of `matterbak export md`, as the original `matterexport md`.
+#[derive(Debug, Clone, Args)]
+pub struct MdArgs {
+    /// The backup: a data dir or a backup zip.
+    #[arg(short = 'd', long, value_name = "DIR|ZIP", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// The Markdown file to write [default: standard output].
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// The channel: its id, name or folder [default: every channel, one after the other].
+    #[arg(short = 'c', long, value_name = "CHANNEL")]
+    pub channel: Option<String>,
+    /// Group the posts by thread.
+    #[arg(long)]
+    pub threads: bool,
+}
+
+/// Options of `matterbak export hgf`, as the original `matterexport hgf`.
+#[derive(Debug, Clone, Args)]
+pub struct HgfArgs {
+    /// The backup: a data dir or a backup zip.
+    #[arg(short = 'd', long, value_name = "DIR|ZIP", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// The zip file to write.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// The channel: its id, name or folder.
+    #[arg(short = 'c', long, value_name = "CHANNEL")]
+    pub channel: String,
+    /// Accepted for compatibility with matterexport (the HGF format always has threads.json).
+    #[arg(long)]
+    pub threads: bool,
+}
+
+/// Options of `matterbak export jsonl`, as the original `mattermerge`.
+#[derive(Debug, Clone, Args)]
+pub struct JsonlArgs {
+    /// Backups to merge: data dirs or backup zips.
+    #[arg(value_name = "DIR|ZIP", required = true)]
+    pub backups: Vec<PathBuf>,
+    /// The JSONL file to write.
+    #[arg(short = 'o', long, value_name = "FILE", default_value = "matter.jsonl")]
+    pub output: PathBuf,
+    /// Also export attachments: they are copied into a `data/` folder beside the JSONL file,
+    /// which the import's `attachments` paths point into.
+    #[arg(short = 'a', long)]
+    pub attachments: bool,
+}
+
+/// Options of `matterbak list`.
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {
+    /// JSON file with user, password or token, and server URL.
+    #[arg(long, value_name = "FILE", default_value = "credentials.json")]
+    pub credentials: PathBuf,
+    /// Print JSON (one object with teams and channels) instead of a table.
+    #[arg(long, conflicts_with = "channels_json")]
+    pub json: bool,
+    /// Print a channels.json that selects everything listed, to edit down and use with backup.
+    #[arg(long)]
+    pub channels_json: bool,
+    /// Maximum API requests per second; 0 disables the limit.
+    #[arg(long, value_name = "PER_SEC", default_value_t = 10.0, value_parser = non_negative)]
+    pub rate_limit: f64,
 }
 
 /// Options of `matterbak verify`.

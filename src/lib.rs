@@ -6,6 +6,7 @@
 //! - [`api`]: the Mattermost HTTP client (auth, rate limit, typed endpoints). Never touches the disk.
 //! - [`store`]: the data directory (layout, names, atomic writes). Never speaks HTTP.
 //! - [`archive`]: the zip of the data directory.
+//! - [`export`]: reads a backup (data dir or zip) and writes HTML, Markdown, HGF or JSONL.
 
 pub mod api;
 pub mod archive;
@@ -14,5 +15,6 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod export;
 pub mod fetch;
 pub mod store;

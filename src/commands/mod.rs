@@ -1,6 +1,8 @@
 //! The CLI adapters: parse, set up logging, run a command, map its error to an exit code.
 
 mod backup;
+mod export;
+mod list;
 mod verify;
 
 use std::io::IsTerminal;
@@ -29,9 +31,12 @@ pub fn main() -> ExitCode {
         None => backup::run(cli.backup),
         Some(Command::Backup(args)) => backup::run(args),
         Some(Command::Verify(args)) => verify::run(args),
+        Some(Command::Export(cmd)) => export::run(cmd),
+        Some(Command::List(args)) => list::run(args),
     };
     match result {
         Ok(code) => code.into(),
+        Err(e) if broken_pipe(&e) => Code::Ok.into(),
         Err(e) => {
             let code = code_for(&e);
             if code == Code::Interrupted {
@@ -60,4 +65,12 @@ fn init_logging() {
     } else {
         builder.with_ansi(false).init();
     }
+}
+
+/// The reader of standard output went away (`matterbak export md | head`): not an error.
+fn broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }

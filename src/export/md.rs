@@ -1,0 +1,137 @@
+//! `matterbak export md`: a channel as Markdown, line for line as the original matterexport
+//! writes it, plus markers for edited, deleted and pinned posts.
+
+use std::io::Write;
+
+use anyhow::Result;
+use serde_json::Value;
+
+use super::model::{Backup, Channel, Kind, Post};
+use super::out::Output;
+use super::time;
+use crate::cli::MdArgs;
+
+/// What is added to a post's heading line (not written by the original).
+pub const EDITED: &str = " *(edited)*";
+pub const DELETED: &str = " *(deleted)*";
+pub const PINNED: &str = " *(pinned)*";
+
+pub fn run(args: &MdArgs) -> Result<()> {
+    let backup = Backup::open(&args.data_dir)?;
+    let channels = match &args.channel {
+        Some(c) => vec![backup.find_channel(c)?.clone()],
+        None => backup.channels.clone(),
+    };
+    let mut out = Output::create(args.output.as_deref())?;
+    for (i, info) in channels.iter().enumerate() {
+        if i > 0 {
+            writeln!(out)?;
+        }
+        let channel = backup.load(info)?;
+        write_channel(&backup, &channel, args.threads, &mut out)?;
+    }
+    out.finish()
+}
+
+/// One channel: header, metadata, members (DMs and groups), then the posts.
+pub fn write_channel(b: &Backup, c: &Channel, by_threads: bool, out: &mut dyn Write) -> Result<()> {
+    let meta = &c.info.json;
+    let s = |k: &str| meta.get(k).and_then(Value::as_str).unwrap_or("");
+    let n = |k: &str| meta.get(k).and_then(Value::as_i64).unwrap_or(0);
+    match c.info.channel_type.as_str() {
+        "D" => writeln!(out, "# Direct channel\n")?,
+        "G" => writeln!(out, "# Group channel\n")?,
+        _ => {
+            let name = if s("display_name").is_empty() {
+                s("name")
+            } else {
+                s("display_name")
+            };
+            writeln!(out, "# {name}\n")?
+        }
+    }
+    writeln!(out, "{}\n", s("header"))?;
+    writeln!(
+        out,
+        "{} messages in {} threads or single messages\n",
+        n("total_msg_count"),
+        n("total_msg_count_root")
+    )?;
+    writeln!(out, "## Metadata\n")?;
+    writeln!(out, "Created at {}\n", time::local(n("create_at")))?;
+    if c.info.kind == Kind::Team && matches!(c.info.channel_type.as_str(), "O" | "P") {
+        let team = c.info.team_id.as_deref().and_then(|t| b.team(t));
+        let name = team
+            .map(|t| format!("{} ({})", t.display_name, t.name))
+            .unwrap_or_default();
+        writeln!(out, "Belonging to team {name}\n")?;
+    } else {
+        writeln!(out, "### Members\n")?;
+        for m in &c.members {
+            let id = m.get("user_id").and_then(Value::as_str).unwrap_or("");
+            writeln!(out, "* {}", b.user_name(id))?;
+        }
+        writeln!(out, "\n")?;
+    }
+    writeln!(out, "## Messages\n")?;
+    if by_threads {
+        for thread in c.threads() {
+            writeln!(out, "### Thread")?;
+            for p in thread {
+                write_post(b, p, "####", out)?;
+            }
+        }
+    } else {
+        for p in &c.posts {
+            write_post(b, p, "###", out)?;
+        }
+    }
+    Ok(())
+}
+
+fn write_post(b: &Backup, p: &Post, heading: &str, out: &mut dyn Write) -> Result<()> {
+    let mut marks = String::new();
+    if p.is_edited() {
+        marks.push_str(EDITED);
+    }
+    if p.is_deleted() {
+        marks.push_str(DELETED);
+    }
+    if p.is_pinned() {
+        marks.push_str(PINNED);
+    }
+    writeln!(
+        out,
+        "{heading} {} at {}{marks}\n{}\n",
+        b.user_name(&p.user_id),
+        time::local(p.create_at),
+        p.message
+    )?;
+    if !p.files.is_empty() {
+        writeln!(out, "Files:\n")?;
+        for f in &p.files {
+            let path = f
+                .content
+                .as_deref()
+                .map(|c| b.src.describe(c))
+                .unwrap_or_else(|| "None".to_string());
+            writeln!(out, "* {}: `{path}`", f.name)?;
+        }
+        writeln!(out)?;
+    }
+    let reactions = p.reactions();
+    if !reactions.is_empty() {
+        writeln!(out, "Reactions:\n")?;
+        for r in reactions {
+            let s = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+            writeln!(
+                out,
+                "* {}: `{}`",
+                b.user_name(&s("user_id")),
+                s("emoji_name")
+            )?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,14 @@
+//! Exports: read a backup (data dir or zip) and write it in another form.
+//!
+//! - [`source`]: the files of a data dir or a zip, by relative path.
+//! - [`model`]: teams, channels, posts, users and emojis of a backup.
+//! - [`md`], [`hgf`], [`jsonl`], [`html`]: the formats.
+
+pub mod hgf;
+pub mod html;
+pub mod jsonl;
+pub mod md;
+pub mod model;
+pub mod out;
+pub mod source;
+pub mod time;

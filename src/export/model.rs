@@ -1,0 +1,585 @@
+//! A backup as the exports see it: teams, channels, posts, users and emojis, read through a
+//! [`Source`] in the original's layout (one channel's posts in memory at a time).
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result};
+use serde_json::Value;
+
+use super::source::Source;
+use crate::error::Fatal;
+use crate::store::layout::{self, SEP};
+
+/// Which part of the backup a channel is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    Team,
+    Direct,
+    Group,
+}
+
+impl Kind {
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Team => "team channel",
+            Kind::Direct => "direct message",
+            Kind::Group => "group message",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Team {
+    pub id: String,
+    pub name: String,
+    pub display_name: String,
+    /// The team's folder (`teams/<id>__<name>`).
+    pub dir: String,
+    pub icon: Option<String>,
+    pub json: Value,
+}
+
+/// A channel as listed: its metadata file, not yet its posts.
+#[derive(Debug, Clone)]
+pub struct ChannelInfo {
+    pub id: String,
+    pub kind: Kind,
+    /// The team's id for team channels.
+    pub team_id: Option<String>,
+    /// The channel's folder (`direct/<id>__<name>`, `teams/<team>/<id>__<name>`).
+    pub dir: String,
+    pub name: String,
+    pub display_name: String,
+    /// `O`, `P`, `D` or `G`.
+    pub channel_type: String,
+    pub json: Value,
+}
+
+/// A user from `users/`.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    pub image: Option<String>,
+    pub json: Value,
+}
+
+impl User {
+    fn field(&self, k: &str) -> &str {
+        self.json
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .trim()
+    }
+
+    /// First and last name, or empty.
+    pub fn given_name(&self) -> String {
+        format!("{} {}", self.field("first_name"), self.field("last_name"))
+            .trim()
+            .to_string()
+    }
+
+    /// The name the original's exports show: nickname, else first and last name, else username.
+    pub fn display_name(&self) -> String {
+        let nick = self.field("nickname");
+        if !nick.is_empty() {
+            return nick.to_string();
+        }
+        let given = self.given_name();
+        if !given.is_empty() {
+            return given;
+        }
+        self.username.clone()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Emoji {
+    pub id: String,
+    pub name: String,
+    pub image: Option<String>,
+}
+
+/// An attachment: its file info and, when it was backed up, its content.
+#[derive(Debug, Clone)]
+pub struct Attachment {
+    pub id: String,
+    pub name: String,
+    pub mime: String,
+    pub size: u64,
+    pub info: Value,
+    /// Path of the content in the source, when present.
+    pub content: Option<String>,
+}
+
+impl Attachment {
+    pub fn is_image(&self) -> bool {
+        self.mime.starts_with("image/")
+            || matches!(
+                self.info.get("extension").and_then(Value::as_str),
+                Some("png" | "jpg" | "jpeg" | "gif" | "webp" | "bmp")
+            )
+    }
+}
+
+/// Earlier versions and the deletion of a post (`history/<post_id>.json`).
+#[derive(Debug, Clone, Default)]
+pub struct History {
+    pub versions: Vec<Value>,
+    pub deleted: Option<Value>,
+    pub deleted_seen_at: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Post {
+    pub id: String,
+    pub create_at: i64,
+    pub user_id: String,
+    pub root_id: String,
+    pub message: String,
+    pub json: Value,
+    pub files: Vec<Attachment>,
+    pub history: Option<History>,
+}
+
+impl Post {
+    pub fn int(&self, k: &str) -> i64 {
+        self.json.get(k).and_then(Value::as_i64).unwrap_or(0)
+    }
+    pub fn is_pinned(&self) -> bool {
+        self.json.get("is_pinned").and_then(Value::as_bool) == Some(true)
+    }
+    pub fn is_edited(&self) -> bool {
+        self.int("edit_at") > 0
+            || self
+                .history
+                .as_ref()
+                .is_some_and(|h| !h.versions.is_empty())
+    }
+    pub fn is_deleted(&self) -> bool {
+        self.int("delete_at") > 0 || self.history.as_ref().is_some_and(|h| h.deleted.is_some())
+    }
+    /// A system message (`system_join_channel`, ...).
+    pub fn post_type(&self) -> &str {
+        self.json.get("type").and_then(Value::as_str).unwrap_or("")
+    }
+    /// The reactions in `metadata.reactions`.
+    pub fn reactions(&self) -> &[Value] {
+        self.json
+            .pointer("/metadata/reactions")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+}
+
+/// A channel with its members and posts, oldest first.
+#[derive(Debug, Clone)]
+pub struct Channel {
+    pub info: ChannelInfo,
+    pub members: Vec<Value>,
+    pub posts: Vec<Post>,
+}
+
+impl Channel {
+    /// Threads in order of their roots: each root (or single post) with its replies, oldest first.
+    /// Replies whose root is not in the backup form a thread of their own.
+    pub fn threads(&self) -> Vec<Vec<&Post>> {
+        let mut index: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut out: Vec<Vec<&Post>> = Vec::new();
+        let have: std::collections::BTreeSet<&str> =
+            self.posts.iter().map(|p| p.id.as_str()).collect();
+        for p in &self.posts {
+            let root = if !p.root_id.is_empty() && have.contains(p.root_id.as_str()) {
+                p.root_id.as_str()
+            } else {
+                p.id.as_str()
+            };
+            match index.get(root) {
+                Some(&i) => out[i].push(p),
+                None => {
+                    index.insert(root, out.len());
+                    out.push(vec![p]);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A backup opened for reading.
+pub struct Backup {
+    pub src: Source,
+    pub teams: Vec<Team>,
+    pub channels: Vec<ChannelInfo>,
+    pub users: BTreeMap<String, User>,
+    pub emojis: BTreeMap<String, Emoji>,
+}
+
+impl Backup {
+    /// Reads the lists (teams, channels, users, emojis) of the backup at `path`.
+    pub fn open(path: &std::path::Path) -> Result<Backup> {
+        let src = Source::open(path)?;
+        let mut b = Backup {
+            teams: Vec::new(),
+            channels: Vec::new(),
+            users: BTreeMap::new(),
+            emojis: BTreeMap::new(),
+            src,
+        };
+        b.read_users()?;
+        b.read_emojis()?;
+        b.read_teams()?;
+        for (kind, dir) in [
+            (Kind::Direct, layout::DIRECT),
+            (Kind::Group, layout::GROUPS),
+        ] {
+            b.read_channels(kind, dir, None)?;
+        }
+        for t in b.teams.clone() {
+            b.read_channels(Kind::Team, &t.dir, Some(&t.id))?;
+        }
+        if b.channels.is_empty() && b.users.is_empty() && b.teams.is_empty() {
+            return Err(Fatal::usage(format!(
+                "{}: no matterbak backup found there (no teams, channels or users)",
+                path.display()
+            ))
+            .into());
+        }
+        Ok(b)
+    }
+
+    pub fn user(&self, id: &str) -> Option<&User> {
+        self.users.get(id)
+    }
+
+    /// The display name of a user id (the id itself when the user is not in the backup).
+    pub fn user_name(&self, id: &str) -> String {
+        self.user(id)
+            .map(User::display_name)
+            .unwrap_or_else(|| id.to_string())
+    }
+
+    pub fn team(&self, id: &str) -> Option<&Team> {
+        self.teams.iter().find(|t| t.id == id)
+    }
+
+    /// A readable title: the display name, or for DMs and groups the other members' names.
+    pub fn title(&self, c: &ChannelInfo) -> String {
+        if c.kind == Kind::Team {
+            return if c.display_name.is_empty() {
+                c.name.clone()
+            } else {
+                c.display_name.clone()
+            };
+        }
+        // DMs: `<id1>__<id2>`; the folder names carry usernames, the JSON the ids.
+        let ids: Vec<&str> = c.name.split(SEP).filter(|s| s.len() == 26).collect();
+        if !ids.is_empty() && ids.iter().all(|i| self.users.contains_key(*i)) {
+            return ids
+                .iter()
+                .map(|i| self.user_name(i))
+                .collect::<Vec<_>>()
+                .join(", ");
+        }
+        let dir_name = c.dir.rsplit('/').next().unwrap_or("");
+        let names = dir_name.split_once(SEP).map(|x| x.1).unwrap_or(dir_name);
+        if !names.is_empty() {
+            return names.replace(SEP, ", ");
+        }
+        c.display_name.clone()
+    }
+
+    /// Finds a channel as the original matterexport does: by id, by name, or by folder path.
+    pub fn find_channel(&self, ident: &str) -> Result<&ChannelInfo> {
+        let folder = |c: &&ChannelInfo| c.dir.rsplit('/').next().unwrap_or("").to_string();
+        let by = |f: &dyn Fn(&&ChannelInfo) -> bool| -> Vec<&ChannelInfo> {
+            self.channels.iter().filter(|c| f(c)).collect()
+        };
+        let path = ident.trim_end_matches('/');
+        for found in [
+            by(&|c| c.id == ident),
+            by(&|c| c.name == ident || folder(c).ends_with(&format!("{SEP}{ident}"))),
+            by(&|c| c.dir == path || path.ends_with(&format!("/{}", c.dir))),
+            by(&|c| c.display_name == ident),
+            by(&|c| {
+                let team = c.team_id.as_deref().and_then(|t| self.team(t));
+                team.is_some_and(|t| format!("{}/{}", t.name, c.name) == ident)
+            }),
+        ] {
+            match found.len() {
+                0 => continue,
+                1 => return Ok(found[0]),
+                _ => {
+                    let ids: Vec<String> = found
+                        .iter()
+                        .map(|c| format!("{} ({})", c.id, c.dir))
+                        .collect();
+                    return Err(Fatal::usage(format!(
+                        "channel {ident:?} is ambiguous in {}; give team/name or one of these ids with -c: {}",
+                        self.src.origin().display(),
+                        ids.join(", ")
+                    ))
+                    .into());
+                }
+            }
+        }
+        Err(Fatal::usage(format!(
+            "no channel {ident:?} in {} (give a channel id, name, team/name or folder; the folders are named <id>__<name>)",
+            self.src.origin().display()
+        ))
+        .into())
+    }
+
+    /// Reads a channel's members and posts, with attachments and history.
+    pub fn load(&self, info: &ChannelInfo) -> Result<Channel> {
+        let src = &self.src;
+        let members_file = format!("{}{SEP}members.json", info.dir);
+        let members = if src.exists(&members_file) {
+            src.json(&members_file)?
+        } else {
+            Vec::new()
+        };
+        let files_dir = format!("{}/{}", info.dir, layout::FILES);
+        let contents: BTreeMap<&str, &str> = src
+            .children(&files_dir)
+            .filter(|n| !n.ends_with(".json") || n.contains(SEP))
+            .filter_map(|n| n.split_once(SEP).map(|(id, _)| (id, n)))
+            .collect();
+        let mut posts = Vec::new();
+        for name in src.children(&info.dir) {
+            let Some(id) = name
+                .strip_suffix(".json")
+                .and_then(|s| s.rsplit_once(SEP))
+                .map(|x| x.1)
+            else {
+                continue;
+            };
+            let path = format!("{}/{name}", info.dir);
+            let json: Value = src.json(&path)?;
+            if json.get("id").and_then(Value::as_str) != Some(id) {
+                continue;
+            }
+            let s = |k: &str| {
+                json.get(k)
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string()
+            };
+            let mut files = Vec::new();
+            for fid in json
+                .get("file_ids")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
+                let info_path = format!("{files_dir}/{fid}.json");
+                let info: Value = if src.exists(&info_path) {
+                    src.json(&info_path)?
+                } else {
+                    // Fall back to the file info embedded in the post.
+                    json.pointer("/metadata/files")
+                        .and_then(Value::as_array)
+                        .and_then(|a| {
+                            a.iter()
+                                .find(|f| f.get("id").and_then(Value::as_str) == Some(fid))
+                        })
+                        .cloned()
+                        .unwrap_or(Value::Null)
+                };
+                let g = |k: &str| {
+                    info.get(k)
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string()
+                };
+                files.push(Attachment {
+                    id: fid.to_string(),
+                    name: g("name"),
+                    mime: g("mime_type"),
+                    size: info.get("size").and_then(Value::as_u64).unwrap_or(0),
+                    content: contents.get(fid).map(|n| format!("{files_dir}/{n}")),
+                    info,
+                });
+            }
+            let hist_path = format!("{}/{}/{id}.json", info.dir, layout::HISTORY);
+            let history = if src.exists(&hist_path) {
+                let h: Value = src.json(&hist_path)?;
+                Some(History {
+                    versions: h
+                        .get("versions")
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default(),
+                    deleted: h.get("deleted").cloned(),
+                    deleted_seen_at: h.get("deleted_seen_at").and_then(Value::as_i64),
+                })
+            } else {
+                None
+            };
+            posts.push(Post {
+                id: id.to_string(),
+                create_at: json.get("create_at").and_then(Value::as_i64).unwrap_or(0),
+                user_id: s("user_id"),
+                root_id: s("root_id"),
+                message: s("message"),
+                files,
+                history,
+                json,
+            });
+        }
+        posts.sort_by(|a, b| (a.create_at, &a.id).cmp(&(b.create_at, &b.id)));
+        Ok(Channel {
+            info: info.clone(),
+            members,
+            posts,
+        })
+    }
+
+    fn read_users(&mut self) -> Result<()> {
+        let names: Vec<String> = self.src.children(layout::USERS).map(String::from).collect();
+        for n in &names {
+            let Some(stem) = n.strip_suffix(".json") else {
+                continue;
+            };
+            let json: Value = self.src.json(&format!("{}/{n}", layout::USERS))?;
+            let Some(id) = json.get("id").and_then(Value::as_str).map(String::from) else {
+                continue;
+            };
+            let image = names
+                .iter()
+                .find(|m| m.starts_with(&format!("{stem}{SEP}image.")))
+                .map(|m| format!("{}/{m}", layout::USERS));
+            self.users.insert(
+                id.clone(),
+                User {
+                    username: json
+                        .get("username")
+                        .and_then(Value::as_str)
+                        .unwrap_or(&id)
+                        .to_string(),
+                    id,
+                    image,
+                    json,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    fn read_emojis(&mut self) -> Result<()> {
+        let names: Vec<String> = self
+            .src
+            .children(layout::EMOJIS)
+            .map(String::from)
+            .collect();
+        for n in &names {
+            let Some(stem) = n.strip_suffix(".json") else {
+                continue;
+            };
+            let json: Value = self.src.json(&format!("{}/{n}", layout::EMOJIS))?;
+            let (Some(id), Some(name)) = (
+                json.get("id").and_then(Value::as_str),
+                json.get("name").and_then(Value::as_str),
+            ) else {
+                continue;
+            };
+            let image = names
+                .iter()
+                .find(|m| m.starts_with(&format!("{stem}.")) && !m.ends_with(".json"))
+                .map(|m| format!("{}/{m}", layout::EMOJIS));
+            self.emojis.insert(
+                name.to_string(),
+                Emoji {
+                    id: id.to_string(),
+                    name: name.to_string(),
+                    image,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    fn read_teams(&mut self) -> Result<()> {
+        let names: Vec<String> = self.src.children(layout::TEAMS).map(String::from).collect();
+        for n in &names {
+            let Some(stem) = n.strip_suffix(".json") else {
+                continue;
+            };
+            let path = format!("{}/{n}", layout::TEAMS);
+            let Ok(json) = self.src.json::<Value>(&path) else {
+                continue;
+            };
+            let Some(id) = object_id(&json, stem) else {
+                continue;
+            };
+            let s = |k: &str| {
+                json.get(k)
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string()
+            };
+            let icon = names
+                .iter()
+                .find(|m| m.starts_with(&format!("{id}{SEP}icon.")))
+                .map(|m| format!("{}/{m}", layout::TEAMS));
+            self.teams.push(Team {
+                name: s("name"),
+                display_name: s("display_name"),
+                dir: format!("{}/{stem}", layout::TEAMS),
+                icon,
+                id,
+                json,
+            });
+        }
+        self.teams
+            .sort_by(|a, b| (&a.display_name, &a.id).cmp(&(&b.display_name, &b.id)));
+        Ok(())
+    }
+
+    fn read_channels(&mut self, kind: Kind, dir: &str, team: Option<&str>) -> Result<()> {
+        let names: Vec<String> = self.src.children(dir).map(String::from).collect();
+        let mut found = Vec::new();
+        for n in &names {
+            let Some(stem) = n.strip_suffix(".json") else {
+                continue;
+            };
+            let path = format!("{dir}/{n}");
+            // Members (an array) and threads (no `id`) files are not channels.
+            let json: Value = self
+                .src
+                .json(&path)
+                .with_context(|| format!("listing the channels in {dir}"))?;
+            let Some(id) = object_id(&json, stem) else {
+                continue;
+            };
+            let s = |k: &str| {
+                json.get(k)
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string()
+            };
+            found.push(ChannelInfo {
+                kind,
+                team_id: team.map(String::from),
+                dir: format!("{dir}/{stem}"),
+                name: s("name"),
+                display_name: s("display_name"),
+                channel_type: s("type"),
+                id,
+                json,
+            });
+        }
+        found.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
+        self.channels.extend(found);
+        Ok(())
+    }
+}
+
+/// The `id` of an object whose file is named `<id>__...`.
+fn object_id(json: &Value, stem: &str) -> Option<String> {
+    let id = json.get("id")?.as_str()?;
+    (json.get("type").is_some() && stem.starts_with(&format!("{id}{SEP}"))).then(|| id.to_string())
+}
