@@ -1,9 +1,166 @@
-//! `matterbak export hgf`: not built yet.
+//! `matterbak export hgf`: one channel as a zip in the format of the Helmholtz Mattermost
+//! archiver, as the original `matterexport hgf` writes it (channel, posts newest first, threads,
+//! skipped attachments, and the attachments under `files/<id>-<name>`).
 
-use anyhow::{bail, Result};
+use std::io::Write;
 
+use anyhow::{Context, Result};
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+use zip::write::SimpleFileOptions;
+use zip::CompressionMethod;
+
+use super::model::{Backup, Post};
+use super::out::FileSink;
 use crate::cli::HgfArgs;
+use crate::fetch::human_bytes;
+use crate::store::layout::sanitize;
 
-pub fn run(_args: &HgfArgs) -> Result<()> {
-    bail!("export hgf is not built yet")
+/// The post fields the archiver's format has, in its order.
+const POST_KEYS: [&str; 14] = [
+    "id",
+    "channel_id",
+    "user_id",
+    "user_username",
+    "user_display_name",
+    "create_at",
+    "update_at",
+    "delete_at",
+    "message",
+    "type",
+    "root_id",
+    "file_ids",
+    "props",
+    "hashtags",
+];
+
+pub fn run(args: &HgfArgs) -> Result<()> {
+    let backup = Backup::open(&args.data_dir)?;
+    let info = backup.find_channel(&args.channel)?.clone();
+    let channel = backup.load(&info)?;
+
+    let sink = FileSink::create(&args.output)?;
+    let mut zip = zip::ZipWriter::new(sink);
+    let deflated = SimpleFileOptions::default().compression_method(CompressionMethod::Deflated);
+    let stored = SimpleFileOptions::default()
+        .compression_method(CompressionMethod::Stored)
+        .large_file(true);
+    let add_json = |zip: &mut zip::ZipWriter<FileSink>, name: &str, v: &Value| -> Result<()> {
+        zip.start_file(name, deflated)?;
+        zip.write_all(&pretty(v)?)?;
+        Ok(())
+    };
+
+    add_json(&mut zip, "channel.json", &channel.info.json)?;
+    let mut posts: Vec<Value> = channel
+        .posts
+        .iter()
+        .map(|p| post_data(&backup, p))
+        .collect();
+    posts.reverse();
+    add_json(&mut zip, "posts.json", &Value::Array(posts))?;
+
+    let threads: Vec<Value> = channel
+        .threads()
+        .into_iter()
+        .map(|t| {
+            let mut o = Map::new();
+            o.insert("root_id".into(), json!(t[0].id));
+            o.insert("root".into(), post_data(&backup, t[0]));
+            if t.len() > 1 {
+                let replies = t[1..].iter().map(|p| post_data(&backup, p)).collect();
+                o.insert("replies".into(), Value::Array(replies));
+            }
+            Value::Object(o)
+        })
+        .collect();
+    add_json(&mut zip, "threads.json", &Value::Array(threads))?;
+
+    // Attachments that are not in the backup are listed as skipped (the original would stop).
+    let mut skipped = Vec::new();
+    let mut skipped_bytes = 0;
+    let mut max = 0;
+    let mut names = std::collections::BTreeSet::new();
+    for p in &channel.posts {
+        for f in &p.files {
+            let Some(content) = &f.content else {
+                skipped_bytes += f.size;
+                max = max.max(f.size);
+                skipped.push(json!({"post_id": p.id, "file_id": f.id, "name": f.name,
+                    "size": f.size, "reason": "not in the backup"}));
+                continue;
+            };
+            let name = format!("files/{}-{}", f.id, sanitize(&f.name));
+            if !names.insert(name.clone()) {
+                continue;
+            }
+            zip.start_file(&name, stored)?;
+            backup.src.copy_to(content, &mut zip)?;
+        }
+    }
+    let generated_at = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S").to_string();
+    let skipped_json = json!({
+        "generated_at": generated_at,
+        "omitted_count": skipped.len(),
+        "omitted_total": human_size(skipped_bytes),
+        "max_per_file": human_size(max),
+        "attachments": skipped,
+    });
+    add_json(&mut zip, "skipped_attachments.json", &skipped_json)?;
+    let sink = zip
+        .finish()
+        .with_context(|| format!("writing {}", args.output.display()))?;
+    sink.commit()?;
+    eprintln!(
+        "matterbak: {} posts of {} in {}",
+        channel.posts.len(),
+        backup.title(&channel.info),
+        args.output.display()
+    );
+    Ok(())
+}
+
+/// A post as the archiver's format has it, with the author's username and display name.
+fn post_data(b: &Backup, p: &Post) -> Value {
+    let user = b.user(&p.user_id);
+    let username = user.map_or("Unknown".to_string(), |u| u.username.clone());
+    let display = match user {
+        None => "Unknown".to_string(),
+        Some(u) if !u.given_name().is_empty() => u.given_name(),
+        Some(u) if !u.username.is_empty() => u.username.clone(),
+        Some(_) => "Unknown".to_string(),
+    };
+    let mut o = Map::new();
+    for k in POST_KEYS {
+        let v = match k {
+            "user_username" => json!(username),
+            "user_display_name" => json!(display),
+            "file_ids" => p.json.get(k).cloned().unwrap_or_else(|| json!([])),
+            "props" => p.json.get(k).cloned().unwrap_or_else(|| json!({})),
+            "hashtags" | "message" | "type" | "root_id" => {
+                p.json.get(k).cloned().unwrap_or_else(|| json!(""))
+            }
+            _ => p.json.get(k).cloned().unwrap_or(Value::Null),
+        };
+        o.insert(k.to_string(), v);
+    }
+    Value::Object(o)
+}
+
+/// JSON indented by two spaces, as Python's `json.dump(indent=2, ensure_ascii=False)`.
+fn pretty(v: &Value) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"  ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
+    v.serialize(&mut ser)?;
+    Ok(out)
+}
+
+/// "0 B", "1.5 KiB", ... for the skipped-attachments summary.
+fn human_size(n: u64) -> String {
+    if n == 0 {
+        "0 B".to_string()
+    } else {
+        human_bytes(n)
+    }
 }

@@ -183,28 +183,27 @@ pub struct Channel {
 }
 
 impl Channel {
-    /// Threads in order of their roots: each root (or single post) with its replies, oldest first.
-    /// Replies whose root is not in the backup form a thread of their own.
+    /// Threads in order of their roots: each root (or single post) first, then its replies,
+    /// oldest first. A reply whose root is not in the backup (or is not a root) stands alone.
     pub fn threads(&self) -> Vec<Vec<&Post>> {
-        let mut index: BTreeMap<&str, usize> = BTreeMap::new();
-        let mut out: Vec<Vec<&Post>> = Vec::new();
-        let have: std::collections::BTreeSet<&str> =
-            self.posts.iter().map(|p| p.id.as_str()).collect();
-        for p in &self.posts {
-            let root = if !p.root_id.is_empty() && have.contains(p.root_id.as_str()) {
-                p.root_id.as_str()
-            } else {
-                p.id.as_str()
-            };
-            match index.get(root) {
-                Some(&i) => out[i].push(p),
-                None => {
-                    index.insert(root, out.len());
-                    out.push(vec![p]);
-                }
-            }
+        let roots: std::collections::BTreeSet<&str> = (self.posts.iter())
+            .filter(|p| p.root_id.is_empty())
+            .map(|p| p.id.as_str())
+            .collect();
+        let is_reply = |p: &Post| roots.contains(p.root_id.as_str());
+        let mut replies: BTreeMap<&str, Vec<&Post>> = BTreeMap::new();
+        for p in self.posts.iter().filter(|p| is_reply(p)) {
+            replies.entry(p.root_id.as_str()).or_default().push(p);
         }
-        out
+        self.posts
+            .iter()
+            .filter(|p| !is_reply(p))
+            .map(|root| {
+                let mut t = vec![root];
+                t.extend(replies.remove(root.id.as_str()).unwrap_or_default());
+                t
+            })
+            .collect()
     }
 }
 
@@ -582,4 +581,56 @@ impl Backup {
 fn object_id(json: &Value, stem: &str) -> Option<String> {
     let id = json.get("id")?.as_str()?;
     (json.get("type").is_some() && stem.starts_with(&format!("{id}{SEP}"))).then(|| id.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn post(id: &str, at: i64, root: &str) -> Post {
+        Post {
+            id: id.into(),
+            create_at: at,
+            user_id: String::new(),
+            root_id: root.into(),
+            message: String::new(),
+            json: Value::Null,
+            files: Vec::new(),
+            history: None,
+        }
+    }
+
+    #[test]
+    fn threads_put_the_root_first_and_each_post_once() {
+        let info = ChannelInfo {
+            id: "c".into(),
+            kind: Kind::Direct,
+            team_id: None,
+            dir: "direct/c__x".into(),
+            name: "x".into(),
+            display_name: String::new(),
+            channel_type: "D".into(),
+            json: Value::Null,
+        };
+        // "a" sorts before its root "r" (same millisecond); "o" answers a root not in the
+        // backup; "n" names a reply as its root.
+        let c = Channel {
+            info,
+            members: Vec::new(),
+            posts: vec![
+                post("a", 1, "r"),
+                post("r", 1, ""),
+                post("s", 2, ""),
+                post("o", 3, "gone"),
+                post("b", 4, "r"),
+                post("n", 5, "a"),
+            ],
+        };
+        let ids: Vec<Vec<&str>> = c
+            .threads()
+            .iter()
+            .map(|t| t.iter().map(|p| p.id.as_str()).collect())
+            .collect();
+        assert_eq!(ids, [vec!["r", "a", "b"], vec!["s"], vec!["o"], vec!["n"]]);
+    }
 }

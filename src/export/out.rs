@@ -1,7 +1,7 @@
 //! Where an export writes: a file that appears only when complete (temp file, fsync, rename),
 //! or standard output.
 
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -9,12 +9,37 @@ use anyhow::{Context, Result};
 use crate::store::atomic::{AtomicFile, DirSync};
 
 pub enum Output {
-    File(BufWriter<FileSink>, PathBuf, DirSync),
+    File(BufWriter<FileSink>),
     Stdout(BufWriter<io::Stdout>),
 }
 
-/// [`AtomicFile`] as an [`io::Write`].
-pub struct FileSink(AtomicFile);
+/// [`AtomicFile`] as an [`io::Write`] and [`io::Seek`] (for a zip writer).
+pub struct FileSink(AtomicFile, PathBuf, DirSync);
+
+impl FileSink {
+    /// A new file at `path`; nothing appears there before [`FileSink::commit`].
+    pub fn create(path: &Path) -> Result<FileSink> {
+        let sync = DirSync::default();
+        let f = AtomicFile::create(path, &sync).with_context(|| {
+            format!("cannot create {} (does its folder exist?)", path.display())
+        })?;
+        Ok(FileSink(f, path.to_path_buf(), sync))
+    }
+
+    /// fsyncs, renames into place and fsyncs the folder.
+    pub fn commit(self) -> Result<()> {
+        let ctx = || format!("writing {}", self.1.display());
+        self.0.commit().with_context(ctx)?;
+        self.2.sync().with_context(ctx)?;
+        Ok(())
+    }
+}
+
+impl Seek for FileSink {
+    fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
+        self.0.seek(pos)
+    }
+}
 
 impl Write for FileSink {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
@@ -32,17 +57,10 @@ impl Output {
         match path {
             None => Ok(Output::Stdout(BufWriter::new(io::stdout()))),
             Some(p) if p.as_os_str() == "-" => Ok(Output::Stdout(BufWriter::new(io::stdout()))),
-            Some(p) => {
-                let sync = DirSync::default();
-                let f = AtomicFile::create(p, &sync).with_context(|| {
-                    format!("cannot create {} (does its folder exist?)", p.display())
-                })?;
-                Ok(Output::File(
-                    BufWriter::with_capacity(1 << 16, FileSink(f)),
-                    p.to_path_buf(),
-                    sync,
-                ))
-            }
+            Some(p) => Ok(Output::File(BufWriter::with_capacity(
+                1 << 16,
+                FileSink::create(p)?,
+            ))),
         }
     }
 
@@ -50,15 +68,9 @@ impl Output {
     pub fn finish(self) -> Result<()> {
         match self {
             Output::Stdout(mut w) => Ok(w.flush()?),
-            Output::File(w, path, sync) => {
-                let ctx = || format!("writing {}", path.display());
-                let sink = w
-                    .into_inner()
-                    .map_err(|e| e.into_error())
-                    .with_context(ctx)?;
-                sink.0.commit().with_context(ctx)?;
-                sync.sync().with_context(ctx)?;
-                Ok(())
+            Output::File(w) => {
+                let sink = w.into_inner().map_err(|e| e.into_error())?;
+                sink.commit()
             }
         }
     }
@@ -67,13 +79,13 @@ impl Output {
 impl Write for Output {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
-            Output::File(w, ..) => w.write(buf),
+            Output::File(w) => w.write(buf),
             Output::Stdout(w) => w.write(buf),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
         match self {
-            Output::File(w, ..) => w.flush(),
+            Output::File(w) => w.flush(),
             Output::Stdout(w) => w.flush(),
         }
     }

@@ -2,6 +2,7 @@
 
 mod backup;
 mod config_errors;
+mod export;
 mod faults;
 mod hostile;
 mod incremental;
