@@ -40,6 +40,20 @@ pub enum Command {
     Export(ExportCommand),
     /// Log in and list every team, channel, direct and group conversation the user can see.
     List(ListArgs),
+    /// Zip a data dir, as a backup does at its end (entries unchanged since the previous zip
+    /// are copied from it, not compressed again).
+    Zip(ZipArgs),
+}
+
+/// Options of `matterbak zip`.
+#[derive(Debug, Clone, Args)]
+pub struct ZipArgs {
+    /// The data dir to zip.
+    #[arg(short = 'd', long, value_name = "DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// The zip file to write (replaced atomically).
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output_zip: PathBuf,
 }
 
 /// The formats of `matterbak export`.
@@ -161,6 +175,10 @@ pub struct BackupArgs {
     /// Zip file to write [default: matterbak_<user>.zip].
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output_zip: Option<PathBuf>,
+
+    /// Write no zip: only update the data dir (`matterbak zip` makes one later).
+    #[arg(long)]
+    pub no_zip: bool,
 
     /// Re-read every post of every channel, not only the new ones.
     #[arg(long)]

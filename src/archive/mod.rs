@@ -1,18 +1,24 @@
 //! The zip of the data directory: written to a temp file beside the target, then renamed.
+//! Entries whose file is unchanged since the previous zip (same size and CRC-32) are copied
+//! from it as they are, compressed bytes and all, instead of being compressed again.
 
 use std::fs::File;
-use std::io::{self, BufWriter};
+use std::io::{self, BufWriter, Read, Seek};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use zip::write::SimpleFileOptions;
-use zip::{CompressionMethod, ZipWriter};
+
+mod previous;
+mod writer;
+
+use previous::{Entry, Previous};
+use writer::{Stamp, ZipOut};
 
 use crate::cancel::Cancel;
 use crate::store::atomic::{self, AtomicFile, DirSync};
 
 /// Extensions of formats that are compressed already: stored, not deflated again.
-const STORED: &[&str] = &[
+const STORED_EXT: &[&str] = &[
     "jpg", "jpeg", "png", "gif", "webp", "avif", "heic", "mp4", "m4v", "mov", "mkv", "webm", "mp3",
     "m4a", "ogg", "opus", "flac", "zip", "gz", "tgz", "bz2", "xz", "zst", "7z", "rar", "docx",
     "xlsx", "pptx", "odt", "ods", "odp", "jar", "apk", "pdf",
@@ -22,115 +28,217 @@ const STORED: &[&str] = &[
 #[derive(Debug, Default)]
 pub struct ZipStats {
     pub files: u64,
+    /// Entries copied from the previous zip without compressing them again.
+    pub reused: u64,
     pub bytes_in: u64,
     pub bytes_out: u64,
 }
 
-/// Zips the contents of `data_dir` (paths relative to it, in sorted order) into `output`.
+/// Zips the contents of `data_dir` (paths relative to it, folders before their contents, names
+/// in byte order) into `output`. Entries of a previous zip at `output` whose file has not
+/// changed are copied from it without compressing them again.
 ///
 /// # Errors
 /// I/O errors on the data dir or the output; [`crate::cancel::Cancelled`] when interrupted.
 pub fn write_zip(data_dir: &Path, output: &Path, cancel: &Cancel) -> Result<ZipStats> {
+    if !data_dir.is_dir() {
+        anyhow::bail!("{} is not a directory", data_dir.display());
+    }
     let sync = DirSync::default();
     let out = AtomicFile::create(output, &sync)
         .with_context(|| format!("creating the zip {}", output.display()))?;
+    let spill = tempfile::tempfile_in(atomic::parent(output))
+        .with_context(|| format!("creating a temp file beside {}", output.display()))?;
     let out_abs = std::path::absolute(output).unwrap_or_else(|_| output.to_path_buf());
-    let mut entries = Vec::new();
-    collect(data_dir, Path::new(""), &mut entries)
-        .with_context(|| format!("reading {}", data_dir.display()))?;
+    let mut previous = match Previous::open(output) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(
+                "the previous zip {} is not readable ({e}); zipping everything afresh",
+                output.display()
+            );
+            None
+        }
+    };
 
     let mut stats = ZipStats::default();
-    let mut zip = ZipWriter::new(BufWriter::new(ZipSink(out)));
-    for (rel, is_dir) in entries {
+    let mut zip = ZipOut::new(BufWriter::with_capacity(1 << 20, ZipSink(out)), spill)?;
+    let mut walk = Walk::new(data_dir)?;
+    while let Some((name, is_dir)) = walk
+        .next()
+        .with_context(|| format!("reading {}", data_dir.display()))?
+    {
         cancel.check()?;
-        let path = data_dir.join(&rel);
+        let path = data_dir.join(&name);
         if std::path::absolute(&path).is_ok_and(|p| p == out_abs) {
             continue;
         }
-        let name = rel.to_string_lossy().replace('\\', "/");
+        let ctx = || format!("adding {} to the zip", path.display());
+        let meta = std::fs::metadata(&path).with_context(ctx)?;
+        let stamp = stamp(&meta, is_dir);
         if is_dir {
-            let mut opts = SimpleFileOptions::default();
-            if let Some(t) = std::fs::metadata(&path)
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(zip_time)
-            {
-                opts = opts.last_modified_time(t);
-            }
-            zip.add_directory(format!("{name}/"), opts)?;
+            zip.add_dir(&format!("{name}/"), stamp).with_context(ctx)?;
             continue;
         }
-        let mut f = File::open(&path).with_context(|| format!("reading {}", path.display()))?;
-        let meta = f.metadata()?;
+        let mut f = File::open(&path).with_context(ctx)?;
         let len = meta.len();
-        let ext = rel
+        stats.files += 1;
+        stats.bytes_in += len;
+        if let Some(prev) = previous.as_mut() {
+            match prev.find(&name, walk_order) {
+                Ok(Some(e)) if reusable(&e, len) && crc_of(&mut f).with_context(ctx)? == e.crc => {
+                    let raw = &mut prev.raw(&e).with_context(ctx)?;
+                    zip.add_raw(&name, stamp, e.method, e.crc, e.comp, e.size, raw)
+                        .with_context(ctx)?;
+                    stats.reused += 1;
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!("the previous zip is broken ({e}); compressing the rest afresh");
+                    previous = None;
+                }
+            }
+            f.seek(io::SeekFrom::Start(0)).with_context(ctx)?;
+        }
+        let ext = Path::new(&name)
             .extension()
             .map(|e| e.to_string_lossy().to_ascii_lowercase())
             .unwrap_or_default();
-        let method = if STORED.contains(&ext.as_str()) {
-            CompressionMethod::Stored
+        let method = if STORED_EXT.contains(&ext.as_str()) || len < 64 {
+            writer::STORED
         } else {
-            CompressionMethod::Deflated
+            writer::DEFLATED
         };
-        let mut opts = SimpleFileOptions::default()
-            .compression_method(method)
-            .large_file(len >= u32::MAX as u64);
-        if let Some(t) = meta.modified().ok().and_then(zip_time) {
-            opts = opts.last_modified_time(t);
-        }
-        zip.start_file(name, opts)?;
-        io::copy(&mut f, &mut zip)
-            .with_context(|| format!("adding {} to the zip", path.display()))?;
-        stats.files += 1;
-        stats.bytes_in += len;
+        zip.add_file(&name, stamp, method, &mut f, len)
+            .with_context(ctx)?;
     }
-    let sink = zip.finish()?.into_inner().map_err(|e| e.into_error())?;
+    let entries = zip.entries();
+    let sink = zip
+        .finish()
+        .and_then(|w| w.into_inner().map_err(|e| e.into_error()))
+        .with_context(|| format!("writing the zip {}", output.display()))?;
     sink.0
         .commit()
         .with_context(|| format!("writing the zip {}", output.display()))?;
     stats.bytes_out = std::fs::metadata(output).map(|m| m.len()).unwrap_or(0);
     sync.sync()?;
+    tracing::debug!(
+        "zip: {entries} entries, {} copied from the previous zip",
+        stats.reused
+    );
     Ok(stats)
 }
 
-/// A file's modification time as a zip timestamp (UTC; zip has no time zone).
-fn zip_time(t: std::time::SystemTime) -> Option<zip::DateTime> {
+/// An entry of the previous zip that can stand for a file of `len` bytes if the CRC agrees.
+fn reusable(e: &Entry, len: u64) -> bool {
+    e.size == len && e.flags & 1 == 0 && matches!(e.method, writer::STORED | writer::DEFLATED)
+}
+
+fn crc_of(f: &mut File) -> io::Result<u32> {
+    let mut h = crc32fast::Hasher::new();
+    let mut buf = [0u8; 1 << 14];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            return Ok(h.finalize());
+        }
+        h.update(&buf[..n]);
+    }
+}
+
+/// The order entries are written in: component by component, a folder right before its
+/// contents (`a/`, `a/x`, `a.json`).
+fn walk_order(a: &str, b: &str) -> std::cmp::Ordering {
+    let parts = |s: &str| -> Vec<String> {
+        s.trim_end_matches('/')
+            .split('/')
+            .map(str::to_string)
+            .collect()
+    };
+    parts(a).cmp(&parts(b))
+}
+
+fn stamp(meta: &std::fs::Metadata, is_dir: bool) -> Stamp {
+    let (time, date) = meta
+        .modified()
+        .ok()
+        .and_then(dos_time)
+        .unwrap_or((0, (1 << 5) | 1));
+    #[cfg(unix)]
+    let mode = {
+        use std::os::unix::fs::PermissionsExt;
+        meta.permissions().mode()
+    };
+    #[cfg(not(unix))]
+    let mode = if is_dir { 0o040755 } else { 0o100644 };
+    let _ = is_dir;
+    Stamp { time, date, mode }
+}
+
+/// A time as MS-DOS time and date (UTC; zip has no time zone), from 1980 on.
+fn dos_time(t: std::time::SystemTime) -> Option<(u16, u16)> {
     let secs = t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs() as i64;
     let (y, mo, d, h, mi, s) = crate::store::layout::civil(secs);
-    zip::DateTime::from_date_and_time(
-        u16::try_from(y).ok()?,
-        mo as u8,
-        d as u8,
-        h as u8,
-        mi as u8,
-        s as u8,
-    )
-    .ok()
+    if !(1980..=2107).contains(&y) {
+        return None;
+    }
+    let time = ((h as u16) << 11) | ((mi as u16) << 5) | (s as u16 / 2);
+    let date = (((y - 1980) as u16) << 9) | ((mo as u16) << 5) | d as u16;
+    Some((time, date))
 }
 
-/// Every entry below `dir`, sorted, skipping temp files.
-fn collect(root: &Path, rel: &Path, out: &mut Vec<(PathBuf, bool)>) -> io::Result<()> {
-    let mut items: Vec<_> = std::fs::read_dir(root.join(rel))?.collect::<io::Result<_>>()?;
-    items.sort_by_key(|e| e.file_name());
-    for e in items {
-        let name = e.file_name();
-        if name.to_string_lossy().starts_with(atomic::TEMP_PREFIX)
-            || name == crate::store::lock::LOCK_FILE
-        {
-            continue;
+/// The data dir, depth first: a folder, then its contents, names sorted by bytes; temp files
+/// and the lock left out. Holds one listing per level, not the whole tree.
+struct Walk {
+    root: PathBuf,
+    stack: Vec<(String, std::vec::IntoIter<(String, bool)>)>,
+}
+
+impl Walk {
+    fn new(root: &Path) -> io::Result<Walk> {
+        let top = Self::list(root)?;
+        Ok(Walk {
+            root: root.to_path_buf(),
+            stack: vec![(String::new(), top.into_iter())],
+        })
+    }
+
+    fn list(dir: &Path) -> io::Result<Vec<(String, bool)>> {
+        let mut v = Vec::new();
+        for e in std::fs::read_dir(dir)? {
+            let e = e?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with(atomic::TEMP_PREFIX) || name == crate::store::lock::LOCK_FILE {
+                continue;
+            }
+            v.push((name, e.file_type()?.is_dir()));
         }
-        let r = rel.join(&name);
-        if e.file_type()?.is_dir() {
-            out.push((r.clone(), true));
-            collect(root, &r, out)?;
-        } else {
-            out.push((r, false));
+        v.sort();
+        Ok(v)
+    }
+
+    /// The next entry: its path relative to the root (`/`-separated) and whether it is a folder.
+    fn next(&mut self) -> io::Result<Option<(String, bool)>> {
+        loop {
+            let Some((prefix, items)) = self.stack.last_mut() else {
+                return Ok(None);
+            };
+            let Some((name, is_dir)) = items.next() else {
+                self.stack.pop();
+                continue;
+            };
+            let rel = format!("{prefix}{name}");
+            if is_dir {
+                let listing = Self::list(&self.root.join(&rel))?;
+                self.stack.push((format!("{rel}/"), listing.into_iter()));
+            }
+            return Ok(Some((rel, is_dir)));
         }
     }
-    Ok(())
 }
 
-/// `ZipWriter` needs `Write + Seek`; the temp file provides both.
+/// The zip writer needs `Write + Seek`; the temp file provides both.
 struct ZipSink(AtomicFile);
 
 impl io::Write for ZipSink {
@@ -146,5 +254,137 @@ impl io::Write for ZipSink {
 impl io::Seek for ZipSink {
     fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
         self.0.seek(pos)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn read_all(zip: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+        let mut z = zip::ZipArchive::new(File::open(zip).unwrap()).unwrap();
+        let mut out = std::collections::BTreeMap::new();
+        for i in 0..z.len() {
+            let mut e = z.by_index(i).unwrap();
+            let mut v = Vec::new();
+            e.read_to_end(&mut v).unwrap();
+            out.insert(e.name().to_string(), v);
+        }
+        out
+    }
+
+    fn put(root: &Path, rel: &str, data: &[u8]) {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::File::create(p).unwrap().write_all(data).unwrap();
+    }
+
+    #[test]
+    fn a_zip_holds_every_file_and_a_rerun_copies_only_the_unchanged_ones() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        let big: Vec<u8> = (0..300_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
+        put(
+            &data,
+            "a/x.json",
+            br#"{"id":"x","message":"hello hello hello hello"}"#,
+        );
+        put(&data, "a.json", b"{}");
+        put(&data, "a/files/f__pic.png", &big);
+        put(&data, "a/files/empty.txt", b"");
+        put(
+            &data,
+            "users/\u{e9}l\u{e8}ve.json",
+            "{\"name\":\"\u{e9}\"}".as_bytes(),
+        );
+        put(&data, ".matterbak-tmp-x", b"partial");
+        let zip = tmp.path().join("out.zip");
+        let cancel = Cancel::new();
+        let s = write_zip(&data, &zip, &cancel).unwrap();
+        assert_eq!((s.files, s.reused), (5, 0));
+        let first = read_all(&zip);
+        assert_eq!(first["a/files/f__pic.png"], big);
+        assert_eq!(
+            first["a/x.json"],
+            br#"{"id":"x","message":"hello hello hello hello"}"#
+        );
+        assert_eq!(
+            first["users/\u{e9}l\u{e8}ve.json"],
+            "{\"name\":\"\u{e9}\"}".as_bytes()
+        );
+        assert!(first.contains_key("a/") && first.contains_key("a/files/"));
+        assert!(!first.keys().any(|k| k.contains("tmp")));
+
+        // Unchanged: everything is copied, and the zip reads the same.
+        let s = write_zip(&data, &zip, &cancel).unwrap();
+        assert_eq!((s.files, s.reused), (5, 5));
+        assert_eq!(read_all(&zip), first);
+
+        // Same size, other content; a new file; a removed file.
+        put(
+            &data,
+            "a/x.json",
+            br#"{"id":"x","message":"HELLO hello hello hello"}"#,
+        );
+        put(&data, "b/new.json", b"[1]");
+        std::fs::remove_file(data.join("a.json")).unwrap();
+        let s = write_zip(&data, &zip, &cancel).unwrap();
+        assert_eq!((s.files, s.reused), (5, 3));
+        let third = read_all(&zip);
+        assert_eq!(
+            third["a/x.json"],
+            br#"{"id":"x","message":"HELLO hello hello hello"}"#
+        );
+        assert_eq!(third["b/new.json"], b"[1]");
+        assert!(!third.contains_key("a.json"));
+        assert_eq!(third["a/files/f__pic.png"], big);
+    }
+
+    #[test]
+    fn a_broken_previous_zip_is_replaced_by_a_fresh_one() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        put(&data, "users/u.json", b"{\"id\":\"u\"}");
+        let zip = tmp.path().join("out.zip");
+        std::fs::write(&zip, b"PK\x03\x04 this is not a zip at all, just bytes").unwrap();
+        let s = write_zip(&data, &zip, &Cancel::new()).unwrap();
+        assert_eq!((s.files, s.reused), (1, 0));
+        assert_eq!(read_all(&zip)["users/u.json"], b"{\"id\":\"u\"}");
+    }
+
+    #[test]
+    fn more_than_65535_entries_get_zip64_records() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        for d in 0..70 {
+            let dir = data.join(format!("d{d:02}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            for f in 0..1000 {
+                std::fs::write(dir.join(format!("{f:04}.json")), f.to_string()).unwrap();
+            }
+        }
+        let zip = tmp.path().join("out.zip");
+        write_zip(&data, &zip, &Cancel::new()).unwrap();
+        let z = zip::ZipArchive::new(File::open(&zip).unwrap()).unwrap();
+        assert_eq!(z.len(), 70_070);
+        let s = write_zip(&data, &zip, &Cancel::new()).unwrap();
+        assert_eq!(s.reused, 70_000, "the ZIP64 directory is read back too");
+        let mut z = zip::ZipArchive::new(File::open(&zip).unwrap()).unwrap();
+        let mut v = String::new();
+        z.by_name("d69/0999.json")
+            .unwrap()
+            .read_to_string(&mut v)
+            .unwrap();
+        assert_eq!(v, "999");
+    }
+
+    #[test]
+    fn walk_order_puts_a_folder_before_its_contents() {
+        let mut v = vec!["a.json", "a/x", "a/", "a__m.json", "b"];
+        v.sort_by(|a, b| walk_order(a, b));
+        assert_eq!(v, ["a/", "a/x", "a.json", "a__m.json", "b"]);
     }
 }

@@ -137,14 +137,26 @@ async fn inner_run(
     }
     let summary = result?;
 
-    tracing::info!("writing {}", output.display());
-    let zip_cancel = cancel.clone();
-    let (data_dir, out) = (args.data_dir.clone(), output.clone());
-    let zs = tokio::task::spawn_blocking(move || archive::write_zip(&data_dir, &out, &zip_cancel))
-        .await??;
+    let zipped = if args.no_zip {
+        "no zip (--no-zip)".to_string()
+    } else {
+        tracing::info!("writing {}", output.display());
+        let zip_cancel = cancel.clone();
+        let (data_dir, out) = (args.data_dir.clone(), output.clone());
+        let zs =
+            tokio::task::spawn_blocking(move || archive::write_zip(&data_dir, &out, &zip_cancel))
+                .await??;
+        format!(
+            "zip {} ({} entries, {} reused, {})",
+            output.display(),
+            zs.files,
+            zs.reused,
+            human_bytes(zs.bytes_out)
+        )
+    };
 
     println!(
-        "matterbak: {} channels, {} posts ({} new, {} updated), {} files ({}), {} users, {} emojis; zip {} ({} entries, {}); {} requests in {:.1}s",
+        "matterbak: {} channels, {} posts ({} new, {} updated), {} files ({}), {} users, {} emojis; {}; {} requests in {:.1}s",
         summary.channels,
         summary.posts_seen,
         summary.posts_new,
@@ -152,10 +164,8 @@ async fn inner_run(
         summary.files,
         human_bytes(summary.bytes),
         summary.users,
-        summary.emojis,
-        output.display(),
-        zs.files,
-        human_bytes(zs.bytes_out),
+                summary.emojis,
+        zipped,
         client.request_count(),
         started.elapsed().as_secs_f64()
     );

@@ -4,6 +4,7 @@ mod backup;
 mod export;
 mod list;
 mod verify;
+mod zip;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -33,6 +34,7 @@ pub fn main() -> ExitCode {
         Some(Command::Verify(args)) => verify::run(args),
         Some(Command::Export(cmd)) => export::run(cmd),
         Some(Command::List(args)) => list::run(args),
+        Some(Command::Zip(args)) => zip::run(args),
     };
     match result {
         Ok(code) => code.into(),

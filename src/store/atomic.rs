@@ -51,7 +51,8 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
     }
 }
 
-fn parent(path: &Path) -> &Path {
+/// The folder of `path` (`.` for a bare file name).
+pub fn parent(path: &Path) -> &Path {
     path.parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."))

@@ -10,3 +10,4 @@ mod oracle;
 mod rerun;
 mod robust;
 mod util;
+mod zip;

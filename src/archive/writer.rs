@@ -1,0 +1,342 @@
+//! A lean zip writer: entries are streamed into a seekable file, the central directory is
+//! spilled to an unnamed temp file, and ZIP64 records are written where sizes, offsets or the
+//! number of entries need them. Memory does not grow with the number of entries.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+
+use flate2::write::DeflateEncoder;
+use flate2::Compression;
+
+/// Compression methods of the zip format.
+pub const STORED: u16 = 0;
+pub const DEFLATED: u16 = 8;
+
+/// Files at least this large get ZIP64 sizes in their local header: far enough below 4 GiB that
+/// a deflated stream (which can grow a little) cannot cross the limit unannounced.
+const ZIP64_FROM: u64 = 0xF000_0000;
+const U32_MAX: u64 = 0xFFFF_FFFF;
+/// Bit 11: names are UTF-8.
+const FLAG_UTF8: u16 = 0x0800;
+const MADE_BY_UNIX: u16 = 3 << 8;
+
+/// Where and when of one entry.
+#[derive(Debug, Clone, Copy)]
+pub struct Stamp {
+    /// MS-DOS time and date.
+    pub time: u16,
+    pub date: u16,
+    /// Unix mode with the file type bits (`0o100600`, `0o040755`).
+    pub mode: u32,
+}
+
+/// The zip being written into `out`.
+pub struct ZipOut<W: Write + Seek> {
+    out: W,
+    pos: u64,
+    cd: BufWriter<File>,
+    cd_len: u64,
+    entries: u64,
+}
+
+/// What the central directory needs of an entry.
+struct Record<'a> {
+    name: &'a str,
+    stamp: Stamp,
+    method: u16,
+    crc: u32,
+    comp: u64,
+    size: u64,
+    offset: u64,
+    zip64: bool,
+    dir: bool,
+}
+
+impl<W: Write + Seek> ZipOut<W> {
+    /// A zip written from the current position of `out` (a new, empty file), with its central
+    /// directory collected in `spill` (an empty temp file) until [`ZipOut::finish`].
+    pub fn new(mut out: W, spill: File) -> io::Result<Self> {
+        let pos = out.stream_position()?;
+        Ok(ZipOut {
+            out,
+            pos,
+            cd: BufWriter::with_capacity(1 << 16, spill),
+            cd_len: 0,
+            entries: 0,
+        })
+    }
+
+    /// A folder entry (`name` ends with `/`).
+    pub fn add_dir(&mut self, name: &str, stamp: Stamp) -> io::Result<()> {
+        let offset = self.pos;
+        self.local_header(name, STORED, 0, 0, 0, false, stamp)?;
+        self.record(Record {
+            name,
+            stamp,
+            method: STORED,
+            crc: 0,
+            comp: 0,
+            size: 0,
+            offset,
+            zip64: false,
+            dir: true,
+        })
+    }
+
+    /// A file entry from `src`, which holds `len` bytes (its size on disk), compressed with
+    /// `method`. Returns the number of bytes the entry's data took in the zip.
+    pub fn add_file(
+        &mut self,
+        name: &str,
+        stamp: Stamp,
+        method: u16,
+        src: &mut dyn Read,
+        len: u64,
+    ) -> io::Result<u64> {
+        let offset = self.pos;
+        let zip64 = len >= ZIP64_FROM;
+        let header_len = self.local_header(name, method, 0, 0, 0, zip64, stamp)?;
+        let mut crc = crc32fast::Hasher::new();
+        let mut size = 0u64;
+        let mut buf = vec![0u8; 1 << 16];
+        let mut pump = |sink: &mut dyn Write| -> io::Result<()> {
+            loop {
+                let n = src.read(&mut buf)?;
+                if n == 0 {
+                    return Ok(());
+                }
+                crc.update(&buf[..n]);
+                size += n as u64;
+                sink.write_all(&buf[..n])?;
+            }
+        };
+        let comp = if method == DEFLATED {
+            let mut enc = DeflateEncoder::new(Counter(&mut self.out, 0), Compression::default());
+            pump(&mut enc)?;
+            enc.finish()?.1
+        } else {
+            let mut counter = Counter(&mut self.out, 0);
+            pump(&mut counter)?;
+            counter.1
+        };
+        let end = offset + header_len + comp;
+        if !zip64 && (size > U32_MAX || comp > U32_MAX) {
+            return Err(io::Error::other(format!(
+                "{name}: grew past 4 GiB while being zipped"
+            )));
+        }
+        let crc = crc.finalize();
+        // Patch CRC and sizes into the local header.
+        self.out.seek(SeekFrom::Start(offset + 14))?;
+        self.out.write_all(&crc.to_le_bytes())?;
+        if zip64 {
+            self.out.seek(SeekFrom::Start(offset + header_len - 16))?;
+            self.out.write_all(&size.to_le_bytes())?;
+            self.out.write_all(&comp.to_le_bytes())?;
+        } else {
+            self.out.write_all(&(comp as u32).to_le_bytes())?;
+            self.out.write_all(&(size as u32).to_le_bytes())?;
+        }
+        self.out.seek(SeekFrom::Start(end))?;
+        self.pos = end;
+        self.record(Record {
+            name,
+            stamp,
+            method,
+            crc,
+            comp,
+            size,
+            offset,
+            zip64,
+            dir: false,
+        })?;
+        Ok(comp)
+    }
+
+    /// A file entry whose compressed bytes (`comp` of them, from `raw`) are known already: an
+    /// entry of a previous zip copied as it is.
+    #[allow(clippy::too_many_arguments)]
+    pub fn add_raw(
+        &mut self,
+        name: &str,
+        stamp: Stamp,
+        method: u16,
+        crc: u32,
+        comp: u64,
+        size: u64,
+        raw: &mut dyn Read,
+    ) -> io::Result<()> {
+        let offset = self.pos;
+        let zip64 = size >= ZIP64_FROM || comp >= ZIP64_FROM;
+        self.local_header(name, method, crc, comp, size, zip64, stamp)?;
+        let copied = io::copy(&mut raw.take(comp), &mut self.out)?;
+        if copied != comp {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("{name}: the previous zip ends early"),
+            ));
+        }
+        self.pos += comp;
+        self.record(Record {
+            name,
+            stamp,
+            method,
+            crc,
+            comp,
+            size,
+            offset,
+            zip64,
+            dir: false,
+        })
+    }
+
+    /// Writes the central directory and its end records; returns the output.
+    pub fn finish(mut self) -> io::Result<W> {
+        let cd_start = self.pos;
+        let mut spill = self.cd.into_inner().map_err(|e| e.into_error())?;
+        spill.seek(SeekFrom::Start(0))?;
+        let copied = io::copy(&mut spill, &mut self.out)?;
+        debug_assert_eq!(copied, self.cd_len);
+        let cd_end = cd_start + self.cd_len;
+        let needs64 = self.entries >= 0xFFFF || cd_start >= U32_MAX || self.cd_len >= U32_MAX;
+        let mut e = Vec::with_capacity(98);
+        if needs64 {
+            // ZIP64 end of central directory record, then its locator.
+            e.extend_from_slice(&0x0606_4b50u32.to_le_bytes());
+            e.extend_from_slice(&44u64.to_le_bytes());
+            e.extend_from_slice(&(MADE_BY_UNIX | 45).to_le_bytes());
+            e.extend_from_slice(&45u16.to_le_bytes());
+            e.extend_from_slice(&0u32.to_le_bytes());
+            e.extend_from_slice(&0u32.to_le_bytes());
+            e.extend_from_slice(&self.entries.to_le_bytes());
+            e.extend_from_slice(&self.entries.to_le_bytes());
+            e.extend_from_slice(&self.cd_len.to_le_bytes());
+            e.extend_from_slice(&cd_start.to_le_bytes());
+            e.extend_from_slice(&0x0706_4b50u32.to_le_bytes());
+            e.extend_from_slice(&0u32.to_le_bytes());
+            e.extend_from_slice(&cd_end.to_le_bytes());
+            e.extend_from_slice(&1u32.to_le_bytes());
+        }
+        let n16 = self.entries.min(0xFFFF) as u16;
+        e.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+        e.extend_from_slice(&0u16.to_le_bytes());
+        e.extend_from_slice(&0u16.to_le_bytes());
+        e.extend_from_slice(&n16.to_le_bytes());
+        e.extend_from_slice(&n16.to_le_bytes());
+        e.extend_from_slice(&(self.cd_len.min(U32_MAX) as u32).to_le_bytes());
+        e.extend_from_slice(&(cd_start.min(U32_MAX) as u32).to_le_bytes());
+        e.extend_from_slice(&0u16.to_le_bytes());
+        self.out.write_all(&e)?;
+        self.out.flush()?;
+        Ok(self.out)
+    }
+
+    /// Entries written so far.
+    pub fn entries(&self) -> u64 {
+        self.entries
+    }
+
+    /// Writes a local file header; returns its length.
+    #[allow(clippy::too_many_arguments)]
+    fn local_header(
+        &mut self,
+        name: &str,
+        method: u16,
+        crc: u32,
+        comp: u64,
+        size: u64,
+        zip64: bool,
+        stamp: Stamp,
+    ) -> io::Result<u64> {
+        let mut h = Vec::with_capacity(30 + name.len() + 20);
+        h.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
+        h.extend_from_slice(&(if zip64 { 45u16 } else { 20 }).to_le_bytes());
+        h.extend_from_slice(&FLAG_UTF8.to_le_bytes());
+        h.extend_from_slice(&method.to_le_bytes());
+        h.extend_from_slice(&stamp.time.to_le_bytes());
+        h.extend_from_slice(&stamp.date.to_le_bytes());
+        h.extend_from_slice(&crc.to_le_bytes());
+        if zip64 {
+            h.extend_from_slice(&u32::MAX.to_le_bytes());
+            h.extend_from_slice(&u32::MAX.to_le_bytes());
+        } else {
+            h.extend_from_slice(&(comp as u32).to_le_bytes());
+            h.extend_from_slice(&(size as u32).to_le_bytes());
+        }
+        h.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        h.extend_from_slice(&(if zip64 { 20u16 } else { 0 }).to_le_bytes());
+        h.extend_from_slice(name.as_bytes());
+        if zip64 {
+            h.extend_from_slice(&1u16.to_le_bytes());
+            h.extend_from_slice(&16u16.to_le_bytes());
+            h.extend_from_slice(&size.to_le_bytes());
+            h.extend_from_slice(&comp.to_le_bytes());
+        }
+        self.out.write_all(&h)?;
+        self.pos += h.len() as u64;
+        Ok(h.len() as u64)
+    }
+
+    /// Appends the entry's central directory record to the spill file.
+    fn record(&mut self, r: Record<'_>) -> io::Result<()> {
+        if r.name.len() > 0xFFFF {
+            return Err(io::Error::other(format!("{}: name too long", r.name)));
+        }
+        let big_size = r.zip64 || r.size >= U32_MAX || r.comp >= U32_MAX;
+        let big_off = r.offset >= U32_MAX;
+        let mut extra = Vec::new();
+        if big_size {
+            extra.extend_from_slice(&r.size.to_le_bytes());
+            extra.extend_from_slice(&r.comp.to_le_bytes());
+        }
+        if big_off {
+            extra.extend_from_slice(&r.offset.to_le_bytes());
+        }
+        let version = if big_size || big_off { 45u16 } else { 20 };
+        let mut c = Vec::with_capacity(46 + r.name.len() + 4 + extra.len());
+        c.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
+        c.extend_from_slice(&(MADE_BY_UNIX | version).to_le_bytes());
+        c.extend_from_slice(&version.to_le_bytes());
+        c.extend_from_slice(&FLAG_UTF8.to_le_bytes());
+        c.extend_from_slice(&r.method.to_le_bytes());
+        c.extend_from_slice(&r.stamp.time.to_le_bytes());
+        c.extend_from_slice(&r.stamp.date.to_le_bytes());
+        c.extend_from_slice(&r.crc.to_le_bytes());
+        let small = |v: u64, big: bool| if big { u32::MAX } else { v as u32 };
+        c.extend_from_slice(&small(r.comp, big_size).to_le_bytes());
+        c.extend_from_slice(&small(r.size, big_size).to_le_bytes());
+        c.extend_from_slice(&(r.name.len() as u16).to_le_bytes());
+        let extra_len = if extra.is_empty() { 0 } else { 4 + extra.len() };
+        c.extend_from_slice(&(extra_len as u16).to_le_bytes());
+        c.extend_from_slice(&0u16.to_le_bytes()); // comment
+        c.extend_from_slice(&0u16.to_le_bytes()); // disk
+        c.extend_from_slice(&0u16.to_le_bytes()); // internal attributes
+        let dos_dir = if r.dir { 0x10 } else { 0 };
+        c.extend_from_slice(&((r.stamp.mode << 16) | dos_dir).to_le_bytes());
+        c.extend_from_slice(&small(r.offset, big_off).to_le_bytes());
+        c.extend_from_slice(r.name.as_bytes());
+        if !extra.is_empty() {
+            c.extend_from_slice(&1u16.to_le_bytes());
+            c.extend_from_slice(&(extra.len() as u16).to_le_bytes());
+            c.extend_from_slice(&extra);
+        }
+        self.cd.write_all(&c)?;
+        self.cd_len += c.len() as u64;
+        self.entries += 1;
+        Ok(())
+    }
+}
+
+/// Counts what passes through to the output.
+struct Counter<'a, W: Write>(&'a mut W, u64);
+
+impl<W: Write> Write for Counter<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.0.write(buf)?;
+        self.1 += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}

@@ -1,0 +1,30 @@
+//! `matterbak zip`: zip a data dir on its own (after `--no-zip`, or to time the zip step).
+
+use std::time::Instant;
+
+use anyhow::Result;
+
+use crate::archive;
+use crate::cancel::Cancel;
+use crate::cli::ZipArgs;
+use crate::error::Code;
+use crate::fetch::human_bytes;
+use crate::store::lock::DirLock;
+
+pub fn run(args: ZipArgs) -> Result<Code> {
+    let started = Instant::now();
+    let cancel = Cancel::new();
+    cancel.install_signal_handler();
+    let _lock = DirLock::acquire(&args.data_dir)?;
+    let zs = archive::write_zip(&args.data_dir, &args.output_zip, &cancel)?;
+    println!(
+        "matterbak: zip {} ({} entries, {} copied from the previous zip; {} in, {} out) in {:.1}s",
+        args.output_zip.display(),
+        zs.files,
+        zs.reused,
+        human_bytes(zs.bytes_in),
+        human_bytes(zs.bytes_out),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(Code::Ok)
+}

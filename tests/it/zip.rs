@@ -1,0 +1,76 @@
+//! The zip step: `--no-zip`, `matterbak zip`, and a rerun that copies unchanged entries.
+
+use std::process::Command;
+
+use fakemm::Scale;
+
+use crate::util::{text, tree, Env};
+
+#[test]
+fn no_zip_then_zip_then_a_rerun_reuses_every_unchanged_entry() {
+    let env = Env::new(Scale::Tiny);
+    env.run_ok(&["--no-zip"]);
+    assert!(!env.zip().exists(), "--no-zip writes no zip");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_matterbak"))
+        .current_dir(env.tmp.path())
+        .args(["zip", "-d", "data", "-o", "out.zip"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(" 0 copied from the previous zip"));
+
+    // A rerun without changes on the server: every file entry comes from the previous zip.
+    let out = env.run_ok(&[]);
+    let line = String::from_utf8_lossy(&out.stdout).to_string();
+    let files = tree(&env.data())
+        .keys()
+        .filter(|k| !k.ends_with(".matterbak.lock"))
+        .count();
+    assert!(
+        line.contains(&format!("({files} entries, {files} reused")),
+        "every entry is reused: {line}"
+    );
+
+    // A new post with a file, and a rerun: the new and changed files are compressed anew.
+    env.server.with_world(|w| {
+        let me = w.user_by_name("alice").unwrap().id.to_string();
+        let c = w.member_channels(&me)[0].clone();
+        w.add_post(
+            &c,
+            "bob",
+            "after the zip",
+            None,
+            vec![("n.txt".into(), "text/plain".into(), 99)],
+        )
+        .unwrap();
+    });
+    let out = env.run_ok(&[]);
+    let line = String::from_utf8_lossy(&out.stdout).to_string();
+    let files = tree(&env.data())
+        .keys()
+        .filter(|k| !k.ends_with(".matterbak.lock"))
+        .count();
+    let reused: usize = line
+        .split(&format!("({files} entries, "))
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(reused > 0 && reused + 4 <= files, "{line}");
+
+    // The zip holds exactly the data dir.
+    let mut z = zip::ZipArchive::new(std::fs::File::open(env.zip()).unwrap()).unwrap();
+    let data = tree(&env.data());
+    for (name, bytes) in &data {
+        if name.ends_with(".matterbak.lock") {
+            continue;
+        }
+        let mut e = z
+            .by_name(name)
+            .unwrap_or_else(|_| panic!("{name} not in the zip"));
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut v).unwrap();
+        assert_eq!(&v, bytes, "{name}");
+    }
+}
