@@ -130,9 +130,15 @@ pub struct ListArgs {
     /// Print a channels.json that selects everything listed, to edit down and use with backup.
     #[arg(long)]
     pub channels_json: bool,
+    /// Write to this file instead of standard output (it appears only when complete).
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
     /// Maximum API requests per second; 0 disables the limit.
     #[arg(long, value_name = "PER_SEC", default_value_t = 10.0, value_parser = non_negative)]
     pub rate_limit: f64,
+    /// Multiplies every retry wait (for tests).
+    #[arg(long, hide = true, default_value_t = 1.0, value_parser = non_negative)]
+    pub retry_wait_scale: f64,
 }
 
 /// Options of `matterbak verify`.
