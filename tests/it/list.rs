@@ -412,11 +412,8 @@ fn channels_json_round_trip_through_the_backup() {
         })
         .filter_map(|k| {
             let parts: Vec<&str> = k.split('/').collect();
-            let channel_object = match parts.as_slice() {
-                ["direct" | "groups", _] => true,
-                ["teams", _, _] => true,
-                _ => false,
-            };
+            let channel_object =
+                matches!(parts.as_slice(), ["direct" | "groups", _] | ["teams", _, _]);
             channel_object.then(|| {
                 parts
                     .last()
