@@ -15,6 +15,20 @@ EXIT STATUS:
     6    another matterbak run holds the data dir's lock
     130  interrupted by Ctrl+C or SIGTERM (a rerun continues where it stopped)";
 
+const LIST_AFTER_HELP: &str = "\
+EXAMPLES:
+    matterbak list
+    matterbak list --json | jq -r '.teams[].channels[].name'
+    matterbak list --channels-json -o channels.json    # then edit it down and run matterbak
+
+EXIT STATUS:
+    0    success
+    1    a run-time error (a server error after retries, the output could not be written)
+    2    bad command line or credentials file
+    4    authentication failed (wrong password, expired or revoked token)
+    5    server unreachable, TLS failure, or the URL is not a Mattermost API
+    130  interrupted by Ctrl+C or SIGTERM";
+
 /// Back up Mattermost channels (direct, group and team) with all posts, threads, files,
 /// users and custom emojis into a data directory, then zip it.
 #[derive(Debug, Parser)]
@@ -39,6 +53,12 @@ pub enum Command {
     #[command(subcommand)]
     Export(ExportCommand),
     /// Log in and list every team, channel, direct and group conversation the user can see.
+    ///
+    /// Prints a table (grouped by team, then direct, then groups), or with --json one JSON
+    /// object, or with --channels-json a channels.json that selects everything listed. POSTS is
+    /// the server's message count of the channel: posts and replies without join/leave
+    /// messages, deleted posts included. Reads the server only; writes nothing but its output.
+    #[command(after_help = LIST_AFTER_HELP)]
     List(ListArgs),
     /// Zip a data dir, as a backup does at its end (entries unchanged since the previous zip
     /// are copied from it, not compressed again).
@@ -144,9 +164,15 @@ pub struct ListArgs {
     /// Print a channels.json that selects everything listed, to edit down and use with backup.
     #[arg(long)]
     pub channels_json: bool,
+    /// Write to this file instead of standard output (it appears only when complete).
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
     /// Maximum API requests per second; 0 disables the limit.
     #[arg(long, value_name = "PER_SEC", default_value_t = 10.0, value_parser = non_negative)]
     pub rate_limit: f64,
+    /// Multiplies every retry wait (for tests).
+    #[arg(long, hide = true, default_value_t = 1.0, value_parser = non_negative)]
+    pub retry_wait_scale: f64,
 }
 
 /// Options of `matterbak verify`.
@@ -295,6 +321,31 @@ mod tests {
     fn negative_rate_limit_is_rejected() {
         assert!(Cli::try_parse_from(["matterbak", "--rate-limit", "-1"]).is_err());
         assert!(Cli::try_parse_from(["matterbak", "--initial-jitter", "x"]).is_err());
+    }
+
+    #[test]
+    fn list_options() {
+        let cli = Cli::try_parse_from(["matterbak", "list"]).unwrap();
+        match cli.command {
+            Some(Command::List(l)) => {
+                assert_eq!(l.credentials, PathBuf::from("credentials.json"));
+                assert!(!l.json && !l.channels_json && l.output.is_none());
+                assert_eq!(l.rate_limit, 10.0);
+            }
+            other => panic!("{other:?}"),
+        }
+        let cli = Cli::try_parse_from(["matterbak", "list", "--channels-json", "-o", "c.json"]);
+        match cli.unwrap().command {
+            Some(Command::List(l)) => {
+                assert!(l.channels_json);
+                assert_eq!(l.output, Some(PathBuf::from("c.json")));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(Cli::try_parse_from(["matterbak", "list", "--json", "--channels-json"]).is_err());
+        assert!(Cli::try_parse_from(["matterbak", "list", "--rate-limit", "-3"]).is_err());
+        // backup options are not list options
+        assert!(Cli::try_parse_from(["matterbak", "list", "-d", "data"]).is_err());
     }
 
     #[test]

@@ -6,11 +6,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use rand::Rng;
 
-use crate::api::{ApiError, Client, ClientOptions, RetryPolicy};
+use super::login::Session;
+use crate::api::{ClientOptions, RetryPolicy};
 use crate::archive;
 use crate::cancel::Cancel;
 use crate::cli::BackupArgs;
-use crate::config::{ChannelsConfig, Credentials, Login};
+use crate::config::{ChannelsConfig, Credentials};
 use crate::error::{Code, Fatal};
 use crate::fetch::{self, human_bytes, Engine};
 use crate::store::Store;
@@ -64,19 +65,8 @@ async fn inner_run(
             ..RetryPolicy::default()
         },
     };
-    let mut client = Client::new(&creds.api_url, &opts, cancel.clone())?;
-    tracing::info!("logging in to {} as {}", creds.api_url, creds.user);
-    let me = client
-        .login(&creds.user, &creds.login)
-        .await
-        .map_err(|e| login_error(e, &creds, &args.credentials))?;
-    if !me.v.username.eq_ignore_ascii_case(&creds.user) && !creds.user.contains('@') {
-        tracing::warn!(
-            "the credentials file names user {}, but the server says this is {}",
-            creds.user,
-            me.v.username
-        );
-    }
+    let (session, me) = Session::open(&creds, &args.credentials, &opts, cancel.clone()).await?;
+    let client = &session.client;
 
     // Team names must exist before anything is written.
     let teams = client
@@ -123,18 +113,14 @@ async fn inner_run(
         step_jitter: args.step_jitter,
     };
     let store = Store::at(&args.data_dir);
-    let mut engine = Engine::new(&client, &store, &channels, &fopts, me, cancel.clone());
+    let mut engine = Engine::new(client, &store, &channels, &fopts, me, cancel.clone());
     // Usernames that do not exist are a usage error, before anything is written.
     let checked = engine.check_selection(&channel_list, &args.channels).await;
     let result = match checked.and_then(|()| store.open()) {
         Ok(()) => engine.run(teams, channel_list).await,
         Err(e) => Err(e),
     };
-    if matches!(creds.login, Login::Password(_)) && !cancel.is_cancelled() {
-        if let Err(e) = client.logout().await {
-            tracing::debug!("logout failed: {e}");
-        }
-    }
+    session.logout().await;
     let summary = result?;
 
     let zipped = if args.no_zip {
@@ -180,28 +166,5 @@ async fn inner_run(
             eprintln!("  - {f}");
         }
         Ok(Code::Partial)
-    }
-}
-
-/// Says what to check when login fails.
-fn login_error(e: ApiError, creds: &Credentials, file: &std::path::Path) -> anyhow::Error {
-    let f = file.display();
-    match (&e, &creds.login) {
-        (ApiError::Status { status: 401, .. }, Login::Password(_)) => Fatal::auth(format!(
-            "login as {} failed: wrong user name or password, or the account is inactive (check {f}){}",
-            creds.user,
-            e.server_id().map(|i| format!(" [{i}]")).unwrap_or_default()
-        ))
-        .into(),
-        (ApiError::Status { status: 401, .. }, Login::Token(_)) => Fatal::auth(format!(
-            "the token in {f} was rejected: it expired or was revoked (create a new personal access token, or log in with a password)"
-        ))
-        .into(),
-        (ApiError::Status { status: 404 | 405, .. }, _) => Fatal {
-            code: Code::Unreachable,
-            msg: format!("{e} (the url in {f} does not look like a Mattermost server: it should be https://your.server or https://your.server/api)"),
-        }
-        .into(),
-        _ => anyhow::Error::new(e).context("logging in"),
     }
 }

@@ -3,6 +3,7 @@
 mod backup;
 mod export;
 mod list;
+mod login;
 mod verify;
 mod zip;
 

@@ -4,6 +4,7 @@
 //! members), users, custom emojis. The zip is made by the caller.
 
 mod channel;
+pub mod inventory;
 mod people;
 pub mod select;
 

@@ -6,6 +6,7 @@ mod export;
 mod faults;
 mod hostile;
 mod incremental;
+mod list;
 mod oracle;
 mod rerun;
 mod robust;
