@@ -5,6 +5,7 @@ mod config_errors;
 mod faults;
 mod hostile;
 mod incremental;
+mod jsonl;
 mod oracle;
 mod rerun;
 mod robust;
