@@ -1411,3 +1411,68 @@ fn hostile_file_names_stay_inside_the_output_folder() {
         "{paths:?}"
     );
 }
+
+#[test]
+fn names_the_importer_refuses_are_repaired_everywhere() {
+    let env = Env::new(Scale::Tiny);
+    // Names an older server accepted that the importer refuses: a team name with a reserved
+    // prefix, a channel name with capitals and spaces, a username with a space.
+    env.server.with_world(|w| {
+        let acme = w.team_by_name("acme").unwrap().id;
+        w.teams.get_mut(&acme).unwrap().name = "helpdesk".into();
+        let off = w.channel_by_names("helpdesk", "off-topic").unwrap().id;
+        w.channels.get_mut(&off).unwrap().name = "Off Topic!".into();
+        let bob = w.user_by_name("bob").unwrap().id;
+        w.users.get_mut(&bob).unwrap().username = "Bob Smith".into();
+    });
+    env.write_channels(&env.server.with_world(|w| w.sample_channels_json()));
+    env.run_ok(&[]);
+    let out = export_ok(&env, &["data", "-o", "x/matter.jsonl"]);
+    let lines = read_lines(&env.path("x/matter.jsonl"));
+    assert_valid(&lines, None);
+    let teams: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l["team"]["name"].as_str())
+        .collect();
+    assert_eq!(teams, ["t-helpdesk"]);
+    assert!(lines
+        .iter()
+        .any(|l| l["channel"]["name"] == "off-topic-" && l["channel"]["team"] == "t-helpdesk"));
+    assert!(lines.iter().any(|l| l["user"]["username"] == "bob-smith"));
+    // Every post still arrives, under the repaired names.
+    env.server.with_world(|w| {
+        let fix = |k: &Key| -> Key {
+            let chan = match k.0.split_once('/') {
+                Some(("helpdesk", "Off Topic!")) => "t-helpdesk/off-topic-".to_string(),
+                Some(("helpdesk", c)) => format!("t-helpdesk/{c}"),
+                _ => k.0.replace("Bob Smith", "bob-smith"),
+            };
+            let who = |u: &str| u.replace("Bob Smith", "bob-smith");
+            let parent = k.1.as_ref().map(|(u, t, m)| (who(u), *t, m.clone()));
+            (chan, parent, who(&k.2), k.3, k.4.clone())
+        };
+        let mut want: Vec<Key> = wanted(w).posts.iter().map(fix).collect();
+        want.sort();
+        // The GM's key lists bob under his old name sorted among the others.
+        let norm = |v: Vec<Key>| -> Vec<Key> {
+            let mut v: Vec<Key> = v
+                .into_iter()
+                .map(|mut k| {
+                    let mut m: Vec<&str> = k.0.split(',').collect();
+                    m.sort();
+                    k.0 = m.join(",");
+                    k
+                })
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(norm(want), norm(found(&lines, None).posts));
+    });
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("is imported as t-helpdesk"), "{stderr}");
+    assert!(
+        stderr.contains("3 names and 0 texts were changed"),
+        "{stderr}"
+    );
+}

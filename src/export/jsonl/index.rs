@@ -84,7 +84,7 @@ impl Index {
         let team_names = ix.add_teams(backups, stats);
         ix.add_channels(backups, &team_names, stats)?;
         ix.add_team_members(backups, &team_names)?;
-        ix.add_emojis(backups, stats)?;
+        ix.add_emojis(backups)?;
         Ok(ix)
     }
 
@@ -413,7 +413,7 @@ impl Index {
         Ok(())
     }
 
-    fn add_emojis(&mut self, backups: &[Backup], stats: &mut Stats) -> Result<()> {
+    fn add_emojis(&mut self, backups: &[Backup]) -> Result<()> {
         for (bi, b) in backups.iter().enumerate() {
             for (name, e) in &b.emojis {
                 let Some(image) = &e.image else {
@@ -423,7 +423,6 @@ impl Index {
                     continue;
                 }
                 if !names::is_valid_emoji_name(name) {
-                    stats.renamed += 1;
                     tracing::warn!(
                         "custom emoji {name:?} is not exported (not a valid emoji name)"
                     );

@@ -62,6 +62,13 @@ pub struct Stats {
     pub long_lines: usize,
 }
 
+/// Writes the JSONL of `args.backups` to `args.output` (and with `-a` the `data/` folder
+/// beside it), then a summary to stderr.
+///
+/// # Errors
+/// A usage error (exit 2) for a path that is not a backup or an output inside a backup; an
+/// error naming the file for an unreadable backup file or a failed write; `Cancelled` on
+/// Ctrl+C. The JSONL file appears only when complete.
 pub fn run(args: &JsonlArgs) -> Result<()> {
     let to_stdout = args.output.as_os_str() == "-";
     if to_stdout && args.attachments {
@@ -110,12 +117,13 @@ pub fn run(args: &JsonlArgs) -> Result<()> {
         stats: &mut stats,
     };
     write_all(&backups, &index, files.as_mut(), &mut w, &cancel)?;
-    out.finish()?;
+    // The copies are on disk before the JSONL that names them appears.
     let data = files.as_ref().map(|f| f.root().to_path_buf());
     let copied = files.as_ref().map(|f| (f.attachments, f.emojis, f.bytes));
     if let Some(f) = files {
         f.finish()?;
     }
+    out.finish()?;
     summary(args, &stats, data.as_deref(), copied);
     Ok(())
 }
