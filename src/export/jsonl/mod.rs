@@ -9,10 +9,10 @@
 //! memberships), posts (refer to team, channel, users), direct channels, direct posts (refer to
 //! users), emojis (as Mattermost's own export orders them).
 //!
-//! - [`names`]: what the importer accepts as names, emails, roles; repairs.
-//! - [`index`]: the backups merged into teams, channels, users, direct channels, emojis.
-//! - [`posts`]: a channel's posts merged, filtered, grouped into threads, as JSON.
-//! - [`files`]: the `data/` folder of `-a`.
+//! - `names`: what the importer accepts as names, emails, roles; repairs.
+//! - `index`: the backups merged into teams, channels, users, direct channels, emojis.
+//! - `posts`: a channel's posts merged, filtered, grouped into threads, as JSON.
+//! - `files`: the `data/` folder of `-a`.
 
 mod files;
 mod index;
