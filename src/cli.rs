@@ -137,17 +137,33 @@ pub struct HgfArgs {
     pub threads: bool,
 }
 
+const JSONL_AFTER_HELP: &str = "\
+IMPORT:
+    cd <folder of the JSONL file> && zip -r import.zip matter.jsonl data
+    mmctl import validate import.zip
+    mmctl import upload import.zip
+    mmctl import list available
+    mmctl import process <the name listed>
+
+EXIT STATUS:
+    0    the JSONL file (and with -a the data/ folder) was written
+    1    a run-time error (unreadable backup file, disk full, ...)
+    2    bad command line, not a backup, or an output inside a backup
+    130  interrupted by Ctrl+C or SIGTERM (no JSONL file is left)";
+
 /// Options of `matterbak export jsonl`, as the original `mattermerge`.
 #[derive(Debug, Clone, Args)]
+#[command(after_help = JSONL_AFTER_HELP)]
 pub struct JsonlArgs {
-    /// Backups to merge: data dirs or backup zips.
+    /// Backups to merge: data dirs or backup zips (the same server's teams, channels, users
+    /// and posts appear once).
     #[arg(value_name = "DIR|ZIP", required = true)]
     pub backups: Vec<PathBuf>,
-    /// The JSONL file to write.
+    /// The JSONL file to write (`-` for standard output, without -a).
     #[arg(short = 'o', long, value_name = "FILE", default_value = "matter.jsonl")]
     pub output: PathBuf,
-    /// Also export attachments: they are copied into a `data/` folder beside the JSONL file,
-    /// which the import's `attachments` paths point into.
+    /// Also export attachments and custom emojis: they are copied into a `data/` folder beside
+    /// the JSONL file, which the import's paths point into.
     #[arg(short = 'a', long)]
     pub attachments: bool,
 }

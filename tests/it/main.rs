@@ -6,6 +6,7 @@ mod export;
 mod faults;
 mod hostile;
 mod incremental;
+mod jsonl;
 mod list;
 mod oracle;
 mod rerun;

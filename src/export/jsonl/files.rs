@@ -1,0 +1,126 @@
+//! The `data/` folder beside the JSONL file (`-a`): attachments and custom emoji images, at the
+//! paths the JSONL names relative to it.
+//!
+//! The importer resolves an attachment's `path` against the import's data folder: a zip given to
+//! `mmctl import upload` is processed with `model.ExportDataDir` (`data`) as base, and each path
+//! is looked up as the zip entry `data/<path>` (`processAttachmentPaths` in
+//! `server/channels/app/import.go`); paths that leave that folder are refused
+//! (`ValidateAttachmentPathForImport`). The file keeps the base name of its path, so the
+//! original file name is the last part of the path.
+
+use std::collections::HashSet;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::export::source::Source;
+use crate::store::atomic::{AtomicFile, DirSync};
+use crate::store::layout::sanitize;
+
+/// Name of the folder beside the JSONL file (the importer's `model.ExportDataDir`).
+pub const DATA_DIR: &str = "data";
+
+pub struct Files {
+    root: PathBuf,
+    written: HashSet<String>,
+    sync: DirSync,
+    /// Attachments copied (each file once).
+    pub attachments: usize,
+    /// Emoji images copied.
+    pub emojis: usize,
+    pub bytes: u64,
+}
+
+impl Files {
+    /// Files below `root` (the `data/` folder beside the JSONL file; created when needed).
+    pub fn new(root: PathBuf) -> Files {
+        Files {
+            root,
+            written: HashSet::new(),
+            sync: DirSync::default(),
+            attachments: 0,
+            emojis: 0,
+            bytes: 0,
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Copies attachment `file_id` (named `name`) from `path` in `src` to
+    /// `data/attachments/<file_id>/<name>`; returns the path the JSONL names.
+    pub fn attachment(
+        &mut self,
+        src: &Source,
+        path: &str,
+        file_id: &str,
+        name: &str,
+    ) -> Result<String> {
+        let rel = format!("attachments/{}/{}", sanitize(file_id), sanitize(name));
+        if self.copy(src, path, &rel)? {
+            self.attachments += 1;
+        }
+        Ok(rel)
+    }
+
+    /// Copies the image of custom emoji `name` from `path` in `src` to
+    /// `data/emojis/<name>.<ext>`; returns the path the JSONL names.
+    pub fn emoji(&mut self, src: &Source, path: &str, name: &str) -> Result<String> {
+        let ext = path
+            .rsplit_once('.')
+            .map(|(_, e)| e)
+            .filter(|e| !e.contains('/'))
+            .unwrap_or("img");
+        let rel = format!("emojis/{}", sanitize(&format!("{name}.{ext}")));
+        if self.copy(src, path, &rel)? {
+            self.emojis += 1;
+        }
+        Ok(rel)
+    }
+
+    /// fsyncs the folders the copies went into.
+    pub fn finish(self) -> Result<()> {
+        self.sync
+            .sync()
+            .with_context(|| format!("writing {}", self.root.display()))
+    }
+
+    /// Copies once per path, atomically. `rel` is made of sanitized components only, so it
+    /// stays below the data folder whatever the backup's names are.
+    fn copy(&mut self, src: &Source, from: &str, rel: &str) -> Result<bool> {
+        if self.written.contains(rel) {
+            return Ok(false);
+        }
+        debug_assert!(rel
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != ".."));
+        let dest = self.root.join(rel);
+        let dir = dest.parent().unwrap_or(&self.root);
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let mut f = AtomicFile::create(&dest, &self.sync)
+            .with_context(|| format!("creating {}", dest.display()))?;
+        let n = src
+            .copy_to(from, &mut Sink(&mut f))
+            .with_context(|| format!("copying {} to {}", src.describe(from), dest.display()))?;
+        f.commit()
+            .with_context(|| format!("writing {}", dest.display()))?;
+        self.bytes += n;
+        self.written.insert(rel.to_string());
+        Ok(true)
+    }
+}
+
+/// An [`AtomicFile`] as an [`io::Write`].
+struct Sink<'a>(&'a mut AtomicFile);
+
+impl Write for Sink<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write_all(buf)?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}

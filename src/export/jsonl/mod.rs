@@ -1,0 +1,598 @@
+//! `matterbak export jsonl`: Mattermost bulk-import JSONL from one or more backups, for
+//! `mmctl import upload` / `mmctl import process`.
+//!
+//! The format and its rules are the server's (`server/channels/app/imports/import_types.go`,
+//! `import_validators.go`, `server/channels/app/import.go`, `import_functions.go` of
+//! mattermost/mattermost). The first line is the version; the importer then takes the lines in
+//! segments of one type, each finished before the next begins, so everything a line refers to
+//! comes earlier: teams, channels (refer to teams), users (with their team and channel
+//! memberships), posts (refer to team, channel, users), direct channels, direct posts (refer to
+//! users), emojis (as Mattermost's own export orders them).
+//!
+//! - `names`: what the importer accepts as names, emails, roles; repairs.
+//! - `index`: the backups merged into teams, channels, users, direct channels, emojis.
+//! - `posts`: a channel's posts merged, filtered, grouped into threads, as JSON.
+//! - `files`: the `data/` folder of `-a`.
+
+mod files;
+mod index;
+mod names;
+mod posts;
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde_json::{Map, Value};
+
+use self::files::{Files, DATA_DIR};
+use self::index::{Index, UserOut};
+use self::posts::{Convert, Skip};
+use super::model::Backup;
+use super::out::Output;
+use crate::cancel::Cancel;
+use crate::cli::JsonlArgs;
+use crate::error::Fatal;
+
+/// The importer reads lines of at most this many bytes (`maxScanTokenSize` in `import.go`).
+const MAX_LINE: usize = 16 * 1024 * 1024;
+
+/// What was written and left out, for the summary on stderr.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub teams: usize,
+    pub channels: usize,
+    pub users: usize,
+    pub placeholders: usize,
+    pub no_email: usize,
+    pub posts: usize,
+    pub replies: usize,
+    pub direct_channels: usize,
+    pub direct_posts: usize,
+    pub direct_replies: usize,
+    pub reactions: usize,
+    pub skipped: HashMap<Skip, usize>,
+    pub orphans: usize,
+    pub attachments_missing: usize,
+    pub attachments_not_exported: usize,
+    pub renamed: usize,
+    pub cut: usize,
+    pub skipped_channels: usize,
+    pub long_lines: usize,
+}
+
+/// Writes the JSONL of `args.backups` to `args.output` (and with `-a` the `data/` folder
+/// beside it), then a summary to stderr.
+///
+/// # Errors
+/// A usage error (exit 2) for a path that is not a backup or an output inside a backup; an
+/// error naming the file for an unreadable backup file or a failed write; `Cancelled` on
+/// Ctrl+C. The JSONL file appears only when complete.
+pub fn run(args: &JsonlArgs) -> Result<()> {
+    let to_stdout = args.output.as_os_str() == "-";
+    if to_stdout && args.attachments {
+        return Err(Fatal::usage(
+            "-a copies attachments into a data/ folder beside the JSONL file: give -o FILE, not -o -",
+        )
+        .into());
+    }
+    let backups = args
+        .backups
+        .iter()
+        .map(|p| Backup::open(p))
+        .collect::<Result<Vec<_>>>()?;
+    let out_dir = parent_dir(&args.output);
+    if !to_stdout {
+        check_paths(args, &out_dir)?;
+    }
+    let cancel = Cancel::new();
+    cancel.install_signal_handler();
+
+    let mut stats = Stats::default();
+    let mut index = Index::build(&backups, &mut stats)?;
+    // Every author and reactor needs a user line before the posts: read the posts once to find
+    // the ones the backups do not have.
+    let sources: Vec<_> = index
+        .channels
+        .values()
+        .map(|c| c.sources.clone())
+        .chain(index.directs.values().map(|d| d.sources.clone()))
+        .collect();
+    for s in &sources {
+        for id in posts::referenced_users(&posts::merge(&backups, s, &cancel)?) {
+            index.user(&id, &mut stats);
+        }
+    }
+    index.assign_emails(&mut stats);
+
+    if !to_stdout {
+        std::fs::create_dir_all(&out_dir)
+            .with_context(|| format!("creating {}", out_dir.display()))?;
+    }
+    let mut files = args.attachments.then(|| Files::new(out_dir.join(DATA_DIR)));
+    let mut out = Output::create((!to_stdout).then_some(args.output.as_path()))?;
+    let mut w = Writer {
+        out: &mut out,
+        stats: &mut stats,
+    };
+    write_all(&backups, &index, files.as_mut(), &mut w, &cancel)?;
+    // The copies are on disk before the JSONL that names them appears.
+    let data = files.as_ref().map(|f| f.root().to_path_buf());
+    let copied = files.as_ref().map(|f| (f.attachments, f.emojis, f.bytes));
+    if let Some(f) = files {
+        f.finish()?;
+    }
+    out.finish()?;
+    summary(args, &stats, data.as_deref(), copied);
+    Ok(())
+}
+
+/// Writes lines, counting the ones the importer cannot read.
+struct Writer<'a> {
+    out: &'a mut Output,
+    stats: &'a mut Stats,
+}
+
+impl Writer<'_> {
+    fn line(&mut self, v: &Value) -> Result<()> {
+        let mut s = serde_json::to_vec(v)?;
+        if s.len() > MAX_LINE {
+            self.stats.long_lines += 1;
+            let kind = v.get("type").and_then(|t| t.as_str()).unwrap_or("?");
+            tracing::warn!(
+                "a {kind} line is {} bytes long, more than the importer reads ({MAX_LINE}): it will stop there",
+                s.len()
+            );
+        }
+        s.push(b'\n');
+        self.out.write_all(&s)?;
+        Ok(())
+    }
+}
+
+fn write_all(
+    backups: &[Backup],
+    index: &Index,
+    mut files: Option<&mut Files>,
+    w: &mut Writer,
+    cancel: &Cancel,
+) -> Result<()> {
+    let mut version = Map::new();
+    version.insert("type".into(), "version".into());
+    version.insert("version".into(), 1.into());
+    w.line(&Value::Object(version))?;
+
+    for (name, t) in &index.teams {
+        let v = team_line(name, &t.json, w.stats);
+        w.line(&v)?;
+        w.stats.teams += 1;
+    }
+    for ((team, name), c) in &index.channels {
+        let v = channel_line(team, name, &c.json, w.stats);
+        w.line(&v)?;
+        w.stats.channels += 1;
+    }
+    for (name, u) in &index.users {
+        let v = user_line(name, u, index, w.stats);
+        w.line(&v)?;
+        w.stats.users += 1;
+    }
+    for ((team, name), c) in &index.channels {
+        let merged = posts::merge(backups, &c.sources, cancel)?;
+        let threads = posts::threads(&merged, &mut w.stats.skipped, &mut w.stats.orphans);
+        for t in &threads {
+            let v = convert(backups, index, files.as_deref_mut(), w.stats, cancel)
+                .post(team, name, t)?;
+            w.line(&v)?;
+        }
+    }
+    for (members, d) in &index.directs {
+        let v = direct_channel_line(members, &d.json, w.stats);
+        w.line(&v)?;
+        w.stats.direct_channels += 1;
+    }
+    for (members, d) in &index.directs {
+        let merged = posts::merge(backups, &d.sources, cancel)?;
+        let threads = posts::threads(&merged, &mut w.stats.skipped, &mut w.stats.orphans);
+        for t in &threads {
+            let v = convert(backups, index, files.as_deref_mut(), w.stats, cancel)
+                .direct_post(members, t)?;
+            w.line(&v)?;
+        }
+    }
+    if let Some(files) = files {
+        for (name, e) in &index.emojis {
+            let Some(image) = &e.emoji.image else {
+                continue;
+            };
+            cancel.check()?;
+            let rel = files.emoji(&backups[e.backup].src, image, name)?;
+            let mut o = Map::new();
+            o.insert("name".into(), name.clone().into());
+            o.insert("image".into(), rel.into());
+            w.line(&posts::line("emoji", o))?;
+        }
+    }
+    Ok(())
+}
+
+fn convert<'a>(
+    backups: &'a [Backup],
+    index: &'a Index,
+    files: Option<&'a mut Files>,
+    stats: &'a mut Stats,
+    cancel: &'a Cancel,
+) -> Convert<'a> {
+    Convert {
+        backups,
+        index,
+        files,
+        stats,
+        cancel,
+    }
+}
+
+/// A team: `name`, `display_name` (1 to 64 characters), `type` (`O` open or `I` invite only),
+/// `description` (at most 255 bytes), `allow_open_invite`.
+fn team_line(name: &str, t: &Value, stats: &mut Stats) -> Value {
+    let s = |k: &str| {
+        t.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .trim()
+            .to_string()
+    };
+    let mut o = Map::new();
+    o.insert("name".into(), name.into());
+    let display = if s("display_name").is_empty() {
+        name.to_string()
+    } else {
+        s("display_name")
+    };
+    let what = format!("team {name}");
+    o.insert(
+        "display_name".into(),
+        cut(
+            &display,
+            names::TEAM_DISPLAY_NAME_MAX_RUNES,
+            &what,
+            "display name",
+            stats,
+        )
+        .into(),
+    );
+    let kind = if s("type") == "O" { "O" } else { "I" };
+    o.insert("type".into(), kind.into());
+    let description = s("description");
+    if !description.is_empty() {
+        let (d, was_cut) = names::cut_bytes(&description, names::TEAM_DESCRIPTION_MAX);
+        if was_cut {
+            note_cut(stats, &what, "description");
+        }
+        o.insert("description".into(), d.into());
+    }
+    let open = t.get("allow_open_invite").and_then(Value::as_bool) == Some(true);
+    o.insert("allow_open_invite".into(), open.into());
+    posts::line("team", o)
+}
+
+/// A team channel: `team`, `name`, `display_name`, `type` (`O` or `P`), `header`, `purpose`,
+/// and `deleted_at` for an archived channel.
+fn channel_line(team: &str, name: &str, c: &Value, stats: &mut Stats) -> Value {
+    let s = |k: &str| c.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let what = format!("channel {team}/{name}");
+    let mut o = Map::new();
+    o.insert("team".into(), team.into());
+    o.insert("name".into(), name.into());
+    let display = if s("display_name").trim().is_empty() {
+        name.to_string()
+    } else {
+        s("display_name")
+    };
+    o.insert(
+        "display_name".into(),
+        cut(
+            &display,
+            names::CHANNEL_DISPLAY_NAME_MAX_RUNES,
+            &what,
+            "display name",
+            stats,
+        )
+        .into(),
+    );
+    o.insert("type".into(), s("type").into());
+    if !s("header").is_empty() {
+        let h = cut(
+            &s("header"),
+            names::CHANNEL_HEADER_MAX_RUNES,
+            &what,
+            "header",
+            stats,
+        );
+        o.insert("header".into(), h.into());
+    }
+    if !s("purpose").is_empty() {
+        let p = cut(
+            &s("purpose"),
+            names::CHANNEL_PURPOSE_MAX_RUNES,
+            &what,
+            "purpose",
+            stats,
+        );
+        o.insert("purpose".into(), p.into());
+    }
+    let deleted = c.get("delete_at").and_then(Value::as_i64).unwrap_or(0);
+    if deleted > 0 {
+        o.insert("deleted_at".into(), deleted.into());
+    }
+    posts::line("channel", o)
+}
+
+/// A user: `username`, `email`, names, `position`, `roles`, `locale`, `delete_at` of a
+/// deactivated user, and `teams` with their `channels` as the members files show them.
+/// A placeholder has only username, email and roles.
+fn user_line(name: &str, u: &UserOut, index: &Index, stats: &mut Stats) -> Value {
+    let what = format!("user {name}");
+    let mut o = Map::new();
+    o.insert("username".into(), name.into());
+    o.insert("email".into(), u.email.clone().into());
+    let json = u.json.as_ref();
+    let s = |k: &str| {
+        json.and_then(|j| j.get(k))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    if json.is_some() {
+        for (k, max) in [
+            ("nickname", names::USER_NAME_PART_MAX_RUNES),
+            ("first_name", names::USER_NAME_PART_MAX_RUNES),
+            ("last_name", names::USER_NAME_PART_MAX_RUNES),
+            ("position", names::POSITION_MAX_RUNES),
+        ] {
+            o.insert(k.into(), cut(&s(k), max, &what, k, stats).into());
+        }
+    }
+    let roles = names::user_roles(&s("roles"));
+    let guest = roles == "system_guest";
+    o.insert("roles".into(), roles.into());
+    if let Some(l) = names::locale(&s("locale")) {
+        o.insert("locale".into(), l.into());
+    }
+    let deleted = json
+        .and_then(|j| j.get("delete_at"))
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    if deleted > 0 {
+        o.insert("delete_at".into(), deleted.into());
+    }
+    let teams: Vec<Value> = index
+        .memberships(u)
+        .into_iter()
+        .map(|(team, m)| {
+            let mut t = Map::new();
+            t.insert("name".into(), team.clone().into());
+            let roles = match (guest, m.team_admin) {
+                (true, _) => "team_guest",
+                (false, true) => "team_user team_admin",
+                (false, false) => "team_user",
+            };
+            t.insert("roles".into(), roles.into());
+            let channels: Vec<Value> = m
+                .channels
+                .iter()
+                .filter(|(c, _)| index.channels.contains_key(&(team.clone(), (*c).clone())))
+                .map(|(c, admin)| {
+                    let roles = match (guest, admin) {
+                        (true, _) => "channel_guest",
+                        (false, true) => "channel_user channel_admin",
+                        (false, false) => "channel_user",
+                    };
+                    let mut co = Map::new();
+                    co.insert("name".into(), c.clone().into());
+                    co.insert("roles".into(), roles.into());
+                    Value::Object(co)
+                })
+                .collect();
+            if !channels.is_empty() {
+                t.insert("channels".into(), Value::Array(channels));
+            }
+            Value::Object(t)
+        })
+        .collect();
+    if !teams.is_empty() {
+        o.insert("teams".into(), Value::Array(teams));
+    }
+    posts::line("user", o)
+}
+
+/// A direct or group channel: `members` (usernames; the self-DM names its user twice, as
+/// Mattermost's own export does) and `header`.
+fn direct_channel_line(members: &[String], c: &Value, stats: &mut Stats) -> Value {
+    let mut o = Map::new();
+    o.insert("members".into(), members.into());
+    let header = c.get("header").and_then(Value::as_str).unwrap_or("");
+    if !header.is_empty() {
+        let what = format!("direct channel of {}", members.join(", "));
+        let h = cut(
+            header,
+            names::CHANNEL_HEADER_MAX_RUNES,
+            &what,
+            "header",
+            stats,
+        );
+        o.insert("header".into(), h.into());
+    }
+    posts::line("direct_channel", o)
+}
+
+/// `s` cut to `max` characters; a cut is reported.
+fn cut(s: &str, max: usize, what: &str, field: &str, stats: &mut Stats) -> String {
+    let (v, was_cut) = names::cut_runes(s, max);
+    if was_cut {
+        note_cut(stats, what, field);
+    }
+    v
+}
+
+fn note_cut(stats: &mut Stats, what: &str, field: &str) {
+    stats.cut += 1;
+    tracing::warn!("{what}: the {field} is longer than the importer takes, it is shortened");
+}
+
+/// The folder of the output file (`.` for a bare name).
+fn parent_dir(p: &Path) -> PathBuf {
+    match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// The output must not go into a backup (a data dir's files would change, a zip would be
+/// replaced), and neither may the `data/` folder of `-a` (the default `-o matter.jsonl`
+/// beside a data dir called `data` would otherwise write into it).
+fn check_paths(args: &JsonlArgs, out_dir: &Path) -> Result<()> {
+    let out_file = resolve(&args.output);
+    let data = resolve(&out_dir.join(DATA_DIR));
+    for b in &args.backups {
+        let input = b
+            .canonicalize()
+            .with_context(|| format!("resolving {}", b.display()))?;
+        let inside = |p: &Path| p == input || p.starts_with(&input);
+        if inside(&out_file) {
+            return Err(Fatal::usage(format!(
+                "-o {} is inside the backup {}: write the JSONL somewhere else",
+                args.output.display(),
+                b.display()
+            ))
+            .into());
+        }
+        if args.attachments && (inside(&data) || input.starts_with(&data)) {
+            return Err(Fatal::usage(format!(
+                "-a would copy attachments into {}, which is (or holds) the backup {}; \
+                 give -o in another folder, e.g. -o import/matter.jsonl",
+                out_dir.join(DATA_DIR).display(),
+                b.display()
+            ))
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// `p` made absolute with symlinks resolved as far as it exists.
+fn resolve(p: &Path) -> PathBuf {
+    let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let mut rest = Vec::new();
+    let mut cur = abs.as_path();
+    loop {
+        if let Ok(c) = cur.canonicalize() {
+            return rest
+                .iter()
+                .rev()
+                .fold(c, |acc: PathBuf, part| acc.join(part));
+        }
+        match (cur.parent(), cur.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                cur = parent;
+            }
+            _ => return abs,
+        }
+    }
+}
+
+/// The summary on stderr: what was written, then what was left out.
+fn summary(args: &JsonlArgs, s: &Stats, data: Option<&Path>, copied: Option<(usize, usize, u64)>) {
+    let target = if args.output.as_os_str() == "-" {
+        "standard output".to_string()
+    } else {
+        args.output.display().to_string()
+    };
+    eprintln!(
+        "matterbak: wrote {target}: {} teams, {} channels, {} users, {} posts with {} replies, \
+         {} direct and group channels with {} posts and {} replies, {} reactions",
+        s.teams,
+        s.channels,
+        s.users,
+        s.posts,
+        s.replies,
+        s.direct_channels,
+        s.direct_posts,
+        s.direct_replies,
+        s.reactions
+    );
+    if let (Some(dir), Some((attachments, emojis, bytes))) = (data, copied) {
+        eprintln!(
+            "matterbak: copied {attachments} attachments and {emojis} custom emoji images \
+             ({bytes} bytes) to {}",
+            dir.display()
+        );
+    }
+    let mut notes = Vec::new();
+    if s.placeholders > 0 {
+        notes.push(format!(
+            "{} users the backup refers to but does not have are imported as unknown-<id>",
+            s.placeholders
+        ));
+    }
+    if s.no_email > 0 {
+        notes.push(format!(
+            "{} users without an email address in the backup get <username>@{}",
+            s.no_email,
+            names::PLACEHOLDER_EMAIL_DOMAIN
+        ));
+    }
+    if s.orphans > 0 {
+        notes.push(format!(
+            "{} replies whose thread start is not exported are imported as posts",
+            s.orphans
+        ));
+    }
+    if s.renamed + s.cut > 0 {
+        notes.push(format!(
+            "{} names and {} texts were changed to fit the importer (see the warnings above)",
+            s.renamed, s.cut
+        ));
+    }
+    for n in notes {
+        eprintln!("matterbak: {n}");
+    }
+    let count = |k: Skip| s.skipped.get(&k).copied().unwrap_or(0);
+    let mut skipped = vec![
+        format!(
+            "{} system messages (joins, leaves, header changes: the importer takes none)",
+            count(Skip::System)
+        ),
+        format!("{} deleted posts", count(Skip::Deleted)),
+    ];
+    if count(Skip::NoTime) > 0 {
+        skipped.push(format!("{} posts without a time", count(Skip::NoTime)));
+    }
+    if s.attachments_missing > 0 {
+        skipped.push(format!(
+            "{} attachments that are not in the backup",
+            s.attachments_missing
+        ));
+    }
+    if s.attachments_not_exported > 0 {
+        skipped.push(format!(
+            "{} attachments and the custom emojis (give -a to copy them)",
+            s.attachments_not_exported
+        ));
+    }
+    if s.skipped_channels > 0 {
+        skipped.push(format!(
+            "{} channels (see the warnings above)",
+            s.skipped_channels
+        ));
+    }
+    if s.long_lines > 0 {
+        eprintln!(
+            "matterbak: {} lines are longer than the importer reads (see the warnings above)",
+            s.long_lines
+        );
+    }
+    eprintln!("matterbak: left out {}", skipped.join(", "));
+}

@@ -1,0 +1,1478 @@
+//! `matterbak export jsonl`: the bulk-import JSONL of backups made by the binary against the
+//! fake server, checked line by line against the importer's rules and against the world.
+//!
+//! [`Validator`] is written from the Mattermost server's import code
+//! (`server/channels/app/imports/import_types.go` and `import_validators.go`, the model rules
+//! they call in `server/public/model`, the line order and attachment lookup of
+//! `server/channels/app/import.go`, and the cross-line checks of `mmctl import validate` in
+//! `server/cmd/mmctl/commands/importer/validate.go`), not from the exporter's code.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use fakemm::{Scale, World};
+use serde_json::{Map, Value};
+
+use crate::util::{text, tree, Env};
+
+/// The line types in the order the importer needs them (each refers only to earlier ones).
+const ORDER: [&str; 8] = [
+    "version",
+    "team",
+    "channel",
+    "user",
+    "post",
+    "direct_channel",
+    "direct_post",
+    "emoji",
+];
+
+/// `matterbak export jsonl ARGS` in the env's temp dir.
+fn export(env: &Env, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_matterbak"))
+        .current_dir(env.tmp.path())
+        .env_remove("RUST_LOG")
+        .args(["export", "jsonl"])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn export_ok(env: &Env, args: &[&str]) -> Output {
+    let out = export(env, args);
+    assert_eq!(out.status.code(), Some(0), "export failed:\n{}", text(&out));
+    out
+}
+
+/// The lines of a JSONL file: every line ends with a newline and is one JSON object.
+fn read_lines(path: &Path) -> Vec<Value> {
+    let bytes = std::fs::read(path).unwrap();
+    let s = String::from_utf8(bytes).expect("UTF-8");
+    assert!(
+        s.ends_with('\n'),
+        "{} does not end with a newline",
+        path.display()
+    );
+    s.lines()
+        .enumerate()
+        .map(|(i, l)| {
+            let v: Value = serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("line {}: not JSON ({e}): {l}", i + 1));
+            assert!(v.is_object(), "line {} is not an object", i + 1);
+            v
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The importer's rules.
+
+fn runes(s: &str) -> usize {
+    s.chars().count()
+}
+
+/// `model.IsValidUsername`.
+fn valid_username(s: &str) -> bool {
+    let chars_ok = s
+        .chars()
+        .all(|c| matches!(c, 'a'..='z' | '0'..='9' | '.' | '-' | '_'));
+    !s.is_empty()
+        && s.len() <= 64
+        && chars_ok
+        && !["all", "channel", "matterbot", "system"].contains(&s)
+}
+
+/// `model.IsValidEmail` (lowercase, one address without a display name) and
+/// `UserEmailMaxLength`.
+fn valid_email(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('@').collect();
+    parts.len() == 2
+        && !parts[0].is_empty()
+        && !parts[1].is_empty()
+        && s.len() <= 128
+        && s == s.to_lowercase()
+        && !s.chars().any(|c| c.is_whitespace() || "<>\"".contains(c))
+}
+
+/// `validAlphaNum` of `model/utils.go` and `TeamNameMinLength`/`MaxLength`, and not starting
+/// with a reserved name (`IsReservedTeamName`).
+fn valid_team_name(s: &str) -> bool {
+    const RESERVED: [&str; 17] = [
+        "admin",
+        "api",
+        "channel",
+        "claim",
+        "error",
+        "files",
+        "help",
+        "landing",
+        "login",
+        "mfa",
+        "oauth",
+        "plug",
+        "plugins",
+        "post",
+        "signup",
+        "boards",
+        "playbooks",
+    ];
+    let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    let ends = s.starts_with(alnum) && s.ends_with(alnum);
+    let body = s.chars().all(|c| alnum(c) || c == '-')
+        || (s.matches("__").count() == 1 && s.chars().all(|c| alnum(c) || c == '_'));
+    (2..=64).contains(&s.len()) && ends && body && !RESERVED.iter().any(|r| s.starts_with(r))
+}
+
+/// `model.IsValidChannelIdentifier` (on the lowercased name) and `ChannelNameMaxLength`.
+fn valid_channel_name(s: &str) -> bool {
+    let mut cs = s.chars();
+    let first_ok = cs
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    first_ok
+        && s.len() <= 64
+        && cs.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+/// `model.IsValidUserRoles`: role names of `a-z 0-9 _` (at most 64), never `system_admin` alone.
+fn valid_roles(s: &str) -> bool {
+    let roles: Vec<&str> = s.split_whitespace().collect();
+    roles.iter().all(|r| {
+        !r.is_empty()
+            && r.len() <= 64
+            && r.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    }) && roles != ["system_admin"]
+}
+
+/// The fields each object may have (`import_types.go`); anything else the importer ignores,
+/// so a misspelt field would lose data silently.
+fn allowed(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "team" => &[
+            "name",
+            "display_name",
+            "type",
+            "description",
+            "allow_open_invite",
+            "scheme",
+        ],
+        "channel" => &[
+            "team",
+            "name",
+            "display_name",
+            "type",
+            "header",
+            "purpose",
+            "scheme",
+            "deleted_at",
+        ],
+        "user" => &[
+            "username",
+            "email",
+            "auth_service",
+            "auth_data",
+            "password",
+            "nickname",
+            "first_name",
+            "last_name",
+            "position",
+            "roles",
+            "locale",
+            "delete_at",
+            "teams",
+            "notify_props",
+            "profile_image",
+        ],
+        "user_team" => &["name", "roles", "theme", "channels"],
+        "user_channel" => &["name", "roles", "notify_props", "favorite"],
+        "post" => &[
+            "team",
+            "channel",
+            "user",
+            "type",
+            "message",
+            "props",
+            "create_at",
+            "edit_at",
+            "flagged_by",
+            "reactions",
+            "replies",
+            "attachments",
+            "is_pinned",
+        ],
+        "direct_post" => &[
+            "channel_members",
+            "user",
+            "type",
+            "message",
+            "props",
+            "create_at",
+            "edit_at",
+            "flagged_by",
+            "reactions",
+            "replies",
+            "attachments",
+            "is_pinned",
+        ],
+        "reply" => &[
+            "user",
+            "type",
+            "message",
+            "props",
+            "create_at",
+            "edit_at",
+            "flagged_by",
+            "reactions",
+            "attachments",
+            "is_pinned",
+        ],
+        "reaction" => &["user", "create_at", "emoji_name"],
+        "attachment" => &["path"],
+        "direct_channel" => &["members", "favorited_by", "header"],
+        "emoji" => &["name", "image"],
+        _ => &[],
+    }
+}
+
+/// Checks the lines as the importer would, plus the references between them (what `mmctl
+/// import validate` checks), and that every attachment path names a file in `data`.
+struct Validator<'a> {
+    data: Option<&'a Path>,
+    teams: HashSet<String>,
+    channels: HashSet<(String, String)>,
+    users: HashSet<String>,
+    emails: HashSet<String>,
+    emojis: HashSet<String>,
+    rank: usize,
+    line: usize,
+    errors: Vec<String>,
+}
+
+impl<'a> Validator<'a> {
+    fn check(lines: &[Value], data: Option<&'a Path>) -> Vec<String> {
+        let mut v = Validator {
+            data,
+            teams: HashSet::new(),
+            channels: HashSet::new(),
+            users: HashSet::new(),
+            emails: HashSet::new(),
+            emojis: HashSet::new(),
+            rank: 0,
+            line: 0,
+            errors: Vec::new(),
+        };
+        for (i, l) in lines.iter().enumerate() {
+            v.line = i + 1;
+            v.one(l);
+        }
+        if lines.is_empty() {
+            v.errors.push("no lines".into());
+        }
+        v.errors
+    }
+
+    fn err(&mut self, msg: impl Into<String>) {
+        let m = format!("line {}: {}", self.line, msg.into());
+        self.errors.push(m);
+    }
+
+    fn one(&mut self, l: &Value) {
+        let kind = l["type"].as_str().unwrap_or("").to_string();
+        let Some(rank) = ORDER.iter().position(|k| *k == kind) else {
+            return self.err(format!("unknown type {kind:?}"));
+        };
+        if self.line == 1 && kind != "version" {
+            self.err("the first line must be the version");
+        }
+        if kind == "version" && self.line != 1 {
+            self.err("the version must be the first line only");
+        }
+        if rank < self.rank {
+            self.err(format!("{kind} after {}", ORDER[self.rank]));
+        }
+        self.rank = rank;
+        let keys: Vec<&String> = l.as_object().unwrap().keys().collect();
+        if keys.len() != 2 {
+            self.err(format!("a line has `type` and one object, not {keys:?}"));
+        }
+        if kind == "version" {
+            if l["version"] != 1 {
+                self.err("version must be 1");
+            }
+            return;
+        }
+        let Some(o) = l[&kind].as_object() else {
+            return self.err(format!("{kind}: missing"));
+        };
+        self.fields(&kind, o);
+        match kind.as_str() {
+            "team" => self.team(o),
+            "channel" => self.channel(o),
+            "user" => self.user(o),
+            "post" => self.post(o),
+            "direct_channel" => self.direct_channel(o),
+            "direct_post" => self.direct_post(o),
+            "emoji" => self.emoji(o),
+            _ => {}
+        }
+    }
+
+    fn fields(&mut self, kind: &str, o: &Map<String, Value>) {
+        for k in o.keys() {
+            if !allowed(kind).contains(&k.as_str()) {
+                self.err(format!("{kind}: unknown field {k:?}"));
+            }
+        }
+    }
+
+    fn string<'v>(&mut self, o: &'v Map<String, Value>, k: &str, what: &str) -> Option<&'v str> {
+        match o.get(k) {
+            Some(Value::String(s)) => Some(s),
+            Some(_) => {
+                self.err(format!("{what}.{k} is not a string"));
+                None
+            }
+            None => {
+                self.err(format!("{what}.{k} is missing"));
+                None
+            }
+        }
+    }
+
+    fn max_runes(&mut self, o: &Map<String, Value>, k: &str, max: usize, what: &str) {
+        if let Some(v) = o.get(k) {
+            match v.as_str() {
+                Some(s) if runes(s) <= max => {}
+                Some(_) => self.err(format!("{what}.{k} is longer than {max} characters")),
+                None => self.err(format!("{what}.{k} is not a string")),
+            }
+        }
+    }
+
+    fn team(&mut self, o: &Map<String, Value>) {
+        if let Some(n) = self.string(o, "name", "team") {
+            if !valid_team_name(&n.to_lowercase()) {
+                self.err(format!("team name {n:?} is not valid"));
+            }
+            if !self.teams.insert(n.to_string()) {
+                self.err(format!("team {n} twice"));
+            }
+        }
+        if let Some(d) = self.string(o, "display_name", "team") {
+            if !(1..=64).contains(&runes(d)) {
+                self.err("team.display_name must have 1 to 64 characters");
+            }
+        }
+        if let Some(t) = self.string(o, "type", "team") {
+            if t != "O" && t != "I" {
+                self.err(format!("team.type {t:?}"));
+            }
+        }
+        if let Some(d) = o.get("description") {
+            if d.as_str().is_none_or(|d| d.len() > 255) {
+                self.err("team.description longer than 255 bytes");
+            }
+        }
+        if o.get("allow_open_invite").is_some_and(|v| !v.is_boolean()) {
+            self.err("team.allow_open_invite is not a boolean");
+        }
+    }
+
+    fn channel(&mut self, o: &Map<String, Value>) {
+        let team = self.string(o, "team", "channel").unwrap_or("").to_string();
+        if !self.teams.contains(&team) {
+            self.err(format!("channel of unknown team {team:?}"));
+        }
+        if let Some(n) = self.string(o, "name", "channel") {
+            if !valid_channel_name(&n.to_lowercase()) {
+                self.err(format!("channel name {n:?} is not valid"));
+            }
+            if !self.channels.insert((team.clone(), n.to_string())) {
+                self.err(format!("channel {team}/{n} twice"));
+            }
+        }
+        self.max_runes(o, "display_name", 64, "channel");
+        if let Some(t) = self.string(o, "type", "channel") {
+            if t != "O" && t != "P" {
+                self.err(format!("channel.type {t:?}"));
+            }
+        }
+        self.max_runes(o, "header", 1024, "channel");
+        self.max_runes(o, "purpose", 250, "channel");
+        if o.get("deleted_at")
+            .is_some_and(|d| d.as_i64().is_none_or(|d| d <= 0))
+        {
+            self.err("channel.deleted_at must be a time");
+        }
+    }
+
+    fn user(&mut self, o: &Map<String, Value>) {
+        if let Some(n) = self.string(o, "username", "user") {
+            if !valid_username(&n.to_lowercase()) {
+                self.err(format!("username {n:?} is not valid"));
+            }
+            if !self.users.insert(n.to_string()) {
+                self.err(format!("user {n} twice"));
+            }
+        }
+        if let Some(e) = self.string(o, "email", "user") {
+            if !valid_email(e) {
+                self.err(format!("email {e:?} is not valid"));
+            }
+            if !self.emails.insert(e.to_string()) {
+                self.err(format!(
+                    "email {e} twice (the server refuses the second user)"
+                ));
+            }
+        }
+        for (k, max) in [
+            ("nickname", 64),
+            ("first_name", 64),
+            ("last_name", 64),
+            ("position", 128),
+        ] {
+            self.max_runes(o, k, max, "user");
+        }
+        if o.get("locale")
+            .is_some_and(|l| l.as_str().is_none_or(|l| l.len() > 5 || l.is_empty()))
+        {
+            self.err("user.locale is not a locale");
+        }
+        if o.contains_key("auth_service") && !o.contains_key("auth_data") {
+            self.err("user.auth_service without auth_data");
+        }
+        let roles = o.get("roles").and_then(Value::as_str).unwrap_or("");
+        if o.contains_key("roles") && !valid_roles(roles) {
+            self.err(format!("user.roles {roles:?}"));
+        }
+        let guest = roles.split_whitespace().any(|r| r == "system_guest");
+        let teams = o
+            .get("teams")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        for t in &teams {
+            let Some(t) = t.as_object() else {
+                self.err("user.teams[] is not an object");
+                continue;
+            };
+            self.fields("user_team", t);
+            let name = self
+                .string(t, "name", "user.teams[]")
+                .unwrap_or("")
+                .to_string();
+            if !self.teams.contains(&name) {
+                self.err(format!("user in unknown team {name:?}"));
+            }
+            let troles = t.get("roles").and_then(Value::as_str).unwrap_or("");
+            if !valid_roles(troles) {
+                self.err(format!("team roles {troles:?}"));
+            }
+            if guest != troles.split_whitespace().any(|r| r == "team_guest") {
+                self.err("system and team guest roles disagree");
+            }
+            for c in t
+                .get("channels")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let Some(c) = c.as_object() else {
+                    self.err("channels[] is not an object");
+                    continue;
+                };
+                self.fields("user_channel", c);
+                let cname = self
+                    .string(c, "name", "channels[]")
+                    .unwrap_or("")
+                    .to_string();
+                if !self.channels.contains(&(name.clone(), cname.clone())) {
+                    self.err(format!("member of unknown channel {name}/{cname}"));
+                }
+                let croles = c.get("roles").and_then(Value::as_str).unwrap_or("");
+                if !valid_roles(croles) {
+                    self.err(format!("channel roles {croles:?}"));
+                }
+                if guest != croles.split_whitespace().any(|r| r == "channel_guest") {
+                    self.err("system and channel guest roles disagree");
+                }
+            }
+        }
+    }
+
+    fn known_user(&mut self, o: &Map<String, Value>, what: &str) {
+        if let Some(u) = self.string(o, "user", what) {
+            if !self.users.contains(u) {
+                self.err(format!("{what} by unknown user {u:?}"));
+            }
+        }
+    }
+
+    /// What posts, direct posts and replies share; returns `create_at`.
+    fn body(&mut self, o: &Map<String, Value>, what: &str, max_message: usize) -> i64 {
+        self.known_user(o, what);
+        if let Some(m) = self.string(o, "message", what) {
+            if runes(m) > max_message {
+                self.err(format!("{what}.message longer than {max_message}"));
+            }
+        }
+        let at = match o.get("create_at").and_then(Value::as_i64) {
+            Some(t) if t != 0 => t,
+            _ => {
+                self.err(format!("{what}.create_at missing or zero"));
+                0
+            }
+        };
+        if let Some(p) = o.get("props") {
+            if !p.is_object() || runes(&p.to_string()) > 800_000 {
+                self.err(format!("{what}.props"));
+            }
+        }
+        if let Some(t) = o.get("type").and_then(Value::as_str) {
+            if t.starts_with("system_") {
+                self.err(format!("{what} of type {t}"));
+            }
+        }
+        for r in o
+            .get("reactions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let r = r.as_object().unwrap();
+            self.fields("reaction", r);
+            self.known_user(r, "reaction");
+            match r.get("emoji_name").and_then(Value::as_str) {
+                Some(e) if !e.is_empty() && runes(e) <= 64 => {}
+                _ => self.err("reaction.emoji_name"),
+            }
+            match r.get("create_at").and_then(Value::as_i64) {
+                Some(t) if t != 0 && t >= at => {}
+                _ => self.err(format!(
+                    "reaction.create_at missing, zero or before its {what}"
+                )),
+            }
+        }
+        for a in o
+            .get("attachments")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let a = a.as_object().unwrap();
+            self.fields("attachment", a);
+            let p = a.get("path").and_then(Value::as_str).unwrap_or("");
+            self.data_file(p, "attachment");
+        }
+        at
+    }
+
+    /// A path below the import's `data/` folder (`ValidateAttachmentPathForImport`) that names
+    /// a file there.
+    fn data_file(&mut self, p: &str, what: &str) {
+        let escapes = p.is_empty()
+            || p.starts_with('/')
+            || p.split('/').any(|c| c == ".." || c == "." || c.is_empty());
+        if escapes {
+            return self.err(format!("{what} path {p:?} is not a plain path below data/"));
+        }
+        if let Some(d) = self.data {
+            if !d.join(p).is_file() {
+                self.err(format!("{what} {p:?} is not in {}", d.display()));
+            }
+        }
+    }
+
+    fn replies(&mut self, o: &Map<String, Value>, what: &str, max_message: usize) {
+        for r in o
+            .get("replies")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let r = r.as_object().unwrap();
+            self.fields("reply", r);
+            self.body(r, &format!("{what}.reply"), max_message);
+        }
+    }
+
+    fn post(&mut self, o: &Map<String, Value>) {
+        let team = self.string(o, "team", "post").unwrap_or("").to_string();
+        let channel = self.string(o, "channel", "post").unwrap_or("").to_string();
+        if !self.channels.contains(&(team.clone(), channel.clone())) {
+            self.err(format!("post in unknown channel {team}/{channel}"));
+        }
+        // `maxPostSize`: PostMessageMaxRunesV2 on current databases.
+        self.body(o, "post", 16383);
+        self.replies(o, "post", 16383);
+    }
+
+    fn members(&mut self, o: &Map<String, Value>, k: &str, what: &str) {
+        let Some(m) = o.get(k).and_then(Value::as_array) else {
+            return self.err(format!("{what}.{k} missing"));
+        };
+        if m.len() != 2 && !(3..=8).contains(&m.len()) {
+            self.err(format!("{what}.{k}: {} members", m.len()));
+        }
+        for u in m {
+            let u = u.as_str().unwrap_or("");
+            if !self.users.contains(u) {
+                self.err(format!("{what}.{k}: unknown user {u:?}"));
+            }
+        }
+    }
+
+    fn direct_channel(&mut self, o: &Map<String, Value>) {
+        self.members(o, "members", "direct_channel");
+        self.max_runes(o, "header", 1024, "direct_channel");
+    }
+
+    fn direct_post(&mut self, o: &Map<String, Value>) {
+        self.members(o, "channel_members", "direct_post");
+        // `mmctl import validate` checks direct posts against PostMessageMaxRunesV1.
+        self.body(o, "direct_post", 4000);
+        self.replies(o, "direct_post", 4000);
+    }
+
+    fn emoji(&mut self, o: &Map<String, Value>) {
+        if let Some(n) = self.string(o, "name", "emoji") {
+            let ok = !n.is_empty()
+                && n.len() <= 64
+                && n.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+_-".contains(c));
+            if !ok {
+                self.err(format!("emoji name {n:?}"));
+            }
+            if !self.emojis.insert(n.to_string()) {
+                self.err(format!("emoji {n} twice"));
+            }
+        }
+        if let Some(i) = self.string(o, "image", "emoji") {
+            self.data_file(i, "emoji image");
+        }
+    }
+}
+
+fn assert_valid(lines: &[Value], data: Option<&Path>) {
+    let errors = Validator::check(lines, data);
+    assert!(
+        errors.is_empty(),
+        "{} problems, the first ones:\n{}",
+        errors.len(),
+        errors
+            .iter()
+            .take(20)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+#[test]
+fn the_validator_catches_what_the_importer_refuses() {
+    let ok = [
+        r#"{"type":"version","version":1}"#,
+        r#"{"type":"team","team":{"name":"acme","display_name":"Acme","type":"O"}}"#,
+        r#"{"type":"channel","channel":{"team":"acme","name":"town-square","display_name":"Town","type":"O"}}"#,
+        r#"{"type":"user","user":{"username":"bob","email":"bob@x.org","roles":"system_user","teams":[{"name":"acme","roles":"team_user","channels":[{"name":"town-square","roles":"channel_user"}]}]}}"#,
+        r#"{"type":"post","post":{"team":"acme","channel":"town-square","user":"bob","message":"hi","create_at":5,"reactions":[{"user":"bob","emoji_name":"+1","create_at":6}]}}"#,
+        r#"{"type":"direct_channel","direct_channel":{"members":["bob","bob"]}}"#,
+        r#"{"type":"direct_post","direct_post":{"channel_members":["bob","bob"],"user":"bob","message":"x","create_at":7}}"#,
+    ];
+    let parse = |v: &[&str]| {
+        v.iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect::<Vec<Value>>()
+    };
+    assert_eq!(Validator::check(&parse(&ok), None), Vec::<String>::new());
+    // Each of these breaks one rule of the importer.
+    let bad: [(usize, &str); 12] = [
+        (0, r#"{"type":"version","version":2}"#),
+        (
+            1,
+            r#"{"type":"team","team":{"name":"helpdesk","display_name":"H","type":"O"}}"#,
+        ),
+        (
+            1,
+            r#"{"type":"team","team":{"name":"acme","display_name":"","type":"O"}}"#,
+        ),
+        (
+            2,
+            r#"{"type":"channel","channel":{"team":"nope","name":"town-square","type":"O"}}"#,
+        ),
+        (
+            2,
+            r#"{"type":"channel","channel":{"team":"acme","name":"town-square","type":"D"}}"#,
+        ),
+        (
+            3,
+            r#"{"type":"user","user":{"username":"bob","email":"","roles":"system_user"}}"#,
+        ),
+        (
+            3,
+            r#"{"type":"user","user":{"username":"Bob Smith","email":"b@x.org"}}"#,
+        ),
+        (
+            3,
+            r#"{"type":"user","user":{"username":"bob","email":"b@x.org","roles":"system_admin"}}"#,
+        ),
+        (
+            4,
+            r#"{"type":"post","post":{"team":"acme","channel":"town-square","user":"bob","message":"hi","create_at":0}}"#,
+        ),
+        (
+            4,
+            r#"{"type":"post","post":{"team":"acme","channel":"town-square","user":"eve","message":"hi","create_at":5}}"#,
+        ),
+        (
+            4,
+            r#"{"type":"post","post":{"team":"acme","channel":"town-square","user":"bob","message":"hi","create_at":5,"reactions":[{"user":"bob","emoji":"+1","create_at":4}]}}"#,
+        ),
+        (
+            5,
+            r#"{"type":"direct_channel","direct_channel":{"members":["bob"]}}"#,
+        ),
+    ];
+    for (i, line) in bad {
+        let mut v = ok.to_vec();
+        v[i] = line;
+        assert!(
+            !Validator::check(&parse(&v), None).is_empty(),
+            "not caught: {line}"
+        );
+    }
+    // Out of order: a post before the users.
+    let mut v = ok.to_vec();
+    v.swap(3, 4);
+    assert!(!Validator::check(&parse(&v), None).is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the world says the JSONL must hold.
+
+/// A post as the JSONL identifies it: channel (`team/name` or the members of a direct
+/// channel), the author and time and message of its thread's first post (for a reply), its
+/// author, time and message.
+type Key = (String, Option<(String, i64, String)>, String, i64, String);
+
+struct Wanted {
+    posts: Vec<Key>,
+    reactions: BTreeMap<Key, BTreeSet<(String, String)>>,
+    /// Attachments (name, size) per post.
+    files: BTreeMap<Key, BTreeSet<(String, u64)>>,
+}
+
+fn uname(w: &World, id: &str) -> String {
+    w.user(id).map(|u| u.username.clone()).unwrap()
+}
+
+fn channel_key(w: &World, cid: &str) -> String {
+    let c = w.channel(cid).unwrap();
+    match c.channel_type {
+        'O' | 'P' => format!("{}/{}", w.team(c.team_id.as_str()).unwrap().name, c.name),
+        _ => {
+            let mut m: Vec<String> = c.members.keys().map(|u| uname(w, u.as_str())).collect();
+            if m.len() == 1 {
+                m.push(m[0].clone());
+            }
+            m.sort();
+            m.join(",")
+        }
+    }
+}
+
+/// The live posts of alice's channels (the sample selection backs up exactly those), without
+/// system messages; replies whose first post is gone stand alone.
+fn wanted(w: &World) -> Wanted {
+    let alice = w.user_by_name("alice").unwrap().id.to_string();
+    let mut out = Wanted {
+        posts: Vec::new(),
+        reactions: BTreeMap::new(),
+        files: BTreeMap::new(),
+    };
+    for cid in w.member_channels(&alice) {
+        let ck = channel_key(w, &cid);
+        let live: HashSet<String> = w.live_posts(&cid).into_iter().collect();
+        for pid in w.live_posts(&cid) {
+            let p = w.post(&pid).unwrap();
+            if p.post_type.starts_with("system_") {
+                continue;
+            }
+            let root = p.root_id.as_str();
+            let parent = if !root.is_empty() && live.contains(root) {
+                let r = w.post(root).unwrap();
+                Some((uname(w, r.user_id.as_str()), r.create_at, r.message.clone()))
+            } else {
+                None
+            };
+            let key: Key = (
+                ck.clone(),
+                parent,
+                uname(w, p.user_id.as_str()),
+                p.create_at,
+                p.message.clone(),
+            );
+            let reactions = w
+                .reactions
+                .get(&p.id)
+                .into_iter()
+                .flatten()
+                .map(|r| (uname(w, r.user_id.as_str()), r.emoji_name.clone()))
+                .collect();
+            out.reactions.insert(key.clone(), reactions);
+            let files = p
+                .file_ids
+                .iter()
+                .filter_map(|f| w.files.get(f))
+                .filter(|f| f.delete_at == 0)
+                .map(|f| (f.name.clone(), f.size))
+                .collect();
+            out.files.insert(key.clone(), files);
+            out.posts.push(key);
+        }
+    }
+    out.posts.sort();
+    out
+}
+
+/// The same from the JSONL (attachment sizes read from `data`).
+fn found(lines: &[Value], data: Option<&Path>) -> Wanted {
+    let mut out = Wanted {
+        posts: Vec::new(),
+        reactions: BTreeMap::new(),
+        files: BTreeMap::new(),
+    };
+    let mut add =
+        |ck: &str, parent: Option<(String, i64, String)>, o: &Value| -> (String, i64, String) {
+            let me = (
+                o["user"].as_str().unwrap().to_string(),
+                o["create_at"].as_i64().unwrap(),
+                o["message"].as_str().unwrap().to_string(),
+            );
+            let key: Key = (ck.to_string(), parent, me.0.clone(), me.1, me.2.clone());
+            let reactions = o["reactions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|r| {
+                    (
+                        r["user"].as_str().unwrap().to_string(),
+                        r["emoji_name"].as_str().unwrap().to_string(),
+                    )
+                })
+                .collect();
+            out.reactions.insert(key.clone(), reactions);
+            let files = o["attachments"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|a| {
+                    let p = a["path"].as_str().unwrap();
+                    let size = data
+                        .map(|d| std::fs::metadata(d.join(p)).unwrap().len())
+                        .unwrap_or(0);
+                    (p.rsplit('/').next().unwrap().to_string(), size)
+                })
+                .collect();
+            out.files.insert(key.clone(), files);
+            out.posts.push(key);
+            me
+        };
+    for l in lines {
+        let (ck, o) = match l["type"].as_str().unwrap() {
+            "post" => {
+                let o = &l["post"];
+                (
+                    format!(
+                        "{}/{}",
+                        o["team"].as_str().unwrap(),
+                        o["channel"].as_str().unwrap()
+                    ),
+                    o,
+                )
+            }
+            "direct_post" => {
+                let o = &l["direct_post"];
+                let m: Vec<&str> = o["channel_members"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|m| m.as_str().unwrap())
+                    .collect();
+                (m.join(","), o)
+            }
+            _ => continue,
+        };
+        let root = add(&ck, None, o);
+        for r in o["replies"].as_array().into_iter().flatten() {
+            add(&ck, Some(root.clone()), r);
+        }
+    }
+    out.posts.sort();
+    out
+}
+
+/// Every live post once, replies under their first post, with their reactions (and with
+/// `data`, their attachments).
+fn assert_complete(w: &World, lines: &[Value], data: Option<&Path>) {
+    let want = wanted(w);
+    let got = found(lines, data);
+    let missing: Vec<&Key> = want
+        .posts
+        .iter()
+        .filter(|k| !got.posts.contains(k))
+        .collect();
+    let extra: Vec<&Key> = got
+        .posts
+        .iter()
+        .filter(|k| !want.posts.contains(k))
+        .collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing {missing:#?}\nextra {extra:#?}"
+    );
+    assert_eq!(want.posts, got.posts, "a post appears more than once");
+    assert_eq!(want.reactions, got.reactions);
+    if data.is_some() {
+        assert_eq!(want.files, got.files);
+    }
+}
+
+fn count_type(lines: &[Value], kind: &str) -> usize {
+    lines.iter().filter(|l| l["type"] == kind).count()
+}
+
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn jsonl_of_the_demo_backup_is_valid_and_complete() {
+    let env = Env::new(Scale::Demo);
+    env.run_ok(&[]);
+    // Deletions, edits, pins and reactions after the first backup: the second run records
+    // them (deleted posts stay in the data dir, marked in history/).
+    let deleted = env.server.with_world(|w| {
+        let alice = w.user_by_name("alice").unwrap().id.to_string();
+        let bob = w.user_by_name("bob").unwrap().id.to_string();
+        let dm = w
+            .channels
+            .values()
+            .find(|c| {
+                c.channel_type == 'D'
+                    && c.members.len() == 2
+                    && c.members.keys().any(|u| u.as_str() == bob)
+                    && c.members.keys().any(|u| u.as_str() == alice)
+            })
+            .unwrap()
+            .id
+            .to_string();
+        let plain = |w: &World, c: &str| -> Vec<String> {
+            w.live_posts(c)
+                .into_iter()
+                .filter(|p| w.post(p).unwrap().post_type.is_empty())
+                .collect()
+        };
+        let mut deleted = Vec::new();
+        let town = w
+            .channel_by_names("acme", "town-square")
+            .unwrap()
+            .id
+            .to_string();
+        let leadership = w
+            .channel_by_names("acme", "leadership")
+            .unwrap()
+            .id
+            .to_string();
+        for c in [town, leadership, dm] {
+            // A root with replies (its replies go with it), a single post, an edit, a pin,
+            // a reaction, a new post.
+            let root = plain(w, &c).into_iter().find(|p| {
+                w.replies
+                    .get(&w.post(p).unwrap().id)
+                    .is_some_and(|r| !r.is_empty())
+            });
+            if let Some(root) = root {
+                w.delete_post(&root).unwrap();
+                deleted.push(root);
+            }
+            let live = plain(w, &c);
+            let n = live.len();
+            w.delete_post(&live[n - 3]).unwrap();
+            deleted.push(live[n - 3].clone());
+            w.edit_post(&live[n - 2], "edited for the import").unwrap();
+            w.set_pinned(&live[n - 4], true).unwrap();
+            w.add_reaction(&live[n - 5], &bob, "shipit").unwrap();
+            w.add_post(
+                &c,
+                &alice,
+                "a new post after the first backup",
+                None,
+                vec![],
+            )
+            .unwrap();
+        }
+        deleted
+    });
+    env.run_ok(&[]);
+    let out = export_ok(&env, &["data", "-o", "import/matter.jsonl", "-a"]);
+    let lines = read_lines(&env.path("import/matter.jsonl"));
+    let data = env.path("import/data");
+    assert_valid(&lines, Some(&data));
+    env.server.with_world(|w| {
+        assert_complete(w, &lines, Some(&data));
+        for d in &deleted {
+            let msg = &w.post(d).unwrap().message;
+            assert!(
+                !lines
+                    .iter()
+                    .any(|l| l.to_string().contains(&serde_json::to_string(msg).unwrap())),
+                "deleted post {msg:?} exported"
+            );
+        }
+        // Teams, channels, users, direct channels, emojis as the server has them.
+        let alice = w.user_by_name("alice").unwrap().id.to_string();
+        let channels = w.member_channels(&alice);
+        let team_channels = channels
+            .iter()
+            .filter(|c| matches!(w.channel(c).unwrap().channel_type, 'O' | 'P'))
+            .count();
+        assert_eq!(count_type(&lines, "team"), 3);
+        assert_eq!(count_type(&lines, "channel"), team_channels);
+        assert_eq!(
+            count_type(&lines, "direct_channel"),
+            channels.len() - team_channels
+        );
+        let emojis: BTreeSet<String> = w
+            .emojis
+            .values()
+            .filter(|e| e.delete_at == 0)
+            .map(|e| e.name.clone())
+            .collect();
+        let got: BTreeSet<String> = lines
+            .iter()
+            .filter(|l| l["type"] == "emoji")
+            .map(|l| l["emoji"]["name"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(got, emojis);
+        // Every user the world has for these channels, with the server's email and a
+        // deactivated user kept deactivated.
+        for l in lines.iter().filter(|l| l["type"] == "user") {
+            let u = &l["user"];
+            let wu = w.user_by_name(u["username"].as_str().unwrap()).unwrap();
+            assert_eq!(u["email"], wu.email.as_str());
+            assert_eq!(u["delete_at"].as_i64().unwrap_or(0), wu.delete_at);
+        }
+        // Pinned and edited posts keep those marks.
+        let off = w.channel_by_names("acme", "off-topic").unwrap();
+        let pinned: Vec<String> = w
+            .live_posts(&off.id.to_string())
+            .into_iter()
+            .filter(|p| w.post(p).unwrap().is_pinned && w.post(p).unwrap().root_id.is_none())
+            .map(|p| w.post(&p).unwrap().message.clone())
+            .collect();
+        assert!(!pinned.is_empty());
+        for m in pinned {
+            let l = lines
+                .iter()
+                .find(|l| l["post"]["message"] == m.as_str())
+                .unwrap();
+            assert_eq!(l["post"]["is_pinned"], true, "{m}");
+        }
+        let edited = lines
+            .iter()
+            .find(|l| l["post"]["message"] == "Hello, world!")
+            .unwrap();
+        assert!(edited["post"]["edit_at"].as_i64().unwrap() > 0);
+    });
+    // Attachment names as uploaded (the importer names the file after the path's last part).
+    let report = lines
+        .iter()
+        .find(|l| l["post"]["message"] == "Files for the report")
+        .unwrap();
+    let names: Vec<&str> = report["post"]["attachments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["path"].as_str().unwrap().rsplit('/').next().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"Q3 report – Übersicht (final) v2.pdf"),
+        "{names:?}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let last = stderr.lines().last().unwrap();
+    let system = env.server.with_world(|w| {
+        let alice = w.user_by_name("alice").unwrap().id.to_string();
+        w.member_channels(&alice)
+            .iter()
+            .flat_map(|c| w.live_posts(c))
+            .filter(|p| w.post(p).unwrap().post_type.starts_with("system_"))
+            .count()
+    });
+    assert!(
+        last.contains(&format!("left out {system} system messages")),
+        "{stderr}"
+    );
+    assert!(
+        last.contains("deleted posts") && !last.contains(" 0 deleted posts"),
+        "{stderr}"
+    );
+    assert!(env.path("import/data").is_dir());
+}
+
+#[test]
+fn jsonl_of_the_tiny_backup_matches_the_golden_file() {
+    let env = Env::new(Scale::Tiny);
+    env.run_ok(&[]);
+    export_ok(&env, &["data", "-o", "import/matter.jsonl", "-a"]);
+    let got = std::fs::read_to_string(env.path("import/matter.jsonl")).unwrap();
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/expected/jsonl_tiny.jsonl");
+    if std::env::var_os("MATTERBAK_BLESS").is_some() {
+        std::fs::create_dir_all(golden.parent().unwrap()).unwrap();
+        std::fs::write(&golden, &got).unwrap();
+    }
+    let want = std::fs::read_to_string(&golden).unwrap_or_default();
+    if got != want {
+        let at = got
+            .lines()
+            .zip(want.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(got.lines().count().min(want.lines().count()));
+        panic!(
+            "the JSONL differs from {} at line {} (MATTERBAK_BLESS=1 rewrites it; inspect the \
+             diff before committing):\n got: {}\nwant: {}",
+            golden.display(),
+            at + 1,
+            got.lines().nth(at).unwrap_or("<end>"),
+            want.lines().nth(at).unwrap_or("<end>")
+        );
+    }
+    let lines = read_lines(&env.path("import/matter.jsonl"));
+    assert_valid(&lines, Some(&env.path("import/data")));
+    env.server
+        .with_world(|w| assert_complete(w, &lines, Some(&env.path("import/data"))));
+}
+
+/// Copies a directory tree.
+fn copy_tree(from: &Path, to: &Path) {
+    for (rel, bytes) in tree(from) {
+        let p = to.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, bytes).unwrap();
+    }
+}
+
+#[test]
+fn merging_an_old_and_a_new_backup_gives_each_thing_once() {
+    let env = Env::new(Scale::Tiny);
+    env.run_ok(&[]);
+    copy_tree(&env.data(), &env.path("old"));
+    std::fs::rename(env.zip(), env.path("old.zip")).unwrap();
+    env.server.with_world(|w| {
+        let c = w
+            .channel_by_names("acme", "town-square")
+            .unwrap()
+            .id
+            .to_string();
+        let live: Vec<String> = w
+            .live_posts(&c)
+            .into_iter()
+            .filter(|p| w.post(p).unwrap().post_type.is_empty())
+            .collect();
+        w.delete_post(&live[1]).unwrap();
+        w.edit_post(&live[2], "changed after the old backup")
+            .unwrap();
+        w.add_post(&c, "carol", "only in the new backup", None, vec![])
+            .unwrap();
+    });
+    env.run_ok(&[]);
+    export_ok(&env, &["data", "-o", "new/matter.jsonl", "-a"]);
+    let single = std::fs::read_to_string(env.path("new/matter.jsonl")).unwrap();
+    for (dir, args) in [
+        ("m1", vec!["old", "data"]),
+        ("m2", vec!["data", "old"]),
+        ("m3", vec!["old.zip", "data", "old"]),
+        ("m4", vec!["data", "data"]),
+    ] {
+        let out = format!("{dir}/matter.jsonl");
+        let mut a = args.clone();
+        a.extend(["-o", &out, "-a"]);
+        export_ok(&env, &a);
+        let merged = std::fs::read_to_string(env.path(&out)).unwrap();
+        let lines = read_lines(&env.path(&out));
+        assert_valid(&lines, Some(&env.path(&format!("{dir}/data"))));
+        env.server.with_world(|w| assert_complete(w, &lines, None));
+        assert!(
+            merged == single,
+            "{args:?}: the merge differs from the new backup alone"
+        );
+        assert_eq!(
+            tree(&env.path(&format!("{dir}/data"))),
+            tree(&env.path("new/data"))
+        );
+    }
+}
+
+#[test]
+fn the_zip_gives_the_same_export_as_the_data_dir() {
+    let env = Env::new(Scale::Tiny);
+    env.run_ok(&[]);
+    export_ok(&env, &["data", "-o", "a/matter.jsonl", "-a"]);
+    export_ok(&env, &["out.zip", "-o", "b/matter.jsonl", "-a"]);
+    assert_eq!(
+        std::fs::read(env.path("a/matter.jsonl")).unwrap(),
+        std::fs::read(env.path("b/matter.jsonl")).unwrap()
+    );
+    let a = tree(&env.path("a/data"));
+    assert!(
+        a.keys().any(|k| k.starts_with("attachments/"))
+            && a.keys().any(|k| k.starts_with("emojis/"))
+    );
+    assert_eq!(a, tree(&env.path("b/data")));
+    // To standard output, without attachments: the same lines without the paths and emojis.
+    let out = export_ok(&env, &["out.zip", "-o", "-"]);
+    let lines: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_valid(&lines, None);
+    assert!(!lines
+        .iter()
+        .any(|l| l.to_string().contains("\"attachments\"")));
+    assert_eq!(count_type(&lines, "emoji"), 0);
+    let with = read_lines(&env.path("a/matter.jsonl"));
+    assert_eq!(
+        count_type(&lines, "post") + count_type(&lines, "direct_post"),
+        count_type(&with, "post") + count_type(&with, "direct_post")
+    );
+}
+
+#[test]
+fn users_without_email_or_record_get_placeholders() {
+    let env = Env::new(Scale::Tiny);
+    // The server hides these addresses (privacy settings).
+    env.server.with_world(|w| {
+        for u in w.users.values_mut() {
+            if u.username == "bob" || u.username == "carol" {
+                u.email.clear();
+            }
+        }
+    });
+    env.run_ok(&[]);
+    // dave's record is missing from this backup (an author whose profile was never stored).
+    let dave = env
+        .server
+        .with_world(|w| w.user_by_name("dave").unwrap().id.to_string());
+    let users = env.data().join("users");
+    for e in std::fs::read_dir(&users).unwrap() {
+        let p = e.unwrap().path();
+        if p.file_name().unwrap().to_string_lossy().starts_with(&dave) {
+            std::fs::remove_file(p).unwrap();
+        }
+    }
+    let out = export_ok(&env, &["data", "-o", "x/matter.jsonl"]);
+    let lines = read_lines(&env.path("x/matter.jsonl"));
+    assert_valid(&lines, None);
+    let user = |n: &str| {
+        lines
+            .iter()
+            .find(|l| l["user"]["username"] == n)
+            .unwrap_or_else(|| panic!("no user {n}"))["user"]
+            .clone()
+    };
+    assert_eq!(user("bob")["email"], "bob@localhost.invalid");
+    assert_eq!(user("carol")["email"], "carol@localhost.invalid");
+    assert_eq!(user("alice")["email"], "alice@example.com");
+    let placeholder = format!("unknown-{dave}");
+    assert_eq!(
+        user(&placeholder)["email"],
+        format!("{placeholder}@localhost.invalid")
+    );
+    assert!(lines.iter().all(|l| l["user"]["username"] != "dave"));
+    // dave's posts are all there, by the placeholder.
+    env.server.with_world(|w| {
+        let mut want = wanted(w);
+        for k in want.posts.iter_mut() {
+            if k.2 == "dave" {
+                k.2 = placeholder.clone();
+            }
+        }
+        want.posts.sort();
+        let got = found(&lines, None);
+        let by_placeholder = got.posts.iter().filter(|k| k.2 == placeholder).count();
+        assert!(by_placeholder > 0);
+        let strip = |v: &[Key]| {
+            v.iter()
+                .map(|k| (k.0.clone(), k.2.clone(), k.3, k.4.clone()))
+                .collect::<Vec<_>>()
+        };
+        let mut a = strip(&want.posts);
+        let mut b = strip(&got.posts);
+        a.sort();
+        b.sort();
+        assert_eq!(a, b);
+    });
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("1 users the backup refers to but does not have"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("2 users without an email address"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_export_never_writes_into_a_backup() {
+    let env = Env::new(Scale::Tiny);
+    env.run_ok(&[]);
+    let before = tree(env.tmp.path());
+    // The default -o matter.jsonl puts data/ onto the data dir itself.
+    for args in [
+        vec!["data", "-a"],
+        vec!["data", "-o", "data/matter.jsonl"],
+        vec!["data", "-o", "data/teams/x.jsonl"],
+        vec!["out.zip", "-o", "out.zip"],
+        vec!["data", "-a", "-o", "-"],
+    ] {
+        let out = export(&env, &args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}\n{}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("error:"),
+            "{args:?}"
+        );
+        assert_eq!(tree(env.tmp.path()), before, "{args:?} changed files");
+    }
+    // Without -a the data dir's neighbour is fine.
+    export_ok(&env, &["data"]);
+    assert!(env.path("matter.jsonl").is_file());
+    let out = export(&env, &["nothing-here"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+}
+
+#[test]
+fn hostile_file_names_stay_inside_the_output_folder() {
+    let env = Env::new(Scale::Tiny);
+    env.run_ok(&[]);
+    // Give every stored file info a name that tries to climb out.
+    let mut changed = 0;
+    let files: Vec<PathBuf> = tree(&env.data())
+        .into_keys()
+        .filter(|k| {
+            let base = k.rsplit('/').next().unwrap();
+            k.contains("/files/") && base.ends_with(".json") && !base.contains("__")
+        })
+        .map(|k| env.data().join(k))
+        .collect();
+    for f in files {
+        let mut v: Value = serde_json::from_slice(&std::fs::read(&f).unwrap()).unwrap();
+        v["name"] = Value::from(format!("../../../../escaped-{changed}/../x.txt"));
+        std::fs::write(&f, v.to_string()).unwrap();
+        changed += 1;
+    }
+    assert!(changed > 0);
+    let before: BTreeSet<String> = tree(env.tmp.path()).into_keys().collect();
+    export_ok(&env, &["data", "-o", "deep/inside/matter.jsonl", "-a"]);
+    let after: BTreeSet<String> = tree(env.tmp.path()).into_keys().collect();
+    let new: Vec<&String> = after.difference(&before).collect();
+    assert!(!new.is_empty());
+    for n in &new {
+        assert!(
+            n.starts_with("deep/inside/"),
+            "{n} written outside the output folder"
+        );
+    }
+    let lines = read_lines(&env.path("deep/inside/matter.jsonl"));
+    assert_valid(&lines, Some(&env.path("deep/inside/data")));
+    let paths: Vec<String> = lines
+        .iter()
+        .flat_map(|l| {
+            let o = l
+                .get("post")
+                .or(l.get("direct_post"))
+                .cloned()
+                .unwrap_or(Value::Null);
+            let mut v: Vec<Value> = o["attachments"].as_array().cloned().unwrap_or_default();
+            for r in o["replies"].as_array().into_iter().flatten() {
+                v.extend(r["attachments"].as_array().cloned().unwrap_or_default());
+            }
+            v
+        })
+        .map(|a| a["path"].as_str().unwrap().to_string())
+        .collect();
+    assert!(!paths.is_empty());
+    assert!(
+        paths
+            .iter()
+            .all(|p| p.split('/').all(|c| c != ".." && c != ".")),
+        "{paths:?}"
+    );
+}
+
+#[test]
+fn names_the_importer_refuses_are_repaired_everywhere() {
+    let env = Env::new(Scale::Tiny);
+    // Names an older server accepted that the importer refuses: a team name with a reserved
+    // prefix, a channel name with capitals and spaces, a username with a space.
+    env.server.with_world(|w| {
+        let acme = w.team_by_name("acme").unwrap().id;
+        w.teams.get_mut(&acme).unwrap().name = "helpdesk".into();
+        let off = w.channel_by_names("helpdesk", "off-topic").unwrap().id;
+        w.channels.get_mut(&off).unwrap().name = "Off Topic!".into();
+        let bob = w.user_by_name("bob").unwrap().id;
+        w.users.get_mut(&bob).unwrap().username = "Bob Smith".into();
+    });
+    env.write_channels(&env.server.with_world(|w| w.sample_channels_json()));
+    env.run_ok(&[]);
+    let out = export_ok(&env, &["data", "-o", "x/matter.jsonl"]);
+    let lines = read_lines(&env.path("x/matter.jsonl"));
+    assert_valid(&lines, None);
+    let teams: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l["team"]["name"].as_str())
+        .collect();
+    assert_eq!(teams, ["t-helpdesk"]);
+    assert!(lines
+        .iter()
+        .any(|l| l["channel"]["name"] == "off-topic-" && l["channel"]["team"] == "t-helpdesk"));
+    assert!(lines.iter().any(|l| l["user"]["username"] == "bob-smith"));
+    // Every post still arrives, under the repaired names.
+    env.server.with_world(|w| {
+        let fix = |k: &Key| -> Key {
+            let chan = match k.0.split_once('/') {
+                Some(("helpdesk", "Off Topic!")) => "t-helpdesk/off-topic-".to_string(),
+                Some(("helpdesk", c)) => format!("t-helpdesk/{c}"),
+                _ => k.0.replace("Bob Smith", "bob-smith"),
+            };
+            let who = |u: &str| u.replace("Bob Smith", "bob-smith");
+            let parent = k.1.as_ref().map(|(u, t, m)| (who(u), *t, m.clone()));
+            (chan, parent, who(&k.2), k.3, k.4.clone())
+        };
+        let mut want: Vec<Key> = wanted(w).posts.iter().map(fix).collect();
+        want.sort();
+        // The GM's key lists bob under his old name sorted among the others.
+        let norm = |v: Vec<Key>| -> Vec<Key> {
+            let mut v: Vec<Key> = v
+                .into_iter()
+                .map(|mut k| {
+                    let mut m: Vec<&str> = k.0.split(',').collect();
+                    m.sort();
+                    k.0 = m.join(",");
+                    k
+                })
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(norm(want), norm(found(&lines, None).posts));
+    });
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("is imported as t-helpdesk"), "{stderr}");
+    assert!(
+        stderr.contains("3 names and 0 texts were changed"),
+        "{stderr}"
+    );
+}
