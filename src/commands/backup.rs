@@ -111,6 +111,7 @@ async fn inner_run(
         skip_user_images: args.skip_user_images || args.skip_users,
         skip_emojis: args.skip_emojis,
         step_jitter: args.step_jitter,
+        jobs: args.jobs as usize,
     };
     let store = Store::at(&args.data_dir);
     let mut engine = Engine::new(client, &store, &channels, &fopts, me, cancel.clone());

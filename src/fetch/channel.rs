@@ -2,13 +2,18 @@
 //! threads, attachments, and members when they may have changed.
 
 use std::collections::HashSet;
+use std::future::Future;
+use std::pin::Pin;
 
 use anyhow::{Context, Result};
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use serde_json::value::RawValue;
 
 use super::Engine;
 use crate::api::model::{Channel, FileInfo, Member, Post, PostList, Raw};
-use crate::api::{Anchor, ApiError};
+use crate::api::{Anchor, ApiError, Client};
+use crate::cancel::Cancel;
+use crate::store::atomic::AtomicFile;
 use crate::store::{Change, ChannelDir, ChannelKind, ChannelState, IdDir, PostVersion};
 
 /// `since` is strictly greater-than: ask again for this much before the newest change seen, so
@@ -46,7 +51,40 @@ struct Walk {
     retry_from: Option<i64>,
 }
 
-impl Engine<'_> {
+/// Attachments being downloaded while the walk goes on: at most `jobs` at a time, each into
+/// its temp file; they are committed by the walk (which owns the channel folder) as they end.
+struct Downloads<'a> {
+    pool: FuturesUnordered<Pin<Box<dyn Future<Output = Fetched> + 'a>>>,
+    queued: HashSet<String>,
+    jobs: usize,
+}
+
+/// A download that ended, well or not.
+struct Fetched {
+    info: FileInfo,
+    fname: String,
+    post_id: String,
+    update_at: i64,
+    result: Result<AtomicFile>,
+}
+
+/// Runs `fut` while the downloads go on; returns its output and the downloads that ended.
+async fn drive<T>(dl: &mut Downloads<'_>, fut: impl Future<Output = T>) -> (T, Vec<Fetched>) {
+    let mut fut = std::pin::pin!(fut);
+    let mut done = Vec::new();
+    loop {
+        if dl.pool.is_empty() {
+            return (fut.await, done);
+        }
+        tokio::select! {
+            biased;
+            out = &mut fut => return (out, done),
+            Some(f) = dl.pool.next() => done.push(f),
+        }
+    }
+}
+
+impl<'a> Engine<'a> {
     /// Backs up a channel into `parent/<channel_id>__<name>...`; returns whether its posts show
     /// a change of the team's members.
     ///
@@ -86,6 +124,11 @@ impl Engine<'_> {
             ..Walk::default()
         };
 
+        let mut dl = Downloads {
+            pool: FuturesUnordered::new(),
+            queued: HashSet::new(),
+            jobs: self.opts.jobs.max(1),
+        };
         let mut full = previous.is_none();
         if let Some(prev) = &previous {
             let since = prev.max_update_at - SINCE_OVERLAP_MS;
@@ -103,14 +146,17 @@ impl Engine<'_> {
             } else {
                 for id in &page.order {
                     let raw = listed(&page, id, label)?;
-                    self.apply_post(&mut dir, raw, &mut stats, &mut walk, label)
+                    self.apply_post(&mut dir, &mut dl, raw, &mut stats, &mut walk, label)
                         .await?;
                 }
             }
         }
         if full {
-            self.read_all(&mut dir, &mut stats, &mut walk, label)
+            self.read_all(&mut dir, &mut dl, &mut stats, &mut walk, label)
                 .await?;
+        }
+        while let Some(f) = dl.pool.next().await {
+            self.file_fetched(&mut dir, f, &mut stats, &mut walk, label)?;
         }
 
         let members = if full || walk.members_changed || dir.stored_members(parent).is_none() {
@@ -160,6 +206,7 @@ impl Engine<'_> {
     async fn read_all(
         &mut self,
         dir: &mut ChannelDir,
+        dl: &mut Downloads<'a>,
         stats: &mut ChannelStats,
         walk: &mut Walk,
         label: &str,
@@ -169,11 +216,11 @@ impl Engine<'_> {
         let mut anchor = Anchor::Newest;
         loop {
             self.cancel.check()?;
-            let page = self
-                .client
-                .posts(&cid, &anchor)
-                .await
-                .with_context(|| format!("posts of {label}"))?;
+            let (page, done) = drive(dl, self.client.posts(&cid, &anchor)).await;
+            for f in done {
+                self.file_fetched(dir, f, stats, walk, label)?;
+            }
+            let page = page.with_context(|| format!("posts of {label}"))?;
             let mut fresh = 0;
             for id in &page.order {
                 if !listed_ids.insert(id.clone()) {
@@ -181,7 +228,7 @@ impl Engine<'_> {
                 }
                 fresh += 1;
                 let raw = listed(&page, id, label)?;
-                self.apply_post(dir, raw, stats, walk, label).await?;
+                self.apply_post(dir, dl, raw, stats, walk, label).await?;
             }
             match next_anchor(&page, fresh, &post_times(&page)) {
                 Some(a) => anchor = a,
@@ -197,6 +244,7 @@ impl Engine<'_> {
     async fn apply_post(
         &mut self,
         dir: &mut ChannelDir,
+        dl: &mut Downloads<'a>,
         raw: &RawValue,
         stats: &mut ChannelStats,
         walk: &mut Walk,
@@ -242,90 +290,139 @@ impl Engine<'_> {
             let info: Raw<FileInfo> = Raw::parse(f.clone())
                 .with_context(|| format!("{label}: post {} has an invalid file info", post.id))?;
             dir.write_file_info(&info.v.id, info.bytes())?;
-            if dir.has_file(&info.v.id, info.v.size) {
+            if dir.has_file(&info.v.id, info.v.size) || dl.queued.contains(&info.v.id) {
                 continue;
             }
             self.cancel.check()?;
-            match self.download(dir, &info.v).await {
-                Ok(n) => {
-                    stats.files += 1;
-                    stats.bytes += n;
+            while dl.pool.len() >= dl.jobs {
+                if let Some(f) = dl.pool.next().await {
+                    self.file_fetched(dir, f, stats, walk, label)?;
                 }
-                Err(e) if is_item_error(&e) => {
-                    let msg = format!(
-                        "{label}: file {} ({}) of post {}: {e:#}",
-                        info.v.id, info.v.name, post.id
-                    );
-                    tracing::warn!("{msg}");
-                    self.summary.failures.push(msg);
-                    walk.retry_from = Some(
-                        walk.retry_from
-                            .map_or(post.update_at, |r| r.min(post.update_at)),
-                    );
-                }
-                Err(e) => return Err(e),
             }
+            let (file, fname) = dir.begin_file(&info.v.id, &info.v.name)?;
+            dl.queued.insert(info.v.id.clone());
+            dl.pool.push(Box::pin(fetch(
+                self.client,
+                self.cancel.clone(),
+                info.v,
+                file,
+                fname,
+                post.id.clone(),
+                post.update_at,
+            )));
         }
         Ok(())
     }
 
-    /// Streams one attachment to disk; it appears under its name only when complete and of
-    /// the size its file info gives. A transfer that breaks off is resumed with `Range` (or
-    /// started over when the server ignores the range), within the retry policy's attempts.
-    async fn download(&mut self, dir: &mut ChannelDir, info: &FileInfo) -> Result<u64> {
-        let (mut file, fname) = dir.begin_file(&info.id, &info.name)?;
-        let too_long = |n: u64| info.size >= 0 && n > info.size as u64;
-        let mut attempt = 1;
-        loop {
-            let offset = file.written();
-            let mut dl = self.client.file(&info.id, offset).await?;
-            if offset > 0 && !dl.partial {
-                file.truncate()
-                    .with_context(|| format!("writing {fname}"))?;
+    /// Commits a download that ended, or records its failure (the next run tries again).
+    fn file_fetched(
+        &mut self,
+        dir: &mut ChannelDir,
+        f: Fetched,
+        stats: &mut ChannelStats,
+        walk: &mut Walk,
+        label: &str,
+    ) -> Result<()> {
+        match f.result {
+            Ok(file) => {
+                let n = file.written();
+                dir.file_done(&f.info.id, f.fname, file)?;
+                stats.files += 1;
+                stats.bytes += n;
             }
-            let broke = loop {
-                match dl.chunk().await {
-                    Ok(Some(chunk)) => {
-                        file.write_all(&chunk)
-                            .with_context(|| format!("writing {fname}"))?;
-                        if too_long(file.written()) {
-                            anyhow::bail!(ItemError(format!(
-                                "the server sent more than the {} bytes its file info gives",
-                                info.size
-                            )));
-                        }
-                    }
-                    Ok(None) => break None,
-                    Err(e) => break Some(e),
-                }
-            };
-            match broke {
-                None => break,
-                Some(e) if attempt < self.client.retry.attempts && crate::api::is_retryable(&e) => {
-                    let wait = self.client.retry.delay(attempt, None);
-                    tracing::warn!(
-                        "{}: {e}; resuming at byte {} in {:.1}s",
-                        info.name,
-                        file.written(),
-                        wait.as_secs_f64()
-                    );
-                    self.cancel.sleep(wait).await?;
-                    attempt += 1;
-                }
-                Some(e) => return Err(e.into()),
+            Err(e) if is_item_error(&e) => {
+                let msg = format!(
+                    "{label}: file {} ({}) of post {}: {e:#}",
+                    f.info.id, f.info.name, f.post_id
+                );
+                tracing::warn!("{msg}");
+                self.summary.failures.push(msg);
+                walk.retry_from = Some(walk.retry_from.map_or(f.update_at, |r| r.min(f.update_at)));
             }
+            Err(e) => return Err(e),
         }
-        if info.size >= 0 && file.written() != info.size as u64 {
-            anyhow::bail!(ItemError(format!(
-                "the server sent {} bytes, its file info gives {}",
-                file.written(),
-                info.size
-            )));
-        }
-        let n = file.written();
-        dir.file_done(&info.id, fname, file)?;
-        Ok(n)
+        Ok(())
     }
+}
+
+/// Streams one attachment into `file`; it is complete when the server sent exactly the size its
+/// file info gives. A transfer that breaks off is resumed with `Range` (or started over when the
+/// server ignores the range), within the retry policy's attempts.
+async fn fetch(
+    client: &Client,
+    cancel: Cancel,
+    info: FileInfo,
+    file: AtomicFile,
+    fname: String,
+    post_id: String,
+    update_at: i64,
+) -> Fetched {
+    let result = stream_into(client, &cancel, &info, file, &fname).await;
+    Fetched {
+        info,
+        fname,
+        post_id,
+        update_at,
+        result,
+    }
+}
+
+async fn stream_into(
+    client: &Client,
+    cancel: &Cancel,
+    info: &FileInfo,
+    mut file: AtomicFile,
+    fname: &str,
+) -> Result<AtomicFile> {
+    let too_long = |n: u64| info.size >= 0 && n > info.size as u64;
+    let mut attempt = 1;
+    loop {
+        let offset = file.written();
+        let mut dl = client.file(&info.id, offset).await?;
+        if offset > 0 && !dl.partial {
+            file.truncate()
+                .with_context(|| format!("writing {fname}"))?;
+        }
+        let broke = loop {
+            match dl.chunk().await {
+                Ok(Some(chunk)) => {
+                    file.write_all(&chunk)
+                        .with_context(|| format!("writing {fname}"))?;
+                    if too_long(file.written()) {
+                        anyhow::bail!(ItemError(format!(
+                            "the server sent more than the {} bytes its file info gives",
+                            info.size
+                        )));
+                    }
+                }
+                Ok(None) => break None,
+                Err(e) => break Some(e),
+            }
+        };
+        match broke {
+            None => break,
+            Some(e) if attempt < client.retry.attempts && crate::api::is_retryable(&e) => {
+                let wait = client.retry.delay(attempt, None);
+                tracing::warn!(
+                    "{}: {e}; resuming at byte {} in {:.1}s",
+                    info.name,
+                    file.written(),
+                    wait.as_secs_f64()
+                );
+                cancel.sleep(wait).await?;
+                attempt += 1;
+            }
+            Some(e) => return Err(e.into()),
+        }
+    }
+    if info.size >= 0 && file.written() != info.size as u64 {
+        anyhow::bail!(ItemError(format!(
+            "the server sent {} bytes, its file info gives {}",
+            file.written(),
+            info.size
+        )));
+    }
+    Ok(file)
 }
 
 /// The raw post of an id in `order`.

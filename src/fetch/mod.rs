@@ -36,6 +36,8 @@ pub struct Options {
     pub skip_emojis: bool,
     /// Up to this many seconds of random pause between backup units.
     pub step_jitter: f64,
+    /// Attachments downloaded at the same time.
+    pub jobs: usize,
 }
 
 /// What a run did.
