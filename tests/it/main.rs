@@ -1,9 +1,11 @@
 //! End-to-end tests: the real `matterbak` binary against the in-process fake server.
 
 mod backup;
+mod browser;
 mod config_errors;
 mod faults;
 mod hostile;
+mod html;
 mod incremental;
 mod oracle;
 mod rerun;
