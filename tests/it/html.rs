@@ -429,6 +429,34 @@ fn the_index_lists_every_channel_with_and_without_javascript() {
         assert_eq!(input.contains("hidden"), !js, "{input}");
         assert_no_outside_loads(&r, &site, "the index");
     }
+    // The filter hides what does not match (typed into by a script appended to a copy).
+    let typed = site.join(".typed-index.html");
+    let html = std::fs::read_to_string(&index).unwrap().replace(
+        "</body>",
+        "<script>var f = document.getElementById('filter'); f.value = 'Town';\
+         f.dispatchEvent(new Event('input'));</script></body>",
+    );
+    std::fs::write(&typed, html).unwrap();
+    let r = render(&browser, &typed, true);
+    std::fs::remove_file(&typed).unwrap();
+    let rows: Vec<&str> = r.dom.split("<tr data-filter=\"").skip(1).collect();
+    let shown: Vec<&str> = rows
+        .iter()
+        .filter(|r| !r[..r.find('>').unwrap()].contains("hidden"))
+        .copied()
+        .collect();
+    assert!(
+        !shown.is_empty() && shown.len() < rows.len(),
+        "{} of {} shown",
+        shown.len(),
+        rows.len()
+    );
+    assert!(
+        shown
+            .iter()
+            .all(|r| r[..r.find('"').unwrap()].contains("town")),
+        "{shown:?}"
+    );
     assert_static_ok(&site);
 }
 

@@ -118,6 +118,7 @@ pub fn export(b: &Backup, site: &mut Site, page_size: usize) -> Result<Summary> 
         summary.channels += 1;
         summary.posts += stats.posts;
         summary.pages += stats.pages;
+        site.checkpoint()?;
         rows.push(Row {
             info,
             title: channel_title(b, info),

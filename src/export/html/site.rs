@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::io;
 use std::path::{Component, Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
@@ -79,6 +80,9 @@ pub fn percent_encode(s: &str) -> String {
     out
 }
 
+/// How often an export records in the marker what it has written so far.
+const CHECKPOINT: Duration = Duration::from_secs(5);
+
 /// The site folder being written.
 pub struct Site {
     root: PathBuf,
@@ -86,6 +90,7 @@ pub struct Site {
     previous: BTreeSet<String>,
     written: BTreeSet<String>,
     bytes: u64,
+    last_checkpoint: Instant,
 }
 
 impl Site {
@@ -130,13 +135,46 @@ impl Site {
                 }
             }
         };
-        Ok(Site {
+        let site = Site {
             root: root.to_path_buf(),
             sync: DirSync::default(),
             previous,
             written: BTreeSet::new(),
             bytes: 0,
-        })
+            last_checkpoint: Instant::now(),
+        };
+        // Marked as a site from the start: an interrupted first export can be rerun.
+        site.write_marker(&site.previous)?;
+        Ok(site)
+    }
+
+    /// Records in the marker what this run has written so far (at most every few seconds), so
+    /// that a run after an interrupted one also removes files that only the interrupted run
+    /// wrote.
+    pub fn checkpoint(&mut self) -> Result<()> {
+        if self.last_checkpoint.elapsed() < CHECKPOINT {
+            return Ok(());
+        }
+        let all: BTreeSet<String> = self.previous.union(&self.written).cloned().collect();
+        self.write_marker(&all)?;
+        self.last_checkpoint = Instant::now();
+        Ok(())
+    }
+
+    fn write_marker(&self, files: &BTreeSet<String>) -> Result<()> {
+        let marker = json!({
+            "generator": GENERATOR,
+            "version": 1,
+            "files": files,
+        });
+        let mut text = serde_json::to_string_pretty(&marker)?;
+        text.push('\n');
+        let dest = self.root.join(MARKER);
+        atomic::write(&dest, text.as_bytes(), &self.sync)
+            .with_context(|| format!("writing {}", dest.display()))?;
+        self.sync
+            .sync()
+            .with_context(|| format!("syncing the folders of {}", self.root.display()))
     }
 
     /// Writes a file of the site atomically.
@@ -148,8 +186,11 @@ impl Site {
         Ok(())
     }
 
-    /// Copies (streams) a file of the backup into the site, atomically.
+    /// Copies (streams) a file of the backup into the site, atomically (once per run).
     pub fn copy(&mut self, src: &Source, name: &str, path: &SitePath) -> Result<()> {
+        if self.written.contains(&path.rel()) {
+            return Ok(());
+        }
         let dest = self.prepare(path)?;
         let mut f = AtomicFile::create(&dest, &self.sync)
             .with_context(|| format!("creating {}", dest.display()))?;
@@ -201,19 +242,7 @@ impl Site {
                 }
             }
         }
-        let marker = json!({
-            "generator": GENERATOR,
-            "version": 1,
-            "files": self.written,
-        });
-        let mut text = serde_json::to_string_pretty(&marker)?;
-        text.push('\n');
-        let dest = self.root.join(MARKER);
-        atomic::write(&dest, text.as_bytes(), &self.sync)
-            .with_context(|| format!("writing {}", dest.display()))?;
-        self.sync
-            .sync()
-            .with_context(|| format!("syncing the folders of {}", self.root.display()))?;
+        self.write_marker(&self.written)?;
         self.written.clear();
         Ok(removed)
     }
@@ -323,6 +352,23 @@ mod tests {
         assert_eq!(fs::read(root.join("index.html")).unwrap(), b"new");
         assert!(!root.join("c").exists(), "the emptied folder is removed");
         assert_eq!(fs::read(root.join("mine.txt")).unwrap(), b"user's");
+    }
+
+    #[test]
+    fn an_interrupted_first_run_can_be_rerun_and_its_leftovers_go() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("site");
+        let mut s = Site::open(&root).unwrap();
+        s.write(&SitePath::new(&["c", "x", "9.html"]), b"partial")
+            .unwrap();
+        s.last_checkpoint -= CHECKPOINT;
+        s.checkpoint().unwrap();
+        drop(s); // interrupted: no finish
+
+        let mut s = Site::open(&root).expect("the folder is marked as a site");
+        s.write(&SitePath::new(&["index.html"]), b"whole").unwrap();
+        assert_eq!(s.finish().unwrap(), 1);
+        assert!(!root.join("c/x/9.html").exists());
     }
 
     #[test]
