@@ -193,3 +193,33 @@ pub fn channel_badges(c: &ChannelInfo) -> Vec<&'static str> {
     }
     out
 }
+
+#[cfg(test)]
+impl Lookup {
+    /// A lookup without a backup: people as `(id, username, display name)`, custom emojis as
+    /// `(name, url)`.
+    pub fn for_tests(people: &[(&str, &str, &str)], emojis: &[(&str, &str)]) -> Lookup {
+        Lookup {
+            people: people
+                .iter()
+                .map(|(id, u, d)| {
+                    let p = Person {
+                        display: d.to_string(),
+                        username: u.to_string(),
+                        avatar: Some(format!("avatars/{id}.png")),
+                    };
+                    (id.to_string(), p)
+                })
+                .collect(),
+            by_username: people
+                .iter()
+                .map(|(_, u, d)| (u.to_string(), d.to_string()))
+                .collect(),
+            channels: BTreeMap::new(),
+            emojis: emojis
+                .iter()
+                .map(|(n, u)| (n.to_string(), u.to_string()))
+                .collect(),
+        }
+    }
+}

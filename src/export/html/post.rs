@@ -428,6 +428,152 @@ fn history_html(out: &mut String, p: &Post, cx: &OnPage) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::export::html::lookup::Lookup;
+    use crate::export::model::History;
+    use serde_json::json;
+
+    fn post(json: Value) -> Post {
+        let s = |k: &str| {
+            json.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        Post {
+            id: s("id"),
+            create_at: json["create_at"].as_i64().unwrap_or(0),
+            user_id: s("user_id"),
+            root_id: s("root_id"),
+            message: s("message"),
+            files: Vec::new(),
+            history: None,
+            json,
+        }
+    }
+
+    fn html(p: &Post) -> String {
+        let lookup = Lookup::for_tests(
+            &[("u1", "bob", "Bob <B>"), ("u2", "carol", "Carol")],
+            &[("parrot", "emoji/e1.gif")],
+        );
+        let mut out = String::new();
+        let day = time::local_date(p.create_at);
+        post_html(&mut out, p, &lookup.on_page(None, "../../"), &day, false);
+        out
+    }
+
+    #[test]
+    fn a_post_with_reactions_files_and_marks() {
+        let mut p = post(json!({
+            "id": "p1", "user_id": "u1", "create_at": 1_704_103_200_000i64, "message": "hi :parrot:",
+            "is_pinned": true, "edit_at": 1_704_103_260_000i64,
+            "metadata": {"reactions": [
+                {"user_id": "u2", "emoji_name": "parrot", "create_at": 5},
+                {"user_id": "u1", "emoji_name": "+1", "create_at": 3},
+                {"user_id": "u2", "emoji_name": "+1", "create_at": 4},
+                {"user_id": "u3", "emoji_name": "no_such", "create_at": 6}
+            ]}
+        }));
+        p.files = vec![
+            Attachment {
+                id: "f1".into(),
+                name: "<x>.png".into(),
+                mime: "image/png".into(),
+                size: 2048,
+                info: json!({"width": 640, "height": 220}),
+                content: Some("teams/t/c/files/f1__<x>.png".into()),
+            },
+            Attachment {
+                id: "f2".into(),
+                name: "gone.txt".into(),
+                mime: "text/plain".into(),
+                size: 10,
+                info: json!({}),
+                content: None,
+            },
+        ];
+        p.history = Some(History {
+            versions: vec![
+                json!({"message": "**old**", "create_at": 1_704_103_200_000i64, "edit_at": 0}),
+            ],
+            ..History::default()
+        });
+        let h = html(&p);
+        assert!(h.starts_with("<article class=\"post pinned-post\" id=\"p-p1\"><img class=\"avatar\" src=\"../../avatars/u1.png\""), "{h}");
+        assert!(
+            h.contains("<span class=\"author\" title=\"@bob\">Bob &lt;B&gt;</span>"),
+            "{h}"
+        );
+        // On the day of the day header: the local hour and minute only.
+        let hm = &time::local(p.create_at)[11..16];
+        assert!(h.contains(&format!(">{hm}</time>")), "{h}");
+        assert!(
+            h.contains("<span class=\"mark pinned\">pinned</span><span class=\"mark edited\""),
+            "{h}"
+        );
+        // Reactions in the order of their first use, counted, with who reacted.
+        let plus = h
+            .find("title=\"Bob &lt;B&gt;, Carol reacted with :+1:\">")
+            .expect(&h);
+        let parrot = h.find("title=\"Carol reacted with :parrot:\"><img class=\"emoji\" src=\"../../emoji/e1.gif\"").expect(&h);
+        assert!(plus < parrot);
+        assert!(h.contains("👍</span><span class=\"count\">2</span>"), "{h}");
+        assert!(h.contains("title=\"u3 reacted with :no_such:\"><span class=\"name\">:no_such:</span><span class=\"count\">1</span>"), "{h}");
+        // The thumbnail keeps its aspect ratio within 320x220, links to the copy.
+        assert!(h.contains("<a href=\"../../files/f1/_x_.png\" title=\"open the full image\"><img src=\"../../files/f1/_x_.png\" alt=\"&lt;x&gt;.png\" loading=\"lazy\" width=\"320\" height=\"110\">"), "{h}");
+        assert!(
+            h.contains("gone.txt <span class=\"size\">10 B · not in the backup</span>"),
+            "{h}"
+        );
+        assert!(
+            h.contains("<summary>1 earlier version</summary>")
+                && h.contains("<strong>old</strong>"),
+            "{h}"
+        );
+    }
+
+    #[test]
+    fn system_deleted_and_integration_posts() {
+        let sys = post(
+            json!({"id": "s1", "user_id": "u1", "type": "system_join_channel",
+            "message": "bob joined the channel.", "create_at": 1_704_103_200_000i64}),
+        );
+        let h = html(&sys);
+        assert!(
+            h.starts_with("<div class=\"post system\" id=\"p-s1\">"),
+            "{h}"
+        );
+        assert!(!h.contains("avatar"), "{h}");
+
+        let mut del = post(json!({"id": "d1", "user_id": "u9", "message": "", "delete_at": 7}));
+        del.history = Some(History {
+            versions: vec![json!({"message": "last words"})],
+            deleted: Some(json!({"delete_at": 1_704_103_200_000i64})),
+            deleted_seen_at: None,
+        });
+        let h = html(&del);
+        assert!(
+            h.contains("deleted-post")
+                && h.contains(">(deleted)</span>")
+                && h.contains("last words"),
+            "{h}"
+        );
+        assert!(h.contains("<span class=\"avatar initial\""), "{h}");
+
+        let hook = post(
+            json!({"id": "w1", "user_id": "u1", "message": "", "props": {
+            "override_username": "ci-bot",
+            "attachments": [{"color": "#ff0000\" onload=\"x", "title": "Build", "title_link": "javascript:x()",
+                "text": "**failed**", "fields": [{"title": "branch", "value": "main"}]}]}}),
+        );
+        let h = html(&hook);
+        assert!(
+            h.contains(">ci-bot</span><span class=\"badge\">BOT</span>"),
+            "{h}"
+        );
+        assert!(h.contains("<blockquote class=\"attachment msg\"><p><strong>Build</strong></p><p><strong>failed</strong></p>"), "{h}");
+        assert!(!h.contains("onload") && !h.contains("javascript:"), "{h}");
+    }
 
     #[test]
     fn times_are_local_text_with_the_utc_instant() {
