@@ -91,6 +91,7 @@ pub enum ExportCommand {
 
 /// Options of `matterbak export html`.
 #[derive(Debug, Clone, Args)]
+#[command(after_help = crate::export::html::AFTER_HELP)]
 pub struct HtmlArgs {
     /// The backup: a data dir or a backup zip.
     #[arg(short = 'd', long, value_name = "DIR|ZIP", default_value = "data")]

@@ -1,10 +1,12 @@
 //! End-to-end tests: the real `matterbak` binary against the in-process fake server.
 
 mod backup;
+mod browser;
 mod config_errors;
 mod export;
 mod faults;
 mod hostile;
+mod html;
 mod incremental;
 mod jsonl;
 mod list;
