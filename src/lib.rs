@@ -17,4 +17,5 @@ pub mod config;
 pub mod error;
 pub mod export;
 pub mod fetch;
+pub mod progress;
 pub mod store;

@@ -3,8 +3,8 @@
 
 use std::future::Future;
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -61,6 +61,14 @@ pub struct Client {
     pub(crate) cancel: Cancel,
     requests: AtomicU64,
     retries: AtomicU64,
+    /// Time during which some request waited for the rate limiter or for a pause the server
+    /// asked for.
+    limit_wait: Busy,
+    /// Time during which some request was in flight: from sending to the answer's headers, and
+    /// reading JSON answers.
+    in_flight: Busy,
+    /// Raised while a request waits for the rate limit (shown on the status line).
+    waiting: Arc<AtomicBool>,
 }
 
 impl Client {
@@ -104,6 +112,9 @@ impl Client {
             cancel,
             requests: AtomicU64::new(0),
             retries: AtomicU64::new(0),
+            limit_wait: Busy::default(),
+            in_flight: Busy::default(),
+            waiting: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -114,6 +125,22 @@ impl Client {
     /// Number of HTTP requests sent so far (retries included).
     pub fn request_count(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Raise `flag` while a request waits for the rate limit.
+    pub fn set_waiting_flag(&mut self, flag: Arc<AtomicBool>) {
+        self.waiting = flag;
+    }
+
+    /// Wall time during which some request waited for the rate limit (ours or the server's).
+    pub fn limit_wait(&self) -> Duration {
+        self.limit_wait.total()
+    }
+
+    /// Wall time during which some HTTP request was in flight (until its headers, or reading a
+    /// JSON answer); downloads streaming their bodies are not counted.
+    pub fn http_time(&self) -> Duration {
+        self.in_flight.total()
     }
 
     /// Number of requests that were attempts after a failure.
@@ -180,27 +207,11 @@ impl Client {
         headers: HeaderMap,
     ) -> Result<Response, ApiError> {
         let url = self.url(path);
-        let pause = *self.pause_until.lock().expect("not poisoned");
-        if let Some(until) = pause {
-            let now = Instant::now();
-            if until > now {
-                let wait = (until - now).mul_f64(self.retry.scale.max(0.0));
-                tracing::info!(
-                    "the server's rate limit is used up; waiting {:.1}s",
-                    wait.as_secs_f64()
-                );
-                self.cancel
-                    .sleep(wait)
-                    .await
-                    .map_err(|_| ApiError::Cancelled)?;
-            }
-        }
-        if let Some(l) = &self.limiter {
-            tokio::select! {
-                _ = l.until_ready() => {}
-                _ = self.cancel.cancelled() => return Err(ApiError::Cancelled),
-            }
-        }
+        let waited = {
+            let _w = self.limit_wait.enter(Some(&self.waiting));
+            self.wait_turn().await
+        };
+        waited?;
         self.cancel.check().map_err(|_| ApiError::Cancelled)?;
         let mut req = self.http.request(method.clone(), &url).headers(headers);
         if !query.is_empty() {
@@ -223,10 +234,14 @@ impl Client {
         }
         self.requests.fetch_add(1, Ordering::Relaxed);
         tracing::debug!("{method} {url}");
-        let resp = tokio::select! {
-            r = req.send() => r.map_err(|e| ApiError::from_reqwest(&url, e))?,
-            _ = self.cancel.cancelled() => return Err(ApiError::Cancelled),
+        let resp = {
+            let _h = self.in_flight.enter(None);
+            tokio::select! {
+                r = req.send() => r.map_err(|e| ApiError::from_reqwest(&url, e)),
+                _ = self.cancel.cancelled() => Err(ApiError::Cancelled),
+            }
         };
+        let resp = resp?;
         if header_u64(&resp, "x-ratelimit-remaining") == Some(0) {
             let reset = header_u64(&resp, "x-ratelimit-reset").unwrap_or(1).min(600);
             *self.pause_until.lock().expect("not poisoned") =
@@ -237,6 +252,32 @@ impl Client {
             return Ok(resp);
         }
         Err(self.status_error(method, &url, resp).await)
+    }
+
+    /// Waits for a pause the server asked for, then for the rate limiter.
+    async fn wait_turn(&self) -> Result<(), ApiError> {
+        let pause = *self.pause_until.lock().expect("not poisoned");
+        if let Some(until) = pause {
+            let now = Instant::now();
+            if until > now {
+                let wait = (until - now).mul_f64(self.retry.scale.max(0.0));
+                tracing::info!(
+                    "the server's rate limit is used up; waiting {:.1}s",
+                    wait.as_secs_f64()
+                );
+                self.cancel
+                    .sleep(wait)
+                    .await
+                    .map_err(|_| ApiError::Cancelled)?;
+            }
+        }
+        if let Some(l) = &self.limiter {
+            tokio::select! {
+                _ = l.until_ready() => {}
+                _ = self.cancel.cancelled() => return Err(ApiError::Cancelled),
+            }
+        }
+        Ok(())
     }
 
     /// Sends a request and reads its JSON answer, with retries (a broken body is retried too).
@@ -395,7 +436,11 @@ impl Client {
                 content_type: ctype,
             });
         }
-        let body = self.read_limited(url, resp, MAX_JSON_BYTES, false).await?;
+        let body = {
+            let _h = self.in_flight.enter(None);
+            self.read_limited(url, resp, MAX_JSON_BYTES, false).await
+        };
+        let body = body?;
         serde_json::from_slice(&body).map_err(|e| ApiError::BadJson {
             url: url.to_string(),
             detail: e.to_string(),
@@ -488,5 +533,54 @@ fn method_name(m: &Method) -> &'static str {
         Method::DELETE => "DELETE",
         Method::HEAD => "HEAD",
         _ => "REQUEST",
+    }
+}
+
+/// Wall time during which at least one of several overlapping activities was going on.
+#[derive(Default)]
+struct Busy {
+    /// How many are going on, and since when at least one is.
+    now: Mutex<(u32, Option<Instant>)>,
+    total_us: AtomicU64,
+}
+
+impl Busy {
+    /// One more is going on until the guard is dropped; `flag` is raised while any is.
+    fn enter<'b>(&'b self, flag: Option<&'b AtomicBool>) -> BusyGuard<'b> {
+        let mut n = self.now.lock().unwrap_or_else(|e| e.into_inner());
+        if n.0 == 0 {
+            n.1 = Some(Instant::now());
+            if let Some(f) = flag {
+                f.store(true, Ordering::Relaxed);
+            }
+        }
+        n.0 += 1;
+        BusyGuard { busy: self, flag }
+    }
+
+    fn total(&self) -> Duration {
+        Duration::from_micros(self.total_us.load(Ordering::Relaxed))
+    }
+}
+
+struct BusyGuard<'b> {
+    busy: &'b Busy,
+    flag: Option<&'b AtomicBool>,
+}
+
+impl Drop for BusyGuard<'_> {
+    fn drop(&mut self) {
+        let mut n = self.busy.now.lock().unwrap_or_else(|e| e.into_inner());
+        n.0 -= 1;
+        if n.0 == 0 {
+            if let Some(t) = n.1.take() {
+                self.busy
+                    .total_us
+                    .fetch_add(t.elapsed().as_micros() as u64, Ordering::Relaxed);
+            }
+            if let Some(f) = self.flag {
+                f.store(false, Ordering::Relaxed);
+            }
+        }
     }
 }

@@ -14,6 +14,7 @@ use crate::cli::BackupArgs;
 use crate::config::{ChannelsConfig, Credentials};
 use crate::error::{Code, Fatal};
 use crate::fetch::{self, human_bytes, Engine};
+use crate::progress::{Progress, StatusLine};
 use crate::store::Store;
 
 /// Runs the backup; returns the exit code for a run that ended normally.
@@ -65,7 +66,10 @@ async fn inner_run(
             ..RetryPolicy::default()
         },
     };
-    let (session, me) = Session::open(&creds, &args.credentials, &opts, cancel.clone()).await?;
+    let progress = Progress::new();
+    let (mut session, me) = Session::open(&creds, &args.credentials, &opts, cancel.clone()).await?;
+    session.client.set_waiting_flag(progress.waiting.clone());
+    let status = StatusLine::start(progress.clone(), true);
     let client = &session.client;
 
     // Team names must exist before anything is written.
@@ -112,6 +116,7 @@ async fn inner_run(
         skip_emojis: args.skip_emojis,
         step_jitter: args.step_jitter,
         jobs: args.jobs as usize,
+        progress: progress.clone(),
     };
     let store = Store::at(&args.data_dir);
     let mut engine = Engine::new(client, &store, &channels, &fopts, me, cancel.clone());
@@ -127,6 +132,7 @@ async fn inner_run(
     let zipped = if args.no_zip {
         "no zip (--no-zip)".to_string()
     } else {
+        progress.phase("zip");
         tracing::info!("writing {}", output.display());
         let zip_cancel = cancel.clone();
         let (data_dir, out) = (args.data_dir.clone(), output.clone());
@@ -142,19 +148,24 @@ async fn inner_run(
         )
     };
 
+    drop(status);
     println!(
-        "matterbak: {} channels, {} posts ({} new, {} updated), {} files ({}), {} users, {} emojis; {}; {} requests in {:.1}s",
+        "matterbak: {} channels, {} posts ({} new, {} updated, {} edited, {} deleted), {} files ({}), {} users, {} emojis; {}; {} requests in {:.1}s (waiting for the rate limit {:.1}s, in HTTP requests {:.1}s)",
         summary.channels,
         summary.posts_seen,
         summary.posts_new,
         summary.posts_updated,
+        summary.posts_edited,
+        summary.posts_deleted,
         summary.files,
         human_bytes(summary.bytes),
         summary.users,
                 summary.emojis,
-        zipped,
+                zipped,
         client.request_count(),
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        client.limit_wait().as_secs_f64(),
+        client.http_time().as_secs_f64(),
     );
     if summary.failures.is_empty() {
         Ok(Code::Ok)

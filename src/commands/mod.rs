@@ -61,7 +61,7 @@ fn init_logging() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(crate::progress::LogWriter)
         .with_target(false);
     if std::io::stderr().is_terminal() {
         builder.without_time().init();

@@ -198,6 +198,7 @@ impl<'a> Engine<'a> {
         );
         self.summary.add(&stats);
         self.summary.channels += 1;
+        self.opts.progress.channel_done();
         Ok(walk.team_members_changed || full)
     }
 
@@ -261,6 +262,7 @@ impl<'a> Engine<'a> {
             walk.team_members_changed |= post.changes_team_members();
         }
         stats.posts_seen += 1;
+        self.opts.progress.posts(1);
         let version = PostVersion {
             id: &post.id,
             create_at: post.create_at,
@@ -329,6 +331,7 @@ impl<'a> Engine<'a> {
                 dir.file_done(&f.info.id, f.fname, file)?;
                 stats.files += 1;
                 stats.bytes += n;
+                self.opts.progress.file(n);
             }
             Err(e) if is_item_error(&e) => {
                 let msg = format!(

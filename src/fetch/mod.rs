@@ -38,6 +38,8 @@ pub struct Options {
     pub step_jitter: f64,
     /// Attachments downloaded at the same time.
     pub jobs: usize,
+    /// Where the run's progress is counted (for the status line).
+    pub progress: std::sync::Arc<crate::progress::Progress>,
 }
 
 /// What a run did.
@@ -159,11 +161,14 @@ impl<'a> Engine<'a> {
             .into_iter()
             .partition(|c| matches!(c.v.kind.as_str(), "D" | "G"));
 
+        let progress = self.opts.progress.clone();
         if !self.opts.skip_direct {
+            progress.phase("direct");
             self.direct_channels(&personal).await?;
             self.step_jitter().await?;
         }
         if !self.opts.skip_groups {
+            progress.phase("groups");
             self.group_channels(&personal).await?;
             self.step_jitter().await?;
         }
@@ -172,11 +177,13 @@ impl<'a> Engine<'a> {
             self.step_jitter().await?;
         }
         if !self.opts.skip_users {
+            progress.phase("users");
             let r = self.backup_users().await;
             self.item(r, "users")?;
             self.step_jitter().await?;
         }
         if !self.opts.skip_emojis {
+            progress.phase("emojis");
             let r = self.backup_emojis().await;
             self.item(r, "custom emojis")?;
             self.step_jitter().await?;
@@ -371,6 +378,11 @@ impl<'a> Engine<'a> {
             wanted.len()
         );
         let mut dir = self.store.id_dir(Path::new(layout::DIRECT))?;
+        self.opts.progress.add_total(
+            dms.iter()
+                .filter(|(_, p)| wanted.contains(&self.username(p)))
+                .count() as u64,
+        );
         for (c, partner) in dms {
             let name = self.username(&partner);
             if wanted.remove(&name) {
@@ -441,6 +453,7 @@ impl<'a> Engine<'a> {
                 .collect();
             let name = others.iter().cloned().collect::<Vec<_>>().join(layout::SEP);
             if self.cfg.group_selected(&others) {
+                self.opts.progress.add_total(1);
                 let label = format!("groups/{name}");
                 let r = self
                     .backup_channel(&mut dir, ChannelKind::Group, c, members, &name, &label)
@@ -498,6 +511,8 @@ impl<'a> Engine<'a> {
                 choice.skipped.len()
             );
 
+            self.opts.progress.phase(&format!("team {key}"));
+            self.opts.progress.add_total(choice.selected.len() as u64);
             let tname = layout::sanitize(&team.v.name);
             let r = self.backup_team_object(&mut teams_dir, team).await;
             self.item(r, &format!("team {key}"))?;

@@ -13,5 +13,6 @@ mod list;
 mod oracle;
 mod rerun;
 mod robust;
+mod terminal;
 mod util;
 mod zip;
