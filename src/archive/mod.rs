@@ -1,6 +1,8 @@
 //! The zip of the data directory: written to a temp file beside the target, then renamed.
-//! Entries whose file is unchanged since the previous zip (same size and CRC-32) are copied
-//! from it as they are, compressed bytes and all, instead of being compressed again.
+//! Entries whose file is unchanged since the previous zip are copied from it as they are,
+//! compressed bytes and all, instead of being compressed again. Unchanged means: the same size
+//! and the modification time the previous zip recorded (then the file is not even read), or the
+//! same size and CRC-32 (a zip of the original tool, or a file touched since).
 
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek};
@@ -61,6 +63,10 @@ pub fn write_zip(data_dir: &Path, output: &Path, cancel: &Cancel) -> Result<ZipS
         }
     };
 
+    // Files modified in this second or later get no trusted time (see `stamp`).
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let mut stats = ZipStats::default();
     let mut zip = ZipOut::new(BufWriter::with_capacity(1 << 20, ZipSink(out)), spill)?;
     let mut walk = Walk::new(data_dir)?;
@@ -75,7 +81,7 @@ pub fn write_zip(data_dir: &Path, output: &Path, cancel: &Cancel) -> Result<ZipS
         }
         let ctx = || format!("adding {} to the zip", path.display());
         let meta = std::fs::metadata(&path).with_context(ctx)?;
-        let stamp = stamp(&meta, is_dir);
+        let stamp = stamp(&meta, is_dir, started);
         if is_dir {
             zip.add_dir(&format!("{name}/"), stamp).with_context(ctx)?;
             continue;
@@ -86,7 +92,11 @@ pub fn write_zip(data_dir: &Path, output: &Path, cancel: &Cancel) -> Result<ZipS
         stats.bytes_in += len;
         if let Some(prev) = previous.as_mut() {
             match prev.find(&name, walk_order) {
-                Ok(Some(e)) if reusable(&e, len) && crc_of(&mut f).with_context(ctx)? == e.crc => {
+                Ok(Some(e))
+                    if reusable(&e, len)
+                        && ((e.mtime.is_some() && e.mtime == stamp.mtime)
+                            || crc_of(&mut f).with_context(ctx)? == e.crc) =>
+                {
                     let raw = &mut prev.raw(&e).with_context(ctx)?;
                     zip.add_raw(&name, stamp, e.method, e.crc, e.comp, e.size, raw)
                         .with_context(ctx)?;
@@ -105,13 +115,29 @@ pub fn write_zip(data_dir: &Path, output: &Path, cancel: &Cancel) -> Result<ZipS
             .extension()
             .map(|e| e.to_string_lossy().to_ascii_lowercase())
             .unwrap_or_default();
-        let method = if STORED_EXT.contains(&ext.as_str()) || len < 64 {
+        let mut method = if STORED_EXT.contains(&ext.as_str()) || len < 64 {
             writer::STORED
         } else {
             writer::DEFLATED
         };
-        zip.add_file(&name, stamp, method, &mut f, len)
-            .with_context(ctx)?;
+        let mut head = Vec::new();
+        if method == writer::DEFLATED && len >= 4 * SAMPLE as u64 {
+            (&mut f)
+                .take(SAMPLE as u64)
+                .read_to_end(&mut head)
+                .with_context(ctx)?;
+            if !compressible(&head) {
+                method = writer::STORED;
+            }
+        }
+        zip.add_file(
+            &name,
+            stamp,
+            method,
+            &mut io::Cursor::new(head).chain(f),
+            len,
+        )
+        .with_context(ctx)?;
     }
     let entries = zip.entries();
     let sink = zip
@@ -130,7 +156,24 @@ pub fn write_zip(data_dir: &Path, output: &Path, cancel: &Cancel) -> Result<ZipS
     Ok(stats)
 }
 
-/// An entry of the previous zip that can stand for a file of `len` bytes if the CRC agrees.
+/// How much of a large file is tried before deflating it.
+const SAMPLE: usize = 64 * 1024;
+
+/// Does deflate save at least a tenth of `sample`? (Media and archives under other extensions,
+/// random data: stored, instead of spending CPU for nothing.)
+fn compressible(sample: &[u8]) -> bool {
+    use std::io::Write;
+    let mut enc = flate2::write::DeflateEncoder::new(
+        Vec::with_capacity(sample.len()),
+        flate2::Compression::fast(),
+    );
+    enc.write_all(sample)
+        .and_then(|()| enc.finish())
+        .is_ok_and(|out| out.len() * 10 < sample.len() * 9)
+}
+
+/// An entry of the previous zip that can stand for a file of `len` bytes if its time or CRC
+/// agrees.
 fn reusable(e: &Entry, len: u64) -> bool {
     e.size == len && e.flags & 1 == 0 && matches!(e.method, writer::STORED | writer::DEFLATED)
 }
@@ -159,7 +202,17 @@ fn walk_order(a: &str, b: &str) -> std::cmp::Ordering {
     parts(a).cmp(&parts(b))
 }
 
-fn stamp(meta: &std::fs::Metadata, is_dir: bool) -> Stamp {
+/// The entry's times and mode. A file's modification time is recorded for the next zip only
+/// when it lies before the second this zip started: a file changed later in that same second
+/// would otherwise keep an equal time with different content.
+fn stamp(meta: &std::fs::Metadata, is_dir: bool, started: u64) -> Stamp {
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_secs())
+        .filter(|&t| !is_dir && t < started)
+        .and_then(|t| u32::try_from(t).ok());
     let (time, date) = meta
         .modified()
         .ok()
@@ -173,7 +226,12 @@ fn stamp(meta: &std::fs::Metadata, is_dir: bool) -> Stamp {
     #[cfg(not(unix))]
     let mode = if is_dir { 0o040755 } else { 0o100644 };
     let _ = is_dir;
-    Stamp { time, date, mode }
+    Stamp {
+        time,
+        date,
+        mode,
+        mtime,
+    }
 }
 
 /// A time as MS-DOS time and date (UTC; zip has no time zone), from 1980 on.

@@ -16,6 +16,8 @@ pub struct Entry {
     pub comp: u64,
     pub size: u64,
     pub offset: u64,
+    /// Modification time (Unix seconds) from an extended timestamp field, when there is one.
+    pub mtime: Option<u32>,
 }
 
 pub struct Previous {
@@ -159,6 +161,7 @@ impl Previous {
             comp: u32_at(&h, 20) as u64,
             size: u32_at(&h, 24) as u64,
             offset: u32_at(&h, 42) as u64,
+            mtime: None,
         };
         // ZIP64 extra field: the values that are 0xFFFFFFFF above, in this order.
         let mut extra = &rest[n..n + x];
@@ -176,6 +179,8 @@ impl Previous {
                 take(&mut e.size);
                 take(&mut e.comp);
                 take(&mut e.offset);
+            } else if id == 0x5455 && body.len() >= 5 && body[0] & 1 == 1 {
+                e.mtime = Some(u32_at(body, 1));
             }
             extra = &extra[(4 + len).min(extra.len())..];
         }

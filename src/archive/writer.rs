@@ -28,7 +28,13 @@ pub struct Stamp {
     pub date: u16,
     /// Unix mode with the file type bits (`0o100600`, `0o040755`).
     pub mode: u32,
+    /// Modification time in Unix seconds, written as an extended timestamp (`UT`) in the
+    /// central directory; a later zip trusts it to copy the entry without reading the file.
+    pub mtime: Option<u32>,
 }
+
+/// The extended timestamp extra field (`UT`, Info-ZIP): flags (bit 0: modification time).
+const EXTRA_UT: u16 = 0x5455;
 
 /// The zip being written into `out`.
 pub struct ZipOut<W: Write + Seek> {
@@ -292,6 +298,13 @@ impl<W: Write + Seek> ZipOut<W> {
         if big_off {
             extra.extend_from_slice(&r.offset.to_le_bytes());
         }
+        let mut ut = Vec::new();
+        if let Some(t) = r.stamp.mtime {
+            ut.extend_from_slice(&EXTRA_UT.to_le_bytes());
+            ut.extend_from_slice(&5u16.to_le_bytes());
+            ut.push(1);
+            ut.extend_from_slice(&t.to_le_bytes());
+        }
         let version = if big_size || big_off { 45u16 } else { 20 };
         let mut c = Vec::with_capacity(46 + r.name.len() + 4 + extra.len());
         c.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
@@ -306,7 +319,7 @@ impl<W: Write + Seek> ZipOut<W> {
         c.extend_from_slice(&small(r.comp, big_size).to_le_bytes());
         c.extend_from_slice(&small(r.size, big_size).to_le_bytes());
         c.extend_from_slice(&(r.name.len() as u16).to_le_bytes());
-        let extra_len = if extra.is_empty() { 0 } else { 4 + extra.len() };
+        let extra_len = if extra.is_empty() { 0 } else { 4 + extra.len() } + ut.len();
         c.extend_from_slice(&(extra_len as u16).to_le_bytes());
         c.extend_from_slice(&0u16.to_le_bytes()); // comment
         c.extend_from_slice(&0u16.to_le_bytes()); // disk
@@ -320,6 +333,7 @@ impl<W: Write + Seek> ZipOut<W> {
             c.extend_from_slice(&(extra.len() as u16).to_le_bytes());
             c.extend_from_slice(&extra);
         }
+        c.extend_from_slice(&ut);
         self.cd.write_all(&c)?;
         self.cd_len += c.len() as u64;
         self.entries += 1;

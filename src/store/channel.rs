@@ -214,7 +214,7 @@ impl ChannelDir {
         if existed && std::fs::read(&path).is_ok_and(|old| old == data) {
             return Ok(Change::Unchanged);
         }
-        atomic::write(&path, data, sync).at(&path)?;
+        atomic::write_batched(&path, data, sync).at(&path)?;
         Ok(if existed {
             Change::Updated
         } else {
@@ -272,12 +272,10 @@ impl ChannelDir {
         if old == p.raw {
             return Ok(Change::Unchanged);
         }
-        let edited = match (
-            serde_json::from_slice::<Content>(&old),
-            serde_json::from_slice::<Content>(p.raw),
-        ) {
-            (Ok(a), Ok(b)) => a != b,
-            _ => true,
+        let edited = match serde_json::from_slice::<Content>(&old) {
+            Ok(a) => serde_json::from_slice::<Content>(p.raw).map_or(true, |b| a != b),
+            // Cut short by a power cut before its checkpoint: replaced, nothing to keep.
+            Err(_) => false,
         };
         if edited {
             let mut h = self.history(p.id)?;
@@ -355,7 +353,7 @@ impl ChannelDir {
             self.sync.mark(&self.posts_dir);
         }
         let bytes = serde_json::to_vec(h).expect("history serialises");
-        atomic::write(&path, &bytes, &self.sync).at(&path)
+        atomic::write_batched(&path, &bytes, &self.sync).at(&path)
     }
 
     /// `files/<file_id>.json`
@@ -392,7 +390,7 @@ impl ChannelDir {
         file: AtomicFile,
     ) -> Result<(), StoreError> {
         let path = self.files_dir.join(&fname);
-        file.commit().at(&path)?;
+        file.commit_batched().at(&path)?;
         let names = self.files.entry(file_id.to_string()).or_default();
         for old in names.drain(..).filter(|n| *n != fname) {
             let p = self.files_dir.join(&old);

@@ -80,7 +80,7 @@ impl IdDir {
         if self.contains(name) && std::fs::read(&path).is_ok_and(|old| old == data) {
             return Ok(false);
         }
-        atomic::write(&path, data, &self.sync).at(&path)?;
+        atomic::write_batched(&path, data, &self.sync).at(&path)?;
         self.note(name);
         Ok(true)
     }

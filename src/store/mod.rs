@@ -201,11 +201,15 @@ impl Store {
             .find_map(|n| dir.read_json(n))
     }
 
-    /// Does an image of `id` with this label exist (any extension)?
+    /// Does a non-empty image of `id` with this label exist (any extension)? (An empty one
+    /// is what a power cut before a checkpoint can leave: fetched again.)
     pub fn has_image(&self, dir: &IdDir, id: &str, label: Option<&str>) -> bool {
         let prefix = image_prefix(id, label);
         dir.names_of(id).any(|n| {
-            n.starts_with(&prefix) && !n.ends_with(".json") && n[prefix.len()..].starts_with('.')
+            n.starts_with(&prefix)
+                && !n.ends_with(".json")
+                && n[prefix.len()..].starts_with('.')
+                && std::fs::metadata(dir.path().join(n)).is_ok_and(|m| m.len() > 0)
         })
     }
 
