@@ -7,6 +7,8 @@ pub enum ApiError {
         "cannot reach {url}: {detail} (check the url in the credentials file and your network)"
     )]
     Connect { url: String, detail: String },
+    #[error("TLS with {url} failed: {detail} (if the server has a private or self-signed certificate, pass --ca-cert FILE with its CA in PEM; --insecure turns the check off)")]
+    Tls { url: String, detail: String },
     #[error("{url}: no answer within the timeout ({detail})")]
     Timeout { url: String, detail: String },
     #[error("{method} {url}: {status} {reason}{server}")]
@@ -56,6 +58,8 @@ impl ApiError {
         let url = url.to_string();
         if e.is_timeout() {
             ApiError::Timeout { url, detail }
+        } else if is_tls_failure(&detail) {
+            ApiError::Tls { url, detail }
         } else if e.is_connect() {
             ApiError::Connect { url, detail }
         } else if e.is_decode() || e.is_body() {
@@ -69,6 +73,21 @@ impl ApiError {
             ApiError::Connect { url, detail }
         }
     }
+}
+
+/// rustls' certificate and handshake errors, as they appear in the error chain (reqwest does not
+/// classify them; they come as connect errors).
+fn is_tls_failure(detail: &str) -> bool {
+    let d = detail.to_ascii_lowercase();
+    [
+        "invalid peer certificate",
+        "certificate",
+        "handshake",
+        "tls",
+    ]
+    .iter()
+    .any(|k| d.contains(k))
+        && !d.contains("connection refused")
 }
 
 /// `reqwest` hides the useful part (DNS, TLS, refused) in the source chain.
