@@ -197,8 +197,6 @@ pub struct JsonlArgs {
 /// Options of `matterbak list`.
 #[derive(Debug, Clone, Args)]
 pub struct ListArgs {
-    #[command(flatten)]
-    pub connect: ConnectArgs,
     /// Print JSON (one object with teams and channels) instead of a table.
     #[arg(long, conflicts_with = "channels_json")]
     pub json: bool,
@@ -214,6 +212,9 @@ pub struct ListArgs {
     /// Multiplies every retry wait (for tests).
     #[arg(long, hide = true, default_value_t = 1.0, value_parser = non_negative)]
     pub retry_wait_scale: f64,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
 }
 
 /// Options of `matterbak verify`.
@@ -227,9 +228,6 @@ pub struct VerifyArgs {
 /// Options of the backup, named as in the original matterbak 0.5.2.
 #[derive(Debug, Clone, Args)]
 pub struct BackupArgs {
-    #[command(flatten)]
-    pub connect: ConnectArgs,
-
     /// JSON file listing the teams, channels, direct and group conversations to back up.
     #[arg(long, value_name = "FILE", default_value = "channels.json")]
     pub channels: PathBuf,
@@ -295,6 +293,9 @@ pub struct BackupArgs {
     /// Multiplies every retry wait (for tests).
     #[arg(long, hide = true, default_value_t = 1.0, value_parser = non_negative)]
     pub retry_wait_scale: f64,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
 }
 
 /// The server, the login and the connection: shared by `backup` and `list`.
