@@ -4,7 +4,7 @@
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error(
-        "cannot reach {url}: {detail} (check the url in the credentials file and your network)"
+        "cannot reach {url}: {detail} (check the server URL (--url, MATTERBAK_URL or the credentials file) and your network)"
     )]
     Connect { url: String, detail: String },
     #[error("TLS with {url} failed: {detail} (if the server has a private or self-signed certificate, pass --ca-cert FILE with its CA in PEM; --insecure turns the check off)")]
@@ -24,7 +24,7 @@ pub enum ApiError {
         /// How long the server asked to wait (`Retry-After`, or `X-RateLimit-Reset` on a 429).
         retry_after: Option<std::time::Duration>,
     },
-    #[error("{url} answered with `{content_type}`, not the Mattermost API (check that the url in the credentials file points at the Mattermost server)")]
+    #[error("{url} answered with `{content_type}`, not the Mattermost API (check that the server URL (--url, MATTERBAK_URL or the credentials file) points at the Mattermost server)")]
     NotApi { url: String, content_type: String },
     #[error("{url}: invalid JSON from the server: {detail}")]
     BadJson { url: String, detail: String },
