@@ -4,30 +4,55 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-const AFTER_HELP: &str = "\
+/// The sources of a login, for the long help of `backup` and `list`.
+macro_rules! login_help {
+    () => {
+        "\
+LOGGING IN:
+    The server URL, the user name and the password or token each come from the first of:
+      1. the flags --url and --user
+      2. MATTERBAK_URL, MATTERBAK_USER, MATTERBAK_TOKEN, MATTERBAK_PASSWORD
+      3. the credentials file (--credentials, or credentials.json if it exists)
+      4. ~/.netrc (or $NETRC): `machine HOST login USER password SECRET`
+    A token beats a password from the same place. With MFA, pass --mfa-token CODE; on a
+    terminal matterbak asks for the code when the server wants one.
+
+"
+    };
+}
+
+const AFTER_HELP: &str = concat!(
+    login_help!(),
+    "\
 EXIT STATUS:
     0    success: everything selected was backed up and zipped
     1    a run-time error ended the run (disk full, server error, ...)
     2    bad command line or configuration file (nothing was changed)
     3    partial: some items failed, the rest was backed up
-        4    authentication failed (wrong password, expired or revoked token)
+    4    authentication failed (wrong password or MFA code, expired or revoked token)
     5    server unreachable, TLS failure, or the URL is not a Mattermost API
     6    another matterbak run holds the data dir's lock
-    130  interrupted by Ctrl+C or SIGTERM (a rerun continues where it stopped)";
+    130  interrupted by Ctrl+C or SIGTERM (a rerun continues where it stopped)"
+);
 
-const LIST_AFTER_HELP: &str = "\
+const LIST_AFTER_HELP: &str = concat!(
+    "\
 EXAMPLES:
     matterbak list
     matterbak list --json | jq -r '.teams[].channels[].name'
     matterbak list --channels-json -o channels.json    # then edit it down and run matterbak
 
+",
+    login_help!(),
+    "\
 EXIT STATUS:
     0    success
     1    a run-time error (a server error after retries, the output could not be written)
     2    bad command line or credentials file
-    4    authentication failed (wrong password, expired or revoked token)
+    4    authentication failed (wrong password or MFA code, expired or revoked token)
     5    server unreachable, TLS failure, or the URL is not a Mattermost API
-    130  interrupted by Ctrl+C or SIGTERM";
+    130  interrupted by Ctrl+C or SIGTERM"
+);
 
 /// Back up Mattermost channels (direct, group and team) with all posts, threads, files,
 /// users and custom emojis into a data directory, then zip it.
@@ -172,9 +197,6 @@ pub struct JsonlArgs {
 /// Options of `matterbak list`.
 #[derive(Debug, Clone, Args)]
 pub struct ListArgs {
-    /// JSON file with user, password or token, and server URL.
-    #[arg(long, value_name = "FILE", default_value = "credentials.json")]
-    pub credentials: PathBuf,
     /// Print JSON (one object with teams and channels) instead of a table.
     #[arg(long, conflicts_with = "channels_json")]
     pub json: bool,
@@ -190,6 +212,9 @@ pub struct ListArgs {
     /// Multiplies every retry wait (for tests).
     #[arg(long, hide = true, default_value_t = 1.0, value_parser = non_negative)]
     pub retry_wait_scale: f64,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
 }
 
 /// Options of `matterbak verify`.
@@ -203,10 +228,6 @@ pub struct VerifyArgs {
 /// Options of the backup, named as in the original matterbak 0.5.2.
 #[derive(Debug, Clone, Args)]
 pub struct BackupArgs {
-    /// JSON file with user, password or token, and server URL.
-    #[arg(long, value_name = "FILE", default_value = "credentials.json")]
-    pub credentials: PathBuf,
-
     /// JSON file listing the teams, channels, direct and group conversations to back up.
     #[arg(long, value_name = "FILE", default_value = "channels.json")]
     pub channels: PathBuf,
@@ -269,6 +290,51 @@ pub struct BackupArgs {
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub jobs: u16,
 
+    /// Multiplies every retry wait (for tests).
+    #[arg(long, hide = true, default_value_t = 1.0, value_parser = non_negative)]
+    pub retry_wait_scale: f64,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+/// The server, the login and the connection: shared by `backup` and `list`.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Server and login")]
+pub struct ConnectArgs {
+    /// JSON file with user, password or token, and server URL (see LOGGING IN below)
+    /// [default: credentials.json, if it exists].
+    #[arg(long, value_name = "FILE")]
+    pub credentials: Option<PathBuf>,
+
+    /// The server, e.g. https://mattermost.example.org (beats the credentials file).
+    #[arg(long, value_name = "URL", env = "MATTERBAK_URL")]
+    pub url: Option<String>,
+
+    /// The user name or email address to log in as (beats the credentials file).
+    #[arg(long, value_name = "USER", env = "MATTERBAK_USER")]
+    pub user: Option<String>,
+
+    /// The current code of the authenticator app, for accounts with multi-factor
+    /// authentication (without it, matterbak asks on a terminal).
+    #[arg(
+        long,
+        value_name = "CODE",
+        env = "MATTERBAK_MFA_TOKEN",
+        hide_env_values = true
+    )]
+    pub mfa_token: Option<String>,
+
+    /// Also trust the certificate authorities in this PEM file (for a server with a private or
+    /// self-signed certificate).
+    #[arg(long, value_name = "FILE", env = "MATTERBAK_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
+
+    /// Accept any server certificate. Anyone on the network path can then read the password
+    /// and the data: prefer --ca-cert. Warns on every run.
+    #[arg(long)]
+    pub insecure: bool,
+
     /// How often a failed request is tried again (429, 5xx, timeouts, broken connections),
     /// with exponential backoff or as long as the server's Retry-After says.
     #[arg(long, value_name = "N", default_value_t = 5)]
@@ -281,10 +347,6 @@ pub struct BackupArgs {
     /// Seconds of silence from the server after which a request counts as failed (and is retried).
     #[arg(long, value_name = "SECONDS", default_value_t = 120.0, value_parser = non_negative)]
     pub timeout: f64,
-
-    /// Multiplies every retry wait (for tests).
-    #[arg(long, hide = true, default_value_t = 1.0, value_parser = non_negative)]
-    pub retry_wait_scale: f64,
 }
 
 fn non_negative(s: &str) -> Result<f64, String> {
@@ -310,7 +372,8 @@ mod tests {
         let cli = Cli::try_parse_from(["matterbak"]).unwrap();
         let b = cli.backup;
         assert!(cli.command.is_none());
-        assert_eq!(b.credentials, PathBuf::from("credentials.json"));
+        assert_eq!(b.connect.credentials, None);
+        assert_eq!((b.connect.timeout, b.connect.retries), (120.0, 5));
         assert_eq!(b.channels, PathBuf::from("channels.json"));
         assert_eq!(b.data_dir, PathBuf::from("data"));
         assert_eq!(b.output_zip, None);
@@ -350,7 +413,8 @@ mod tests {
         let cli = Cli::try_parse_from(["matterbak", "list"]).unwrap();
         match cli.command {
             Some(Command::List(l)) => {
-                assert_eq!(l.credentials, PathBuf::from("credentials.json"));
+                assert_eq!(l.connect.credentials, None);
+                assert_eq!(l.connect.connect_timeout, 30.0);
                 assert!(!l.json && !l.channels_json && l.output.is_none());
                 assert_eq!(l.rate_limit, 10.0);
             }
@@ -366,6 +430,35 @@ mod tests {
         }
         assert!(Cli::try_parse_from(["matterbak", "list", "--json", "--channels-json"]).is_err());
         assert!(Cli::try_parse_from(["matterbak", "list", "--rate-limit", "-3"]).is_err());
+        let cli = Cli::try_parse_from([
+            "matterbak",
+            "list",
+            "--url",
+            "https://h",
+            "--user",
+            "u",
+            "--mfa-token",
+            "123456",
+            "--ca-cert",
+            "ca.pem",
+            "--insecure",
+            "--timeout",
+            "5",
+        ]);
+        match cli.unwrap().command {
+            Some(Command::List(l)) => {
+                let c = l.connect;
+                assert_eq!(
+                    (c.url.as_deref(), c.user.as_deref()),
+                    (Some("https://h"), Some("u"))
+                );
+                assert_eq!(c.mfa_token.as_deref(), Some("123456"));
+                assert_eq!(c.ca_cert, Some(PathBuf::from("ca.pem")));
+                assert!(c.insecure);
+                assert_eq!(c.timeout, 5.0);
+            }
+            other => panic!("{other:?}"),
+        }
         // backup options are not list options
         assert!(Cli::try_parse_from(["matterbak", "list", "-d", "data"]).is_err());
     }

@@ -67,7 +67,9 @@ pub fn code_for(err: &anyhow::Error) -> Code {
         if let Some(api) = cause.downcast_ref::<ApiError>() {
             return match api {
                 ApiError::Cancelled => Code::Interrupted,
-                ApiError::Connect { .. } | ApiError::NotApi { .. } => Code::Unreachable,
+                ApiError::Connect { .. } | ApiError::Tls { .. } | ApiError::NotApi { .. } => {
+                    Code::Unreachable
+                }
                 ApiError::Status { status: 401, .. } => Code::Auth,
                 // A redirect to another host that was not followed: the URL is wrong.
                 ApiError::Status {

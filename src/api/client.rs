@@ -35,6 +35,10 @@ pub struct ClientOptions {
     /// Longest silence while waiting for (a part of) an answer.
     pub read_timeout: Duration,
     pub retry: RetryPolicy,
+    /// Certificate authorities trusted besides the built-in ones (`--ca-cert`).
+    pub ca_certs: Vec<reqwest::Certificate>,
+    /// Accept any certificate (`--insecure`).
+    pub insecure: bool,
 }
 
 impl Default for ClientOptions {
@@ -44,6 +48,8 @@ impl Default for ClientOptions {
             connect_timeout: Duration::from_secs(30),
             read_timeout: Duration::from_secs(120),
             retry: RetryPolicy::default(),
+            ca_certs: Vec::new(),
+            insecure: false,
         }
     }
 }
@@ -87,11 +93,16 @@ impl Client {
                 attempt.stop()
             }
         });
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .user_agent(concat!("matterbak/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(opts.connect_timeout)
             .read_timeout(opts.read_timeout)
             .redirect(policy)
+            .danger_accept_invalid_certs(opts.insecure);
+        for c in &opts.ca_certs {
+            builder = builder.add_root_certificate(c.clone());
+        }
+        let http = builder
             .build()
             .map_err(|e| ApiError::from_reqwest(api_url, e))?;
         let limiter = (opts.rate_limit > 0.0).then(|| {

@@ -59,20 +59,31 @@ fn parse_all<T: for<'de> serde::Deserialize<'de>>(
 impl Client {
     /// Logs in and returns the user the session belongs to.
     ///
-    /// With a password: `POST /users/login` (the token comes in the `Token` header).
+    /// With a password: `POST /users/login` (the token comes in the `Token` header), with the
+    /// MFA code in the body's `token` field when one is given.
     /// With a token: `GET /users/me`.
     ///
     /// # Errors
-    /// [`ApiError::Status`] 401 for bad credentials, `Connect`/`NotApi` for a wrong URL.
-    pub async fn login(&mut self, user: &str, login: &Login) -> Result<Raw<User>, ApiError> {
+    /// [`ApiError::Status`] 401 for bad credentials (id `mfa.validate_token.authenticate.app_error`:
+    /// an MFA code is needed or malformed; `api.user.check_user_mfa.bad_code.app_error`: wrong
+    /// code), `Connect`/`Tls`/`NotApi` for a wrong URL or certificate.
+    pub async fn login(
+        &mut self,
+        user: &str,
+        login: &Login,
+        mfa_code: Option<&Secret>,
+    ) -> Result<Raw<User>, ApiError> {
         match login {
             Login::Token(t) => {
                 self.set_token(t.clone());
                 self.me().await
             }
             Login::Password(pw) => {
-                let body =
-                    serde_json::json!({ "login_id": user, "password": pw.expose() }).to_string();
+                let mut body = serde_json::json!({ "login_id": user, "password": pw.expose() });
+                if let Some(code) = mfa_code {
+                    body["token"] = code.expose().trim().into();
+                }
+                let body = body.to_string();
                 let path = "/users/login";
                 let url = self.url(path);
                 let (token, me) = self

@@ -4,9 +4,11 @@
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error(
-        "cannot reach {url}: {detail} (check the url in the credentials file and your network)"
+        "cannot reach {url}: {detail} (check the server URL (--url, MATTERBAK_URL or the credentials file) and your network)"
     )]
     Connect { url: String, detail: String },
+    #[error("TLS with {url} failed: {detail} (if the server has a private or self-signed certificate, pass --ca-cert FILE with its CA in PEM; --insecure turns the check off)")]
+    Tls { url: String, detail: String },
     #[error("{url}: no answer within the timeout ({detail})")]
     Timeout { url: String, detail: String },
     #[error("{method} {url}: {status} {reason}{server}")]
@@ -22,7 +24,7 @@ pub enum ApiError {
         /// How long the server asked to wait (`Retry-After`, or `X-RateLimit-Reset` on a 429).
         retry_after: Option<std::time::Duration>,
     },
-    #[error("{url} answered with `{content_type}`, not the Mattermost API (check that the url in the credentials file points at the Mattermost server)")]
+    #[error("{url} answered with `{content_type}`, not the Mattermost API (check that the server URL (--url, MATTERBAK_URL or the credentials file) points at the Mattermost server)")]
     NotApi { url: String, content_type: String },
     #[error("{url}: invalid JSON from the server: {detail}")]
     BadJson { url: String, detail: String },
@@ -56,6 +58,8 @@ impl ApiError {
         let url = url.to_string();
         if e.is_timeout() {
             ApiError::Timeout { url, detail }
+        } else if is_tls_failure(&detail) {
+            ApiError::Tls { url, detail }
         } else if e.is_connect() {
             ApiError::Connect { url, detail }
         } else if e.is_decode() || e.is_body() {
@@ -69,6 +73,21 @@ impl ApiError {
             ApiError::Connect { url, detail }
         }
     }
+}
+
+/// rustls' certificate and handshake errors, as they appear in the error chain (reqwest does not
+/// classify them; they come as connect errors).
+fn is_tls_failure(detail: &str) -> bool {
+    let d = detail.to_ascii_lowercase();
+    [
+        "invalid peer certificate",
+        "certificate",
+        "handshake",
+        "tls",
+    ]
+    .iter()
+    .any(|k| d.contains(k))
+        && !d.contains("connection refused")
 }
 
 /// `reqwest` hides the useful part (DNS, TLS, refused) in the source chain.

@@ -56,7 +56,9 @@ pub fn is_retryable(e: &ApiError) -> bool {
             matches!(*status, 408 | 429) || (*status >= 500 && *status != 501)
         }
         ApiError::Connect { .. } | ApiError::Timeout { .. } | ApiError::Transfer { .. } => true,
-        ApiError::NotApi { .. }
+        // A certificate does not become trusted by waiting.
+        ApiError::Tls { .. }
+        | ApiError::NotApi { .. }
         | ApiError::BadJson { .. }
         | ApiError::TooLarge { .. }
         | ApiError::Cancelled => false,

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use rand::Rng;
 
-use super::login::Session;
-use crate::api::{ClientOptions, RetryPolicy};
+use super::login::{self, Session};
+use crate::api::ClientOptions;
 use crate::archive;
 use crate::cancel::Cancel;
 use crate::cli::BackupArgs;
@@ -20,7 +20,7 @@ use crate::store::Store;
 /// Runs the backup; returns the exit code for a run that ended normally.
 pub fn run(args: BackupArgs) -> Result<Code> {
     // Configuration first: a bad file must not touch the data dir or the network.
-    let creds = Credentials::load(&args.credentials)?;
+    let creds = login::credentials(&args.connect)?;
     let channels = ChannelsConfig::load(&args.channels)?;
     if channels.selects_nothing() && !(args.skip_direct && args.skip_groups && args.skip_teams) {
         return Err(Fatal::usage(format!(
@@ -34,13 +34,15 @@ pub fn run(args: BackupArgs) -> Result<Code> {
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("matterbak_{}.zip", creds.user)));
 
+    let opts = login::client_options(&args.connect, args.rate_limit, args.retry_wait_scale)?;
+
     let cancel = Cancel::new();
     cancel.install_signal_handler();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    rt.block_on(inner_run(args, creds, channels, output, cancel))
+    rt.block_on(inner_run(args, creds, channels, output, opts, cancel))
 }
 
 async fn inner_run(
@@ -48,6 +50,7 @@ async fn inner_run(
     creds: Credentials,
     channels: ChannelsConfig,
     output: PathBuf,
+    opts: ClientOptions,
     cancel: Cancel,
 ) -> Result<Code> {
     let started = Instant::now();
@@ -56,18 +59,14 @@ async fn inner_run(
         tracing::info!("initial jitter: sleeping {s:.2}s");
         cancel.sleep(Duration::from_secs_f64(s)).await?;
     }
-    let opts = ClientOptions {
-        rate_limit: args.rate_limit,
-        connect_timeout: Duration::from_secs_f64(args.connect_timeout.max(0.1)),
-        read_timeout: Duration::from_secs_f64(args.timeout.max(0.1)),
-        retry: RetryPolicy {
-            attempts: args.retries.saturating_add(1),
-            scale: args.retry_wait_scale,
-            ..RetryPolicy::default()
-        },
-    };
     let progress = Progress::new();
-    let (mut session, me) = Session::open(&creds, &args.credentials, &opts, cancel.clone()).await?;
+    let (mut session, me) = Session::open(
+        &creds,
+        args.connect.mfa_token.clone(),
+        &opts,
+        cancel.clone(),
+    )
+    .await?;
     session.client.set_waiting_flag(progress.waiting.clone());
     let status = StatusLine::start(progress.clone(), true);
     let client = &session.client;

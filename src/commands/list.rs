@@ -12,8 +12,8 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
 
-use super::login::Session;
-use crate::api::{ClientOptions, RetryPolicy};
+use super::login::{self, Session};
+use crate::api::ClientOptions;
 use crate::cancel::Cancel;
 use crate::cli::ListArgs;
 use crate::config::{ChannelsConfig, Credentials};
@@ -25,7 +25,8 @@ use crate::fetch::inventory::{self, ChannelEntry, Inventory, Kind, Person};
 /// Runs the listing; returns the exit code for a run that ended normally.
 pub fn run(args: ListArgs) -> Result<Code> {
     // Configuration and the output file first: a mistake there must not cost a login.
-    let creds = Credentials::load(&args.credentials)?;
+    let creds = login::credentials(&args.connect)?;
+    let opts = login::client_options(&args.connect, args.rate_limit, args.retry_wait_scale)?;
     let mut out = Output::create(args.output.as_deref())?;
 
     let cancel = Cancel::new();
@@ -34,7 +35,7 @@ pub fn run(args: ListArgs) -> Result<Code> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let inv = rt.block_on(read(&args, &creds, cancel))?;
+    let inv = rt.block_on(read(&args, &creds, &opts, cancel))?;
 
     let text = if args.json {
         let mut s = serde_json::to_string_pretty(&to_json(&inv, &creds.api_url))?;
@@ -59,17 +60,14 @@ pub fn run(args: ListArgs) -> Result<Code> {
 }
 
 /// Logs in, reads what the user can see, logs out (password logins).
-async fn read(args: &ListArgs, creds: &Credentials, cancel: Cancel) -> Result<Inventory> {
+async fn read(
+    args: &ListArgs,
+    creds: &Credentials,
+    opts: &ClientOptions,
+    cancel: Cancel,
+) -> Result<Inventory> {
     let started = Instant::now();
-    let opts = ClientOptions {
-        rate_limit: args.rate_limit,
-        retry: RetryPolicy {
-            scale: args.retry_wait_scale,
-            ..RetryPolicy::default()
-        },
-        ..ClientOptions::default()
-    };
-    let (session, me) = Session::open(creds, &args.credentials, &opts, cancel).await?;
+    let (session, me) = Session::open(creds, args.connect.mfa_token.clone(), opts, cancel).await?;
     let result = inventory::gather(&session.client, &me).await;
     session.logout().await;
     let inv = result?;

@@ -1,10 +1,11 @@
 //! credentials.json: user, password or token, and the server URL.
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::netrc::Netrc;
 use crate::error::Fatal;
 
 /// A password or token. Its `Debug` and `Display` never show the value.
@@ -34,7 +35,7 @@ impl fmt::Display for Secret {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawCredentials {
     user: Option<String>,
@@ -51,52 +52,229 @@ pub enum Login {
     Token(Secret),
 }
 
-/// The validated content of credentials.json.
+/// The credentials file read when `--credentials` is not given (if it exists).
+pub const DEFAULT_CREDENTIALS: &str = "credentials.json";
+
+/// What the command line and the environment say about logging in. Flags and their variables
+/// (`--url`/`MATTERBAK_URL`, `--user`/`MATTERBAK_USER`) are merged by clap already; secrets
+/// are never flags (other users can read a command line).
+#[derive(Debug, Default, Clone)]
+pub struct LoginSources {
+    /// `--url` or `MATTERBAK_URL`.
+    pub url: Option<String>,
+    /// `--user` or `MATTERBAK_USER`.
+    pub user: Option<String>,
+    /// `MATTERBAK_TOKEN`.
+    pub token: Option<Secret>,
+    /// `MATTERBAK_PASSWORD`.
+    pub password: Option<Secret>,
+    /// `--credentials FILE` (it must exist); `None`: [`DEFAULT_CREDENTIALS`] if it exists.
+    pub credentials: Option<PathBuf>,
+    /// `$NETRC`, or `~/.netrc`; `None` when there is no home directory.
+    pub netrc: Option<PathBuf>,
+}
+
+impl LoginSources {
+    /// The environment's part: `MATTERBAK_TOKEN`, `MATTERBAK_PASSWORD` and the netrc file's
+    /// place (`NETRC`, `HOME`). Empty variables count as unset.
+    pub fn from_env(
+        url: Option<String>,
+        user: Option<String>,
+        credentials: Option<PathBuf>,
+    ) -> Self {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let netrc = var("NETRC").map(PathBuf::from).or_else(|| {
+            var("HOME")
+                .or_else(|| var("USERPROFILE"))
+                .map(|h| Path::new(&h).join(".netrc"))
+        });
+        LoginSources {
+            url,
+            user,
+            token: var("MATTERBAK_TOKEN").map(Secret::new),
+            password: var("MATTERBAK_PASSWORD").map(Secret::new),
+            credentials,
+            netrc,
+        }
+    }
+}
+
+/// Who logs in where, and how: merged from the flags, the environment, the credentials file
+/// and the netrc file, in that order of precedence.
 #[derive(Debug, Clone)]
 pub struct Credentials {
     pub user: String,
     pub login: Login,
     /// The API base, always ending in `/api/v4` (no trailing slash).
     pub api_url: String,
+    /// Where the password or token came from, for messages: `MATTERBAK_PASSWORD`,
+    /// `credentials file credentials.json`, `/home/me/.netrc`, ...
+    pub secret_from: String,
 }
 
 impl Credentials {
+    /// Reads the credentials file of `--credentials` alone (no flags, environment or netrc).
+    ///
     /// # Errors
     /// A [`Fatal`] usage error naming the file and the field.
     pub fn load(path: &Path) -> Result<Self, Fatal> {
-        let raw: RawCredentials = super::load_json(path, "credentials")?;
-        warn_if_readable_by_others(path);
-        Self::from_raw(raw, path)
+        Self::resolve(&LoginSources {
+            credentials: Some(path.to_path_buf()),
+            ..LoginSources::default()
+        })
     }
 
-    fn from_raw(raw: RawCredentials, path: &Path) -> Result<Self, Fatal> {
-        let p = path.display();
-        let user = raw.user.filter(|u| !u.trim().is_empty()).ok_or_else(|| {
-            Fatal::usage(format!(
-                "credentials file {p}: field \"user\" is missing or empty"
-            ))
-        })?;
-        let url = raw.url.ok_or_else(|| {
-            Fatal::usage(format!(
-                "credentials file {p}: field \"url\" is missing (e.g. \"https://mattermost.example.org/api\")"
-            ))
-        })?;
-        let api_url = normalize_url(&url)
-            .map_err(|why| Fatal::usage(format!("credentials file {p}: field \"url\": {why}")))?;
-        let login = match (raw.token, raw.password) {
-            (Some(t), _) if !t.expose().is_empty() => Login::Token(t),
-            (_, Some(pw)) if !pw.expose().is_empty() => Login::Password(pw),
+    /// Merges every source: for each of url, user and secret the first source that has it wins
+    /// (flag, environment, credentials file, netrc). A token beats a password of the same source.
+    ///
+    /// # Errors
+    /// A [`Fatal`] usage error: an unreadable or invalid credentials file, a bad URL, or what is
+    /// still missing with every place it could come from.
+    pub fn resolve(src: &LoginSources) -> Result<Self, Fatal> {
+        Self::resolve_with(src, Path::new(DEFAULT_CREDENTIALS))
+    }
+
+    fn resolve_with(src: &LoginSources, default_file: &Path) -> Result<Self, Fatal> {
+        let (path, file) = match &src.credentials {
+            Some(p) => (p.clone(), Some(read_file(p)?)),
+            None if default_file.exists() => {
+                (default_file.to_path_buf(), Some(read_file(default_file)?))
+            }
+            None => (default_file.to_path_buf(), None),
+        };
+        let fname = path.display().to_string();
+        let file_found = file.is_some();
+        let file = file.unwrap_or_default();
+        let text = |s: Option<String>| s.filter(|v| !v.trim().is_empty());
+
+        let api_url = match (text(src.url.clone()), text(file.url)) {
+            (Some(u), _) => Some(
+                normalize_url(&u)
+                    .map_err(|why| Fatal::usage(format!("--url (or MATTERBAK_URL): {why}")))?,
+            ),
+            (None, Some(u)) => Some(normalize_url(&u).map_err(|why| {
+                Fatal::usage(format!("credentials file {fname}: field \"url\": {why}"))
+            })?),
+            (None, None) => None,
+        };
+        let mut user = text(src.user.clone()).or(text(file.user));
+        let mut login = pick(src.token.clone(), src.password.clone()).map(|l| {
+            let var = match l {
+                Login::Token(_) => "MATTERBAK_TOKEN",
+                Login::Password(_) => "MATTERBAK_PASSWORD",
+            };
+            (l, var.to_string())
+        });
+        if login.is_none() {
+            login =
+                pick(file.token, file.password).map(|l| (l, format!("credentials file {fname}")));
+        }
+        let mut netrc_note = String::new();
+        if let (Some(url), Some(netrc), true) =
+            (&api_url, &src.netrc, user.is_none() || login.is_none())
+        {
+            let host = reqwest::Url::parse(url)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_string))
+                .unwrap_or_default();
+            match read_netrc(netrc) {
+                Some(n) => match n.find(&host, user.as_deref()) {
+                    Some(e) => {
+                        if user.is_none() {
+                            user = e.login.clone().filter(|l| !l.is_empty());
+                        }
+                        if login.is_none() {
+                            if let Some(pw) = e.password.clone().filter(|p| !p.expose().is_empty())
+                            {
+                                login = Some((Login::Password(pw), netrc.display().to_string()));
+                            }
+                        }
+                    }
+                    None => {
+                        netrc_note = format!("{} has no entry for {host}", netrc.display());
+                        if let Some(u) = &user {
+                            netrc_note.push_str(&format!(" with login {u}"));
+                        }
+                    }
+                },
+                None => netrc_note = format!("{} does not exist", netrc.display()),
+            }
+        }
+        let mut missing = Vec::new();
+        if api_url.is_none() {
+            missing.push(format!(
+                "the server URL (pass --url, set MATTERBAK_URL, or put \"url\" in {fname}, e.g. https://mattermost.example.org)"
+            ));
+        }
+        if user.is_none() {
+            missing.push(format!(
+                "the user name (pass --user, set MATTERBAK_USER, put \"user\" in {fname}, or a login in ~/.netrc)"
+            ));
+        }
+        if login.is_none() {
+            missing.push(format!(
+                "a password or token (set MATTERBAK_TOKEN or MATTERBAK_PASSWORD, put \"token\" or \"password\" in {fname}, or a password in ~/.netrc)"
+            ));
+        }
+        match (api_url, user, login) {
+            (Some(api_url), Some(user), Some((login, secret_from))) => Ok(Credentials {
+                user,
+                login,
+                api_url,
+                secret_from,
+            }),
             _ => {
-                return Err(Fatal::usage(format!(
-                    "credentials file {p}: give either \"password\" or \"token\" (a session or personal access token)"
+                let mut notes = Vec::new();
+                if !file_found {
+                    notes.push(format!("{fname} does not exist"));
+                }
+                if !netrc_note.is_empty() {
+                    notes.push(netrc_note);
+                }
+                let notes = if notes.is_empty() {
+                    String::new()
+                } else {
+                    format!(" [{}]", notes.join("; "))
+                };
+                Err(Fatal::usage(format!(
+                    "cannot log in: missing {}{notes}",
+                    missing.join("; and ")
                 )))
             }
-        };
-        Ok(Credentials {
-            user,
-            login,
-            api_url,
-        })
+        }
+    }
+}
+
+/// A token beats a password of the same source; empty values count as missing.
+fn pick(token: Option<Secret>, password: Option<Secret>) -> Option<Login> {
+    let token = token.filter(|t| !t.expose().is_empty());
+    let password = password.filter(|p| !p.expose().is_empty());
+    match (token, password) {
+        (Some(t), _) => Some(Login::Token(t)),
+        (_, Some(p)) => Some(Login::Password(p)),
+        _ => None,
+    }
+}
+
+fn read_file(path: &Path) -> Result<RawCredentials, Fatal> {
+    let raw = super::load_json(path, "credentials")?;
+    warn_if_readable_by_others(path);
+    Ok(raw)
+}
+
+/// The netrc file, if it can be read (a broken one is warned about, not fatal: other tools
+/// own it too).
+fn read_netrc(path: &Path) -> Option<Netrc> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            warn_if_readable_by_others(path);
+            Some(Netrc::parse(&text))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            tracing::warn!("cannot read {}: {e}; not using it", path.display());
+            None
+        }
     }
 }
 
@@ -176,9 +354,10 @@ mod tests {
     }
 
     fn parse(text: &str) -> Result<Credentials, Fatal> {
-        let p = Path::new("credentials.json");
-        let raw: RawCredentials = super::super::parse_json(text, p, "credentials")?;
-        Credentials::from_raw(raw, p)
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("credentials.json");
+        std::fs::write(&p, text).unwrap();
+        Credentials::load(&p)
     }
 
     #[test]
@@ -208,5 +387,121 @@ mod tests {
             .to_string();
         assert!(e.contains("\"user\""), "{e}");
         assert_eq!(format!("{:?}", Secret::new("hunter2")), "Secret(***)");
+    }
+
+    fn src(dir: &Path) -> LoginSources {
+        LoginSources {
+            netrc: Some(dir.join("netrc")),
+            ..LoginSources::default()
+        }
+    }
+
+    #[test]
+    fn flags_and_env_beat_the_file_which_beats_netrc() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let file = d.join("c.json");
+        std::fs::write(
+            &file,
+            r#"{"user":"fu","password":"file-pw","url":"https://file.example"}"#,
+        )
+        .unwrap();
+        std::fs::write(
+            d.join("netrc"),
+            "machine env.example login nu password netrc-pw",
+        )
+        .unwrap();
+        let mut s = src(d);
+        s.credentials = Some(file.clone());
+        let c = Credentials::resolve_with(&s, &file).unwrap();
+        assert_eq!(c.user, "fu");
+        assert_eq!(c.api_url, "https://file.example/api/v4");
+        assert!(matches!(&c.login, Login::Password(p) if p.expose() == "file-pw"));
+        assert!(c.secret_from.contains("c.json"), "{}", c.secret_from);
+
+        s.url = Some("https://env.example".into());
+        s.user = Some("eu".into());
+        s.password = Some(Secret::new("env-pw"));
+        let c = Credentials::resolve_with(&s, &file).unwrap();
+        assert_eq!(
+            (c.user.as_str(), c.api_url.as_str()),
+            ("eu", "https://env.example/api/v4")
+        );
+        assert!(matches!(&c.login, Login::Password(p) if p.expose() == "env-pw"));
+        assert_eq!(c.secret_from, "MATTERBAK_PASSWORD");
+
+        // a token beats a password of the same source
+        s.token = Some(Secret::new("env-tok"));
+        let c = Credentials::resolve_with(&s, &file).unwrap();
+        assert!(matches!(&c.login, Login::Token(t) if t.expose() == "env-tok"));
+    }
+
+    #[test]
+    fn env_alone_needs_no_file_and_netrc_fills_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let none = d.join("credentials.json");
+        let mut s = src(d);
+        s.url = Some("https://mm.example/api".into());
+        s.user = Some("alice".into());
+        s.token = Some(Secret::new("tok"));
+        let c = Credentials::resolve_with(&s, &none).unwrap();
+        assert!(matches!(c.login, Login::Token(_)));
+
+        s.token = None;
+        let e = Credentials::resolve_with(&s, &none)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("MATTERBAK_PASSWORD")
+                && e.contains("MATTERBAK_TOKEN")
+                && e.contains("netrc")
+                && e.contains("credentials.json does not exist")
+                && !e.contains("the user name"),
+            "{e}"
+        );
+
+        std::fs::write(
+            d.join("netrc"),
+            "machine mm.example login bob password b\nmachine mm.example\n login alice\n password a\n",
+        )
+        .unwrap();
+        let c = Credentials::resolve_with(&s, &none).unwrap();
+        assert!(matches!(&c.login, Login::Password(p) if p.expose() == "a"));
+        assert!(c.secret_from.ends_with("netrc"));
+        s.user = None;
+        let c = Credentials::resolve_with(&s, &none).unwrap();
+        assert_eq!(c.user, "bob");
+
+        let e = Credentials::resolve_with(&src(d), &none)
+            .unwrap_err()
+            .to_string();
+        for what in [
+            "--url",
+            "MATTERBAK_URL",
+            "--user",
+            "MATTERBAK_USER",
+            "MATTERBAK_TOKEN",
+        ] {
+            assert!(e.contains(what), "{what}: {e}");
+        }
+    }
+
+    #[test]
+    fn an_explicit_file_must_exist_and_empty_values_are_unset() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = src(dir.path());
+        s.credentials = Some(dir.path().join("nope.json"));
+        let e = Credentials::resolve(&s).unwrap_err().to_string();
+        assert!(e.contains("nope.json"), "{e}");
+        let mut s = src(dir.path());
+        s.url = Some("https://h".into());
+        s.user = Some(" ".into());
+        s.password = Some(Secret::new(""));
+        let e = Credentials::resolve_with(&s, &dir.path().join("x.json")).unwrap_err();
+        assert!(e.to_string().contains("user name"), "{e}");
+        s.url = Some("h.example".into());
+        let e = Credentials::resolve_with(&s, &dir.path().join("x.json")).unwrap_err();
+        assert!(e.to_string().contains("--url"), "{e}");
     }
 }

@@ -1,10 +1,12 @@
-//! The two JSON configuration files of the original: credentials.json and channels.json.
+//! The two JSON configuration files of the original, credentials.json and channels.json, and
+//! the other sources of a login: flags, environment variables and ~/.netrc.
 
 mod channels;
 mod credentials;
+pub mod netrc;
 
 pub use channels::{ChannelsConfig, GroupsConfig, TeamSelection};
-pub use credentials::{Credentials, Login, Secret};
+pub use credentials::{Credentials, Login, LoginSources, Secret, DEFAULT_CREDENTIALS};
 
 use std::path::Path;
 

@@ -467,6 +467,7 @@ fn is_item_error(e: &anyhow::Error) -> bool {
                 a,
                 ApiError::Cancelled
                     | ApiError::Connect { .. }
+                    | ApiError::Tls { .. }
                     | ApiError::Status { status: 401, .. }
             )
         })

@@ -578,6 +578,7 @@ fn is_item_failure(e: &anyhow::Error) -> bool {
                 a,
                 ApiError::Cancelled
                     | ApiError::Connect { .. }
+                    | ApiError::Tls { .. }
                     | ApiError::Status { status: 401, .. }
             );
         }

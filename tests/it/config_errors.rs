@@ -107,15 +107,39 @@ fn no_secret_in_any_log_level_the_data_dir_or_the_zip() {
         let alice = w.user_by_name("alice").unwrap().id.to_string();
         w.create_session(&alice).unwrap()
     });
-    for creds in [
-        json!({"user": "alice", "password": "alice-password", "url": env.server.base_url()}),
-        json!({"user": "alice", "token": "alicepersonalaccesstoken0000", "url": env.server.base_url()}),
-        json!({"user": "alice", "token": session, "url": env.server.base_url()}),
+    let no_secret = json!({"user": "alice", "url": env.server.base_url()});
+    let netrc = env.path("netrc");
+    std::fs::write(&netrc, "default login alice password alice-password\n").unwrap();
+    let netrc = netrc.to_str().unwrap();
+    for (creds, vars) in [
+        (
+            json!({"user": "alice", "password": "alice-password", "url": env.server.base_url()}),
+            vec![],
+        ),
+        (
+            json!({"user": "alice", "token": "alicepersonalaccesstoken0000", "url": env.server.base_url()}),
+            vec![],
+        ),
+        (
+            json!({"user": "alice", "token": session, "url": env.server.base_url()}),
+            vec![],
+        ),
+        // issue 6: secrets from the environment
+        (
+            no_secret.clone(),
+            vec![("MATTERBAK_PASSWORD", "alice-password")],
+        ),
+        (no_secret.clone(), vec![("NETRC", netrc)]),
+        (
+            no_secret.clone(),
+            vec![("MATTERBAK_TOKEN", "alicepersonalaccesstoken0000")],
+        ),
     ] {
         env.write_credentials(&creds);
         let out = env
             .cmd()
             .env("RUST_LOG", "trace")
+            .envs(vars)
             .args(["--rate-limit", "0"])
             .output()
             .unwrap();

@@ -57,20 +57,39 @@ impl Env {
     /// The binary with this env's config files, data dir and zip (add a `--rate-limit`).
     pub fn cmd(&self) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_matterbak"));
+        self.hermetic(&mut c);
+        c.args([
+            "--credentials",
+            "credentials.json",
+            "--channels",
+            "channels.json",
+            "-d",
+            "data",
+            "-o",
+            "out.zip",
+        ]);
+        c
+    }
+
+    /// Runs in the temp dir, with none of the caller's login variables and `HOME` in the temp
+    /// dir (so no real ~/.netrc is read).
+    pub fn hermetic(&self, c: &mut Command) {
         c.current_dir(self.tmp.path())
             .env_remove("RUST_LOG")
             .env("TZ", "UTC")
-            .args([
-                "--credentials",
-                "credentials.json",
-                "--channels",
-                "channels.json",
-                "-d",
-                "data",
-                "-o",
-                "out.zip",
-            ]);
-        c
+            .env("HOME", self.tmp.path())
+            .env_remove("USERPROFILE")
+            .env_remove("NETRC");
+        for v in [
+            "MATTERBAK_URL",
+            "MATTERBAK_USER",
+            "MATTERBAK_TOKEN",
+            "MATTERBAK_PASSWORD",
+            "MATTERBAK_MFA_TOKEN",
+            "MATTERBAK_CA_CERT",
+        ] {
+            c.env_remove(v);
+        }
     }
 
     /// Runs with `extra` arguments, without a rate limit unless `extra` sets one.

@@ -17,6 +17,8 @@ pub mod ratelimit;
 pub mod render;
 pub mod routes;
 pub mod server;
+pub mod tls;
+pub mod totp;
 pub mod world;
 
 #[cfg(test)]

@@ -106,6 +106,9 @@ impl World {
         m.insert("last_name".into(), json!(u.last_name));
         m.insert("position".into(), json!(u.position));
         m.insert("roles".into(), json!(u.roles));
+        if is_self && !u.mfa_secret.is_empty() {
+            m.insert("mfa_active".into(), json!(true));
+        }
         if is_self {
             m.insert(
                 "notify_props".into(),

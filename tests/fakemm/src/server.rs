@@ -360,6 +360,8 @@ pub fn router(state: AppState) -> Router {
 pub struct FakeServer {
     state: AppState,
     addr: std::net::SocketAddr,
+    /// The CA of the certificate, when serving HTTPS.
+    ca_pem: Option<String>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -372,6 +374,23 @@ impl FakeServer {
 
     /// Binds `addr` (e.g. "127.0.0.1:8065") and serves `world`.
     pub fn start_on(world: World, addr: &str) -> anyhow::Result<FakeServer> {
+        Self::start_with(world, addr, None)
+    }
+
+    /// Binds 127.0.0.1:0 and serves `world` over HTTPS with a certificate for `127.0.0.1` and
+    /// `localhost` signed by a CA made for this server ([`FakeServer::ca_pem`]); the "other
+    /// host" of `redirect_other_host` stays plain HTTP.
+    pub fn start_tls(world: World) -> FakeServer {
+        let tls = crate::tls::Tls::generate().expect("fakemm: making a certificate");
+        Self::start_with(world, "127.0.0.1:0", Some(tls)).expect("fakemm: failed to start")
+    }
+
+    fn start_with(
+        world: World,
+        addr: &str,
+        tls: Option<crate::tls::Tls>,
+    ) -> anyhow::Result<FakeServer> {
+        let ca_pem = tls.as_ref().map(|t| t.ca_pem.clone());
         let state = Shared::new(world);
         let listener = std::net::TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
@@ -397,8 +416,22 @@ impl FakeServer {
                     let other_app = Router::new()
                         .fallback(crate::hostile::other_host_handler)
                         .with_state(st);
+                    let main = async move {
+                        match tls {
+                            Some(t) => {
+                                let l = crate::tls::TlsListener {
+                                    tcp: listener,
+                                    acceptor: t.acceptor,
+                                };
+                                let _ = axum::serve(l, app).await;
+                            }
+                            None => {
+                                let _ = axum::serve(listener, app).await;
+                            }
+                        }
+                    };
                     tokio::select! {
-                        r = axum::serve(listener, app) => { let _ = r; }
+                        _ = main => {}
                         r = axum::serve(other, other_app) => { let _ = r; }
                         _ = rx => {}
                     }
@@ -408,14 +441,26 @@ impl FakeServer {
         Ok(FakeServer {
             state,
             addr: local,
+            ca_pem,
             shutdown: Some(tx),
             thread: Some(thread),
         })
     }
 
-    /// `http://127.0.0.1:PORT` (no trailing slash, no /api).
+    /// `http://127.0.0.1:PORT`, or `https://` from [`FakeServer::start_tls`] (no trailing
+    /// slash, no /api).
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.ca_pem.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// The PEM of the CA that signed the certificate of a [`FakeServer::start_tls`] server.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
     }
 
     /// Reads or mutates the world between runs.

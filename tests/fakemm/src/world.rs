@@ -54,6 +54,8 @@ pub struct User {
     pub last_password_update: i64,
     /// 0 = no uploaded picture.
     pub last_picture_update: i64,
+    /// Base32 TOTP secret; empty = MFA not active ([`World::enable_mfa`]).
+    pub mfa_secret: String,
 }
 
 #[derive(Clone, Debug)]
@@ -933,9 +935,22 @@ impl World {
                 delete_at: 0,
                 last_password_update: t,
                 last_picture_update: 0,
+                mfa_secret: String::new(),
             },
         );
         id
+    }
+
+    /// Activates MFA for `username` with the base32 TOTP secret `secret_b32` (see
+    /// [`crate::totp`]); from now on a login needs the current code in the `token` field.
+    pub fn enable_mfa(&mut self, username: &str, secret_b32: &str) -> Result<(), String> {
+        let id = self
+            .user_by_name(username)
+            .ok_or_else(|| format!("no user {username}"))?
+            .id;
+        let u = self.users.get_mut(&id).expect("just found");
+        u.mfa_secret = secret_b32.to_string();
+        Ok(())
     }
 
     /// Creates a user (email `<username>@example.com`, no teams). Returns the user id.

@@ -58,6 +58,27 @@ pub async fn login(State(s): State<AppState>, body: Bytes) -> ApiResult {
     if password.is_empty() || user.password != password {
         return Err(invalid_credentials());
     }
+    // As `CheckPasswordAndAllCriteria`: MFA after the password. Both errors pass the login
+    // handler's masking; `authenticateUser` makes the 400 of a malformed code a 401.
+    if !user.mfa_secret.is_empty() {
+        match crate::totp::check(&user.mfa_secret, get("token"), crate::totp::now()) {
+            crate::totp::Check::Ok => {}
+            crate::totp::Check::Malformed => {
+                return Err(ApiError::new(
+                    401,
+                    "mfa.validate_token.authenticate.app_error",
+                    "Error trying to authenticate MFA token.",
+                ))
+            }
+            crate::totp::Check::Wrong => {
+                return Err(ApiError::new(
+                    401,
+                    "api.user.check_user_mfa.bad_code.app_error",
+                    "Invalid MFA token.",
+                ))
+            }
+        }
+    }
     let token = w
         .create_session(user.id.as_str())
         .map_err(|_| invalid_credentials())?;
