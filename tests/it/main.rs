@@ -10,6 +10,7 @@ mod html;
 mod incremental;
 mod jsonl;
 mod list;
+mod operators;
 mod oracle;
 mod rerun;
 mod robust;
