@@ -264,7 +264,8 @@ pub struct ListArgs {
     /// Print a channels.json that selects everything listed, to edit down and use with backup.
     #[arg(long)]
     pub channels_json: bool,
-    /// Write to this file instead of standard output (it appears only when complete).
+    /// Write to this file instead of standard output (it appears only when complete)
+    /// [default: standard output].
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Maximum API requests per second; 0 disables the limit.

@@ -161,9 +161,7 @@ async fn inner_run(
             failures = report.failures.len(),
             "backup finished"
         );
-        for f in &report.failures {
-            tracing::error!(item = %f, "could not be backed up (the next run tries again)");
-        }
+        // Each failure was logged as an error when it happened.
     } else {
         if !out.quiet {
             println!("{}", report.line());

@@ -34,10 +34,10 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         None => backup::run(cli.backup, g),
         Some(Command::Backup(args)) => backup::run(args, g),
-        Some(Command::Verify(args)) => verify::run(args),
+        Some(Command::Verify(args)) => verify::run(args, g.quiet),
         Some(Command::Export(cmd)) => export::run(cmd),
         Some(Command::List(args)) => list::run(args),
-        Some(Command::Zip(args)) => zip::run(args),
+        Some(Command::Zip(args)) => zip::run(args, g.quiet),
         Some(Command::Completions { shell }) => {
             clap_complete::generate(
                 shell,
