@@ -10,7 +10,7 @@ EXIT STATUS:
     1    a run-time error ended the run (disk full, server error, ...)
     2    bad command line or configuration file (nothing was changed)
     3    partial: some items failed, the rest was backed up
-        4    authentication failed (wrong password, expired or revoked token)
+    4    authentication failed (wrong password, expired or revoked token)
     5    server unreachable, TLS failure, or the URL is not a Mattermost API
     6    another matterbak run holds the data dir's lock
     130  interrupted by Ctrl+C or SIGTERM (a rerun continues where it stopped)";
