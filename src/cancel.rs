@@ -72,10 +72,10 @@ impl Cancel {
         let me = self.clone();
         let _ = ctrlc::set_handler(move || {
             if me.is_cancelled() {
-                eprintln!("matterbak: second interrupt, exiting now (the next run cleans up)");
+                tracing::warn!("second interrupt, exiting now (the next run cleans up)");
                 std::process::exit(130);
             }
-            eprintln!("matterbak: interrupted, stopping at the next safe point...");
+            tracing::warn!("interrupted, stopping at the next safe point...");
             me.cancel();
         });
     }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 /// The sources of a login, for the long help of `backup` and `list`.
 macro_rules! login_help {
@@ -58,13 +58,86 @@ EXIT STATUS:
 /// users and custom emojis into a data directory, then zip it.
 #[derive(Debug, Parser)]
 #[command(name = "matterbak", version, about, after_help = AFTER_HELP)]
-#[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
 
     #[command(flatten)]
     pub backup: BackupArgs,
+
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+impl Cli {
+    /// Parses the command line like `try_parse_from`, and refuses backup options given with
+    /// a subcommand (`matterbak -d x list`). clap's `args_conflicts_with_subcommands` would
+    /// also refuse the global options before a subcommand (`matterbak -q list`), so this is
+    /// checked here.
+    ///
+    /// # Errors
+    /// A clap error (usage, or `--help`/`--version` to print).
+    pub fn parse_args<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::parser::ValueSource;
+        use clap::{CommandFactory, FromArgMatches};
+        let mut cmd = Cli::command();
+        let m = cmd.try_get_matches_from_mut(args)?;
+        if let Some((name, _)) = m.subcommand() {
+            let given = cmd.get_arguments().find(|a| {
+                !a.is_global_set()
+                    && m.try_contains_id(a.get_id().as_str()).unwrap_or(false)
+                    && m.value_source(a.get_id().as_str()) == Some(ValueSource::CommandLine)
+            });
+            if let Some(a) = given {
+                let flag = a
+                    .get_long()
+                    .map(|l| format!("--{l}"))
+                    .unwrap_or_else(|| a.get_id().to_string());
+                return Err(cmd.error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!("the backup option '{flag}' cannot be used with the subcommand '{name}' (put options after the subcommand)"),
+                ));
+            }
+        }
+        Cli::from_arg_matches(&m).map_err(|e| e.format(&mut cmd))
+    }
+}
+
+/// Options of every command: how much is logged, and how.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// More log detail: -v logs matterbak's debug messages, -vv traces everything (HTTP
+    /// included; never a secret). RUST_LOG, when set, decides instead [default: info].
+    #[arg(short = 'v', long, action = ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Print only errors: no log lines, no status line, and on success no summary at all
+    /// (for cron, which mails whatever is printed).
+    #[arg(short = 'q', long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Log lines as text (on a terminal without timestamps; otherwise with UTC timestamps, no
+    /// colours) or as JSON, one object per line with timestamp, level, message and fields (for
+    /// log collectors; no status line, errors and the summary are JSON lines too).
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+}
+
+/// The format of log lines on standard error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl GlobalArgs {
+    pub fn json(&self) -> bool {
+        self.log_format == LogFormat::Json
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -88,6 +161,16 @@ pub enum Command {
     /// Zip a data dir, as a backup does at its end (entries unchanged since the previous zip
     /// are copied from it, not compressed again).
     Zip(ZipArgs),
+    /// Print a shell completion script (e.g. `matterbak completions bash > /etc/bash_completion.d/matterbak`).
+    #[command(hide = true)]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff; e.g. `matterbak man > /usr/local/share/man/man1/matterbak.1`).
+    #[command(hide = true)]
+    Man,
 }
 
 /// Options of `matterbak zip`.
@@ -203,7 +286,8 @@ pub struct ListArgs {
     /// Print a channels.json that selects everything listed, to edit down and use with backup.
     #[arg(long)]
     pub channels_json: bool,
-    /// Write to this file instead of standard output (it appears only when complete).
+    /// Write to this file instead of standard output (it appears only when complete)
+    /// [default: standard output].
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Maximum API requests per second; 0 disables the limit.
@@ -243,6 +327,12 @@ pub struct BackupArgs {
     /// Write no zip: only update the data dir (`matterbak zip` makes one later).
     #[arg(long)]
     pub no_zip: bool,
+
+    /// Also write the run's summary as JSON to this file (replaced atomically), whatever the
+    /// outcome: counts, requests, failures, exit code (schema in README, "Output, logs and
+    /// summary") [default: none].
+    #[arg(long, value_name = "FILE")]
+    pub summary_json: Option<PathBuf>,
 
     /// Re-read every post of every channel, not only the new ones.
     #[arg(long)]
@@ -461,6 +551,30 @@ mod tests {
         }
         // backup options are not list options
         assert!(Cli::try_parse_from(["matterbak", "list", "-d", "data"]).is_err());
+    }
+
+    #[test]
+    fn global_options_go_before_or_after_a_subcommand_and_backup_options_only_without() {
+        for args in [
+            &["matterbak", "-q", "list"][..],
+            &["matterbak", "list", "-q"],
+            &["matterbak", "--log-format", "json", "verify"],
+        ] {
+            let cli = Cli::parse_args(args).unwrap();
+            assert!(cli.global.quiet || cli.global.json(), "{args:?}");
+            assert!(cli.command.is_some());
+        }
+        let cli = Cli::parse_args(["matterbak", "-vv", "--summary-json", "s.json"]).unwrap();
+        assert_eq!(cli.global.verbose, 2);
+        assert_eq!(cli.backup.summary_json, Some(PathBuf::from("s.json")));
+        assert!(Cli::parse_args(["matterbak", "-d", "x", "list"]).is_err());
+        assert!(Cli::parse_args(["matterbak", "--no-zip", "verify"]).is_err());
+        assert!(Cli::parse_args(["matterbak", "-q", "-v"]).is_err());
+        assert!(Cli::parse_args(["matterbak", "--log-format", "xml"]).is_err());
+        assert_eq!(
+            Cli::parse_args(["matterbak"]).unwrap().global.log_format,
+            LogFormat::Text
+        );
     }
 
     #[test]

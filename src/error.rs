@@ -14,7 +14,7 @@ pub enum Code {
     Failure = 1,
     /// Bad command line or configuration file; nothing was changed in the data dir.
     Usage = 2,
-    /// Some items failed, the rest was backed up (reserved; see README).
+    /// Some items failed, the rest was backed up (the next run tries them again).
     Partial = 3,
     /// The server rejected the credentials (wrong password, expired or revoked token).
     Auth = 4,
@@ -24,6 +24,22 @@ pub enum Code {
     Locked = 6,
     /// Interrupted by Ctrl+C or SIGTERM; a rerun continues.
     Interrupted = 130,
+}
+
+impl Code {
+    /// The outcome's name in `--summary-json` (`"ok"`, `"partial"`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Code::Ok => "ok",
+            Code::Failure => "failed",
+            Code::Usage => "usage",
+            Code::Partial => "partial",
+            Code::Auth => "auth",
+            Code::Unreachable => "unreachable",
+            Code::Locked => "locked",
+            Code::Interrupted => "interrupted",
+        }
+    }
 }
 
 impl From<Code> for ExitCode {

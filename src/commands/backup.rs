@@ -1,24 +1,49 @@
 //! `matterbak [backup]`: log in, back up the selection into the data dir, zip it.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use rand::Rng;
 
 use super::login::{self, Session};
-use crate::api::ClientOptions;
+use super::report::{Report, ZipReport};
+use crate::api::model::{Raw, User};
+use crate::api::{Client, ClientOptions};
 use crate::archive;
 use crate::cancel::Cancel;
-use crate::cli::BackupArgs;
+use crate::cli::{BackupArgs, GlobalArgs};
 use crate::config::{ChannelsConfig, Credentials};
-use crate::error::{Code, Fatal};
-use crate::fetch::{self, human_bytes, Engine};
+use crate::error::{code_for, Code, Fatal};
+use crate::fetch::{self, Engine};
 use crate::progress::{Progress, StatusLine};
 use crate::store::Store;
 
-/// Runs the backup; returns the exit code for a run that ended normally.
-pub fn run(args: BackupArgs) -> Result<Code> {
+/// Runs the backup; returns the exit code for a run that ended normally. With
+/// `--summary-json`, the summary is written whatever the outcome.
+pub fn run(args: BackupArgs, out: &GlobalArgs) -> Result<Code> {
+    let mut report = Report::start(&args.data_dir);
+    let result = configure_and_run(&args, out, &mut report);
+    let Some(path) = &args.summary_json else {
+        return result;
+    };
+    let code = match &result {
+        Ok(c) => *c,
+        Err(e) => code_for(e),
+    };
+    report.finish(code, result.as_ref().err());
+    match (report.write(path), result) {
+        (Ok(()), result) => result,
+        // The run went well but its summary, which a monitor waits for, is missing: a failure.
+        (Err(e), Ok(_)) => Err(e),
+        (Err(e), Err(run)) => {
+            tracing::error!("{e:#}");
+            Err(run)
+        }
+    }
+}
+
+fn configure_and_run(args: &BackupArgs, out: &GlobalArgs, report: &mut Report) -> Result<Code> {
     // Configuration first: a bad file must not touch the data dir or the network.
     let creds = login::credentials(&args.connect)?;
     let channels = ChannelsConfig::load(&args.channels)?;
@@ -42,18 +67,26 @@ pub fn run(args: BackupArgs) -> Result<Code> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    rt.block_on(inner_run(args, creds, channels, output, opts, cancel))
+    rt.block_on(inner_run(
+        args,
+        out,
+        (creds, opts),
+        channels,
+        output,
+        cancel,
+        report,
+    ))
 }
 
 async fn inner_run(
-    args: BackupArgs,
-    creds: Credentials,
+    args: &BackupArgs,
+    out: &GlobalArgs,
+    (creds, opts): (Credentials, ClientOptions),
     channels: ChannelsConfig,
     output: PathBuf,
-    opts: ClientOptions,
     cancel: Cancel,
+    report: &mut Report,
 ) -> Result<Code> {
-    let started = Instant::now();
     if args.initial_jitter > 0.0 {
         let s = rand::rng().random_range(0.0..args.initial_jitter);
         tracing::info!("initial jitter: sleeping {s:.2}s");
@@ -68,9 +101,99 @@ async fn inner_run(
     )
     .await?;
     session.client.set_waiting_flag(progress.waiting.clone());
-    let status = StatusLine::start(progress.clone(), true);
-    let client = &session.client;
+    // Only a person at a terminal reading text logs wants the status line.
+    let status = StatusLine::start(progress.clone(), !out.quiet && !out.json());
+    let fopts = fetch::Options {
+        update_old_posts: args.update_old_posts,
+        skip_direct: args.skip_direct,
+        skip_groups: args.skip_groups,
+        skip_teams: args.skip_teams,
+        skip_users: args.skip_users,
+        skip_user_images: args.skip_user_images || args.skip_users,
+        skip_emojis: args.skip_emojis,
+        step_jitter: args.step_jitter,
+        jobs: args.jobs as usize,
+        progress: progress.clone(),
+    };
+    let fetched = fetch_all(
+        &session.client,
+        me,
+        args,
+        &channels,
+        &fopts,
+        &cancel,
+        report,
+    )
+    .await;
+    session.logout().await;
+    report.client(&session.client);
+    fetched?;
 
+    if !args.no_zip {
+        progress.phase("zip");
+        tracing::info!("writing {}", output.display());
+        let zip_cancel = cancel.clone();
+        let (data_dir, out) = (args.data_dir.clone(), output.clone());
+        let zs =
+            tokio::task::spawn_blocking(move || archive::write_zip(&data_dir, &out, &zip_cancel))
+                .await??;
+        report.zip = Some(ZipReport {
+            path: output,
+            entries: zs.files,
+            reused: zs.reused,
+            bytes: zs.bytes_out,
+        });
+    }
+    drop(status);
+
+    let partial = !report.failures.is_empty();
+    if out.json() {
+        let c = &report.counts;
+        tracing::info!(
+            channels = c.channels,
+            posts_seen = c.posts_seen,
+            posts_new = c.posts_new,
+            posts_updated = c.posts_updated,
+            posts_edited = c.posts_edited,
+            posts_deleted = c.posts_deleted,
+            files = c.files,
+            bytes = c.bytes,
+            users = c.users,
+            emojis = c.emojis,
+            requests = report.requests,
+            duration_secs = report.clock_secs(),
+            failures = report.failures.len(),
+            "backup finished"
+        );
+        // Each failure was logged as an error when it happened.
+    } else {
+        if !out.quiet {
+            println!("{}", report.line());
+        }
+        if partial {
+            eprintln!(
+                "matterbak: {} items could not be backed up (the next run tries them again):",
+                report.failures.len()
+            );
+            for f in &report.failures {
+                eprintln!("  - {f}");
+            }
+        }
+    }
+    Ok(if partial { Code::Partial } else { Code::Ok })
+}
+
+/// Checks the selection against the server and runs the engine; the report gets the engine's
+/// counts whatever the outcome.
+async fn fetch_all(
+    client: &Client,
+    me: Raw<User>,
+    args: &BackupArgs,
+    channels: &ChannelsConfig,
+    fopts: &fetch::Options,
+    cancel: &Cancel,
+    report: &mut Report,
+) -> Result<()> {
     // Team names must exist before anything is written.
     let teams = client
         .teams_for_user(&me.v.id)
@@ -105,77 +228,14 @@ async fn inner_run(
         .channels_for_user(&me.v.id)
         .await
         .context("listing your channels")?;
-    let fopts = fetch::Options {
-        update_old_posts: args.update_old_posts,
-        skip_direct: args.skip_direct,
-        skip_groups: args.skip_groups,
-        skip_teams: args.skip_teams,
-        skip_users: args.skip_users,
-        skip_user_images: args.skip_user_images || args.skip_users,
-        skip_emojis: args.skip_emojis,
-        step_jitter: args.step_jitter,
-        jobs: args.jobs as usize,
-        progress: progress.clone(),
-    };
     let store = Store::at(&args.data_dir);
-    let mut engine = Engine::new(client, &store, &channels, &fopts, me, cancel.clone());
+    let mut engine = Engine::new(client, &store, channels, fopts, me, cancel.clone());
     // Usernames that do not exist are a usage error, before anything is written.
-    let checked = engine.check_selection(&channel_list, &args.channels).await;
-    let result = match checked.and_then(|()| store.open()) {
-        Ok(()) => engine.run(teams, channel_list).await,
-        Err(e) => Err(e),
-    };
-    session.logout().await;
-    let summary = result?;
-
-    let zipped = if args.no_zip {
-        "no zip (--no-zip)".to_string()
-    } else {
-        progress.phase("zip");
-        tracing::info!("writing {}", output.display());
-        let zip_cancel = cancel.clone();
-        let (data_dir, out) = (args.data_dir.clone(), output.clone());
-        let zs =
-            tokio::task::spawn_blocking(move || archive::write_zip(&data_dir, &out, &zip_cancel))
-                .await??;
-        format!(
-            "zip {} ({} entries, {} reused, {})",
-            output.display(),
-            zs.files,
-            zs.reused,
-            human_bytes(zs.bytes_out)
-        )
-    };
-
-    drop(status);
-    println!(
-        "matterbak: {} channels, {} posts ({} new, {} updated, {} edited, {} deleted), {} files ({}), {} users, {} emojis; {}; {} requests in {:.1}s (waiting for the rate limit {:.1}s, in HTTP requests {:.1}s)",
-        summary.channels,
-        summary.posts_seen,
-        summary.posts_new,
-        summary.posts_updated,
-        summary.posts_edited,
-        summary.posts_deleted,
-        summary.files,
-        human_bytes(summary.bytes),
-        summary.users,
-                summary.emojis,
-                zipped,
-        client.request_count(),
-        started.elapsed().as_secs_f64(),
-        client.limit_wait().as_secs_f64(),
-        client.http_time().as_secs_f64(),
-    );
-    if summary.failures.is_empty() {
-        Ok(Code::Ok)
-    } else {
-        eprintln!(
-            "matterbak: {} items could not be backed up (the next run tries them again):",
-            summary.failures.len()
-        );
-        for f in &summary.failures {
-            eprintln!("  - {f}");
-        }
-        Ok(Code::Partial)
-    }
+    engine
+        .check_selection(&channel_list, &args.channels)
+        .await?;
+    store.open()?;
+    let (summary, result) = engine.run(teams, channel_list).await;
+    report.engine(&summary);
+    result
 }

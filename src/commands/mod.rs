@@ -4,20 +4,21 @@ mod backup;
 mod export;
 mod list;
 mod login;
+mod report;
 mod verify;
 mod zip;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::CommandFactory;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, GlobalArgs};
 use crate::error::{code_for, Code};
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::parse_args(std::env::args_os()) {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
@@ -28,42 +29,76 @@ pub fn main() -> ExitCode {
             };
         }
     };
-    init_logging();
+    init_logging(&cli.global);
+    let g = &cli.global;
     let result = match cli.command {
-        None => backup::run(cli.backup),
-        Some(Command::Backup(args)) => backup::run(args),
-        Some(Command::Verify(args)) => verify::run(args),
+        None => backup::run(cli.backup, g),
+        Some(Command::Backup(args)) => backup::run(args, g),
+        Some(Command::Verify(args)) => verify::run(args, g.quiet),
         Some(Command::Export(cmd)) => export::run(cmd),
         Some(Command::List(args)) => list::run(args),
-        Some(Command::Zip(args)) => zip::run(args),
+        Some(Command::Zip(args)) => zip::run(args, g.quiet),
+        Some(Command::Completions { shell }) => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "matterbak",
+                &mut std::io::stdout(),
+            );
+            Ok(Code::Ok)
+        }
+        Some(Command::Man) => clap_mangen::Man::new(Cli::command())
+            .render(&mut std::io::stdout())
+            .map(|()| Code::Ok)
+            .map_err(Into::into),
     };
     match result {
         Ok(code) => code.into(),
         Err(e) if broken_pipe(&e) => Code::Ok.into(),
         Err(e) => {
             let code = code_for(&e);
-            if code == Code::Interrupted {
-                eprintln!(
-                    "matterbak: interrupted; nothing half-written was kept, run again to continue"
-                );
+            let msg = if code == Code::Interrupted {
+                "interrupted; nothing half-written was kept, run again to continue".to_string()
             } else {
-                eprintln!("matterbak: error: {e:#}");
+                format!("{e:#}")
+            };
+            if g.json() {
+                tracing::error!(exit_code = code as u8, "{msg}");
+            } else if code == Code::Interrupted {
+                eprintln!("matterbak: {msg}");
+            } else {
+                eprintln!("matterbak: error: {msg}");
             }
             code.into()
         }
     }
 }
 
-/// Log lines go to stderr: plain on a terminal, with timestamps otherwise (cron, files).
-/// `RUST_LOG` (e.g. `RUST_LOG=debug`) changes the level.
-fn init_logging() {
+/// Log lines go to stderr: plain on a terminal, with UTC timestamps and no colours otherwise
+/// (cron, files), or JSON objects. `-q` logs only errors, `-v` debug, `-vv` trace; `RUST_LOG`
+/// (e.g. `RUST_LOG=debug`), when set, decides instead.
+fn init_logging(g: &GlobalArgs) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let level = match (g.quiet, g.verbose) {
+        (true, _) => "error",
+        (false, 0) => "info",
+        (false, 1) => "info,matterbak=debug",
+        (false, _) => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(crate::progress::LogWriter)
         .with_target(false);
-    if std::io::stderr().is_terminal() {
+    if g.json() {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .with_ansi(false)
+            .init();
+    } else if std::io::stderr().is_terminal() {
         builder.without_time().init();
     } else {
         builder.with_ansi(false).init();

@@ -6,10 +6,18 @@ use crate::cli::VerifyArgs;
 use crate::error::Code;
 use crate::store::verify::verify;
 
-pub fn run(args: VerifyArgs) -> Result<Code> {
+/// With `quiet`, prints only the problems (nothing when there are none).
+pub fn run(args: VerifyArgs, quiet: bool) -> Result<Code> {
     let report = verify(&args.data_dir);
     for p in &report.problems {
         println!("{p}");
+    }
+    if quiet {
+        return Ok(if report.problems.is_empty() {
+            Code::Ok
+        } else {
+            Code::Failure
+        });
     }
     println!(
         "verify {}: {} files, {} posts, {} attachments checked; {} problems",

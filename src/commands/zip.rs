@@ -11,12 +11,16 @@ use crate::error::Code;
 use crate::fetch::human_bytes;
 use crate::store::lock::DirLock;
 
-pub fn run(args: ZipArgs) -> Result<Code> {
+/// With `quiet`, prints nothing on success.
+pub fn run(args: ZipArgs, quiet: bool) -> Result<Code> {
     let started = Instant::now();
     let cancel = Cancel::new();
     cancel.install_signal_handler();
     let _lock = DirLock::acquire(&args.data_dir)?;
     let zs = archive::write_zip(&args.data_dir, &args.output_zip, &cancel)?;
+    if quiet {
+        return Ok(Code::Ok);
+    }
     println!(
         "matterbak: zip {} ({} entries, {} copied from the previous zip; {} in, {} out) in {:.1}s",
         args.output_zip.display(),

@@ -141,11 +141,19 @@ impl<'a> Engine<'a> {
     /// The first error that is not limited to one item; [`crate::cancel::Cancelled`] on Ctrl+C.
     /// `teams` and `channels`: the user's teams and channels (`GET /users/me/channels`, one
     /// request for every team's channels and the direct and group channels).
+    ///
+    /// The summary is returned whatever the outcome: on an error it counts what was done
+    /// before it (for `--summary-json`).
     pub async fn run(
         mut self,
         teams: Vec<Raw<Team>>,
         channels: Vec<Raw<Channel>>,
-    ) -> Result<Summary> {
+    ) -> (Summary, Result<()>) {
+        let r = self.phases(teams, channels).await;
+        (self.summary, r)
+    }
+
+    async fn phases(&mut self, teams: Vec<Raw<Team>>, channels: Vec<Raw<Channel>>) -> Result<()> {
         self.state = State::load(self.store.root());
         if self.state.post_names.is_none() {
             let zone = self
@@ -192,7 +200,7 @@ impl<'a> Engine<'a> {
             self.state.pending_users.clear();
         }
         self.save_state()?;
-        Ok(self.summary)
+        Ok(())
     }
 
     /// Checks, before anything is written, that every username of `direct` and `groups` is a

@@ -11,6 +11,7 @@ mod incremental;
 mod jsonl;
 mod list;
 mod login;
+mod operators;
 mod oracle;
 mod rerun;
 mod robust;
