@@ -30,6 +30,8 @@ const STORED_EXT: &[&str] = &[
 #[derive(Debug, Default)]
 pub struct ZipStats {
     pub files: u64,
+    /// Nothing changed since the previous zip, which was kept as it is.
+    pub kept: bool,
     /// Entries copied from the previous zip without compressing them again.
     pub reused: u64,
     pub bytes_in: u64,
@@ -46,12 +48,29 @@ pub fn write_zip(data_dir: &Path, output: &Path, cancel: &Cancel) -> Result<ZipS
     if !data_dir.is_dir() {
         anyhow::bail!("{} is not a directory", data_dir.display());
     }
+    let out_abs = std::path::absolute(output).unwrap_or_else(|_| output.to_path_buf());
+    // Files modified in this second or later get no trusted time (see `stamp`).
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    match unchanged(data_dir, output, &out_abs, started, cancel) {
+        Ok(Some(stats)) => {
+            // Up to date as of now, for whoever watches the zip's time.
+            let f = File::options().append(true).open(output);
+            if let Err(e) = f.and_then(|f| f.set_modified(std::time::SystemTime::now())) {
+                tracing::debug!("could not update the time of {}: {e}", output.display());
+            }
+            return Ok(stats);
+        }
+        Ok(None) => {}
+        Err(e) if e.downcast_ref::<crate::cancel::Cancelled>().is_some() => return Err(e),
+        Err(e) => tracing::debug!("comparing with the previous zip: {e:#}"),
+    }
     let sync = DirSync::default();
     let out = AtomicFile::create(output, &sync)
         .with_context(|| format!("creating the zip {}", output.display()))?;
     let spill = tempfile::tempfile_in(atomic::parent(output))
         .with_context(|| format!("creating a temp file beside {}", output.display()))?;
-    let out_abs = std::path::absolute(output).unwrap_or_else(|_| output.to_path_buf());
     let mut previous = match Previous::open(output) {
         Ok(p) => p,
         Err(e) => {
@@ -63,10 +82,6 @@ pub fn write_zip(data_dir: &Path, output: &Path, cancel: &Cancel) -> Result<ZipS
         }
     };
 
-    // Files modified in this second or later get no trusted time (see `stamp`).
-    let started = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
     let mut stats = ZipStats::default();
     let mut zip = ZipOut::new(BufWriter::with_capacity(1 << 20, ZipSink(out)), spill)?;
     let mut walk = Walk::new(data_dir)?;
@@ -86,7 +101,7 @@ pub fn write_zip(data_dir: &Path, output: &Path, cancel: &Cancel) -> Result<ZipS
             zip.add_dir(&format!("{name}/"), stamp).with_context(ctx)?;
             continue;
         }
-        let mut f = File::open(&path).with_context(ctx)?;
+        let mut f = LazyFile::new(&path);
         let len = meta.len();
         stats.files += 1;
         stats.bytes_in += len;
@@ -95,7 +110,7 @@ pub fn write_zip(data_dir: &Path, output: &Path, cancel: &Cancel) -> Result<ZipS
                 Ok(Some(e))
                     if reusable(&e, len)
                         && ((e.mtime.is_some() && e.mtime == stamp.mtime)
-                            || crc_of(&mut f).with_context(ctx)? == e.crc) =>
+                            || crc_of(f.get().with_context(ctx)?).with_context(ctx)? == e.crc) =>
                 {
                     let raw = &mut prev.raw(&e).with_context(ctx)?;
                     zip.add_raw(&name, stamp, e.method, e.crc, e.comp, e.size, raw)
@@ -109,8 +124,9 @@ pub fn write_zip(data_dir: &Path, output: &Path, cancel: &Cancel) -> Result<ZipS
                     previous = None;
                 }
             }
-            f.seek(io::SeekFrom::Start(0)).with_context(ctx)?;
+            f.rewind().with_context(ctx)?;
         }
+        let mut f = f.into_file().with_context(ctx)?;
         let ext = Path::new(&name)
             .extension()
             .map(|e| e.to_string_lossy().to_ascii_lowercase())
@@ -154,6 +170,111 @@ pub fn write_zip(data_dir: &Path, output: &Path, cancel: &Cancel) -> Result<ZipS
         stats.reused
     );
     Ok(stats)
+}
+
+/// Is the previous zip at `output` exactly the zip of `data_dir` as it is now (the same
+/// entries in the same order, each unchanged by size and recorded modification time, at the
+/// same offsets)? Then writing it again would copy it byte for byte. Reads the directory and
+/// the previous zip's central directory, no file contents. Returns what the zip holds.
+fn unchanged(
+    data_dir: &Path,
+    output: &Path,
+    out_abs: &Path,
+    started: u64,
+    cancel: &Cancel,
+) -> Result<Option<ZipStats>> {
+    let Some(mut prev) = Previous::open(output)? else {
+        return Ok(None);
+    };
+    let mut stats = ZipStats {
+        kept: true,
+        ..ZipStats::default()
+    };
+    let mut offset = 0u64;
+    let mut walk = Walk::new(data_dir)?;
+    while let Some((name, is_dir)) = walk.next()? {
+        cancel.check()?;
+        let path = data_dir.join(&name);
+        if std::path::absolute(&path).is_ok_and(|p| p == out_abs) {
+            continue;
+        }
+        let meta = std::fs::metadata(&path)?;
+        let stamp = stamp(&meta, is_dir, started);
+        let Some(e) = prev.next_record()? else {
+            return Ok(None);
+        };
+        let entry_name = if is_dir { format!("{name}/") } else { name };
+        let rec = if is_dir {
+            writer::Record {
+                name: &entry_name,
+                stamp,
+                method: writer::STORED,
+                crc: 0,
+                comp: 0,
+                size: 0,
+                offset,
+                zip64: false,
+                dir: true,
+            }
+        } else {
+            if stamp.mtime.is_none() || e.mtime != stamp.mtime || !reusable(&e, meta.len()) {
+                return Ok(None);
+            }
+            stats.files += 1;
+            stats.reused += 1;
+            stats.bytes_in += e.size;
+            writer::Record {
+                name: &entry_name,
+                stamp,
+                method: e.method,
+                crc: e.crc,
+                comp: e.comp,
+                size: e.size,
+                offset,
+                zip64: writer::raw_zip64(e.size, e.comp),
+                dir: false,
+            }
+        };
+        if writer::central_record(&rec)? != e.record {
+            return Ok(None);
+        }
+        offset += writer::local_header_len(&entry_name, rec.zip64) + rec.comp;
+    }
+    if prev.next_record()?.is_some() {
+        return Ok(None);
+    }
+    stats.bytes_out = std::fs::metadata(output)?.len();
+    Ok(Some(stats))
+}
+
+/// A file opened only when its content is needed (most unchanged files never are).
+struct LazyFile<'p> {
+    path: &'p Path,
+    file: Option<File>,
+}
+
+impl<'p> LazyFile<'p> {
+    fn new(path: &'p Path) -> Self {
+        LazyFile { path, file: None }
+    }
+    fn get(&mut self) -> io::Result<&mut File> {
+        if self.file.is_none() {
+            self.file = Some(File::open(self.path)?);
+        }
+        Ok(self.file.as_mut().expect("just opened"))
+    }
+    fn rewind(&mut self) -> io::Result<()> {
+        match &mut self.file {
+            Some(f) => f.seek(io::SeekFrom::Start(0)).map(|_| ()),
+            None => Ok(()),
+        }
+    }
+    fn into_file(self) -> io::Result<File> {
+        match self.file {
+            Some(f) => Ok(f),
+            None => File::open(self.path),
+        }
+    }
 }
 
 /// How much of a large file is tried before deflating it.
@@ -399,6 +520,105 @@ mod tests {
         assert_eq!(third["b/new.json"], b"[1]");
         assert!(!third.contains_key("a.json"));
         assert_eq!(third["a/files/f__pic.png"], big);
+    }
+
+    /// Sets the modification time of every file and folder below `root` (and of `root`).
+    fn age(root: &Path, t: std::time::SystemTime) {
+        for e in std::fs::read_dir(root).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                age(&p, t);
+            } else {
+                File::options()
+                    .append(true)
+                    .open(&p)
+                    .unwrap()
+                    .set_modified(t)
+                    .unwrap();
+            }
+        }
+        File::open(root).unwrap().set_modified(t).unwrap();
+    }
+
+    #[test]
+    fn an_unchanged_backup_keeps_its_zip_and_a_file_with_a_new_time_is_read_again() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        put(&data, "a/x.json", br#"{"id":"x","message":"one"}"#);
+        put(&data, "a/files/f__n.txt", &b"note ".repeat(100));
+        put(&data, "b.json", b"{}");
+        let past = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        age(&data, past);
+        let zip = tmp.path().join("out.zip");
+        let cancel = Cancel::new();
+        let s = write_zip(&data, &zip, &cancel).unwrap();
+        assert_eq!((s.files, s.reused, s.kept), (3, 0, false));
+        let first = std::fs::read(&zip).unwrap();
+
+        let s = write_zip(&data, &zip, &cancel).unwrap();
+        assert_eq!((s.files, s.reused, s.kept), (3, 3, true));
+        assert_eq!(std::fs::read(&zip).unwrap(), first, "kept byte for byte");
+
+        // Same size, other content, another time: read again, the rest copied.
+        put(&data, "a/x.json", br#"{"id":"x","message":"two"}"#);
+        let later = past + std::time::Duration::from_secs(10);
+        File::options()
+            .append(true)
+            .open(data.join("a/x.json"))
+            .unwrap()
+            .set_modified(later)
+            .unwrap();
+        let s = write_zip(&data, &zip, &cancel).unwrap();
+        assert_eq!((s.files, s.reused, s.kept), (3, 2, false));
+        assert_eq!(read_all(&zip)["a/x.json"], br#"{"id":"x","message":"two"}"#);
+        let s = write_zip(&data, &zip, &cancel).unwrap();
+        assert!(s.kept);
+    }
+
+    #[test]
+    fn a_time_in_the_second_the_zip_starts_is_not_trusted() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("f");
+        std::fs::write(&p, b"x").unwrap();
+        let meta = std::fs::metadata(&p).unwrap();
+        let secs = meta
+            .modified()
+            .unwrap()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        assert_eq!(stamp(&meta, false, secs).mtime, None);
+        assert_eq!(stamp(&meta, false, secs + 1).mtime, Some(secs as u32));
+        assert_eq!(stamp(&meta, true, secs + 1).mtime, None, "not for folders");
+    }
+
+    #[test]
+    fn incompressible_data_is_stored_whatever_its_extension() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let noise: Vec<u8> = (0..400_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        put(&data, "noise.txt", &noise);
+        put(&data, "text.txt", &b"all work and no play ".repeat(20_000));
+        let zip = tmp.path().join("out.zip");
+        write_zip(&data, &zip, &Cancel::new()).unwrap();
+        let mut z = zip::ZipArchive::new(File::open(&zip).unwrap()).unwrap();
+        assert_eq!(
+            z.by_name("noise.txt").unwrap().compression(),
+            zip::CompressionMethod::Stored
+        );
+        assert_eq!(
+            z.by_name("text.txt").unwrap().compression(),
+            zip::CompressionMethod::Deflated
+        );
+        assert_eq!(read_all(&zip)["noise.txt"], noise);
     }
 
     #[test]

@@ -18,6 +18,8 @@ pub struct Entry {
     pub offset: u64,
     /// Modification time (Unix seconds) from an extended timestamp field, when there is one.
     pub mtime: Option<u32>,
+    /// The central directory record as it is in the file.
+    pub record: Vec<u8>,
 }
 
 pub struct Previous {
@@ -135,7 +137,8 @@ impl Previous {
         Ok((&mut self.data).take(e.comp))
     }
 
-    fn next_record(&mut self) -> io::Result<Option<Entry>> {
+    /// The next record of the central directory.
+    pub fn next_record(&mut self) -> io::Result<Option<Entry>> {
         if self.left == 0 {
             return Ok(None);
         }
@@ -162,6 +165,7 @@ impl Previous {
             size: u32_at(&h, 24) as u64,
             offset: u32_at(&h, 42) as u64,
             mtime: None,
+            record: Vec::new(),
         };
         // ZIP64 extra field: the values that are 0xFFFFFFFF above, in this order.
         let mut extra = &rest[n..n + x];
@@ -184,6 +188,7 @@ impl Previous {
             }
             extra = &extra[(4 + len).min(extra.len())..];
         }
+        e.record = [&h[..], &rest[..]].concat();
         Ok(Some(e))
     }
 }

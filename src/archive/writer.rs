@@ -46,16 +46,27 @@ pub struct ZipOut<W: Write + Seek> {
 }
 
 /// What the central directory needs of an entry.
-struct Record<'a> {
-    name: &'a str,
-    stamp: Stamp,
-    method: u16,
-    crc: u32,
-    comp: u64,
-    size: u64,
-    offset: u64,
-    zip64: bool,
-    dir: bool,
+pub struct Record<'a> {
+    pub name: &'a str,
+    pub stamp: Stamp,
+    pub method: u16,
+    pub crc: u32,
+    pub comp: u64,
+    pub size: u64,
+    pub offset: u64,
+    /// The local header has ZIP64 sizes.
+    pub zip64: bool,
+    pub dir: bool,
+}
+
+/// Does an entry copied with [`ZipOut::add_raw`] get ZIP64 sizes in its local header?
+pub fn raw_zip64(size: u64, comp: u64) -> bool {
+    size >= ZIP64_FROM || comp >= ZIP64_FROM
+}
+
+/// The length of the local header [`ZipOut`] writes for an entry.
+pub fn local_header_len(name: &str, zip64: bool) -> u64 {
+    30 + name.len() as u64 + if zip64 { 20 } else { 0 }
 }
 
 impl<W: Write + Seek> ZipOut<W> {
@@ -173,9 +184,9 @@ impl<W: Write + Seek> ZipOut<W> {
         raw: &mut dyn Read,
     ) -> io::Result<()> {
         let offset = self.pos;
-        let zip64 = size >= ZIP64_FROM || comp >= ZIP64_FROM;
+        let zip64 = raw_zip64(size, comp);
         self.local_header(name, method, crc, comp, size, zip64, stamp)?;
-        let copied = io::copy(&mut raw.take(comp), &mut self.out)?;
+        let copied = copy(&mut raw.take(comp), &mut self.out)?;
         if copied != comp {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
@@ -285,60 +296,82 @@ impl<W: Write + Seek> ZipOut<W> {
 
     /// Appends the entry's central directory record to the spill file.
     fn record(&mut self, r: Record<'_>) -> io::Result<()> {
-        if r.name.len() > 0xFFFF {
-            return Err(io::Error::other(format!("{}: name too long", r.name)));
-        }
-        let big_size = r.zip64 || r.size >= U32_MAX || r.comp >= U32_MAX;
-        let big_off = r.offset >= U32_MAX;
-        let mut extra = Vec::new();
-        if big_size {
-            extra.extend_from_slice(&r.size.to_le_bytes());
-            extra.extend_from_slice(&r.comp.to_le_bytes());
-        }
-        if big_off {
-            extra.extend_from_slice(&r.offset.to_le_bytes());
-        }
-        let mut ut = Vec::new();
-        if let Some(t) = r.stamp.mtime {
-            ut.extend_from_slice(&EXTRA_UT.to_le_bytes());
-            ut.extend_from_slice(&5u16.to_le_bytes());
-            ut.push(1);
-            ut.extend_from_slice(&t.to_le_bytes());
-        }
-        let version = if big_size || big_off { 45u16 } else { 20 };
-        let mut c = Vec::with_capacity(46 + r.name.len() + 4 + extra.len());
-        c.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
-        c.extend_from_slice(&(MADE_BY_UNIX | version).to_le_bytes());
-        c.extend_from_slice(&version.to_le_bytes());
-        c.extend_from_slice(&FLAG_UTF8.to_le_bytes());
-        c.extend_from_slice(&r.method.to_le_bytes());
-        c.extend_from_slice(&r.stamp.time.to_le_bytes());
-        c.extend_from_slice(&r.stamp.date.to_le_bytes());
-        c.extend_from_slice(&r.crc.to_le_bytes());
-        let small = |v: u64, big: bool| if big { u32::MAX } else { v as u32 };
-        c.extend_from_slice(&small(r.comp, big_size).to_le_bytes());
-        c.extend_from_slice(&small(r.size, big_size).to_le_bytes());
-        c.extend_from_slice(&(r.name.len() as u16).to_le_bytes());
-        let extra_len = if extra.is_empty() { 0 } else { 4 + extra.len() } + ut.len();
-        c.extend_from_slice(&(extra_len as u16).to_le_bytes());
-        c.extend_from_slice(&0u16.to_le_bytes()); // comment
-        c.extend_from_slice(&0u16.to_le_bytes()); // disk
-        c.extend_from_slice(&0u16.to_le_bytes()); // internal attributes
-        let dos_dir = if r.dir { 0x10 } else { 0 };
-        c.extend_from_slice(&((r.stamp.mode << 16) | dos_dir).to_le_bytes());
-        c.extend_from_slice(&small(r.offset, big_off).to_le_bytes());
-        c.extend_from_slice(r.name.as_bytes());
-        if !extra.is_empty() {
-            c.extend_from_slice(&1u16.to_le_bytes());
-            c.extend_from_slice(&(extra.len() as u16).to_le_bytes());
-            c.extend_from_slice(&extra);
-        }
-        c.extend_from_slice(&ut);
+        let c = central_record(&r)?;
         self.cd.write_all(&c)?;
         self.cd_len += c.len() as u64;
         self.entries += 1;
         Ok(())
     }
+}
+
+/// Copies with a buffer large enough for big entries (`io::copy` uses 8 KiB).
+fn copy(src: &mut dyn Read, out: &mut dyn Write) -> io::Result<u64> {
+    let mut buf = vec![0u8; 1 << 18];
+    let mut n = 0u64;
+    loop {
+        let k = match src.read(&mut buf) {
+            Ok(0) => return Ok(n),
+            Ok(k) => k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        out.write_all(&buf[..k])?;
+        n += k as u64;
+    }
+}
+
+/// The central directory record of an entry, exactly as [`ZipOut`] writes it.
+pub fn central_record(r: &Record<'_>) -> io::Result<Vec<u8>> {
+    if r.name.len() > 0xFFFF {
+        return Err(io::Error::other(format!("{}: name too long", r.name)));
+    }
+    let big_size = r.zip64 || r.size >= U32_MAX || r.comp >= U32_MAX;
+    let big_off = r.offset >= U32_MAX;
+    let mut extra = Vec::new();
+    if big_size {
+        extra.extend_from_slice(&r.size.to_le_bytes());
+        extra.extend_from_slice(&r.comp.to_le_bytes());
+    }
+    if big_off {
+        extra.extend_from_slice(&r.offset.to_le_bytes());
+    }
+    let mut ut = Vec::new();
+    if let Some(t) = r.stamp.mtime {
+        ut.extend_from_slice(&EXTRA_UT.to_le_bytes());
+        ut.extend_from_slice(&5u16.to_le_bytes());
+        ut.push(1);
+        ut.extend_from_slice(&t.to_le_bytes());
+    }
+    let version = if big_size || big_off { 45u16 } else { 20 };
+    let mut c = Vec::with_capacity(46 + r.name.len() + 4 + extra.len());
+    c.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
+    c.extend_from_slice(&(MADE_BY_UNIX | version).to_le_bytes());
+    c.extend_from_slice(&version.to_le_bytes());
+    c.extend_from_slice(&FLAG_UTF8.to_le_bytes());
+    c.extend_from_slice(&r.method.to_le_bytes());
+    c.extend_from_slice(&r.stamp.time.to_le_bytes());
+    c.extend_from_slice(&r.stamp.date.to_le_bytes());
+    c.extend_from_slice(&r.crc.to_le_bytes());
+    let small = |v: u64, big: bool| if big { u32::MAX } else { v as u32 };
+    c.extend_from_slice(&small(r.comp, big_size).to_le_bytes());
+    c.extend_from_slice(&small(r.size, big_size).to_le_bytes());
+    c.extend_from_slice(&(r.name.len() as u16).to_le_bytes());
+    let extra_len = if extra.is_empty() { 0 } else { 4 + extra.len() } + ut.len();
+    c.extend_from_slice(&(extra_len as u16).to_le_bytes());
+    c.extend_from_slice(&0u16.to_le_bytes()); // comment
+    c.extend_from_slice(&0u16.to_le_bytes()); // disk
+    c.extend_from_slice(&0u16.to_le_bytes()); // internal attributes
+    let dos_dir = if r.dir { 0x10 } else { 0 };
+    c.extend_from_slice(&((r.stamp.mode << 16) | dos_dir).to_le_bytes());
+    c.extend_from_slice(&small(r.offset, big_off).to_le_bytes());
+    c.extend_from_slice(r.name.as_bytes());
+    if !extra.is_empty() {
+        c.extend_from_slice(&1u16.to_le_bytes());
+        c.extend_from_slice(&(extra.len() as u16).to_le_bytes());
+        c.extend_from_slice(&extra);
+    }
+    c.extend_from_slice(&ut);
+    Ok(c)
 }
 
 /// Counts what passes through to the output.

@@ -63,7 +63,10 @@ fn configure_and_run(args: &BackupArgs, out: &GlobalArgs, report: &mut Report) -
 
     let cancel = Cancel::new();
     cancel.install_signal_handler();
-    let rt = tokio::runtime::Builder::new_current_thread()
+    // One worker drives the connections (sending a request, receiving a body) while the main
+    // thread writes what came before.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
         .enable_all()
         .build()
         .context("starting the async runtime")?;
@@ -141,6 +144,7 @@ async fn inner_run(
             path: output,
             entries: zs.files,
             reused: zs.reused,
+            unchanged: zs.kept,
             bytes: zs.bytes_out,
         });
     }

@@ -66,6 +66,8 @@ pub struct ZipReport {
     pub entries: u64,
     /// Entries copied unchanged from the previous zip.
     pub reused: u64,
+    /// Nothing had changed: the previous zip was kept as it was.
+    pub unchanged: bool,
     pub bytes: u64,
 }
 
@@ -135,6 +137,12 @@ impl Report {
     pub fn line(&self) -> String {
         let c = &self.counts;
         let zipped = match &self.zip {
+            Some(z) if z.unchanged => format!(
+                "zip {} unchanged ({} entries, {})",
+                z.path.display(),
+                z.entries,
+                human_bytes(z.bytes)
+            ),
             Some(z) => format!(
                 "zip {} ({} entries, {} reused, {})",
                 z.path.display(),

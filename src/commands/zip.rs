@@ -21,6 +21,16 @@ pub fn run(args: ZipArgs, quiet: bool) -> Result<Code> {
     if quiet {
         return Ok(Code::Ok);
     }
+    if zs.kept {
+        println!(
+            "matterbak: zip {} unchanged: nothing changed since it was written ({} entries, {}); checked in {:.1}s",
+            args.output_zip.display(),
+            zs.files,
+            human_bytes(zs.bytes_out),
+            started.elapsed().as_secs_f64()
+        );
+        return Ok(Code::Ok);
+    }
     println!(
         "matterbak: zip {} ({} entries, {} copied from the previous zip; {} in, {} out) in {:.1}s",
         args.output_zip.display(),

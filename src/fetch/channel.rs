@@ -6,6 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use anyhow::{Context, Result};
+use futures_util::future::{maybe_done, MaybeDone};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use serde_json::value::RawValue;
 
@@ -66,6 +67,24 @@ struct Fetched {
     post_id: String,
     update_at: i64,
     result: Result<AtomicFile>,
+}
+
+/// A page request on its way.
+type PageRequest<'a> = Pin<Box<MaybeDone<Pin<Box<dyn Future<Output = PageResult> + 'a>>>>>;
+type PageResult = Result<PostList, ApiError>;
+
+/// Starts the request for a page of posts (polled once, so that it is sent) and returns it.
+async fn request_page<'a>(client: &'a Client, channel_id: &str, anchor: Anchor) -> PageRequest<'a> {
+    let cid = channel_id.to_string();
+    let fut: Pin<Box<dyn Future<Output = PageResult> + 'a>> =
+        Box::pin(async move { client.posts(&cid, &anchor).await });
+    let mut request = Box::pin(maybe_done(fut));
+    std::future::poll_fn(|cx| {
+        let _ = request.as_mut().poll(cx);
+        std::task::Poll::Ready(())
+    })
+    .await;
+    request
 }
 
 /// Runs `fut` while the downloads go on; returns its output and the downloads that ended.
@@ -214,26 +233,31 @@ impl<'a> Engine<'a> {
     ) -> Result<()> {
         let cid = dir.channel_id().to_string();
         let mut listed_ids: HashSet<String> = HashSet::new();
-        let mut anchor = Anchor::Newest;
-        loop {
+        let mut next = Some(request_page(self.client, &cid, Anchor::Newest).await);
+        while let Some(mut request) = next.take() {
             self.cancel.check()?;
-            let (page, done) = drive(dl, self.client.posts(&cid, &anchor)).await;
+            let (_, done) = drive(dl, request.as_mut()).await;
             for f in done {
                 self.file_fetched(dir, f, stats, walk, label)?;
             }
-            let page = page.with_context(|| format!("posts of {label}"))?;
-            let mut fresh = 0;
-            for id in &page.order {
-                if !listed_ids.insert(id.clone()) {
-                    continue;
-                }
-                fresh += 1;
+            let page = request
+                .as_mut()
+                .take_output()
+                .expect("the request ended")
+                .with_context(|| format!("posts of {label}"))?;
+            let fresh: Vec<&String> = page
+                .order
+                .iter()
+                .filter(|id| listed_ids.insert((*id).clone()))
+                .collect();
+            // The next page is asked for before this one is written: the server prepares it
+            // while the posts go to disk.
+            if let Some(a) = next_anchor(&page, fresh.len(), &post_times(&page)) {
+                next = Some(request_page(self.client, &cid, a).await);
+            }
+            for id in fresh {
                 let raw = listed(&page, id, label)?;
                 self.apply_post(dir, dl, raw, stats, walk, label).await?;
-            }
-            match next_anchor(&page, fresh, &post_times(&page)) {
-                Some(a) => anchor = a,
-                None => break,
             }
         }
         stats.posts_deleted += dir.record_missing(&listed_ids, self.now)? as u64;
