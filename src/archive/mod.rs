@@ -191,6 +191,7 @@ fn unchanged(
         ..ZipStats::default()
     };
     let mut offset = 0u64;
+    let mut check_crc = None;
     let mut walk = Walk::new(data_dir)?;
     while let Some((name, is_dir)) = walk.next()? {
         cancel.check()?;
@@ -217,15 +218,24 @@ fn unchanged(
                 dir: true,
             }
         } else {
-            if stamp.mtime.is_none() || e.mtime != stamp.mtime || !reusable(&e, meta.len()) {
+            // An entry without a recorded time (its file was written in the second the
+            // previous zip started) is compared by CRC below.
+            let trusted = e.mtime.is_some();
+            if (trusted && e.mtime != stamp.mtime) || !reusable(&e, meta.len()) {
                 return Ok(None);
+            }
+            if !trusted {
+                check_crc = Some(e.crc);
             }
             stats.files += 1;
             stats.reused += 1;
             stats.bytes_in += e.size;
             writer::Record {
                 name: &entry_name,
-                stamp,
+                stamp: Stamp {
+                    mtime: stamp.mtime.filter(|_| trusted),
+                    ..stamp
+                },
                 method: e.method,
                 crc: e.crc,
                 comp: e.comp,
@@ -237,6 +247,11 @@ fn unchanged(
         };
         if writer::central_record(&rec)? != e.record {
             return Ok(None);
+        }
+        if let Some(crc) = check_crc.take() {
+            if crc_of(&mut File::open(&path)?)? != crc {
+                return Ok(None);
+            }
         }
         offset += writer::local_header_len(&entry_name, rec.zip64) + rec.comp;
     }
@@ -573,6 +588,38 @@ mod tests {
         assert_eq!(read_all(&zip)["a/x.json"], br#"{"id":"x","message":"two"}"#);
         let s = write_zip(&data, &zip, &cancel).unwrap();
         assert!(s.kept);
+    }
+
+    #[test]
+    fn an_entry_without_a_trusted_time_is_compared_by_content() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        put(&data, "a.json", br#"{"n":1}"#);
+        put(&data, "state.json", br#"{"v":1}"#);
+        let now = std::time::SystemTime::now();
+        age(&data, now - std::time::Duration::from_secs(3600));
+        // A time not before the zip's start (here: ahead of the clock) is not recorded.
+        let ahead = now + std::time::Duration::from_secs(100);
+        let set = |t| {
+            File::options()
+                .append(true)
+                .open(data.join("state.json"))
+                .unwrap()
+                .set_modified(t)
+                .unwrap()
+        };
+        set(ahead);
+        let zip = tmp.path().join("out.zip");
+        let cancel = Cancel::new();
+        write_zip(&data, &zip, &cancel).unwrap();
+        let s = write_zip(&data, &zip, &cancel).unwrap();
+        assert!(s.kept, "same content: kept");
+
+        put(&data, "state.json", br#"{"v":2}"#);
+        set(ahead);
+        let s = write_zip(&data, &zip, &cancel).unwrap();
+        assert_eq!((s.kept, s.reused), (false, 1));
+        assert_eq!(read_all(&zip)["state.json"], br#"{"v":2}"#);
     }
 
     #[test]

@@ -92,6 +92,10 @@ impl State {
     pub fn save(&self, root: &Path, sync: &DirSync) -> Result<(), StoreError> {
         let path = Self::path(root);
         let bytes = serde_json::to_vec_pretty(self).expect("state serialises");
+        // Unchanged (a run that found nothing new): left alone, so the zip can be kept too.
+        if std::fs::read(&path).is_ok_and(|old| old == bytes) {
+            return Ok(());
+        }
         atomic::write(&path, &bytes, sync).at(&path)?;
         sync.sync().at(root)
     }
