@@ -108,7 +108,7 @@ fn fill_random(key: u64, start: u64, buf: &mut [u8]) {
     let mut off = start;
     let mut i = 0;
     // The unaligned head, byte by byte.
-    while i < buf.len() && off % 8 != 0 {
+    while i < buf.len() && !off.is_multiple_of(8) {
         buf[i] = filler(key, off);
         i += 1;
         off += 1;

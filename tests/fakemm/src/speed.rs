@@ -155,14 +155,7 @@ fn print_table(rows: &[Row]) -> String {
         out.push('\n');
     };
     line(&mut out, &head.map(String::from));
-    line(
-        &mut out,
-        &width
-            .map(|w| "-".repeat(w))
-            .iter()
-            .cloned()
-            .collect::<Vec<_>>(),
-    );
+    line(&mut out, &width.map(|w| "-".repeat(w)));
     for c in &cells {
         line(&mut out, c);
     }
