@@ -86,6 +86,15 @@ enum Cmd {
         #[arg(last = true)]
         extra: Vec<String>,
     },
+    /// Run a command and write its wall seconds, CPU seconds and peak RSS to a file (what
+    /// `fakemm bench` measures each run with).
+    #[command(hide = true)]
+    Measure {
+        #[arg(long)]
+        out: std::path::PathBuf,
+        #[arg(last = true, required = true)]
+        cmd: Vec<String>,
+    },
 }
 
 /// Fault injection and hostile modes (see README.md).
@@ -167,6 +176,7 @@ fn main() -> anyhow::Result<()> {
             } => {
                 return bench::run(matterbak, seed, scale, changes, work_dir);
             }
+            Cmd::Measure { out, cmd } => return measure::measure_main(&out, &cmd),
             Cmd::Bench {
                 matterbak,
                 seed,

@@ -1,6 +1,12 @@
 //! Measuring a child process: wall seconds, CPU seconds (user + sys) and peak RSS of that child
 //! alone, taken from `wait4(2)`, and the CPU seconds of this process (where the in-process fake
 //! server runs) from `getrusage(RUSAGE_SELF)`.
+//!
+//! The bench does not measure its children directly: a child forked from the bench (which holds
+//! the generated world, 150 MB on Large) inherits that resident size as its peak (Linux keeps the
+//! high-water mark across `exec`), so every row would say 150 MB. It runs `fakemm measure --out
+//! FILE -- CMD...` instead ([`run_measured`]): a freshly exec'd, small fakemm that forks the
+//! command, waits for it with `wait4` and writes the figures to FILE ([`measure_main`]).
 
 use std::process::{Command, ExitStatus};
 use std::time::Instant;
@@ -66,6 +72,57 @@ pub fn run(cmd: &mut Command) -> Result<(ExitStatus, Usage)> {
             wall,
             cpu: cpu_of(&ru),
             max_rss: ru.ru_maxrss.max(0) as u64 * 1024,
+        },
+    ))
+}
+
+/// `fakemm measure --out FILE -- CMD...`: runs CMD with this process's stdio, writes
+/// "<wait status> <wall> <cpu> <max rss>" to FILE and exits 0 (the status is in FILE).
+pub fn measure_main(out: &std::path::Path, cmd: &[String]) -> Result<()> {
+    let (prog, args) = cmd.split_first().context("fakemm measure: no command")?;
+    let (status, u) = run(Command::new(prog).args(args))?;
+    use std::os::unix::process::ExitStatusExt;
+    std::fs::write(
+        out,
+        format!("{} {} {} {}\n", status.into_raw(), u.wall, u.cpu, u.max_rss),
+    )
+    .with_context(|| format!("writing {}", out.display()))
+}
+
+/// Runs `prog args` in `dir` under `fakemm measure` (see the module doc), its output (and the
+/// wrapper's) into `log`, the figures through `usage_file`.
+pub fn run_measured(
+    prog: &std::path::Path,
+    args: &[String],
+    dir: &std::path::Path,
+    log: std::fs::File,
+    usage_file: &std::path::Path,
+) -> Result<(ExitStatus, Usage)> {
+    use std::os::unix::process::ExitStatusExt;
+    let _ = std::fs::remove_file(usage_file);
+    let st = Command::new(std::env::current_exe().context("the fakemm binary")?)
+        .arg("measure")
+        .arg("--out")
+        .arg(usage_file)
+        .arg("--")
+        .arg(prog)
+        .args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .status()
+        .context("running fakemm measure")?;
+    let text = std::fs::read_to_string(usage_file)
+        .with_context(|| format!("fakemm measure ({st}) wrote no {}", usage_file.display()))?;
+    let f: Vec<&str> = text.split_whitespace().collect();
+    anyhow::ensure!(f.len() == 4, "bad {}: {text:?}", usage_file.display());
+    Ok((
+        ExitStatus::from_raw(f[0].parse()?),
+        Usage {
+            wall: f[1].parse()?,
+            cpu: f[2].parse()?,
+            max_rss: f[3].parse()?,
         },
     ))
 }

@@ -202,15 +202,10 @@ fn measured(
 ) -> Result<Run> {
     let log_path = dir.join(format!("{log}.log"));
     let out = File::create(&log_path)?;
-    let mut cmd = Command::new(prog);
-    cmd.current_dir(dir)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(out.try_clone()?)
-        .stderr(out);
+    let usage_file = dir.join(format!(".{log}.usage"));
     server.reset_counts();
     let cpu0 = measure::self_cpu();
-    let (status, usage) = measure::run(&mut cmd)?;
+    let (status, usage) = measure::run_measured(prog, args, dir, out, &usage_file)?;
     let server_cpu = measure::self_cpu() - cpu0;
     if !status.success() {
         let text = std::fs::read_to_string(&log_path).unwrap_or_default();
