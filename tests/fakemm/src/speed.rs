@@ -276,6 +276,14 @@ fn original(venv: &Path) -> Result<PathBuf, String> {
     Ok(bin)
 }
 
+/// The 1-minute load average ("?" where /proc/loadavg is missing).
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(String::from))
+        .unwrap_or_else(|| "?".into())
+}
+
 /// Removes the default temp work dir at the end.
 struct Cleanup(Option<PathBuf>);
 impl Drop for Cleanup {
@@ -305,6 +313,7 @@ pub fn run(o: Opts) -> Result<()> {
             (d.clone(), Cleanup(Some(d)))
         }
     };
+    let load_start = loadavg();
     let (t, c) = (Instant::now(), measure::self_cpu());
     let world = World::generate(o.seed, o.scale);
     let (gen_wall, gen_cpu) = (t.elapsed().as_secs_f64(), measure::self_cpu() - c);
@@ -459,9 +468,15 @@ pub fn run(o: Opts) -> Result<()> {
     }
     println!();
     print!("{}", print_table(&rows));
+    println!(
+        "\nmachine: {} cores; 1-minute load average {load_start} at the start, {} at the end \
+         (other work on the machine lengthens the wall times)",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        loadavg()
+    );
     let failed = rows.iter().filter(|r| r.pass == Some(false)).count();
     println!(
-        "\n{} of {} checks pass{}",
+        "{} of {} checks pass{}",
         rows.iter().filter(|r| r.pass == Some(true)).count(),
         rows.iter().filter(|r| r.pass.is_some()).count(),
         if failed > 0 {
