@@ -254,7 +254,7 @@ pub fn run(
     Ok(())
 }
 
-fn tempfile_dir() -> Result<PathBuf> {
+pub(crate) fn tempfile_dir() -> Result<PathBuf> {
     let d = std::env::temp_dir().join(format!("fakemm-bench-{}", std::process::id()));
     if d.exists() {
         std::fs::remove_dir_all(&d)?;
@@ -263,7 +263,7 @@ fn tempfile_dir() -> Result<PathBuf> {
     Ok(d)
 }
 
-fn set_private(p: &Path) -> Result<()> {
+pub(crate) fn set_private(p: &Path) -> Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -352,7 +352,9 @@ impl World {
         let mut g = Gen {
             w: &mut w,
             scale,
-            file_prob: (file_target / total).min(1.0_f64),
+            // A post with files has 1.2 on average (a fifth have two).
+            file_prob: (file_target / total / if scale == Scale::Large { 1.2 } else { 1.0 })
+                .min(1.0_f64),
             file_range,
             file_seq: 0,
         };

@@ -1,7 +1,10 @@
 //! `fakemm serve`: run the fake Mattermost server until killed;
-//! `fakemm bench-requests`: matterbak's request-budget benchmark.
+//! `fakemm bench-requests`: matterbak's request-budget benchmark;
+//! `fakemm bench`: matterbak's speed and memory benchmark (issue 7).
 
 mod bench;
+mod measure;
+mod speed;
 
 use clap::{Parser, Subcommand};
 use fakemm::{FakeServer, FaultKind, Faults, HostileMode, Scale, World};
@@ -53,6 +56,44 @@ enum Cmd {
         /// Where the backups go (default: a fresh temp dir).
         #[arg(long)]
         work_dir: Option<std::path::PathBuf>,
+    },
+    /// Matterbak's speed and memory benchmark: full backup, no-change rerun, the zip step alone,
+    /// optionally a rate-limited backup, and the original matterbak 0.5.2 side by side. Prints
+    /// one table with PASS/FAIL against the targets of issue 7.
+    Bench {
+        /// The matterbak binary to measure.
+        #[arg(long, default_value = "target/release/matterbak")]
+        matterbak: std::path::PathBuf,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// tiny | demo | large
+        #[arg(long, default_value = "large")]
+        scale: Scale,
+        /// Also a full backup at --rate-limit 10 --no-zip (about 6 minutes on Large).
+        #[arg(long)]
+        with_rate_limit: bool,
+        /// Do not run the original Python matterbak 0.5.2.
+        #[arg(long)]
+        no_original: bool,
+        /// The venv of the original (created with python3 -m venv and pip when missing;
+        /// default: inside the work dir).
+        #[arg(long)]
+        venv: Option<std::path::PathBuf>,
+        /// Where the backups go (kept; default: a fresh temp dir, removed at the end).
+        #[arg(long)]
+        work_dir: Option<std::path::PathBuf>,
+        /// Extra options for every matterbak backup run (after `--`).
+        #[arg(last = true)]
+        extra: Vec<String>,
+    },
+    /// Run a command and write its wall seconds, CPU seconds and peak RSS to a file (what
+    /// `fakemm bench` measures each run with).
+    #[command(hide = true)]
+    Measure {
+        #[arg(long)]
+        out: std::path::PathBuf,
+        #[arg(last = true, required = true)]
+        cmd: Vec<String>,
     },
 }
 
@@ -134,6 +175,28 @@ fn main() -> anyhow::Result<()> {
                 work_dir,
             } => {
                 return bench::run(matterbak, seed, scale, changes, work_dir);
+            }
+            Cmd::Measure { out, cmd } => return measure::measure_main(&out, &cmd),
+            Cmd::Bench {
+                matterbak,
+                seed,
+                scale,
+                with_rate_limit,
+                no_original,
+                venv,
+                work_dir,
+                extra,
+            } => {
+                return speed::run(speed::Opts {
+                    matterbak,
+                    seed,
+                    scale,
+                    with_rate_limit,
+                    no_original,
+                    venv,
+                    work_dir,
+                    extra,
+                });
             }
         };
     let mut world = World::generate(seed, scale);

@@ -21,6 +21,8 @@ pub struct Shared {
     pub world: Mutex<World>,
     pub counts: Mutex<BTreeMap<String, u64>>,
     pub total: AtomicU64,
+    /// Body bytes of the responses (`Content-Length`, or the exact size of a full body).
+    pub bytes: AtomicU64,
     pub limiter: Mutex<Option<Limiter>>,
     /// The current fault sequence and the log of injected faults.
     pub faults: Mutex<FaultRuntime>,
@@ -48,6 +50,7 @@ impl Shared {
             world: Mutex::new(world),
             counts: Mutex::new(BTreeMap::new()),
             total: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
             limiter: Mutex::new(None),
             faults: Mutex::new(FaultRuntime::default()),
             faults_injected: AtomicU64::new(0),
@@ -106,6 +109,7 @@ impl Shared {
             .unwrap_or_else(|e| e.into_inner())
             .clear();
         self.total.store(0, Ordering::SeqCst);
+        self.bytes.store(0, Ordering::SeqCst);
         self.faults_injected.store(0, Ordering::SeqCst);
         self.fault_rt().log.clear();
     }
@@ -309,11 +313,23 @@ pub async fn middleware(State(s): State<AppState>, mut req: Request, next: Next)
         h.insert("Permissions-Policy", HeaderValue::from_static(""));
     }
     rl_headers(resp.headers_mut());
+    s.bytes.fetch_add(body_len(&resp), Ordering::Relaxed);
     match fault {
         Some(Fault::Truncate) => faults::truncate(resp),
         Some(Fault::SlowBody(ms)) => faults::trickle(resp, ms),
         _ => resp,
     }
+}
+
+/// The body length of a response: its `Content-Length`, or the exact size of a full body
+/// (0 when it is streamed without a known length).
+fn body_len(resp: &Response) -> u64 {
+    use axum::body::HttpBody;
+    resp.headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse().ok())
+        .or_else(|| resp.body().size_hint().exact())
+        .unwrap_or(0)
 }
 
 /// `redirect_other_host`: 302 to the same path and query on the other host (not for login).
@@ -472,6 +488,12 @@ impl FakeServer {
     /// Request counts by "METHOD /route/{pattern}".
     pub fn request_counts(&self) -> BTreeMap<String, u64> {
         self.state.counts_snapshot()
+    }
+
+    /// Response body bytes served since the start or the last [`FakeServer::reset_counts`]
+    /// (`Content-Length`s, so a truncated or dropped body counts in full).
+    pub fn bytes_served(&self) -> u64 {
+        self.state.bytes.load(Ordering::SeqCst)
     }
 
     pub fn total_requests(&self) -> u64 {

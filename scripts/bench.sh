@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The benchmark of issue 7: builds release binaries and runs `fakemm bench` (see README.md,
+# "Benchmark"). Options go to `fakemm bench`, e.g.:
+#   scripts/bench.sh                          # Large, with the original matterbak 0.5.2 if python3 can install it
+#   scripts/bench.sh --with-rate-limit        # also a full backup at --rate-limit 10 (about 6 more minutes)
+#   scripts/bench.sh --no-original --scale demo
+#   scripts/bench.sh -- --jobs 8              # extra options for every matterbak backup run
+# The original's venv is kept in $CARGO_TARGET_DIR/bench-original-venv (pip runs once).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+target=${CARGO_TARGET_DIR:-$(pwd)/target}
+case $target in /*) ;; *) target=$(pwd)/$target ;; esac
+cargo build --release --locked --workspace --bins >&2
+exec "$target/release/fakemm" bench --matterbak "$target/release/matterbak" \
+  --venv "$target/bench-original-venv" "$@"
