@@ -5,8 +5,7 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 
-use flate2::write::DeflateEncoder;
-use flate2::Compression;
+use flate2::{Compress, Compression, FlushCompress, Status};
 
 /// Compression methods of the zip format.
 pub const STORED: u16 = 0;
@@ -43,6 +42,11 @@ pub struct ZipOut<W: Write + Seek> {
     cd: BufWriter<File>,
     cd_len: u64,
     entries: u64,
+    /// One compressor for every entry, reset in between (a new one per entry would allocate
+    /// and clear its tables each time: most entries are small JSON files).
+    deflate: Compress,
+    inbuf: Vec<u8>,
+    outbuf: Vec<u8>,
 }
 
 /// What the central directory needs of an entry.
@@ -80,6 +84,9 @@ impl<W: Write + Seek> ZipOut<W> {
             cd: BufWriter::with_capacity(1 << 16, spill),
             cd_len: 0,
             entries: 0,
+            deflate: Compress::new(Compression::default(), false),
+            inbuf: vec![0u8; 1 << 16],
+            outbuf: vec![0u8; 1 << 16],
         })
     }
 
@@ -115,27 +122,58 @@ impl<W: Write + Seek> ZipOut<W> {
         let header_len = self.local_header(name, method, 0, 0, 0, zip64, stamp)?;
         let mut crc = crc32fast::Hasher::new();
         let mut size = 0u64;
-        let mut buf = vec![0u8; 1 << 16];
-        let mut pump = |sink: &mut dyn Write| -> io::Result<()> {
-            loop {
-                let n = src.read(&mut buf)?;
+        let mut comp = 0u64;
+        if method == DEFLATED {
+            self.deflate.reset();
+        }
+        loop {
+            let n = match src.read(&mut self.inbuf) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            crc.update(&self.inbuf[..n]);
+            size += n as u64;
+            if method != DEFLATED {
                 if n == 0 {
-                    return Ok(());
+                    break;
                 }
-                crc.update(&buf[..n]);
-                size += n as u64;
-                sink.write_all(&buf[..n])?;
+                self.out.write_all(&self.inbuf[..n])?;
+                comp += n as u64;
+                continue;
             }
-        };
-        let comp = if method == DEFLATED {
-            let mut enc = DeflateEncoder::new(Counter(&mut self.out, 0), Compression::default());
-            pump(&mut enc)?;
-            enc.finish()?.1
-        } else {
-            let mut counter = Counter(&mut self.out, 0);
-            pump(&mut counter)?;
-            counter.1
-        };
+            let flush = if n == 0 {
+                FlushCompress::Finish
+            } else {
+                FlushCompress::None
+            };
+            let mut input = &self.inbuf[..n];
+            loop {
+                let (in0, out0) = (self.deflate.total_in(), self.deflate.total_out());
+                let status = self
+                    .deflate
+                    .compress(input, &mut self.outbuf, flush)
+                    .map_err(io::Error::other)?;
+                let produced = (self.deflate.total_out() - out0) as usize;
+                let consumed = (self.deflate.total_in() - in0) as usize;
+                if status == Status::BufError && produced == 0 && consumed == 0 {
+                    return Err(io::Error::other(format!("{name}: the compressor is stuck")));
+                }
+                input = &input[consumed..];
+                self.out.write_all(&self.outbuf[..produced])?;
+                comp += produced as u64;
+                let done = match flush {
+                    FlushCompress::Finish => status == Status::StreamEnd,
+                    _ => input.is_empty() && produced < self.outbuf.len(),
+                };
+                if done {
+                    break;
+                }
+            }
+            if n == 0 {
+                break;
+            }
+        }
         let end = offset + header_len + comp;
         if !zip64 && (size > U32_MAX || comp > U32_MAX) {
             return Err(io::Error::other(format!(
@@ -372,18 +410,4 @@ pub fn central_record(r: &Record<'_>) -> io::Result<Vec<u8>> {
     }
     c.extend_from_slice(&ut);
     Ok(c)
-}
-
-/// Counts what passes through to the output.
-struct Counter<'a, W: Write>(&'a mut W, u64);
-
-impl<W: Write> Write for Counter<'_, W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.0.write(buf)?;
-        self.1 += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.0.flush()
-    }
 }
