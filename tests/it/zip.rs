@@ -28,9 +28,19 @@ fn no_zip_then_zip_then_a_rerun_reuses_every_unchanged_entry() {
         .filter(|k| !k.ends_with(".matterbak.lock"))
         .count();
     assert!(
-        line.contains(&format!("({files} entries, {files} reused")),
+        line.contains(&format!("({files} entries, {files} reused"))
+            || line.contains(&format!("unchanged ({files} entries")),
         "every entry is reused: {line}"
     );
+    // Nothing changed since that zip (a no-change run leaves the state file alone): kept.
+    let before = std::fs::read(env.zip()).unwrap();
+    let out = env.run_ok(&[]);
+    let line = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        line.contains(&format!("unchanged ({files} entries")),
+        "{line}"
+    );
+    assert_eq!(std::fs::read(env.zip()).unwrap(), before);
 
     // A new post with a file, and a rerun: the new and changed files are compressed anew.
     env.server.with_world(|w| {
