@@ -1,5 +1,11 @@
 //! The HTTP core: every request goes through `send_once` (rate limit, auth, cancel) inside
 //! `with_retry` (backoff, `Retry-After`, `X-RateLimit-Remaining`).
+//!
+//! Compression: the client accepts gzip (reqwest's `gzip` feature), which a server in its
+//! default `WebserverMode` "gzip" uses for API answers of 1400 bytes or more, and reqwest
+//! inflates as the body is read, so every size limit here counts inflated bytes. Downloads and
+//! images ask for `Accept-Encoding: identity`: their bytes are compressed already, and a file's
+//! size check and `Range` resume work on the raw bytes.
 
 use std::future::Future;
 use std::num::NonZeroU32;
@@ -9,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::header::{
-    HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE, LOCATION, RANGE, RETRY_AFTER,
+    HeaderMap, HeaderValue, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_TYPE, LOCATION, RANGE,
+    RETRY_AFTER,
 };
 use reqwest::{Method, Response, StatusCode};
 use serde::de::DeserializeOwned;
@@ -19,9 +26,9 @@ use super::retry::{is_retryable, RetryPolicy};
 use crate::cancel::Cancel;
 use crate::config::Secret;
 
-/// Largest JSON body accepted (a page of 200 posts is well under 10 MiB).
+/// Largest JSON body accepted, inflated (a page of 200 posts is well under 10 MiB).
 pub(crate) const MAX_JSON_BYTES: u64 = 64 << 20;
-/// Largest image accepted (profile images, team icons, emojis).
+/// Largest image accepted, inflated (profile images, team icons, emojis).
 pub(crate) const MAX_IMAGE_BYTES: u64 = 64 << 20;
 /// Redirects followed at most (only to the same host).
 const MAX_REDIRECTS: usize = 5;
@@ -98,6 +105,7 @@ impl Client {
             .connect_timeout(opts.connect_timeout)
             .read_timeout(opts.read_timeout)
             .redirect(policy)
+            .gzip(true)
             .danger_accept_invalid_certs(opts.insecure);
         for c in &opts.ca_certs {
             builder = builder.add_root_certificate(c.clone());
@@ -396,6 +404,10 @@ impl Client {
     }
 
     /// Reads a whole body, refusing more than `limit` bytes (`truncate`: stop there silently).
+    ///
+    /// A gzipped answer is inflated chunk by chunk as it is read (reqwest drops its
+    /// `Content-Length`), so `limit` bounds the inflated size: a small body that inflates
+    /// without end is refused once `limit` is passed, with no more than that in memory.
     pub(crate) async fn read_limited(
         &self,
         url: &str,
@@ -473,7 +485,7 @@ impl Client {
         let what = format!("GET {url}");
         let resp = self
             .with_retry(&what, || {
-                let mut h = HeaderMap::new();
+                let mut h = identity();
                 if offset > 0 {
                     h.insert(
                         RANGE,
@@ -492,6 +504,16 @@ impl Client {
             cancel: self.cancel.clone(),
         })
     }
+}
+
+/// Headers asking for the raw bytes, not gzip: for files and images (compressed already), so
+/// that `Content-Length`, `Range` and the size check concern the bytes that are stored.
+/// (reqwest keeps an `Accept-Encoding` set by the caller; it would otherwise send `gzip`, even
+/// with a `Range`.)
+pub(crate) fn identity() -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+    h
 }
 
 fn header_u64(resp: &Response, name: &str) -> Option<u64> {

@@ -4,7 +4,7 @@ use reqwest::header::HeaderMap;
 use reqwest::Method;
 use serde_json::value::RawValue;
 
-use super::client::{content_type, Client, MAX_IMAGE_BYTES};
+use super::client::{content_type, identity, Client, MAX_IMAGE_BYTES};
 use super::error::ApiError;
 use super::model::{Channel, Emoji, Image, Member, PostList, Raw, Team, User};
 use super::PER_PAGE;
@@ -338,7 +338,7 @@ impl Client {
         let got = self
             .with_retry(&format!("GET {url}"), || async {
                 let resp = self
-                    .send_once(Method::GET, path, &[], None, HeaderMap::new())
+                    .send_once(Method::GET, path, &[], None, identity())
                     .await?;
                 let content_type = content_type(&resp);
                 let bytes = self

@@ -5,6 +5,7 @@ mod browser;
 mod config_errors;
 mod export;
 mod faults;
+mod gzip;
 mod hostile;
 mod html;
 mod incremental;

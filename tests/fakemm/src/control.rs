@@ -331,6 +331,8 @@ struct ConfigPatch {
     rate_limit: Option<(u32, u32)>,
     max_payload_bytes: Option<usize>,
     server_version: Option<String>,
+    /// "gzip", "uncompressed" or "disabled".
+    webserver_mode: Option<crate::gzip::WebserverMode>,
 }
 
 async fn config(State(s): State<AppState>, Json(b): Json<ConfigPatch>) -> Response {
@@ -347,6 +349,9 @@ async fn config(State(s): State<AppState>, Json(b): Json<ConfigPatch>) -> Respon
     }
     if let Some(v) = b.server_version {
         c.server_version = v;
+    }
+    if let Some(v) = b.webserver_mode {
+        c.webserver_mode = v;
     }
     w.set_config(c);
     Json(json!({"status": "OK"})).into_response()

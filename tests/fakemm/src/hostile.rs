@@ -33,6 +33,9 @@ pub struct Hostile {
     /// `GET /files/{id}`: no `Content-Length` (chunked) and a body that ends cleanly after
     /// half of the file.
     pub file_size_short: bool,
+    /// `GET /users/{id}/teams` answers `Content-Encoding: gzip` (whatever the request
+    /// accepts) with about 100 KB that inflate to [`crate::gzip::BOMB_BYTES`] (96 MiB) of JSON.
+    pub gzip_bomb: bool,
 }
 
 /// One switch of [`Hostile`]; JSON / CLI names are the snake_case field names.
@@ -46,10 +49,11 @@ pub enum HostileMode {
     HtmlLogin,
     FileSizeMismatch,
     FileSizeShort,
+    GzipBomb,
 }
 
 impl HostileMode {
-    pub const ALL: [HostileMode; 7] = [
+    pub const ALL: [HostileMode; 8] = [
         HostileMode::RedirectOtherHost,
         HostileMode::RepeatPages,
         HostileMode::HugeResponse,
@@ -57,6 +61,7 @@ impl HostileMode {
         HostileMode::HtmlLogin,
         HostileMode::FileSizeMismatch,
         HostileMode::FileSizeShort,
+        HostileMode::GzipBomb,
     ];
 
     pub fn name(self) -> &'static str {
@@ -68,6 +73,7 @@ impl HostileMode {
             HostileMode::HtmlLogin => "html_login",
             HostileMode::FileSizeMismatch => "file_size_mismatch",
             HostileMode::FileSizeShort => "file_size_short",
+            HostileMode::GzipBomb => "gzip_bomb",
         }
     }
 }
@@ -95,6 +101,7 @@ impl Hostile {
             HostileMode::HtmlLogin => &mut self.html_login,
             HostileMode::FileSizeMismatch => &mut self.file_size_mismatch,
             HostileMode::FileSizeShort => &mut self.file_size_short,
+            HostileMode::GzipBomb => &mut self.gzip_bomb,
         }
     }
     pub fn set(&mut self, m: HostileMode, on: bool) {
@@ -133,6 +140,19 @@ pub fn huge_array(item: String) -> Response {
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/json")],
         Body::from_stream(body),
+    )
+        .into_response()
+}
+
+/// The `gzip_bomb` answer: a small gzip body that inflates past every sane limit.
+pub fn gzip_bomb() -> Response {
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CONTENT_ENCODING, "gzip"),
+        ],
+        crate::gzip::bomb(),
     )
         .into_response()
 }

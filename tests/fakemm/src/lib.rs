@@ -10,6 +10,7 @@ pub mod control;
 pub mod error;
 pub mod faults;
 pub mod generate;
+pub mod gzip;
 pub mod hostile;
 pub mod id;
 pub mod posts;
@@ -28,6 +29,7 @@ mod tests;
 
 pub use faults::{Fault, FaultEvent, FaultKind, Faults};
 pub use generate::Scale;
+pub use gzip::WebserverMode;
 pub use hostile::{Hostile, HostileMode};
 pub use id::Id;
 pub use posts::PostsQuery;

@@ -37,6 +37,11 @@ enum Cmd {
         /// Enable rate limiting with this many requests per second (burst 100).
         #[arg(long)]
         rate_limit: Option<u32>,
+        /// ServiceSettings.WebserverMode: gzip (the default, as on the real server: API
+        /// answers of 1400 bytes or more are gzipped for clients that accept it),
+        /// uncompressed or disabled.
+        #[arg(long, default_value = "gzip")]
+        webserver_mode: fakemm::WebserverMode,
         #[command(flatten)]
         faults: FaultArgs,
     },
@@ -120,7 +125,7 @@ struct FaultArgs {
     #[arg(long)]
     latency_ms: Option<String>,
     /// Switch on a hostile mode (repeatable): redirect_other_host, repeat_pages,
-    /// huge_response, invalid_json, html_login, file_size_mismatch, file_size_short.
+    /// huge_response, invalid_json, html_login, file_size_mismatch, file_size_short, gzip_bomb.
     #[arg(long)]
     hostile: Vec<HostileMode>,
 }
@@ -148,7 +153,7 @@ impl FaultArgs {
 }
 
 fn main() -> anyhow::Result<()> {
-    let (seed, scale, addr, write_config, no_custom_emoji, rate_limit, faults) =
+    let (seed, scale, addr, write_config, no_custom_emoji, rate_limit, webserver_mode, faults) =
         match Cli::parse().cmd {
             Cmd::Serve {
                 seed,
@@ -157,6 +162,7 @@ fn main() -> anyhow::Result<()> {
                 write_config,
                 no_custom_emoji,
                 rate_limit,
+                webserver_mode,
                 faults,
             } => (
                 seed,
@@ -165,6 +171,7 @@ fn main() -> anyhow::Result<()> {
                 write_config,
                 no_custom_emoji,
                 rate_limit,
+                webserver_mode,
                 faults,
             ),
             Cmd::BenchRequests {
@@ -202,6 +209,7 @@ fn main() -> anyhow::Result<()> {
     let mut world = World::generate(seed, scale);
     world.config.custom_emoji_enabled = !no_custom_emoji;
     world.config.rate_limit = rate_limit.filter(|r| *r > 0).map(|r| (r, 100));
+    world.config.webserver_mode = webserver_mode;
     world.config.faults = faults.faults()?;
     for m in &faults.hostile {
         world.config.hostile.set(*m, true);

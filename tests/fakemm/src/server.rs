@@ -3,6 +3,7 @@
 
 use crate::error::ApiError;
 use crate::faults::{self, Fault, FaultEvent, FaultSeq, Faults, Step};
+use crate::gzip::WebserverMode;
 use crate::hostile::{Hostile, HostileMode, OtherHost};
 use crate::id::Id;
 use crate::ratelimit::Limiter;
@@ -30,6 +31,9 @@ pub struct Shared {
     pub faults_injected: AtomicU64,
     /// The "other host" of `redirect_other_host`.
     pub other: OtherHost,
+    /// Answers sent gzipped (`WebserverMode` "gzip"), in all and by "METHOD /route".
+    pub compressed: AtomicU64,
+    pub compressed_counts: Mutex<BTreeMap<String, u64>>,
 }
 
 /// How many [`FaultEvent`]s the log keeps (the newest).
@@ -55,6 +59,8 @@ impl Shared {
             faults: Mutex::new(FaultRuntime::default()),
             faults_injected: AtomicU64::new(0),
             other: OtherHost::default(),
+            compressed: AtomicU64::new(0),
+            compressed_counts: Mutex::new(BTreeMap::new()),
         })
     }
     fn fault_rt(&self) -> MutexGuard<'_, FaultRuntime> {
@@ -112,6 +118,11 @@ impl Shared {
         self.bytes.store(0, Ordering::SeqCst);
         self.faults_injected.store(0, Ordering::SeqCst);
         self.fault_rt().log.clear();
+        self.compressed.store(0, Ordering::SeqCst);
+        self.compressed_counts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 }
 
@@ -188,7 +199,7 @@ pub async fn middleware(State(s): State<AppState>, mut req: Request, next: Next)
     s.total.fetch_add(1, Ordering::SeqCst);
 
     let is_api = path == "/api/v4" || path.starts_with("/api/v4/");
-    let (rl_cfg, version, hostile, step, broken) = {
+    let (rl_cfg, version, hostile, step, broken, gzip_mode) = {
         let w = s.world();
         let broken = is_api
             && w.config
@@ -207,8 +218,12 @@ pub async fn middleware(State(s): State<AppState>, mut req: Request, next: Next)
             w.config.hostile,
             step,
             broken,
+            w.config.webserver_mode == WebserverMode::Gzip,
         )
     };
+    // The gzip handler wraps the API handlers, inside the rate limiter (server.go).
+    let gzip = gzip_mode && is_api;
+    let accepts_gzip = gzip && crate::gzip::accepts_gzip(req.headers());
     if broken {
         s.faults_injected.fetch_add(1, Ordering::SeqCst);
         return faults::status_response(500, &new_request_id(), &version);
@@ -311,6 +326,22 @@ pub async fn middleware(State(s): State<AppState>, mut req: Request, next: Next)
             HeaderValue::from_static("no-referrer"),
         );
         h.insert("Permissions-Policy", HeaderValue::from_static(""));
+    }
+    if gzip {
+        resp.headers_mut()
+            .append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    }
+    if accepts_gzip {
+        let (r, compressed) = crate::gzip::compress(resp, &s).await;
+        resp = r;
+        if compressed {
+            s.compressed.fetch_add(1, Ordering::SeqCst);
+            *s.compressed_counts
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(key.clone())
+                .or_insert(0) += 1;
+        }
     }
     rl_headers(resp.headers_mut());
     s.bytes.fetch_add(body_len(&resp), Ordering::Relaxed);
@@ -494,6 +525,25 @@ impl FakeServer {
     /// (`Content-Length`s, so a truncated or dropped body counts in full).
     pub fn bytes_served(&self) -> u64 {
         self.state.bytes.load(Ordering::SeqCst)
+    }
+
+    /// Answers sent gzipped since the start or the last [`FakeServer::reset_counts`].
+    pub fn compressed_responses(&self) -> u64 {
+        self.state.compressed.load(Ordering::SeqCst)
+    }
+
+    /// Gzipped answers by "METHOD /route/{pattern}" (as [`FakeServer::request_counts`]).
+    pub fn compressed_counts(&self) -> BTreeMap<String, u64> {
+        self.state
+            .compressed_counts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Sets `ServiceSettings.WebserverMode` (the default is gzip, as on the real server).
+    pub fn set_webserver_mode(&self, mode: WebserverMode) {
+        self.state.world().config.webserver_mode = mode;
     }
 
     pub fn total_requests(&self) -> u64 {

@@ -670,3 +670,163 @@ fn bench_page_render() {
     }
     eprintln!("100 pages: {:?} ({bytes} bytes)", t.elapsed());
 }
+
+fn gunzip(b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(b)
+        .read_to_end(&mut out)
+        .expect("a valid gzip body");
+    out
+}
+
+const GZIP: (&str, &str) = ("Accept-Encoding", "gzip, deflate");
+
+#[test]
+fn gzip_mode_compresses_api_answers_of_1400_bytes_or_more() {
+    let s = FakeServer::start(World::generate(5, Scale::Tiny));
+    let (mut small, mut large) = (0, 0);
+    let posts = format!(
+        "/api/v4/channels/{}/posts?per_page=200",
+        chan(&s, "acme", "engineering")
+    );
+    for path in [
+        "/api/v4/system/ping",
+        "/api/v4/users/me",
+        "/api/v4/users/me/teams",
+        "/api/v4/users/me/channels",
+        &posts,
+        "/api/v4/no/such/route",
+    ] {
+        let plain = get(&s, path);
+        assert_eq!(plain.h("content-encoding"), None, "{path}");
+        assert_eq!(plain.h("vary"), Some("Accept-Encoding"), "{path}");
+        let r = get_h(&s, path, GZIP);
+        assert_eq!(r.status, plain.status, "{path}");
+        if plain.body.len() >= crate::gzip::MIN_SIZE {
+            large += 1;
+            assert_eq!(r.h("content-encoding"), Some("gzip"), "{path}");
+            // the compressed length, if any (Go sends one when the gzipped answer fits its
+            // 2 KiB chunking buffer)
+            if let Some(n) = r.h("content-length") {
+                assert_eq!(n, r.body.len().to_string(), "{path}");
+            }
+            assert!(r.body.len() < plain.body.len(), "{path}");
+            assert_eq!(gunzip(&r.body), plain.body, "{path}");
+        } else {
+            small += 1;
+            assert_eq!(r.h("content-encoding"), None, "{path}");
+            // (an error body differs in its request_id only)
+            assert_eq!(r.body.len(), plain.body.len(), "{path}");
+        }
+        // identity, or gzip with q=0, is never compressed
+        for ae in ["identity", "gzip;q=0"] {
+            let r = get_h(&s, path, ("Accept-Encoding", ae));
+            assert_eq!(r.h("content-encoding"), None, "{path} {ae}");
+            assert_eq!(r.body.len(), plain.body.len(), "{path} {ae}");
+        }
+    }
+    assert!(small >= 2 && large >= 2, "{small} small, {large} large");
+    assert_eq!(s.compressed_responses(), large);
+    let counts = s.compressed_counts();
+    assert_eq!(counts.get("GET /api/v4/users/{user_id}/channels"), Some(&1));
+    assert_eq!(counts.get("GET /api/v4/system/ping"), None);
+    s.reset_counts();
+    assert_eq!(s.compressed_responses(), 0);
+    assert!(s.compressed_counts().is_empty());
+}
+
+#[test]
+fn gzip_mode_files_ranges_and_disabled_mode() {
+    let s = FakeServer::start(World::generate(5, Scale::Tiny));
+    let (fid, size, bytes) = s.with_world(|w| {
+        let f = w
+            .files
+            .values()
+            .find(|f| f.name.contains("Übersicht"))
+            .unwrap();
+        (f.id.to_string(), f.size, w.file_content(&f.id.to_string()))
+    });
+    assert!(size > 2000, "{size}");
+    let path = format!("/api/v4/files/{fid}");
+    // identity: the raw bytes with their length, and the size in X-Uncompressed-Content-Length
+    let r = get_h(&s, &path, ("Accept-Encoding", "identity"));
+    assert_eq!(r.h("content-encoding"), None);
+    assert_eq!(r.h("content-length").unwrap(), size.to_string());
+    assert_eq!(
+        r.h("x-uncompressed-content-length").unwrap(),
+        size.to_string()
+    );
+    assert_eq!(r.body, bytes);
+    assert_eq!(s.compressed_responses(), 0);
+    // gzip: the file is compressed like any API answer (streamed, no length)
+    let r = get_h(&s, &path, GZIP);
+    assert_eq!(r.h("content-encoding"), Some("gzip"));
+    assert_eq!(r.h("content-length"), None);
+    assert_eq!(
+        r.h("x-uncompressed-content-length").unwrap(),
+        size.to_string()
+    );
+    assert_eq!(gunzip(&r.body), bytes);
+    // a range is cut first, then compressed
+    let auth = format!("Bearer {PAT}");
+    let r = req(
+        &s,
+        "GET",
+        &path,
+        &[("Authorization", &auth), GZIP, ("Range", "bytes=100-")],
+        "",
+    );
+    assert_eq!(r.status, 206);
+    assert_eq!(r.h("content-encoding"), Some("gzip"));
+    assert_eq!(gunzip(&r.body), bytes[100..].to_vec());
+    // a range under 1400 bytes stays plain
+    let r = req(
+        &s,
+        "GET",
+        &path,
+        &[("Authorization", &auth), GZIP, ("Range", "bytes=0-99")],
+        "",
+    );
+    assert_eq!(r.h("content-encoding"), None);
+    assert_eq!(r.body, bytes[..100].to_vec());
+    assert_eq!(
+        s.compressed_counts().get("GET /api/v4/files/{file_id}"),
+        Some(&2)
+    );
+
+    s.set_webserver_mode(crate::WebserverMode::Disabled);
+    s.reset_counts();
+    let r = get_h(&s, &path, GZIP);
+    assert_eq!(r.h("content-encoding"), None);
+    assert_eq!(r.h("vary"), None);
+    assert_eq!(r.h("x-uncompressed-content-length"), None);
+    assert_eq!(r.h("content-length").unwrap(), size.to_string());
+    assert_eq!(r.body, bytes);
+    let r = get_h(&s, "/api/v4/users/me/channels", GZIP);
+    assert_eq!(r.h("content-encoding"), None);
+    assert!(r.body.len() >= crate::gzip::MIN_SIZE);
+    assert_eq!(s.compressed_responses(), 0);
+}
+
+#[test]
+fn gzip_bomb_is_small_on_the_wire() {
+    let s = FakeServer::start(World::generate(5, Scale::Tiny));
+    s.set_hostile(crate::HostileMode::GzipBomb, true);
+    // sent compressed even to a client that asked for identity
+    let r = get_h(
+        &s,
+        "/api/v4/users/me/teams",
+        ("Accept-Encoding", "identity"),
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.h("content-encoding"), Some("gzip"));
+    assert!(r.body.len() < 1 << 20, "{}", r.body.len());
+    let mut head = [0u8; 4096];
+    flate2::read::GzDecoder::new(&r.body[..])
+        .read_exact(&mut head)
+        .unwrap();
+    assert_eq!(head[0], b'[');
+    assert!(head[1..].iter().all(|b| *b == b' '));
+    // not counted as compressed by the gzip handler (it was encoded already)
+    assert_eq!(s.compressed_responses(), 0);
+}

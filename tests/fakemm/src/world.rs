@@ -22,6 +22,8 @@ pub struct Config {
     pub faults: crate::faults::Faults,
     /// Hostile-server modes (all off by default).
     pub hostile: crate::hostile::Hostile,
+    /// `ServiceSettings.WebserverMode` (default "gzip", as on the real server).
+    pub webserver_mode: crate::gzip::WebserverMode,
 }
 
 impl Default for Config {
@@ -33,6 +35,7 @@ impl Default for Config {
             max_payload_bytes: 300_000,
             faults: crate::faults::Faults::default(),
             hostile: crate::hostile::Hostile::default(),
+            webserver_mode: crate::gzip::WebserverMode::default(),
         }
     }
 }

@@ -44,6 +44,9 @@ pub async fn user_teams(
         .filter(|t| t.delete_at == 0 && w.is_team_member(t.id, uid))
         .map(|t| w.render_team(t.id.as_str()))
         .collect();
+    if w.config.hostile.gzip_bomb {
+        return Ok(crate::hostile::gzip_bomb());
+    }
     if w.config.hostile.huge_response {
         let item = teams.first().cloned().unwrap_or(Value::Null).to_string();
         return Ok(crate::hostile::huge_array(item));

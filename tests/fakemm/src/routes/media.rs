@@ -195,9 +195,14 @@ pub async fn get_file(
     headers: HeaderMap,
 ) -> ApiResult {
     let fid = require_id(&fid, "file_id")?;
-    let (f, seed, hostile) = {
+    let (f, seed, hostile, gzip_mode) = {
         let w = s.world();
-        (readable_file(&w, a.user, fid)?, w.seed, w.config.hostile)
+        (
+            readable_file(&w, a.user, fid)?,
+            w.seed,
+            w.config.hostile,
+            w.config.webserver_mode == crate::gzip::WebserverMode::Gzip,
+        )
     };
     let mut ct = if f.mime_type.is_empty() {
         "application/octet-stream".to_string()
@@ -228,6 +233,15 @@ pub async fn get_file(
         format!("{disp};filename=\"{esc}\"; filename*=UTF-8''{esc}"),
     );
     put(header::ACCEPT_RANGES, "bytes".into());
+    if gzip_mode && size > 0 {
+        // WriteFileResponse: in gzip mode the size goes here instead of Content-Length
+        // (http.ServeContent still sets Content-Length to the bytes sent, which the gzip
+        // handler removes when it compresses).
+        put(
+            header::HeaderName::from_static("x-uncompressed-content-length"),
+            size.to_string(),
+        );
+    }
     put(header::LAST_MODIFIED, http_date(f.update_at));
     put(
         header::CACHE_CONTROL,
