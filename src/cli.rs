@@ -182,6 +182,9 @@ pub struct ZipArgs {
     /// The zip file to write (replaced atomically).
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output_zip: PathBuf,
+    /// Deflate level of new entries: 1 fastest to 9 smallest, 0 stores everything.
+    #[arg(long, value_name = "N", default_value_t = crate::archive::DEFAULT_LEVEL, value_parser = clap::value_parser!(u32).range(0..=9))]
+    pub zip_level: u32,
 }
 
 /// The formats of `matterbak export`.
@@ -327,6 +330,11 @@ pub struct BackupArgs {
     /// Write no zip: only update the data dir (`matterbak zip` makes one later).
     #[arg(long)]
     pub no_zip: bool,
+
+    /// Deflate level of new zip entries: 1 fastest to 9 smallest, 0 stores everything (as the
+    /// original does). Entries copied from the previous zip keep theirs.
+    #[arg(long, value_name = "N", default_value_t = crate::archive::DEFAULT_LEVEL, value_parser = clap::value_parser!(u32).range(0..=9))]
+    pub zip_level: u32,
 
     /// Also write the run's summary as JSON to this file (replaced atomically), whatever the
     /// outcome: counts, requests, failures, exit code (schema in README, "Output, logs and

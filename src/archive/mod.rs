@@ -45,6 +45,24 @@ pub struct ZipStats {
 /// # Errors
 /// I/O errors on the data dir or the output; [`crate::cancel::Cancelled`] when interrupted.
 pub fn write_zip(data_dir: &Path, output: &Path, cancel: &Cancel) -> Result<ZipStats> {
+    write_zip_level(data_dir, output, DEFAULT_LEVEL, cancel)
+}
+
+/// The deflate level of new entries by default: on a backup's JSON, level 6 costs twice the
+/// CPU for about half a percent less zip.
+pub const DEFAULT_LEVEL: u32 = 3;
+
+/// [`write_zip`] with a deflate level for new entries (0: every entry stored, as the original
+/// tool does; 1 fastest to 9 smallest).
+///
+/// # Errors
+/// As [`write_zip`].
+pub fn write_zip_level(
+    data_dir: &Path,
+    output: &Path,
+    level: u32,
+    cancel: &Cancel,
+) -> Result<ZipStats> {
     if !data_dir.is_dir() {
         anyhow::bail!("{} is not a directory", data_dir.display());
     }
@@ -83,7 +101,11 @@ pub fn write_zip(data_dir: &Path, output: &Path, cancel: &Cancel) -> Result<ZipS
     };
 
     let mut stats = ZipStats::default();
-    let mut zip = ZipOut::new(BufWriter::with_capacity(1 << 20, ZipSink(out)), spill)?;
+    let mut zip = ZipOut::new(
+        BufWriter::with_capacity(1 << 20, ZipSink(out)),
+        spill,
+        level.min(9),
+    )?;
     let mut walk = Walk::new(data_dir)?;
     while let Some((name, is_dir)) = walk
         .next()
@@ -131,7 +153,7 @@ pub fn write_zip(data_dir: &Path, output: &Path, cancel: &Cancel) -> Result<ZipS
             .extension()
             .map(|e| e.to_string_lossy().to_ascii_lowercase())
             .unwrap_or_default();
-        let mut method = if STORED_EXT.contains(&ext.as_str()) || len < 64 {
+        let mut method = if level == 0 || STORED_EXT.contains(&ext.as_str()) || len < 64 {
             writer::STORED
         } else {
             writer::DEFLATED
@@ -666,6 +688,25 @@ mod tests {
             zip::CompressionMethod::Deflated
         );
         assert_eq!(read_all(&zip)["noise.txt"], noise);
+    }
+
+    #[test]
+    fn level_0_stores_every_entry() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        let text = b"all work and no play ".repeat(1000);
+        put(&data, "a.json", &text);
+        let zip = tmp.path().join("out.zip");
+        write_zip_level(&data, &zip, 0, &Cancel::new()).unwrap();
+        let mut z = zip::ZipArchive::new(File::open(&zip).unwrap()).unwrap();
+        assert_eq!(
+            z.by_name("a.json").unwrap().compression(),
+            zip::CompressionMethod::Stored
+        );
+        let fast = tmp.path().join("fast.zip");
+        write_zip_level(&data, &fast, 1, &Cancel::new()).unwrap();
+        assert_eq!(read_all(&fast)["a.json"], text);
+        assert!(std::fs::metadata(&fast).unwrap().len() < 2000);
     }
 
     #[test]

@@ -76,7 +76,7 @@ pub fn local_header_len(name: &str, zip64: bool) -> u64 {
 impl<W: Write + Seek> ZipOut<W> {
     /// A zip written from the current position of `out` (a new, empty file), with its central
     /// directory collected in `spill` (an empty temp file) until [`ZipOut::finish`].
-    pub fn new(mut out: W, spill: File) -> io::Result<Self> {
+    pub fn new(mut out: W, spill: File, level: u32) -> io::Result<Self> {
         let pos = out.stream_position()?;
         Ok(ZipOut {
             out,
@@ -84,7 +84,7 @@ impl<W: Write + Seek> ZipOut<W> {
             cd: BufWriter::with_capacity(1 << 16, spill),
             cd_len: 0,
             entries: 0,
-            deflate: Compress::new(Compression::default(), false),
+            deflate: Compress::new(Compression::new(level), false),
             inbuf: vec![0u8; 1 << 16],
             outbuf: vec![0u8; 1 << 16],
         })

@@ -136,10 +136,11 @@ async fn inner_run(
         progress.phase("zip");
         tracing::info!("writing {}", output.display());
         let zip_cancel = cancel.clone();
-        let (data_dir, out) = (args.data_dir.clone(), output.clone());
-        let zs =
-            tokio::task::spawn_blocking(move || archive::write_zip(&data_dir, &out, &zip_cancel))
-                .await??;
+        let (data_dir, out, level) = (args.data_dir.clone(), output.clone(), args.zip_level);
+        let zs = tokio::task::spawn_blocking(move || {
+            archive::write_zip_level(&data_dir, &out, level, &zip_cancel)
+        })
+        .await??;
         report.zip = Some(ZipReport {
             path: output,
             entries: zs.files,

@@ -17,7 +17,7 @@ pub fn run(args: ZipArgs, quiet: bool) -> Result<Code> {
     let cancel = Cancel::new();
     cancel.install_signal_handler();
     let _lock = DirLock::acquire(&args.data_dir)?;
-    let zs = archive::write_zip(&args.data_dir, &args.output_zip, &cancel)?;
+    let zs = archive::write_zip_level(&args.data_dir, &args.output_zip, args.zip_level, &cancel)?;
     if quiet {
         return Ok(Code::Ok);
     }
