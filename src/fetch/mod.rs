@@ -97,6 +97,8 @@ pub struct Engine<'a> {
     now: i64,
     /// Every user id seen as a member, author or reactor.
     seen: BTreeSet<String>,
+    /// Users with a stored profile when the run started (read at the first save of the state).
+    stored_users: Option<BTreeSet<String>>,
     summary: Summary,
 }
 
@@ -131,6 +133,7 @@ impl<'a> Engine<'a> {
             state,
             now,
             seen,
+            stored_users: None,
             summary: Summary::default(),
         }
     }
@@ -275,9 +278,18 @@ impl<'a> Engine<'a> {
         .into())
     }
 
-    /// Saves the state (after a checkpoint of the data), with the users seen so far.
+    /// Saves the state (after a checkpoint of the data), with the users seen so far whose
+    /// profile is not stored yet (stored ones are refreshed by every users phase anyway; so a
+    /// run that finds nothing new leaves the state file as it was).
     fn save_state(&mut self) -> Result<()> {
-        self.state.pending_users.extend(self.seen.iter().cloned());
+        let stored = match &self.stored_users {
+            Some(s) => s,
+            None => self
+                .stored_users
+                .insert(self.store.stored_ids(Path::new(layout::USERS))?),
+        };
+        let unstored = self.seen.iter().filter(|id| !stored.contains(*id));
+        self.state.pending_users.extend(unstored.cloned());
         Ok(self.store.save_state(&self.state)?)
     }
 

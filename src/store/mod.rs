@@ -13,6 +13,7 @@ pub use iddir::IdDir;
 pub use lock::DirLock;
 pub use state::{ChannelState, State};
 
+use std::collections::BTreeSet;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -109,6 +110,28 @@ impl Store {
     pub fn save_state(&self, state: &State) -> Result<(), StoreError> {
         self.checkpoint()?;
         state.save(&self.root, &self.sync)
+    }
+
+    /// The ids with a JSON file in a folder indexed by object id (none if it does not exist);
+    /// unlike [`Store::id_dir`] it creates nothing.
+    ///
+    /// # Errors
+    /// When the folder cannot be read.
+    pub fn stored_ids(&self, rel: &Path) -> Result<BTreeSet<String>, StoreError> {
+        let dir = self.root.join(rel);
+        let rd = match std::fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(BTreeSet::new()),
+            Err(e) => return Err(e).at(&dir),
+        };
+        let mut ids = BTreeSet::new();
+        for entry in rd {
+            let name = entry.at(&dir)?.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".json") && !name.starts_with(atomic::TEMP_PREFIX) {
+                ids.insert(layout::id_prefix(&name).to_string());
+            }
+        }
+        Ok(ids)
     }
 
     /// A top-level folder indexed by object id (`users`, `emojis`, `teams`, `direct`, `groups`).
