@@ -228,17 +228,7 @@ fn unchanged(
         };
         let entry_name = if is_dir { format!("{name}/") } else { name };
         let rec = if is_dir {
-            writer::Record {
-                name: &entry_name,
-                stamp,
-                method: writer::STORED,
-                crc: 0,
-                comp: 0,
-                size: 0,
-                offset,
-                zip64: false,
-                dir: true,
-            }
+            writer::Record::dir(&entry_name, stamp, offset)
         } else {
             // An entry without a recorded time (its file was written in the second the
             // previous zip started) is compared by CRC below.

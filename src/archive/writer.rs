@@ -63,6 +63,23 @@ pub struct Record<'a> {
     pub dir: bool,
 }
 
+impl<'a> Record<'a> {
+    /// A folder entry (`name` ends with `/`) whose local header is at `offset`.
+    pub fn dir(name: &'a str, stamp: Stamp, offset: u64) -> Self {
+        Record {
+            name,
+            stamp,
+            method: STORED,
+            crc: 0,
+            comp: 0,
+            size: 0,
+            offset,
+            zip64: false,
+            dir: true,
+        }
+    }
+}
+
 /// Does an entry copied with [`ZipOut::add_raw`] get ZIP64 sizes in its local header?
 pub fn raw_zip64(size: u64, comp: u64) -> bool {
     size >= ZIP64_FROM || comp >= ZIP64_FROM
@@ -94,17 +111,7 @@ impl<W: Write + Seek> ZipOut<W> {
     pub fn add_dir(&mut self, name: &str, stamp: Stamp) -> io::Result<()> {
         let offset = self.pos;
         self.local_header(name, STORED, 0, 0, 0, false, stamp)?;
-        self.record(Record {
-            name,
-            stamp,
-            method: STORED,
-            crc: 0,
-            comp: 0,
-            size: 0,
-            offset,
-            zip64: false,
-            dir: true,
-        })
+        self.record(Record::dir(name, stamp, offset))
     }
 
     /// A file entry from `src`, which holds `len` bytes (its size on disk), compressed with

@@ -87,29 +87,29 @@ fn no_zip_then_zip_then_a_rerun_reuses_every_unchanged_entry() {
 
 #[test]
 fn a_run_that_finds_nothing_new_changes_nothing_on_disk() {
-        let env = Env::new(Scale::Demo);
+    let env = Env::new(Scale::Demo);
     env.run_ok(&[]);
     // The first `since` read can move a cursor past what a full read sees (deleted posts).
     env.run_ok(&[]);
     let state = env.data().join(".matterbak-state.json");
     let mtime = |p: &std::path::Path| std::fs::metadata(p).unwrap().modified().unwrap();
-            let files = || {
+    let files = || {
         let mut t = tree(&env.data());
         t.remove(".matterbak.lock");
         t
     };
     let (state_before, data_before) = (mtime(&state), files());
     let bytes_before = std::fs::read(&state).unwrap();
-        // The newest posts of each channel come back in every `since` answer (the overlap), with
+    // The newest posts of each channel come back in every `since` answer (the overlap), with
     // their authors: stored already, so nothing to remember for them.
     let out = env.run_ok(&[]);
     let line = String::from_utf8_lossy(&out.stdout).to_string();
-        assert_eq!(
+    assert_eq!(
         String::from_utf8_lossy(&std::fs::read(&state).unwrap()),
         String::from_utf8_lossy(&bytes_before)
     );
     assert_eq!(mtime(&state), state_before, "the state file was rewritten");
-        let after = files();
+    let after = files();
     let changed: Vec<&String> = after
         .keys()
         .chain(data_before.keys())
