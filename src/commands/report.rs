@@ -31,7 +31,8 @@ pub struct Report {
     pub data_dir: PathBuf,
     /// The zip written (`null` with --no-zip or when the run ended before it).
     pub zip: Option<ZipReport>,
-    pub counts: Counts,
+    /// What the run stored (up to the error, for a run that failed).
+    pub counts: Summary,
     /// HTTP requests sent (retries included).
     pub requests: u64,
     /// Wall time some request waited for the rate limit or a Retry-After.
@@ -42,22 +43,6 @@ pub struct Report {
     pub failures: Vec<String>,
     #[serde(skip)]
     clock: Instant,
-}
-
-/// Counts of what the run stored (up to the error, for a run that failed).
-#[derive(Debug, Default, Serialize)]
-pub struct Counts {
-    pub channels: u64,
-    pub posts_seen: u64,
-    pub posts_new: u64,
-    pub posts_updated: u64,
-    pub posts_edited: u64,
-    pub posts_deleted: u64,
-    pub files: u64,
-    pub bytes: u64,
-    pub users: u64,
-    pub profile_images: u64,
-    pub emojis: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -87,7 +72,7 @@ impl Report {
             error: None,
             data_dir: data_dir.to_path_buf(),
             zip: None,
-            counts: Counts::default(),
+            counts: Summary::default(),
             requests: 0,
             rate_limit_wait_secs: 0.0,
             http_secs: 0.0,
@@ -97,19 +82,7 @@ impl Report {
     }
 
     pub fn engine(&mut self, s: &Summary) {
-        self.counts = Counts {
-            channels: s.channels,
-            posts_seen: s.posts_seen,
-            posts_new: s.posts_new,
-            posts_updated: s.posts_updated,
-            posts_edited: s.posts_edited,
-            posts_deleted: s.posts_deleted,
-            files: s.files,
-            bytes: s.bytes,
-            users: s.users,
-            profile_images: s.images,
-            emojis: s.emojis,
-        };
+        self.counts = s.clone();
         self.failures = s.failures.clone();
     }
 

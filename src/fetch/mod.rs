@@ -42,8 +42,8 @@ pub struct Options {
     pub progress: std::sync::Arc<crate::progress::Progress>,
 }
 
-/// What a run did.
-#[derive(Debug, Default)]
+/// What a run did (the `counts` of the summary JSON; its failures are listed on their own).
+#[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct Summary {
     pub channels: u64,
     pub posts_seen: u64,
@@ -54,9 +54,11 @@ pub struct Summary {
     pub files: u64,
     pub bytes: u64,
     pub users: u64,
+    #[serde(rename = "profile_images")]
     pub images: u64,
     pub emojis: u64,
     /// Items that could not be backed up (the run went on without them).
+    #[serde(skip)]
     pub failures: Vec<String>,
 }
 
