@@ -53,7 +53,7 @@ fn check_summary(v: &Value, code: i32, outcome: &str) {
         );
     }
     assert!(v["duration_secs"].as_f64().unwrap() >= 0.0);
-    for k in [
+    let counts = [
         "channels",
         "posts_seen",
         "posts_new",
@@ -65,7 +65,15 @@ fn check_summary(v: &Value, code: i32, outcome: &str) {
         "users",
         "profile_images",
         "emojis",
-    ] {
+    ];
+    let keys: Vec<&str> = v["counts"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys, counts, "the documented counts, nothing else");
+    for k in counts {
         assert!(v["counts"][k].is_u64(), "counts.{k}: {v:#}");
     }
     assert!(v["requests"].is_u64() && v["rate_limit_wait_secs"].is_f64());
