@@ -346,6 +346,12 @@ pub struct BackupArgs {
     #[arg(long)]
     pub update_old_posts: bool,
 
+    /// Also re-read in full the channels whose last full read is DAYS days old, spread so
+    /// that each run reads about 1/DAYS of the channels (finds what no counter shows; costs
+    /// one request per 200 posts of those channels) [default: never].
+    #[arg(long, value_name = "DAYS", env = "MATTERBAK_REREAD_EVERY", value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub reread_every: Option<u32>,
+
     /// Skip direct channels.
     #[arg(long)]
     pub skip_direct: bool,

@@ -6,7 +6,7 @@ use serde_json::value::RawValue;
 
 use super::client::{content_type, identity, Client, MAX_IMAGE_BYTES};
 use super::error::ApiError;
-use super::model::{Channel, Emoji, Image, Member, PostList, Raw, Team, User};
+use super::model::{Channel, Emoji, Image, Member, Post, PostList, Raw, Team, User};
 use super::PER_PAGE;
 use crate::config::{Login, Secret};
 
@@ -17,6 +17,16 @@ pub enum Anchor {
     Newest,
     /// Posts created strictly before this post.
     Before(String),
+    /// The page at this offset (`page`, counted in pages of `per_page=200`) of all posts,
+    /// newest first: the only way through more than a page of posts sharing one millisecond.
+    Page(usize),
+}
+
+/// An HTTP `Date` header (`Sat, 05 Dec 2026 07:43:51 GMT`) in ms since the epoch.
+fn http_date_ms(v: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc2822(v)
+        .ok()
+        .map(|d| d.timestamp_millis())
 }
 
 /// Is this the server's "no channels" error object?
@@ -279,12 +289,17 @@ impl Client {
     pub async fn posts(&self, channel_id: &str, anchor: &Anchor) -> Result<PostList, ApiError> {
         let path = format!("/channels/{}/posts", check_id(channel_id)?);
         let per_page = PER_PAGE.to_string();
+        let page;
         let mut q: Vec<(&str, &str)> = vec![("per_page", &per_page), ("skipFetchThreads", "true")];
         match anchor {
             Anchor::Newest => {}
             Anchor::Before(id) => q.push(("before", check_id(id)?)),
+            Anchor::Page(n) => {
+                page = n.to_string();
+                q.push(("page", &page));
+            }
         }
-        self.get_json(&path, &q).await
+        self.post_list(&path, &q).await
     }
 
     /// Every post row of a channel with `update_at > since` (edits, reactions, deletions and
@@ -292,8 +307,41 @@ impl Client {
     pub async fn posts_since(&self, channel_id: &str, since: i64) -> Result<PostList, ApiError> {
         let path = format!("/channels/{}/posts", check_id(channel_id)?);
         let since = since.max(1).to_string();
-        self.get_json(&path, &[("since", &since), ("skipFetchThreads", "true")])
+        self.post_list(&path, &[("since", &since), ("skipFetchThreads", "true")])
             .await
+    }
+
+    /// A post list, with the server's clock from its `Date` header.
+    async fn post_list(&self, path: &str, q: &[(&str, &str)]) -> Result<PostList, ApiError> {
+        let url = self.url(path);
+        self.with_retry(&format!("GET {url}"), || async {
+            let resp = self
+                .send_once(Method::GET, path, q, None, HeaderMap::new())
+                .await?;
+            let date = resp
+                .headers()
+                .get(reqwest::header::DATE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(http_date_ms);
+            let mut list: PostList = self.read_json(&url, resp).await?;
+            list.server_time = date;
+            Ok(list)
+        })
+        .await
+    }
+
+    /// `GET /posts/{id}`: the post, or `None` when the server says it does not exist (404:
+    /// deleted, or never there).
+    pub async fn post(&self, post_id: &str) -> Result<Option<Raw<Post>>, ApiError> {
+        let path = format!("/posts/{}", check_id(post_id)?);
+        match self.get_json::<Box<RawValue>>(&path, &[]).await {
+            Ok(raw) => Raw::parse(raw).map(Some).map_err(|e| ApiError::BadJson {
+                url: self.url(&path),
+                detail: e.to_string(),
+            }),
+            Err(e) if e.status() == Some(404) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// `POST /users/ids` in batches; a batch the server finds too large (413) is halved.

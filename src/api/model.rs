@@ -62,6 +62,13 @@ pub struct Channel {
     pub name: String,
     #[serde(default, deserialize_with = "nullable")]
     pub display_name: String,
+    /// The server's count of the channel's posts (replies too, join/leave messages not; a
+    /// deleted post still counts). `None` when the server does not send it.
+    #[serde(default)]
+    pub total_msg_count: Option<i64>,
+    /// The newest `create_at` of its posts, or the time of the latest edit (ms).
+    #[serde(default, deserialize_with = "nullable")]
+    pub last_post_at: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -104,6 +111,30 @@ impl Post {
                 | "system_remove_from_channel"
                 | "system_join_leave"
         )
+    }
+
+    /// A post the server counts in the channel's `total_msg_count`: not an edit-history row,
+    /// not a join/leave message (`Post.IsJoinLeaveMessage`, `model/post.go`).
+    pub fn counts_as_message(&self) -> bool {
+        Self::counting(&self.kind, &self.original_id)
+    }
+
+    /// [`Post::counts_as_message`] from a post's `type` and `original_id`.
+    pub fn counting(kind: &str, original_id: &str) -> bool {
+        original_id.is_empty()
+            && !matches!(
+                kind,
+                "system_join_leave"
+                    | "system_add_remove"
+                    | "system_join_channel"
+                    | "system_leave_channel"
+                    | "system_join_team"
+                    | "system_leave_team"
+                    | "system_add_to_channel"
+                    | "system_remove_from_channel"
+                    | "system_add_to_team"
+                    | "system_remove_from_team"
+            )
     }
 
     /// A system message that says someone joined or left the team.
@@ -161,6 +192,9 @@ pub struct PostList {
     pub next_post_id: String,
     #[serde(default, deserialize_with = "nullable")]
     pub prev_post_id: String,
+    /// The server's clock when it answered (its `Date` header, ms), if it sent one.
+    #[serde(skip)]
+    pub server_time: Option<i64>,
 }
 
 /// An image answer (profile image, team icon, emoji).

@@ -116,6 +116,7 @@ async fn inner_run(
         skip_emojis: args.skip_emojis,
         step_jitter: args.step_jitter,
         jobs: args.jobs as usize,
+        reread_every: args.reread_every.unwrap_or(0),
         progress: progress.clone(),
     };
     let fetched = fetch_all(

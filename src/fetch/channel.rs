@@ -10,7 +10,7 @@ use futures_util::future::{maybe_done, MaybeDone};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use serde_json::value::RawValue;
 
-use super::Engine;
+use super::{walk, Engine};
 use crate::api::model::{Channel, FileInfo, Member, Post, PostList, Raw};
 use crate::api::{Anchor, ApiError, Client};
 use crate::cancel::Cancel;
@@ -50,6 +50,32 @@ struct Walk {
     /// The oldest `update_at` of a post whose attachment could not be fetched: the next run
     /// starts there, so that it tries again.
     retry_from: Option<i64>,
+    /// The latest server clock reading of this channel's answers (their `Date`, ms).
+    server_time: Option<i64>,
+    /// The newest `update_at` seen that is not ahead of the server's clock.
+    max_sane: i64,
+    /// The channel's count against what this run saw.
+    tally: walk::Tally,
+    /// The most posts a walk may list (see [`walk::walk_cap`]).
+    cap: usize,
+}
+
+impl Walk {
+    fn saw_clock(&mut self, t: Option<i64>) {
+        if let Some(t) = t {
+            self.server_time = Some(self.server_time.map_or(t, |s| s.max(t)));
+        }
+    }
+
+    /// The next run's `since` cursor: the newest `update_at` seen, but never past the server's
+    /// clock (posts stamped by a clock that ran ahead keep their future times; a cursor there
+    /// would hide every later post). Then the newest one seen that was not ahead of it.
+    fn cursor(&self) -> i64 {
+        match self.server_time {
+            Some(now) if self.max_update_at > now => self.max_sane,
+            _ => self.max_update_at,
+        }
+    }
 }
 
 /// Attachments being downloaded while the walk goes on: at most `jobs` at a time, each into
@@ -108,10 +134,14 @@ impl<'a> Engine<'a> {
     /// a change of the team's members.
     ///
     /// Without a record of a completed read in the state file (first run, an interrupted first
-    /// run, a data dir of the original, `--update-old-posts`), all posts are read page by page.
-    /// Otherwise one `since` request brings every post row changed since the last run: new
-    /// posts, edits, reactions, pins and deletions. An answer at the server's cap of 1000 rows
-    /// may be incomplete, so the channel is then read in full.
+    /// run, a data dir of the original, `--update-old-posts`), or when `--reread-every` says it
+    /// is the channel's turn, all posts are read page by page. Otherwise one `since` request
+    /// brings every post row changed since the last run: new posts, edits, reactions, pins and
+    /// deletions. The channel is read in full after all when that answer is at the server's
+    /// cap of 1000 rows (it may be incomplete) or when the last run's cursor is ahead of the
+    /// server's clock (posts stamped since then would look old). When the server counts more
+    /// posts than the `since` answer explains (posts saved with an old `create_at`), the posts
+    /// are read from the newest on until those are found.
     ///
     /// `members`: the channel's members if the caller fetched them already.
     pub(super) async fn backup_channel(
@@ -130,16 +160,33 @@ impl<'a> Engine<'a> {
             .post_names
             .unwrap_or(crate::store::layout::NameZone::Utc);
         let mut dir = self.store.channel(parent, kind, &cid, name, zone)?;
-        let previous = if self.opts.update_old_posts {
+        let stored = self.state.channels.get(&cid).cloned();
+        let due = self.opts.reread_every > 0
+            && stored.is_some()
+            && walk::reread_due(
+                &cid,
+                stored.as_ref().and_then(|s| s.full_read_day),
+                self.now,
+                self.opts.reread_every,
+            );
+        if due {
+            tracing::info!("{label}: re-reading in full (--reread-every)");
+        }
+        let previous = if self.opts.update_old_posts || due {
             None
         } else {
-            self.state.channels.get(&cid).cloned()
+            stored.clone()
         };
         let mut stats = ChannelStats::default();
         let known_until = previous.as_ref().map_or(0, |p| p.max_update_at);
+        let baseline = previous
+            .as_ref()
+            .and_then(|p| p.msg_count.map(|c| (c, p.last_post_at)));
         let mut walk = Walk {
             known_until,
             max_update_at: known_until,
+            tally: walk::Tally::new(&channel.v, baseline),
+            cap: walk::walk_cap(&channel.v),
             ..Walk::default()
         };
 
@@ -149,6 +196,7 @@ impl<'a> Engine<'a> {
             jobs: self.opts.jobs.max(1),
         };
         let mut full = previous.is_none();
+        let mut read_all = false;
         if let Some(prev) = &previous {
             let since = prev.max_update_at - SINCE_OVERLAP_MS;
             let page = self
@@ -156,22 +204,48 @@ impl<'a> Engine<'a> {
                 .posts_since(&cid, since)
                 .await
                 .with_context(|| format!("changed posts of {label}"))?;
-            if page.order.len() >= SINCE_CAP {
+            walk.saw_clock(page.server_time);
+            if let Some(now) = page.server_time.filter(|now| since > *now) {
+                tracing::warn!(
+                    "{label}: the last run's cursor ({}) is ahead of the server's clock ({}); reading the whole channel so that no post stamped since is missed",
+                    walk::utc(prev.max_update_at),
+                    walk::utc(now),
+                );
+                full = true;
+            } else if page.order.len() >= SINCE_CAP {
                 tracing::info!(
                     "{label}: {} or more changes since the last run, reading the whole channel",
                     SINCE_CAP
                 );
                 full = true;
             } else {
-                for id in &page.order {
-                    let raw = listed(&page, id, label)?;
+                for p in walk::listed(&page) {
+                    walk.tally.see(&p, dir.has_post(&p.id));
+                    let raw = listed(&page, &p.id, label)?;
                     self.apply_post(&mut dir, &mut dl, raw, &mut stats, &mut walk, label)
+                        .await?;
+                }
+                let missing = walk.tally.missing();
+                if missing > 0 {
+                    tracing::info!(
+                        "{label}: the server counts {missing} more post(s) than the changes since the last run show (imported or backdated posts); looking for them"
+                    );
+                    read_all = self
+                        .walk_posts(
+                            &mut dir,
+                            &mut dl,
+                            &mut stats,
+                            &mut walk,
+                            label,
+                            Some(missing),
+                        )
                         .await?;
                 }
             }
         }
         if full {
-            self.read_all(&mut dir, &mut dl, &mut stats, &mut walk, label)
+            read_all = self
+                .walk_posts(&mut dir, &mut dl, &mut stats, &mut walk, label, None)
                 .await?;
         }
         while let Some(f) = dl.pool.next().await {
@@ -196,13 +270,25 @@ impl<'a> Engine<'a> {
         };
         dir.write_channel(parent, channel.bytes(), members.as_deref())?;
         dir.finish(parent)?;
-        let max_update_at = match walk.retry_from {
-            Some(r) => walk.max_update_at.min(r - 1),
-            None => walk.max_update_at,
+        let mut max_update_at = walk.cursor();
+        if let Some(r) = walk.retry_from {
+            max_update_at = max_update_at.min(r - 1);
+        }
+        let (msg_count, last_post_at) = walk.tally.baseline().unzip();
+        let full_read_day = if read_all {
+            Some(walk::day(self.now))
+        } else {
+            stored.and_then(|s| s.full_read_day)
         };
-        self.state
-            .channels
-            .insert(cid, ChannelState { max_update_at });
+        self.state.channels.insert(
+            cid,
+            ChannelState {
+                max_update_at,
+                msg_count,
+                last_post_at: last_post_at.unwrap_or(0),
+                full_read_day,
+            },
+        );
         self.save_state()?;
 
         tracing::info!(
@@ -221,19 +307,31 @@ impl<'a> Engine<'a> {
         Ok(walk.team_members_changed || full)
     }
 
-    /// Reads every post of the channel, newest first, then records the stored posts the server
-    /// no longer lists as deleted.
-    async fn read_all(
+    /// Reads the channel's posts from the newest to the first (see [`walk::Cursor::step`]).
+    ///
+    /// `missing`: stop once this many posts the channel's count says are missing were found.
+    /// Returns whether the walk provably reached the channel's first post; then the stored
+    /// posts the server no longer lists are checked one by one, and those it says are gone
+    /// are recorded as deleted.
+    ///
+    /// # Errors
+    /// An [`ItemError`] when the server repeats itself or lists more posts than it can have:
+    /// the channel is then partial and keeps its cursor, so the next run tries again.
+    async fn walk_posts(
         &mut self,
         dir: &mut ChannelDir,
         dl: &mut Downloads<'a>,
         stats: &mut ChannelStats,
         walk: &mut Walk,
         label: &str,
-    ) -> Result<()> {
+        mut missing: Option<i64>,
+    ) -> Result<bool> {
         let cid = dir.channel_id().to_string();
-        let mut listed_ids: HashSet<String> = HashSet::new();
-        let mut next = Some(request_page(self.client, &cid, Anchor::Newest).await);
+        let mut cursor = walk::Cursor::default();
+        let cap = walk.cap;
+        let mut anchor = Anchor::Newest;
+        let mut next = Some(request_page(self.client, &cid, anchor.clone()).await);
+        let mut proven = false;
         while let Some(mut request) = next.take() {
             self.cancel.check()?;
             let (_, done) = drive(dl, request.as_mut()).await;
@@ -245,22 +343,111 @@ impl<'a> Engine<'a> {
                 .take_output()
                 .expect("the request ended")
                 .with_context(|| format!("posts of {label}"))?;
-            let fresh: Vec<&String> = page
-                .order
-                .iter()
-                .filter(|id| listed_ids.insert((*id).clone()))
-                .collect();
+            walk.saw_clock(page.server_time);
+            let posts = walk::listed(&page);
+            let fresh = cursor.take(&posts);
+            let mut found = 0;
+            for p in &fresh {
+                let had = dir.has_post(&p.id);
+                if walk.tally.is_missing_kind(p, had) {
+                    found += 1;
+                }
+                walk.tally.see(p, had);
+            }
+            let done_looking = missing.is_some_and(|m| found >= m);
+            if let Some(m) = &mut missing {
+                *m -= found;
+            }
             // The next page is asked for before this one is written: the server prepares it
             // while the posts go to disk.
-            if let Some(a) = next_anchor(&page, fresh.len(), &post_times(&page)) {
-                next = Some(request_page(self.client, &cid, a).await);
+            let step = cursor.step(&anchor, &posts, fresh.len());
+            let ids: Vec<String> = fresh.iter().map(|p| p.id.clone()).collect();
+            match step {
+                _ if done_looking => {}
+                walk::Step::Next(a) if cursor.seen.len() <= cap => {
+                    anchor = a;
+                    next = Some(request_page(self.client, &cid, anchor.clone()).await);
+                }
+                walk::Step::Next(_) => {
+                    self.finish_downloads(dir, dl, stats, walk, label).await?;
+                    anyhow::bail!(ItemError(format!(
+                        "GET /channels/{cid}/posts: the server listed more than {cap} posts, far more than the channel's count; stopped (the next run tries again)"
+                    )));
+                }
+                walk::Step::End => proven = true,
+                walk::Step::Repeated => {
+                    for id in &ids {
+                        let raw = listed(&page, id, label)?;
+                        self.apply_post(dir, dl, raw, stats, walk, label).await?;
+                    }
+                    self.finish_downloads(dir, dl, stats, walk, label).await?;
+                    anyhow::bail!(ItemError(format!(
+                        "GET /channels/{cid}/posts: the server repeated a page of posts after {} posts; stopped (the next run tries again)",
+                        cursor.seen.len()
+                    )));
+                }
             }
-            for id in fresh {
+            for id in &ids {
                 let raw = listed(&page, id, label)?;
                 self.apply_post(dir, dl, raw, stats, walk, label).await?;
             }
         }
-        stats.posts_deleted += dir.record_missing(&listed_ids, self.now)? as u64;
+        if let Some(m) = missing.filter(|m| *m > 0 && proven) {
+            tracing::info!(
+                "{label}: read the whole channel; {m} of the posts its count includes were not found (deleted before any run saw them?)"
+            );
+        }
+        if proven {
+            self.check_unlisted(dir, &cursor.seen, stats, label).await?;
+        }
+        Ok(proven)
+    }
+
+    /// Asks the server about each stored post that a complete walk did not list: one that it
+    /// says does not exist (404) is recorded as deleted; one it still has (it was filtered
+    /// from the pages) is kept as it is.
+    async fn check_unlisted(
+        &mut self,
+        dir: &mut ChannelDir,
+        listed: &HashSet<String>,
+        stats: &mut ChannelStats,
+        label: &str,
+    ) -> Result<()> {
+        for id in dir.unlisted(listed)? {
+            self.cancel.check()?;
+            match self.client.post(&id).await {
+                Ok(None) => {
+                    dir.record_deleted(&id, self.now)?;
+                    stats.posts_deleted += 1;
+                }
+                Ok(Some(_)) => {
+                    tracing::debug!(
+                        "{label}: post {id} is not in the pages but the server has it; kept"
+                    );
+                }
+                Err(e) if !is_fatal(&e) => {
+                    tracing::debug!("{label}: post {id}: {e}; not recorded as deleted");
+                }
+                Err(e) => {
+                    return Err(anyhow::Error::new(e).context(format!("post {id} of {label}")))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits for the downloads in flight and commits them.
+    async fn finish_downloads(
+        &mut self,
+        dir: &mut ChannelDir,
+        dl: &mut Downloads<'a>,
+        stats: &mut ChannelStats,
+        walk: &mut Walk,
+        label: &str,
+    ) -> Result<()> {
+        while let Some(f) = dl.pool.next().await {
+            self.file_fetched(dir, f, stats, walk, label)?;
+        }
         Ok(())
     }
 
@@ -278,6 +465,9 @@ impl<'a> Engine<'a> {
         let post: Post = serde_json::from_str(raw.get())
             .with_context(|| format!("{label}: a post the server sent is not valid"))?;
         walk.max_update_at = walk.max_update_at.max(post.update_at);
+        if walk.server_time.is_none_or(|now| post.update_at <= now) {
+            walk.max_sane = walk.max_sane.max(post.update_at);
+        }
         if !post.original_id.is_empty() {
             return Ok(());
         }
@@ -459,26 +649,6 @@ fn listed<'p>(page: &'p PostList, id: &str, label: &str) -> Result<&'p RawValue>
     })
 }
 
-/// `(id, create_at)` of a page's posts in `order`.
-fn post_times(page: &PostList) -> Vec<(String, i64)> {
-    #[derive(serde::Deserialize)]
-    struct T {
-        #[serde(default)]
-        create_at: i64,
-    }
-    page.order
-        .iter()
-        .map(|id| {
-            let t = page
-                .posts
-                .get(id)
-                .and_then(|r| serde_json::from_str::<T>(r.get()).ok())
-                .map_or(0, |t| t.create_at);
-            (id.clone(), t)
-        })
-        .collect()
-}
-
 /// An error that concerns one item only (one file); the run goes on.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -486,39 +656,18 @@ pub(super) struct ItemError(pub String);
 
 fn is_item_error(e: &anyhow::Error) -> bool {
     e.downcast_ref::<ItemError>().is_some()
-        || e.downcast_ref::<ApiError>().is_some_and(|a| {
-            !matches!(
-                a,
-                ApiError::Cancelled
-                    | ApiError::Connect { .. }
-                    | ApiError::Tls { .. }
-                    | ApiError::Status { status: 401, .. }
-            )
-        })
+        || e.downcast_ref::<ApiError>().is_some_and(|a| !is_fatal(a))
 }
 
-/// Where the next (older) page starts, or `None` when the walk is done.
-///
-/// Done when `prev_post_id` is empty: the server sets it empty on a short page, so no trailing
-/// empty request is made. The anchor is not the page's oldest post but the oldest one with a
-/// newer `create_at`: the server compares `create_at` strictly, so posts sharing the timestamp
-/// of the page's edge would otherwise be skipped. A page that brought nothing new ends the walk
-/// (a broken server repeating itself).
-fn next_anchor(page: &PostList, fresh: usize, times: &[(String, i64)]) -> Option<Anchor> {
-    if page.order.is_empty() || page.prev_post_id.is_empty() {
-        return None;
-    }
-    if fresh == 0 {
-        tracing::warn!("the server repeated a page of posts; stopping this channel's walk");
-        return None;
-    }
-    let edge = times.last()?.1;
-    let pick = times
-        .iter()
-        .rev()
-        .find(|(_, t)| *t != edge)
-        .or(times.last())?;
-    Some(Anchor::Before(pick.0.clone()))
+/// An API error that ends the run, not only the item: interrupted, server gone, login lost.
+fn is_fatal(a: &ApiError) -> bool {
+    matches!(
+        a,
+        ApiError::Cancelled
+            | ApiError::Connect { .. }
+            | ApiError::Tls { .. }
+            | ApiError::Status { status: 401, .. }
+    )
 }
 
 /// `[a,b,c]` from raw JSON values.
@@ -546,51 +695,5 @@ pub(crate) fn human_bytes(n: u64) -> String {
         format!("{n} B")
     } else {
         format!("{v:.1} {}", U[i])
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn page(order: &[&str], prev: &str, next: &str) -> PostList {
-        PostList {
-            order: order.iter().map(|s| s.to_string()).collect(),
-            posts: Default::default(),
-            next_post_id: next.into(),
-            prev_post_id: prev.into(),
-        }
-    }
-
-    fn times(v: &[(&str, i64)]) -> Vec<(String, i64)> {
-        v.iter().map(|(a, b)| (a.to_string(), *b)).collect()
-    }
-
-    #[test]
-    fn walk_stops_on_empty_prev_and_overlaps_equal_times() {
-        let t = times(&[("c", 30), ("b", 20), ("a", 20)]);
-        assert_eq!(next_anchor(&page(&["c", "b", "a"], "", "x"), 3, &t), None);
-        assert_eq!(
-            next_anchor(&page(&["c", "b", "a"], "z", ""), 3, &t),
-            Some(Anchor::Before("c".into()))
-        );
-        let t = times(&[("c", 30), ("b", 25), ("a", 20)]);
-        assert_eq!(
-            next_anchor(&page(&["c", "b", "a"], "z", ""), 3, &t),
-            Some(Anchor::Before("b".into()))
-        );
-        // all the same: nothing better than the last one
-        let t = times(&[("b", 5), ("a", 5)]);
-        assert_eq!(
-            next_anchor(&page(&["b", "a"], "z", ""), 2, &t),
-            Some(Anchor::Before("a".into()))
-        );
-    }
-
-    #[test]
-    fn a_repeated_page_ends_the_walk() {
-        let t = times(&[("c", 30)]);
-        assert_eq!(next_anchor(&page(&["c"], "q", "n"), 0, &t), None);
-        assert_eq!(next_anchor(&page(&[], "q", "n"), 0, &[]), None);
     }
 }

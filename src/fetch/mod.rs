@@ -7,6 +7,7 @@ mod channel;
 pub mod inventory;
 mod people;
 pub mod select;
+mod walk;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
@@ -38,6 +39,8 @@ pub struct Options {
     pub step_jitter: f64,
     /// Attachments downloaded at the same time.
     pub jobs: usize,
+    /// `--reread-every DAYS`: also read in full the channels whose turn it is (0: never).
+    pub reread_every: u32,
     /// Where the run's progress is counted (for the status line).
     pub progress: std::sync::Arc<crate::progress::Progress>,
 }

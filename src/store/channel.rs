@@ -300,27 +300,28 @@ impl ChannelDir {
 
     /// After a complete walk: records the stored posts that the server no longer lists as
     /// deleted (their content stays). Returns how many were newly recorded.
-    pub fn record_missing(
-        &mut self,
-        listed: &HashSet<String>,
-        now: i64,
-    ) -> Result<usize, StoreError> {
-        let missing: Vec<String> = self
-            .posts
-            .keys()
-            .filter(|id| !listed.contains(*id))
-            .cloned()
-            .collect();
-        let mut n = 0;
-        for id in missing {
-            let mut h = self.history(&id)?;
+    /// The stored posts that are not in `listed` and not recorded as deleted yet: after a
+    /// walk through all of a channel's posts, the ones the server may have deleted.
+    pub fn unlisted(&self, listed: &HashSet<String>) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        for id in self.posts.keys().filter(|id| !listed.contains(*id)) {
+            let h = self.history(id)?;
             if h.deleted.is_none() && h.deleted_seen_at.is_none() {
-                h.deleted_seen_at = Some(now);
-                self.write_history(&h)?;
-                n += 1;
+                out.push(id.clone());
             }
         }
-        Ok(n)
+        out.sort();
+        Ok(out)
+    }
+
+    /// Records that the server no longer has this stored post (its content is kept).
+    pub fn record_deleted(&mut self, post_id: &str, now: i64) -> Result<(), StoreError> {
+        let mut h = self.history(post_id)?;
+        if h.deleted.is_none() && h.deleted_seen_at.is_none() {
+            h.deleted_seen_at = Some(now);
+            self.write_history(&h)?;
+        }
+        Ok(())
     }
 
     fn history_path(&self, post_id: &str) -> PathBuf {

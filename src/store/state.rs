@@ -35,9 +35,24 @@ pub struct State {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ChannelState {
-    /// The newest `update_at` of the posts seen so far.
+    /// The newest `update_at` of the posts seen so far (never past the server's clock).
     #[serde(default)]
     pub max_update_at: i64,
+    /// The server's message count that the next run compares with (`total_msg_count` when
+    /// the channel list was read, plus the counted posts stored that were created after).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub msg_count: Option<i64>,
+    /// The channel's `last_post_at` when the channel list was read (ms).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub last_post_at: i64,
+    /// The day (since 1970-01-01, UTC, this machine's clock) of the last walk through all of
+    /// the channel's posts (for `--reread-every`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_read_day: Option<i64>,
+}
+
+fn is_zero(v: &i64) -> bool {
+    *v == 0
 }
 
 impl State {

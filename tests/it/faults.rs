@@ -89,7 +89,8 @@ fn a_page_that_repeats_forever_ends() {
     let start = Instant::now();
     let out = env.run(&FAST);
     assert!(start.elapsed() < Duration::from_secs(60));
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // The channel is partial (issue 13): the run goes on and exits 3.
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("repeated a page"),
         "{}",

@@ -166,9 +166,21 @@ struct NewPost {
     root_id: Option<String>,
     #[serde(default)]
     files: Vec<FileSpec>,
+    /// An explicit, older `create_at` (an import): see `World::import_post`. No files then.
+    #[serde(default)]
+    create_at: Option<i64>,
 }
 
 async fn add_post(State(s): State<AppState>, Json(b): Json<NewPost>) -> Res {
+    if let Some(t) = b.create_at {
+        return done(s.world().import_post(
+            &b.channel_id,
+            &b.user,
+            &b.message,
+            b.root_id.as_deref(),
+            t,
+        ));
+    }
     let files = b
         .files
         .into_iter()
@@ -333,6 +345,10 @@ struct ConfigPatch {
     server_version: Option<String>,
     /// "gzip", "uncompressed" or "disabled".
     webserver_mode: Option<crate::gzip::WebserverMode>,
+    /// The server clock's distance from the wall clock (ms).
+    clock_offset_ms: Option<i64>,
+    /// Drop some posts from `before` pages before the cursors are computed.
+    filter_before_pages: Option<bool>,
 }
 
 async fn config(State(s): State<AppState>, Json(b): Json<ConfigPatch>) -> Response {
@@ -352,6 +368,12 @@ async fn config(State(s): State<AppState>, Json(b): Json<ConfigPatch>) -> Respon
     }
     if let Some(v) = b.webserver_mode {
         c.webserver_mode = v;
+    }
+    if let Some(v) = b.clock_offset_ms {
+        c.clock_offset_ms = v;
+    }
+    if let Some(v) = b.filter_before_pages {
+        c.filter_before_pages = v;
     }
     w.set_config(c);
     Json(json!({"status": "OK"})).into_response()

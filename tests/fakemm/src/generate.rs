@@ -690,6 +690,9 @@ impl World {
         u.delete_at = tt;
         u.update_at = tt;
         g.w.at(tt);
+        if scale == Scale::Large {
+            g.w.add_same_ms_channel("acme", "imports");
+        }
         // Members have read everything.
         for c in g.w.channels.values_mut() {
             let (n, r) = (c.total_msg_count, c.total_msg_count_root);
@@ -699,6 +702,55 @@ impl World {
             }
         }
         w
+    }
+
+    /// Adds an open channel `name` to `team` (members alice and bob) whose posts come in runs
+    /// that share one `create_at`, as imports with second-resolution timestamps make them:
+    /// its first 30 posts share one millisecond, then 300 posts one second apart, then 450
+    /// posts in one millisecond, then 300 more one second apart (1,080 posts). The real
+    /// server's `before` query and `getPostIdAroundTime` compare `CreateAt <` strictly, so
+    /// `before=<oldest id>` skips the rest of a run, and a page inside the first run gets
+    /// `prev_post_id = ""` although posts remain. Returns the channel id.
+    pub fn add_same_ms_channel(&mut self, team: &str, name: &str) -> Id {
+        let team = self.team_by_name(team).expect("team").id;
+        let members: Vec<Id> = ["alice", "bob"]
+            .iter()
+            .filter_map(|n| self.user_by_name(n).map(|u| u.id))
+            .collect();
+        let t0 = self.clock_last + 3_600_000;
+        let ch = self.channel_at(t0, team, 'O', name, name, members[0], &members);
+        let mut t = t0 + 60_000;
+        let mut k = 0;
+        let mut post = |w: &mut World, t: i64| {
+            let u = members[k % members.len()];
+            w.post_at(
+                t,
+                ch,
+                u,
+                &format!("imported #{k}"),
+                Id::NONE,
+                "",
+                Map::new(),
+                &[],
+            );
+            k += 1;
+        };
+        for _ in 0..30 {
+            post(self, t);
+        }
+        for _ in 0..300 {
+            t += 1_000;
+            post(self, t);
+        }
+        t += 1_000;
+        for _ in 0..450 {
+            post(self, t);
+        }
+        for _ in 0..300 {
+            t += 1_000;
+            post(self, t);
+        }
+        ch
     }
 
     /// A matterbak channels.json selecting everything alice can see.

@@ -47,6 +47,16 @@ pub struct PostsQuery {
     pub skip_fetch_threads: bool,
 }
 
+/// The posts that [`crate::world::Config::filter_before_pages`] removes from `before` pages
+/// (about one in 40, by id).
+pub fn filtered_from_pages(id: Id) -> bool {
+    let h = id
+        .as_str()
+        .bytes()
+        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
+    h % 40 == 7
+}
+
 /// The since query's row cap (`LIMIT 1000` inside the CTE).
 pub const SINCE_CAP: usize = 1000;
 
@@ -58,7 +68,7 @@ impl World {
             .and_then(|c| c.by_update.last().map(|(u, _)| *u));
         match max {
             Some(u) => self.etag(&[&u]),
-            None => self.etag(&[&crate::world::wall_ms()]),
+            None => self.etag(&[&self.now_ms()]),
         }
     }
 
@@ -173,7 +183,7 @@ impl World {
             };
             (order, 1)
         } else if let Some(before) = &q.before {
-            let order = match self.posts.get(&Id::lookup(before)) {
+            let mut order: Vec<Id> = match self.posts.get(&Id::lookup(before)) {
                 Some(b) => {
                     let k = live.partition_point(|(ca, _)| *ca < b.create_at);
                     live[..k]
@@ -186,6 +196,10 @@ impl World {
                 }
                 None => vec![],
             };
+            if self.config.filter_before_pages {
+                // Filtered after the read, before the cursors (see `Config`).
+                order.retain(|id| !filtered_from_pages(*id));
+            }
             (order, 2)
         } else {
             let v = live.iter().rev().skip(off).take(take).map(|(_, i)| *i);

@@ -199,7 +199,7 @@ pub async fn middleware(State(s): State<AppState>, mut req: Request, next: Next)
     s.total.fetch_add(1, Ordering::SeqCst);
 
     let is_api = path == "/api/v4" || path.starts_with("/api/v4/");
-    let (rl_cfg, version, hostile, step, broken, gzip_mode) = {
+    let (rl_cfg, version, hostile, step, broken, gzip_mode, clock_offset) = {
         let w = s.world();
         let broken = is_api
             && w.config
@@ -219,6 +219,7 @@ pub async fn middleware(State(s): State<AppState>, mut req: Request, next: Next)
             step,
             broken,
             w.config.webserver_mode == WebserverMode::Gzip,
+            w.config.clock_offset_ms,
         )
     };
     // The gzip handler wraps the API handlers, inside the rate limiter (server.go).
@@ -299,7 +300,12 @@ pub async fn middleware(State(s): State<AppState>, mut req: Request, next: Next)
         );
     }
     if path.starts_with("/api/") {
+        let server_now = crate::world::wall_ms() + clock_offset;
         let h = resp.headers_mut();
+        // The server's clock, which may be set away from the wall clock (`clock_offset_ms`).
+        if let Ok(v) = HeaderValue::from_str(&crate::world::http_date(server_now)) {
+            h.insert(header::DATE, v);
+        }
         if let Ok(v) = HeaderValue::from_str(&rid) {
             h.insert("X-Request-ID", v);
         }

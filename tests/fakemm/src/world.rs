@@ -24,6 +24,17 @@ pub struct Config {
     pub hostile: crate::hostile::Hostile,
     /// `ServiceSettings.WebserverMode` (default "gzip", as on the real server).
     pub webserver_mode: crate::gzip::WebserverMode,
+    /// How far the server's clock is from the wall clock (ms; NTP trouble, a fast cluster
+    /// node). Posts stamped meanwhile keep their times when it is set back; the `Date` header
+    /// follows it. Set it with [`World::set_clock_offset`].
+    pub clock_offset_ms: i64,
+    /// Newer servers filter `before` pages after reading them and compute the cursors after
+    /// filtering (`getPostsForChannel`: `revealBurnOnReadPostsForUser` ->
+    /// `removePostFromList`, on Cloud `filterInaccessiblePosts`; then
+    /// `AddCursorIdsForPostList`): a filtered page is short and gets `prev_post_id = ""`
+    /// although older posts remain. When on, `before` pages drop the posts that
+    /// [`crate::posts::filtered_from_pages`] picks (about one in 40).
+    pub filter_before_pages: bool,
 }
 
 impl Default for Config {
@@ -36,6 +47,8 @@ impl Default for Config {
             faults: crate::faults::Faults::default(),
             hostile: crate::hostile::Hostile::default(),
             webserver_mode: crate::gzip::WebserverMode::default(),
+            clock_offset_ms: 0,
+            filter_before_pages: false,
         }
     }
 }
@@ -222,15 +235,51 @@ pub fn wall_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// An HTTP `Date` (IMF-fixdate, `Sat, 05 Dec 2026 07:43:51 GMT`) for a time in ms.
+pub fn http_date(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // days_from_civil inverted (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    const WD: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MON: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{}, {:02} {} {} {:02}:{:02}:{:02} GMT",
+        WD[days.rem_euclid(7) as usize],
+        d,
+        MON[(m - 1) as usize],
+        y,
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// `Post.IsJoinLeaveMessage` (`model/post.go`): these do not count in `total_msg_count`.
 fn is_join_leave(t: &str) -> bool {
     matches!(
         t,
-        "system_join_channel"
+        "system_join_leave"
+            | "system_add_remove"
+            | "system_join_channel"
             | "system_leave_channel"
             | "system_join_team"
             | "system_leave_team"
             | "system_add_to_channel"
             | "system_remove_from_channel"
+            | "system_add_to_team"
+            | "system_remove_from_team"
     )
 }
 
@@ -257,9 +306,21 @@ impl World {
         }
     }
 
-    /// Next timestamp for a mutation: `max(wall clock, last + 1)`.
+    /// The server's clock now (wall clock plus [`Config::clock_offset_ms`]).
+    pub fn now_ms(&self) -> i64 {
+        wall_ms() + self.config.clock_offset_ms
+    }
+
+    /// Sets the server's clock `offset_ms` away from the wall clock. Set back, later posts get
+    /// the earlier times again while those stamped meanwhile keep their future ones.
+    pub fn set_clock_offset(&mut self, offset_ms: i64) {
+        self.config.clock_offset_ms = offset_ms;
+        self.clock_last = self.clock_last.min(self.now_ms());
+    }
+
+    /// Next timestamp for a mutation: `max(server clock, last + 1)`.
     pub fn tick(&mut self) -> i64 {
-        let t = wall_ms().max(self.clock_last + 1);
+        let t = self.now_ms().max(self.clock_last + 1);
         self.clock_last = t;
         t
     }
@@ -763,6 +824,40 @@ impl World {
             .to_string())
     }
 
+    /// Adds a post with an explicit, older `create_at`, as bulk import (`mmctl import`,
+    /// `SqlPostStore.SaveMultiple`), an admin's `POST /posts` with `create_at` or shared-channel
+    /// sync do: `Post.PreSave` keeps the given `create_at` and sets `update_at = create_at`,
+    /// so the post never appears in a `since` answer of a later cursor. `SaveMultiple` adds
+    /// to the channel's `total_msg_count` (and `total_msg_count_root`); `last_post_at` only
+    /// moves forward (`GREATEST`); a root's `update_at` is not moved back by an older reply.
+    pub fn import_post(
+        &mut self,
+        channel_id: &str,
+        user_id: &str,
+        message: &str,
+        root_id: Option<&str>,
+        create_at: i64,
+    ) -> Result<String, String> {
+        let ch = Id::lookup(channel_id);
+        if !self.channels.contains_key(&ch) {
+            return Err(format!("unknown channel {channel_id}"));
+        }
+        let user = self.uid(user_id)?;
+        let root = match root_id {
+            Some(r) if !r.is_empty() => {
+                let rid = Id::lookup(r);
+                match self.posts.get(&rid) {
+                    Some(p) if p.channel_id == ch && p.root_id.is_none() => rid,
+                    _ => return Err(format!("bad root {r}")),
+                }
+            }
+            _ => Id::NONE,
+        };
+        Ok(self
+            .post_at(create_at, ch, user, message, root, "", Map::new(), &[])
+            .to_string())
+    }
+
     /// Edits the message (history row + edit_at), bumping update_at, root and last_post_at.
     pub fn edit_post(&mut self, post_id: &str, new_message: &str) -> Result<String, String> {
         let t = self.tick();
@@ -1072,7 +1167,9 @@ impl World {
 
     /// Replaces the configuration.
     pub fn set_config(&mut self, config: Config) {
+        let offset = config.clock_offset_ms;
         self.config = config;
+        self.set_clock_offset(offset);
     }
 
     /// Creates a session token for the user (what login does). Returns the token.
