@@ -72,7 +72,14 @@ impl Walk {
     /// would hide every later post). Then the newest one seen that was not ahead of it.
     fn cursor(&self) -> i64 {
         match self.server_time {
-            Some(now) if self.max_update_at > now => self.max_sane,
+            Some(now) if self.max_update_at > now => {
+                let known = if self.known_until <= now {
+                    self.known_until
+                } else {
+                    0
+                };
+                self.max_sane.max(known)
+            }
             _ => self.max_update_at,
         }
     }

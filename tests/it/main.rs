@@ -3,6 +3,7 @@
 mod backup;
 mod browser;
 mod config_errors;
+mod exact;
 mod export;
 mod faults;
 mod gzip;
