@@ -830,3 +830,40 @@ fn gzip_bomb_is_small_on_the_wire() {
     // not counted as compressed by the gzip handler (it was encoded already)
     assert_eq!(s.compressed_responses(), 0);
 }
+
+#[test]
+fn http_date_is_imf_fixdate() {
+    assert_eq!(crate::world::http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+    assert_eq!(
+        crate::world::http_date(1_796_456_631_999),
+        "Sat, 05 Dec 2026 07:43:51 GMT"
+    );
+    assert_eq!(
+        crate::world::http_date(951_782_400_000),
+        "Tue, 29 Feb 2000 00:00:00 GMT"
+    );
+}
+
+#[test]
+fn imported_posts_keep_their_time_and_count() {
+    let mut w = World::generate(1, Scale::Tiny);
+    let ch = w.channels.values().find(|c| c.live.len() > 4).unwrap();
+    let (cid, before, last) = (ch.id.to_string(), ch.total_msg_count, ch.last_post_at);
+    let t = ch.live[1].0 + 1;
+    let alice = w.user_by_name("alice").unwrap().id.to_string();
+    let id = w.import_post(&cid, &alice, "imported", None, t).unwrap();
+    let p = w.post(&id).unwrap();
+    assert_eq!((p.create_at, p.update_at), (t, t));
+    let ch = w.channel(&cid).unwrap();
+    assert_eq!(ch.total_msg_count, before + 1);
+    assert_eq!(ch.last_post_at, last);
+    // a since answer from the newest update never shows it
+    let since = w.posts_for_channel(
+        &cid,
+        &crate::PostsQuery {
+            since: last - 1,
+            ..Default::default()
+        },
+    );
+    assert!(!since["order"].as_array().unwrap().iter().any(|x| x == &id));
+}
