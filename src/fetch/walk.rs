@@ -73,6 +73,8 @@ pub(super) struct Cursor {
     times: Vec<i64>,
     /// While paging by offset through a run of posts sharing one millisecond: that time.
     run: Option<i64>,
+    /// Offset pages in a row that brought nothing new.
+    stale: usize,
 }
 
 impl Cursor {
@@ -104,8 +106,10 @@ impl Cursor {
         let (Some(newest), Some(oldest)) = (page.first(), page.last()) else {
             return Step::End;
         };
+        // An offset page may repeat posts (it starts a little early), but not three in a row.
         let by_offset = matches!(anchor, Anchor::Page(_));
-        if fresh == 0 && !by_offset {
+        self.stale = if fresh == 0 { self.stale + 1 } else { 0 };
+        if fresh == 0 && (!by_offset || self.stale > 2) {
             return Step::Repeated;
         }
         if let (Anchor::Page(k), Some(t)) = (anchor, self.run) {
@@ -348,6 +352,19 @@ mod tests {
             c.step(&Anchor::Page(3), &[l("t150", 1)], 0),
             Step::Next(Anchor::Before("t150".into()))
         );
+        // but a server that answers every offset with the same page is
+        let mut c = Cursor::default();
+        let run = full("r", |_| 7);
+        let fresh = c.take(&run).len();
+        let mut a = c.step(&Anchor::Newest, &run, fresh);
+        let mut n = 0;
+        while let Step::Next(anchor) = a {
+            n += 1;
+            assert!(n < 10, "no end");
+            let fresh = c.take(&run).len();
+            a = c.step(&anchor, &run, fresh);
+        }
+        assert_eq!(a, Step::Repeated);
     }
 
     #[test]
