@@ -1,5 +1,7 @@
 //! One method per Mattermost endpoint that the backup uses.
 
+use std::collections::HashSet;
+
 use reqwest::header::HeaderMap;
 use reqwest::Method;
 use serde_json::value::RawValue;
@@ -9,6 +11,11 @@ use super::error::ApiError;
 use super::model::{Channel, Emoji, Image, Member, PostList, Raw, Team, User};
 use super::PER_PAGE;
 use crate::config::{Login, Secret};
+
+/// Most items read from one paged listing: a generous maximum of a team's or channel's members
+/// (100,000) or of custom emojis, with half again as margin. None of these listings says how
+/// long it is, so this is the ceiling where nothing else ends a listing that never repeats.
+const MAX_LISTED: usize = 150_000;
 
 /// Where a page of posts starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -232,43 +239,77 @@ impl Client {
         }
     }
 
-    /// A paged list endpoint, read to its end (`per_page=200`; a short page is the last).
+    /// A paged list endpoint, read to its end (`per_page=200`; a short page is the last), each
+    /// item once (by `key`): the server's pages need not be disjoint (`LIMIT`/`OFFSET` without
+    /// `ORDER BY`, as `SqlChannelStore.GetMembers`).
+    ///
+    /// # Errors
+    /// [`ApiError::Endless`] for a full page without any item that earlier pages did not bring,
+    /// or a listing beyond [`MAX_LISTED`] items: a server or proxy that repeats its pages.
     async fn all_pages<T: for<'de> serde::Deserialize<'de>>(
         &self,
         path: &str,
         extra: &[(&str, &str)],
+        key: fn(&T) -> &str,
     ) -> Result<Vec<Raw<T>>, ApiError> {
+        let url = self.url(path);
         let mut out = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
         let per_page = PER_PAGE.to_string();
+        let max_pages = MAX_LISTED.div_ceil(PER_PAGE);
         for page in 0.. {
+            if page == max_pages {
+                return Err(ApiError::Endless {
+                    url,
+                    detail: format!(
+                        "{page} full pages, more than the {MAX_LISTED} items any real listing has"
+                    ),
+                });
+            }
             let page_s = page.to_string();
             let mut q: Vec<(&str, &str)> = vec![("page", &page_s), ("per_page", &per_page)];
             q.extend_from_slice(extra);
             let items: Vec<Box<RawValue>> = self.get_json(path, &q).await?;
             let n = items.len();
-            out.extend(parse_all::<T>(&self.url(path), items)?);
+            let before = out.len();
+            for item in parse_all::<T>(&url, items)? {
+                if seen.insert(key(&item.v).to_string()) {
+                    out.push(item);
+                }
+            }
             if n < PER_PAGE {
                 break;
+            }
+            if out.len() == before {
+                return Err(ApiError::Endless {
+                    url,
+                    detail: format!(
+                        "page {page} is full but lists only items of the pages before it"
+                    ),
+                });
             }
         }
         Ok(out)
     }
 
-    /// `GET /channels/{id}/members`, all pages.
+    /// `GET /channels/{id}/members`, all pages, each member once.
     pub async fn channel_members(&self, channel_id: &str) -> Result<Vec<Raw<Member>>, ApiError> {
-        self.all_pages(&format!("/channels/{}/members", check_id(channel_id)?), &[])
-            .await
+        let path = format!("/channels/{}/members", check_id(channel_id)?);
+        self.all_pages(&path, &[], |m: &Member| &m.user_id).await
     }
 
-    /// `GET /teams/{id}/members`, all pages.
+    /// `GET /teams/{id}/members`, all pages, each member once.
     pub async fn team_members(&self, team_id: &str) -> Result<Vec<Raw<Member>>, ApiError> {
-        self.all_pages(&format!("/teams/{}/members", check_id(team_id)?), &[])
-            .await
+        let path = format!("/teams/{}/members", check_id(team_id)?);
+        self.all_pages(&path, &[], |m: &Member| &m.user_id).await
     }
 
     /// `GET /emoji`, all pages, sorted by name; `None` when custom emoji are disabled (501).
     pub async fn emojis(&self) -> Result<Option<Vec<Raw<Emoji>>>, ApiError> {
-        match self.all_pages("/emoji", &[("sort", "name")]).await {
+        match self
+            .all_pages("/emoji", &[("sort", "name")], |e: &Emoji| &e.id)
+            .await
+        {
             Ok(v) => Ok(Some(v)),
             Err(e) if e.status() == Some(501) => Ok(None),
             Err(e) => Err(e),

@@ -6,11 +6,13 @@ mod client;
 mod endpoints;
 mod error;
 pub mod model;
+mod pace;
 mod retry;
 
 pub use client::{Client, ClientOptions, Download};
 pub use endpoints::Anchor;
 pub use error::ApiError;
+pub use pace::MinSpeed;
 pub use retry::{is_retryable, RetryPolicy};
 
 /// Posts per page (the server's maximum).
