@@ -284,7 +284,7 @@ impl Client {
                 return Err(ApiError::Endless {
                     url,
                     detail: format!(
-                        "page {page} is full but lists only items of the pages before it"
+                        "page {page} is full but lists nothing the pages before it did not"
                     ),
                 });
             }

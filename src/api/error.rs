@@ -43,7 +43,7 @@ pub enum ApiError {
     },
     /// A paged listing that does not end: a full page that brings nothing new, or more pages
     /// than any real server has. Nothing of the listing is used.
-    #[error("GET {url}: {detail}; stopped reading it (the server, or a proxy in front of it, repeats its pages); the next run tries again")]
+    #[error("GET {url}: {detail}; stopped there (the server, or a proxy in front of it, repeats its pages)")]
     Endless { url: String, detail: String },
     #[error("interrupted")]
     Cancelled,
