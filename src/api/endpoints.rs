@@ -1,21 +1,15 @@
 //! One method per Mattermost endpoint that the backup uses.
 
-use std::collections::HashSet;
-
 use reqwest::header::HeaderMap;
 use reqwest::Method;
 use serde_json::value::RawValue;
 
 use super::client::{content_type, identity, Client, MAX_IMAGE_BYTES};
 use super::error::ApiError;
+use super::listing::{Listing, Next};
 use super::model::{Channel, Emoji, Image, Member, PostList, Raw, Team, User};
 use super::PER_PAGE;
 use crate::config::{Login, Secret};
-
-/// Most items read from one paged listing: a generous maximum of a team's or channel's members
-/// (100,000) or of custom emojis, with half again as margin. None of these listings says how
-/// long it is, so this is the ceiling where nothing else ends a listing that never repeats.
-const MAX_LISTED: usize = 150_000;
 
 /// Where a page of posts starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -239,13 +233,11 @@ impl Client {
         }
     }
 
-    /// A paged list endpoint, read to its end (`per_page=200`; a short page is the last), each
-    /// item once (by `key`): the server's pages need not be disjoint (`LIMIT`/`OFFSET` without
-    /// `ORDER BY`, as `SqlChannelStore.GetMembers`).
+    /// A paged list endpoint, read to its end (`per_page=200`), each item once (by `key`); see
+    /// [`Listing`].
     ///
     /// # Errors
-    /// [`ApiError::Endless`] for a full page without any item that earlier pages did not bring,
-    /// or a listing beyond [`MAX_LISTED`] items: a server or proxy that repeats its pages.
+    /// [`ApiError::Endless`] for a listing that does not end.
     async fn all_pages<T: for<'de> serde::Deserialize<'de>>(
         &self,
         path: &str,
@@ -253,43 +245,21 @@ impl Client {
         key: fn(&T) -> &str,
     ) -> Result<Vec<Raw<T>>, ApiError> {
         let url = self.url(path);
-        let mut out = Vec::new();
-        let mut seen: HashSet<String> = HashSet::new();
+        let mut listing = Listing::new(PER_PAGE);
         let per_page = PER_PAGE.to_string();
-        let max_pages = MAX_LISTED.div_ceil(PER_PAGE);
-        for page in 0.. {
-            if page == max_pages {
-                return Err(ApiError::Endless {
-                    url,
-                    detail: format!(
-                        "{page} full pages, more than the {MAX_LISTED} items any real listing has"
-                    ),
-                });
-            }
+        let mut page = 0;
+        loop {
             let page_s = page.to_string();
             let mut q: Vec<(&str, &str)> = vec![("page", &page_s), ("per_page", &per_page)];
             q.extend_from_slice(extra);
             let items: Vec<Box<RawValue>> = self.get_json(path, &q).await?;
-            let n = items.len();
-            let before = out.len();
-            for item in parse_all::<T>(&url, items)? {
-                if seen.insert(key(&item.v).to_string()) {
-                    out.push(item);
-                }
-            }
-            if n < PER_PAGE {
-                break;
-            }
-            if out.len() == before {
-                return Err(ApiError::Endless {
-                    url,
-                    detail: format!(
-                        "page {page} is full but lists nothing the pages before it did not"
-                    ),
-                });
+            let items = parse_all::<T>(&url, items)?;
+            match listing.take(items, |r| key(&r.v)) {
+                Ok(Next::Page(p)) => page = p,
+                Ok(Next::Done) => return Ok(listing.into_items()),
+                Err(detail) => return Err(ApiError::Endless { url, detail }),
             }
         }
-        Ok(out)
     }
 
     /// `GET /channels/{id}/members`, all pages, each member once.

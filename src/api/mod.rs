@@ -5,6 +5,7 @@
 mod client;
 mod endpoints;
 mod error;
+mod listing;
 pub mod model;
 mod pace;
 mod retry;
