@@ -278,6 +278,13 @@ fn a_trickling_attachment_and_answer_fail_in_bounded_time_and_the_rest_is_backed
             && !l.contains("resuming")),
         "{log}"
     );
+    // The emoji list was tried again, then listed as failed.
+    assert!(
+        stderr.lines().any(|l| l.contains("/api/v4/emoji")
+            && l.contains("too slow")
+            && l.contains(&format!("attempt {} of {}", retries + 1, retries + 1))),
+        "{log}"
+    );
     assert!(
         stderr.lines().any(|l| l.contains("custom emojis")
             && l.contains("/api/v4/emoji")
