@@ -451,6 +451,46 @@ pub struct ConnectArgs {
     /// Seconds of silence from the server after which a request counts as failed (and is retried).
     #[arg(long, value_name = "SECONDS", default_value_t = 120.0, value_parser = non_negative)]
     pub timeout: f64,
+
+    /// Bytes per second under which a transfer (an answer, an image, an attachment) counts as
+    /// failed when it stays that slow for --min-speed-time seconds; it is retried (attachments
+    /// resume where they stopped). Suffixes K and M for KiB and MiB; 0 turns the check off.
+    #[arg(
+        long,
+        value_name = "BYTES",
+        env = "MATTERBAK_MIN_SPEED",
+        default_value = "1K",
+        value_parser = byte_count
+    )]
+    pub min_speed: u64,
+
+    /// Seconds over which --min-speed is averaged.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        env = "MATTERBAK_MIN_SPEED_TIME",
+        default_value_t = 30.0,
+        value_parser = non_negative
+    )]
+    pub min_speed_time: f64,
+}
+
+/// A number of bytes: `1500`, `1K` / `1k` (KiB), `2M` (MiB).
+fn byte_count(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&t[..i], 1024),
+        Some((i, 'm' | 'M')) => (&t[..i], 1024 * 1024),
+        _ => (t, 1),
+    };
+    let v: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of bytes (e.g. 1024, 1K, 2M)"))?;
+    if !v.is_finite() || v < 0.0 {
+        return Err(format!("`{s}` must be a number of bytes >= 0"));
+    }
+    Ok((v * mult as f64).round() as u64)
 }
 
 fn non_negative(s: &str) -> Result<f64, String> {
@@ -478,6 +518,10 @@ mod tests {
         assert!(cli.command.is_none());
         assert_eq!(b.connect.credentials, None);
         assert_eq!((b.connect.timeout, b.connect.retries), (120.0, 5));
+        assert_eq!(
+            (b.connect.min_speed, b.connect.min_speed_time),
+            (1024, 30.0)
+        );
         assert_eq!(b.channels, PathBuf::from("channels.json"));
         assert_eq!(b.data_dir, PathBuf::from("data"));
         assert_eq!(b.output_zip, None);
@@ -504,6 +548,22 @@ mod tests {
         assert_eq!(cli.backup.output_zip, Some(PathBuf::from("y.zip")));
         assert_eq!(cli.backup.rate_limit, 0.0);
         assert!(cli.backup.skip_users);
+    }
+
+    #[test]
+    fn byte_counts() {
+        for (s, v) in [
+            ("0", 0),
+            ("1500", 1500),
+            ("1K", 1024),
+            ("1.5k", 1536),
+            ("2M", 2 << 20),
+        ] {
+            assert_eq!(byte_count(s), Ok(v), "{s}");
+        }
+        for s in ["", "K", "-1", "1G", "x"] {
+            assert!(byte_count(s).is_err(), "{s}");
+        }
     }
 
     #[test]
@@ -548,6 +608,10 @@ mod tests {
             "--insecure",
             "--timeout",
             "5",
+            "--min-speed",
+            "2k",
+            "--min-speed-time",
+            "7",
         ]);
         match cli.unwrap().command {
             Some(Command::List(l)) => {
@@ -560,6 +624,7 @@ mod tests {
                 assert_eq!(c.ca_cert, Some(PathBuf::from("ca.pem")));
                 assert!(c.insecure);
                 assert_eq!(c.timeout, 5.0);
+                assert_eq!((c.min_speed, c.min_speed_time), (2048, 7.0));
             }
             other => panic!("{other:?}"),
         }

@@ -22,6 +22,7 @@ use reqwest::{Method, Response, StatusCode};
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
+use super::pace::{next_chunk, MinSpeed, Pace};
 use super::retry::{is_retryable, RetryPolicy};
 use crate::cancel::Cancel;
 use crate::config::Secret;
@@ -41,6 +42,8 @@ pub struct ClientOptions {
     pub connect_timeout: Duration,
     /// Longest silence while waiting for (a part of) an answer.
     pub read_timeout: Duration,
+    /// Slowest body accepted (`--min-speed`, `--min-speed-time`).
+    pub min_speed: MinSpeed,
     pub retry: RetryPolicy,
     /// Certificate authorities trusted besides the built-in ones (`--ca-cert`).
     pub ca_certs: Vec<reqwest::Certificate>,
@@ -54,6 +57,7 @@ impl Default for ClientOptions {
             rate_limit: 10.0,
             connect_timeout: Duration::from_secs(30),
             read_timeout: Duration::from_secs(120),
+            min_speed: MinSpeed::default(),
             retry: RetryPolicy::default(),
             ca_certs: Vec::new(),
             insecure: false,
@@ -69,6 +73,7 @@ pub struct Client {
     token: Option<Secret>,
     limiter: Option<DefaultDirectRateLimiter>,
     pub(crate) retry: RetryPolicy,
+    min_speed: MinSpeed,
     /// The server said `X-RateLimit-Remaining: 0`: no request before this instant.
     pause_until: Mutex<Option<Instant>>,
     pub(crate) cancel: Cancel,
@@ -127,6 +132,7 @@ impl Client {
             token: None,
             limiter,
             retry: opts.retry.clone(),
+            min_speed: opts.min_speed,
             pause_until: Mutex::new(None),
             cancel,
             requests: AtomicU64::new(0),
@@ -403,7 +409,8 @@ impl Client {
         }
     }
 
-    /// Reads a whole body, refusing more than `limit` bytes (`truncate`: stop there silently).
+    /// Reads a whole body, refusing more than `limit` bytes (`truncate`: stop there silently)
+    /// or a body slower than the minimum speed.
     ///
     /// A gzipped answer is inflated chunk by chunk as it is read (reqwest drops its
     /// `Content-Length`), so `limit` bounds the inflated size: a small body that inflates
@@ -424,11 +431,9 @@ impl Client {
             }
         }
         let mut buf = Vec::new();
+        let mut pace = Pace::new(self.min_speed);
         loop {
-            let chunk = tokio::select! {
-                c = resp.chunk() => c.map_err(|e| ApiError::from_reqwest(url, e))?,
-                _ = self.cancel.cancelled() => return Err(ApiError::Cancelled),
-            };
+            let chunk = next_chunk(&mut resp, &mut pace, &self.cancel, url).await?;
             let Some(chunk) = chunk else { break };
             if buf.len() as u64 + chunk.len() as u64 > limit {
                 if truncate {
@@ -502,6 +507,7 @@ impl Client {
             resp,
             url,
             cancel: self.cancel.clone(),
+            pace: Pace::new(self.min_speed),
         })
     }
 }
@@ -534,6 +540,7 @@ pub struct Download {
     resp: Response,
     url: String,
     cancel: Cancel,
+    pace: Pace,
     /// The server answered a `Range` request with 206: the body continues at the offset.
     pub partial: bool,
     pub content_length: Option<u64>,
@@ -544,12 +551,10 @@ impl Download {
     /// The next chunk, `None` at the end.
     ///
     /// # Errors
-    /// A transfer error, a timeout, or [`ApiError::Cancelled`].
+    /// A transfer error, a timeout, a transfer slower than the minimum speed
+    /// ([`ApiError::TooSlow`]), or [`ApiError::Cancelled`].
     pub async fn chunk(&mut self) -> Result<Option<bytes::Bytes>, ApiError> {
-        tokio::select! {
-            c = self.resp.chunk() => c.map_err(|e| ApiError::from_reqwest(&self.url, e)),
-            _ = self.cancel.cancelled() => Err(ApiError::Cancelled),
-        }
+        next_chunk(&mut self.resp, &mut self.pace, &self.cancel, &self.url).await
     }
 
     pub fn url(&self) -> &str {

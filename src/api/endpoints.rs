@@ -6,6 +6,7 @@ use serde_json::value::RawValue;
 
 use super::client::{content_type, identity, Client, MAX_IMAGE_BYTES};
 use super::error::ApiError;
+use super::listing::{Listing, Next};
 use super::model::{Channel, Emoji, Image, Member, Post, PostList, Raw, Team, User};
 use super::PER_PAGE;
 use crate::config::{Login, Secret};
@@ -243,43 +244,53 @@ impl Client {
         }
     }
 
-    /// A paged list endpoint, read to its end (`per_page=200`; a short page is the last).
+    /// A paged list endpoint, read to its end (`per_page=200`), each item once (by `key`); see
+    /// [`Listing`].
+    ///
+    /// # Errors
+    /// [`ApiError::Endless`] for a listing that does not end.
     async fn all_pages<T: for<'de> serde::Deserialize<'de>>(
         &self,
         path: &str,
         extra: &[(&str, &str)],
+        key: fn(&T) -> &str,
     ) -> Result<Vec<Raw<T>>, ApiError> {
-        let mut out = Vec::new();
+        let url = self.url(path);
+        let mut listing = Listing::new(PER_PAGE);
         let per_page = PER_PAGE.to_string();
-        for page in 0.. {
+        let mut page = 0;
+        loop {
             let page_s = page.to_string();
             let mut q: Vec<(&str, &str)> = vec![("page", &page_s), ("per_page", &per_page)];
             q.extend_from_slice(extra);
             let items: Vec<Box<RawValue>> = self.get_json(path, &q).await?;
-            let n = items.len();
-            out.extend(parse_all::<T>(&self.url(path), items)?);
-            if n < PER_PAGE {
-                break;
+            let items = parse_all::<T>(&url, items)?;
+            match listing.take(items, |r| key(&r.v)) {
+                Ok(Next::Page(p)) => page = p,
+                Ok(Next::Done) => return Ok(listing.into_items()),
+                Err(detail) => return Err(ApiError::Endless { url, detail }),
             }
         }
-        Ok(out)
     }
 
-    /// `GET /channels/{id}/members`, all pages.
+    /// `GET /channels/{id}/members`, all pages, each member once.
     pub async fn channel_members(&self, channel_id: &str) -> Result<Vec<Raw<Member>>, ApiError> {
-        self.all_pages(&format!("/channels/{}/members", check_id(channel_id)?), &[])
-            .await
+        let path = format!("/channels/{}/members", check_id(channel_id)?);
+        self.all_pages(&path, &[], |m: &Member| &m.user_id).await
     }
 
-    /// `GET /teams/{id}/members`, all pages.
+    /// `GET /teams/{id}/members`, all pages, each member once.
     pub async fn team_members(&self, team_id: &str) -> Result<Vec<Raw<Member>>, ApiError> {
-        self.all_pages(&format!("/teams/{}/members", check_id(team_id)?), &[])
-            .await
+        let path = format!("/teams/{}/members", check_id(team_id)?);
+        self.all_pages(&path, &[], |m: &Member| &m.user_id).await
     }
 
     /// `GET /emoji`, all pages, sorted by name; `None` when custom emoji are disabled (501).
     pub async fn emojis(&self) -> Result<Option<Vec<Raw<Emoji>>>, ApiError> {
-        match self.all_pages("/emoji", &[("sort", "name")]).await {
+        match self
+            .all_pages("/emoji", &[("sort", "name")], |e: &Emoji| &e.id)
+            .await
+        {
             Ok(v) => Ok(Some(v)),
             Err(e) if e.status() == Some(501) => Ok(None),
             Err(e) => Err(e),

@@ -32,6 +32,19 @@ pub enum ApiError {
     TooLarge { url: String, limit: u64 },
     #[error("{url}: {detail}")]
     Transfer { url: String, detail: String },
+    /// A transfer slower than `--min-speed` over `--min-speed-time` (retried, with `Range` for
+    /// attachments).
+    #[error("{url}: too slow: {bytes} bytes in {secs:.1} s, under the minimum of {min_speed} bytes/s (--min-speed, --min-speed-time)")]
+    TooSlow {
+        url: String,
+        bytes: u64,
+        secs: f64,
+        min_speed: u64,
+    },
+    /// A paged listing that does not end: a full page that brings nothing new, or more pages
+    /// than any real server has. Nothing of the listing is used.
+    #[error("GET {url}: {detail}; stopped there (the server, or a proxy in front of it, repeats its pages)")]
+    Endless { url: String, detail: String },
     #[error("interrupted")]
     Cancelled,
 }

@@ -5,12 +5,15 @@
 mod client;
 mod endpoints;
 mod error;
+mod listing;
 pub mod model;
+mod pace;
 mod retry;
 
 pub use client::{Client, ClientOptions, Download};
 pub use endpoints::Anchor;
 pub use error::ApiError;
+pub use pace::MinSpeed;
 pub use retry::{is_retryable, RetryPolicy};
 
 /// Posts per page (the server's maximum).

@@ -55,12 +55,16 @@ pub fn is_retryable(e: &ApiError) -> bool {
         ApiError::Status { status, .. } => {
             matches!(*status, 408 | 429) || (*status >= 500 && *status != 501)
         }
-        ApiError::Connect { .. } | ApiError::Timeout { .. } | ApiError::Transfer { .. } => true,
+        ApiError::Connect { .. }
+        | ApiError::Timeout { .. }
+        | ApiError::Transfer { .. }
+        | ApiError::TooSlow { .. } => true,
         // A certificate does not become trusted by waiting.
         ApiError::Tls { .. }
         | ApiError::NotApi { .. }
         | ApiError::BadJson { .. }
         | ApiError::TooLarge { .. }
+        | ApiError::Endless { .. }
         | ApiError::Cancelled => false,
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Result;
 
 use crate::api::model::{Raw, User};
-use crate::api::{ApiError, Client, ClientOptions, RetryPolicy};
+use crate::api::{ApiError, Client, ClientOptions, MinSpeed, RetryPolicy};
 use crate::cancel::Cancel;
 use crate::cli::ConnectArgs;
 use crate::config::{Credentials, Login, LoginSources, Secret};
@@ -62,6 +62,10 @@ pub fn client_options(
         rate_limit,
         connect_timeout: Duration::from_secs_f64(c.connect_timeout.max(0.1)),
         read_timeout: Duration::from_secs_f64(c.timeout.max(0.1)),
+        min_speed: MinSpeed {
+            bytes_per_sec: c.min_speed,
+            over: Duration::from_secs_f64(c.min_speed_time),
+        },
         retry: RetryPolicy {
             attempts: c.retries.saturating_add(1),
             scale: retry_wait_scale,

@@ -380,11 +380,14 @@ impl<'a> Engine<'a> {
                 Some(p) => p,
                 // Not named `<id>__<id>`: ask for the members instead.
                 None => {
-                    let members = self
+                    let r = self
                         .client
                         .channel_members(&c.v.id)
                         .await
-                        .context("members of a direct channel")?;
+                        .context("members of a direct channel");
+                    let Some(members) = self.item(r, &format!("direct channel {}", c.v.id))? else {
+                        continue;
+                    };
                     members
                         .iter()
                         .map(|m| m.v.user_id.clone())
@@ -450,11 +453,15 @@ impl<'a> Engine<'a> {
                     fetched: None,
                 }),
                 None => {
-                    let m = self
+                    let r = self
                         .client
                         .channel_members(&c.v.id)
                         .await
-                        .context("members of a group channel")?;
+                        .context("members of a group channel");
+                    let label = format!("group channel {} ({})", c.v.id, c.v.display_name);
+                    let Some(m) = self.item(r, &label)? else {
+                        continue;
+                    };
                     with_members.push(GroupMembers {
                         channel: c,
                         ids: m.iter().map(|m| m.v.user_id.clone()).collect(),

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `matterbak` binary against the in-process fake server.
 
 mod backup;
+mod bounds;
 mod browser;
 mod config_errors;
 mod exact;

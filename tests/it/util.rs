@@ -87,6 +87,8 @@ impl Env {
             "MATTERBAK_PASSWORD",
             "MATTERBAK_MFA_TOKEN",
             "MATTERBAK_CA_CERT",
+            "MATTERBAK_MIN_SPEED",
+            "MATTERBAK_MIN_SPEED_TIME",
         ] {
             c.env_remove(v);
         }

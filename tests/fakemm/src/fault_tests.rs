@@ -13,12 +13,12 @@ const PAT: &str = "alicepersonalaccesstoken0000";
 
 /// What came back over one connection.
 #[derive(Debug)]
-struct Raw {
+pub(crate) struct Raw {
     /// None: the connection closed (or failed) before a status line.
-    status: Option<u16>,
-    headers: HashMap<String, String>,
+    pub(crate) status: Option<u16>,
+    pub(crate) headers: HashMap<String, String>,
     /// The body as received (de-chunked when chunked).
-    body: Vec<u8>,
+    pub(crate) body: Vec<u8>,
     /// The body arrived completely (Content-Length reached, or the last chunk seen).
     complete: bool,
     /// The read ended with an error (reset) rather than EOF.
@@ -31,7 +31,7 @@ impl Raw {
             .get(&k.to_ascii_lowercase())
             .map(|s| s.as_str())
     }
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|e| panic!("bad json ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
@@ -139,15 +139,21 @@ fn raw_to(
     }
 }
 
-fn addr(s: &FakeServer) -> String {
+pub(crate) fn addr(s: &FakeServer) -> String {
     s.base_url().trim_start_matches("http://").to_string()
 }
 
-fn raw(s: &FakeServer, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Raw {
+pub(crate) fn raw(
+    s: &FakeServer,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Raw {
     raw_to(&addr(s), method, path, headers, body, usize::MAX)
 }
 
-fn get(s: &FakeServer, path: &str) -> Raw {
+pub(crate) fn get(s: &FakeServer, path: &str) -> Raw {
     let auth = format!("Bearer {PAT}");
     raw(s, "GET", path, &[("Authorization", &auth)], "")
 }
@@ -167,7 +173,7 @@ fn post(s: &FakeServer, path: &str, body: &str) -> Raw {
     )
 }
 
-fn tiny() -> FakeServer {
+pub(crate) fn tiny() -> FakeServer {
     FakeServer::start(World::generate(42, Scale::Tiny))
 }
 
@@ -176,7 +182,7 @@ fn only(kind: FaultKind) -> Faults {
 }
 
 /// The id and size of a non-image file (streamed in 64 KiB chunks) of at least `min` bytes.
-fn big_file(s: &FakeServer, min: u64) -> (String, u64) {
+pub(crate) fn big_file(s: &FakeServer, min: u64) -> (String, u64) {
     s.with_world(|w| {
         let ch = w
             .channel_by_names("acme", "town-square")

@@ -36,6 +36,23 @@ pub struct Hostile {
     /// `GET /users/{id}/teams` answers `Content-Encoding: gzip` (whatever the request
     /// accepts) with about 100 KB that inflate to [`crate::gzip::BOMB_BYTES`] (96 MiB) of JSON.
     pub gzip_bomb: bool,
+    /// `GET /channels/{id}/members`, `GET /teams/{id}/members` and `GET /emoji`: every page
+    /// answers the listing's first items, repeated to fill a full page (`per_page` items), so
+    /// the listing never ends (a proxy that caches one answer whatever the query string).
+    pub repeat_listings: bool,
+    /// `GET /channels/{id}/members`: page `p` starts at row `p × (per_page − 1)`, so every
+    /// page repeats the last member of the page before it. `SqlChannelStore.GetMembers` pages with
+    /// `LIMIT`/`OFFSET` and no `ORDER BY`, so a live database may return overlapping pages;
+    /// this is the stable form of that.
+    pub overlap_members: bool,
+    /// `GET /emoji` (the list) and `GET /files/{id}` of one file ([`Hostile::trickle_file`])
+    /// send their body one byte every [`Hostile::trickle_ms`] ms: never silent, never done.
+    pub trickle: bool,
+    /// The file `trickle` slows down; `None`: the file with the smallest id.
+    #[serde(skip)]
+    pub trickle_file: Option<crate::id::Id>,
+    /// Milliseconds between two bytes of a `trickle` answer; 0 means 1000.
+    pub trickle_ms: u64,
 }
 
 /// One switch of [`Hostile`]; JSON / CLI names are the snake_case field names.
@@ -50,10 +67,13 @@ pub enum HostileMode {
     FileSizeMismatch,
     FileSizeShort,
     GzipBomb,
+    RepeatListings,
+    OverlapMembers,
+    Trickle,
 }
 
 impl HostileMode {
-    pub const ALL: [HostileMode; 8] = [
+    pub const ALL: [HostileMode; 11] = [
         HostileMode::RedirectOtherHost,
         HostileMode::RepeatPages,
         HostileMode::HugeResponse,
@@ -62,6 +82,9 @@ impl HostileMode {
         HostileMode::FileSizeMismatch,
         HostileMode::FileSizeShort,
         HostileMode::GzipBomb,
+        HostileMode::RepeatListings,
+        HostileMode::OverlapMembers,
+        HostileMode::Trickle,
     ];
 
     pub fn name(self) -> &'static str {
@@ -74,6 +97,9 @@ impl HostileMode {
             HostileMode::FileSizeMismatch => "file_size_mismatch",
             HostileMode::FileSizeShort => "file_size_short",
             HostileMode::GzipBomb => "gzip_bomb",
+            HostileMode::RepeatListings => "repeat_listings",
+            HostileMode::OverlapMembers => "overlap_members",
+            HostileMode::Trickle => "trickle",
         }
     }
 }
@@ -102,6 +128,9 @@ impl Hostile {
             HostileMode::FileSizeMismatch => &mut self.file_size_mismatch,
             HostileMode::FileSizeShort => &mut self.file_size_short,
             HostileMode::GzipBomb => &mut self.gzip_bomb,
+            HostileMode::RepeatListings => &mut self.repeat_listings,
+            HostileMode::OverlapMembers => &mut self.overlap_members,
+            HostileMode::Trickle => &mut self.trickle,
         }
     }
     pub fn set(&mut self, m: HostileMode, on: bool) {
@@ -111,6 +140,52 @@ impl Hostile {
         let mut c = *self;
         *c.field(m)
     }
+}
+
+/// One page of a listing under the hostile modes: `repeat_listings` (the first items, repeated
+/// to `per_page`), `overlap_members` when `overlap` (each page starts one row
+/// earlier, so that it repeats the last item of the page before), else the page as the server
+/// pages it.
+pub fn listing_page<T: Clone>(
+    h: &Hostile,
+    overlap: bool,
+    q: &crate::routes::Params,
+    all: Vec<T>,
+) -> Vec<T> {
+    let (page, per_page) = crate::routes::paging(q);
+    if h.repeat_listings {
+        return all.iter().cycle().take(per_page).cloned().collect();
+    }
+    let start = if overlap && h.overlap_members && per_page > 1 {
+        page.saturating_mul(per_page - 1)
+    } else {
+        page.saturating_mul(per_page)
+    };
+    all.into_iter().skip(start).take(per_page).collect()
+}
+
+/// The `trickle` answer: the same headers, the body one byte every `h.trickle_ms` ms.
+pub fn trickle(resp: Response, h: &Hostile) -> Response {
+    let every = std::time::Duration::from_millis(if h.trickle_ms == 0 {
+        1000
+    } else {
+        h.trickle_ms
+    });
+    let (parts, body) = resp.into_parts();
+    let bytes = body
+        .into_data_stream()
+        .flat_map(|r| {
+            let items: Vec<Result<Bytes, std::io::Error>> = match r {
+                Ok(b) => (0..b.len()).map(|i| Ok(b.slice(i..i + 1))).collect(),
+                Err(e) => vec![Err(std::io::Error::other(e))],
+            };
+            futures_util::stream::iter(items)
+        })
+        .then(move |item| async move {
+            tokio::time::sleep(every).await;
+            item
+        });
+    Response::from_parts(parts, Body::from_stream(bytes))
 }
 
 /// Bytes the `huge_response` array runs to before it is closed.

@@ -125,9 +125,13 @@ struct FaultArgs {
     #[arg(long)]
     latency_ms: Option<String>,
     /// Switch on a hostile mode (repeatable): redirect_other_host, repeat_pages,
-    /// huge_response, invalid_json, html_login, file_size_mismatch, file_size_short, gzip_bomb.
+    /// huge_response, invalid_json, html_login, file_size_mismatch, file_size_short, gzip_bomb,
+    /// repeat_listings, overlap_members, trickle.
     #[arg(long)]
     hostile: Vec<HostileMode>,
+    /// Milliseconds between two bytes of a `trickle` answer.
+    #[arg(long, default_value_t = 1000)]
+    trickle_ms: u64,
 }
 
 impl FaultArgs {
@@ -214,6 +218,7 @@ fn main() -> anyhow::Result<()> {
     for m in &faults.hostile {
         world.config.hostile.set(*m, true);
     }
+    world.config.hostile.trickle_ms = faults.trickle_ms;
     let channels = world.sample_channels_json();
     let server = FakeServer::start_on(world, &addr)?;
     let url = server.base_url();

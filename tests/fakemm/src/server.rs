@@ -199,7 +199,7 @@ pub async fn middleware(State(s): State<AppState>, mut req: Request, next: Next)
     s.total.fetch_add(1, Ordering::SeqCst);
 
     let is_api = path == "/api/v4" || path.starts_with("/api/v4/");
-    let (rl_cfg, version, hostile, step, broken, gzip_mode, clock_offset) = {
+    let (rl_cfg, version, hostile, step, broken, gzip_mode, clock_offset, trickled) = {
         let w = s.world();
         let broken = is_api
             && w.config
@@ -220,6 +220,7 @@ pub async fn middleware(State(s): State<AppState>, mut req: Request, next: Next)
             broken,
             w.config.webserver_mode == WebserverMode::Gzip,
             w.config.clock_offset_ms,
+            method == Method::GET && is_trickled(&w, &path),
         )
     };
     // The gzip handler wraps the API handlers, inside the rate limiter (server.go).
@@ -354,8 +355,25 @@ pub async fn middleware(State(s): State<AppState>, mut req: Request, next: Next)
     match fault {
         Some(Fault::Truncate) => faults::truncate(resp),
         Some(Fault::SlowBody(ms)) => faults::trickle(resp, ms),
+        _ if trickled => crate::hostile::trickle(resp, &hostile),
         _ => resp,
     }
+}
+
+/// Whether the hostile mode `trickle` slows down this `GET`: the emoji list, and one file.
+fn is_trickled(w: &crate::World, path: &str) -> bool {
+    let h = &w.config.hostile;
+    if !h.trickle {
+        return false;
+    }
+    if path == "/api/v4/emoji" {
+        return true;
+    }
+    let Some(fid) = path.strip_prefix("/api/v4/files/") else {
+        return false;
+    };
+    let chosen = h.trickle_file.or_else(|| w.files.keys().min().copied());
+    chosen.is_some_and(|c| c.as_str() == fid)
 }
 
 /// The body length of a response: its `Content-Length`, or the exact size of a full body

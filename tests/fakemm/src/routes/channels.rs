@@ -193,7 +193,9 @@ pub async fn channel_members(
     if !w.can_read_channel_id(a.user, cid) {
         return Err(ApiError::forbidden());
     }
-    let v: Vec<Value> = paged(&q, w.render_channel_members(cid.as_str())).collect();
+    // `SqlChannelStore.GetMembers`: LIMIT/OFFSET without ORDER BY (`overlap_members`).
+    let all = w.render_channel_members(cid.as_str());
+    let v = crate::hostile::listing_page(&w.config.hostile, true, &q, all);
     Ok(json_resp(&Value::Array(v)))
 }
 
@@ -241,7 +243,7 @@ pub async fn team_members(
                 .unwrap_or_default()
         });
     }
-    let v: Vec<Value> = paged(&q, all).collect();
+    let v = crate::hostile::listing_page(&w.config.hostile, false, &q, all);
     Ok(json_resp(&Value::Array(v)))
 }
 

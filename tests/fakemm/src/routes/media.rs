@@ -3,8 +3,7 @@
 use super::channels::readable_team;
 use super::posts::post_in_readable_channel;
 use super::{
-    etag_matches, json_etag, json_resp, not_modified, paged, require_id, require_user, set_etag,
-    Params,
+    etag_matches, json_etag, json_resp, not_modified, require_id, require_user, set_etag, Params,
 };
 use crate::content::{self, Kind};
 use crate::error::{ApiError, ApiResult};
@@ -373,9 +372,11 @@ pub async fn emoji_list(
     if sort == "name" {
         list.sort_by(|a, b| a.name.cmp(&b.name));
     }
-    let v: Vec<Value> = paged(&q, list)
+    let list: Vec<Value> = list
+        .into_iter()
         .map(|e| w.render_emoji(e.id.as_str()))
         .collect();
+    let v = crate::hostile::listing_page(&w.config.hostile, false, &q, list);
     Ok(json_resp(&Value::Array(v)))
 }
 
