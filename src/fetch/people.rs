@@ -155,9 +155,26 @@ impl Engine<'_> {
                 }
             }
         }
-        // All stored now: nothing is pending any more.
+        // Users the server left out of its answer (`GetViewUsersRestrictions`: a guest, or a
+        // scheme without `view_members`): no failure; their posts are stored all the same.
+        // They stay pending, so a later run stores them once the server shows them.
+        let hidden: Vec<String> = new
+            .iter()
+            .filter(|id| !self.users.contains_key(*id))
+            .cloned()
+            .collect();
+        if !hidden.is_empty() {
+            tracing::info!(
+                "users: the server does not show {} user(s) to {} (a guest account or restricted permissions); their posts are kept, without a profile: {}",
+                hidden.len(),
+                self.me.v.username,
+                hidden.join(", ")
+            );
+        }
+        // All stored now: nothing else is pending any more.
         self.seen.clear();
-        self.state.pending_users.clear();
+        self.state.pending_users = hidden.iter().cloned().collect();
+        self.summary.hidden_users = hidden;
         self.summary.users += written;
         self.summary.images += images;
         self.store.checkpoint()?;

@@ -302,8 +302,26 @@ async fn add_user(State(s): State<AppState>, Json(b): Json<NewUser>) -> Res {
     done(id)
 }
 
-async fn picture(State(s): State<AppState>, Path(id): Path<String>) -> Res {
-    done(s.world().set_profile_picture(&id))
+#[derive(Deserialize, Default)]
+struct Picture {
+    /// Remove the picture (back to the generated default) instead of uploading a new one.
+    #[serde(default)]
+    remove: bool,
+}
+
+/// `{}` (or no body): a new picture is uploaded; `{"remove": true}`: the picture is removed.
+async fn picture(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    body: Option<Json<Picture>>,
+) -> Res {
+    let b = body.map(|b| b.0).unwrap_or_default();
+    let mut w = s.world();
+    done(if b.remove {
+        w.remove_profile_picture(&id)
+    } else {
+        w.set_profile_picture(&id)
+    })
 }
 
 async fn deactivate(State(s): State<AppState>, Path(id): Path<String>) -> Res {
@@ -333,6 +351,10 @@ struct ConfigPatch {
     server_version: Option<String>,
     /// "gzip", "uncompressed" or "disabled".
     webserver_mode: Option<crate::gzip::WebserverMode>,
+    /// `TeamSettings.ExperimentalViewArchivedChannels`.
+    view_archived_channels: Option<bool>,
+    /// Callers without `view_members` see only users who share a channel with them.
+    restrict_view_members: Option<bool>,
 }
 
 async fn config(State(s): State<AppState>, Json(b): Json<ConfigPatch>) -> Response {
@@ -352,6 +374,12 @@ async fn config(State(s): State<AppState>, Json(b): Json<ConfigPatch>) -> Respon
     }
     if let Some(v) = b.webserver_mode {
         c.webserver_mode = v;
+    }
+    if let Some(v) = b.view_archived_channels {
+        c.view_archived_channels = v;
+    }
+    if let Some(v) = b.restrict_view_members {
+        c.restrict_view_members = v;
     }
     w.set_config(c);
     Json(json!({"status": "OK"})).into_response()

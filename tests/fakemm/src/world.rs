@@ -24,6 +24,13 @@ pub struct Config {
     pub hostile: crate::hostile::Hostile,
     /// `ServiceSettings.WebserverMode` (default "gzip", as on the real server).
     pub webserver_mode: crate::gzip::WebserverMode,
+    /// `TeamSettings.ExperimentalViewArchivedChannels` (default true, as newer servers force
+    /// it). Off (servers up to v10): `getPostsForChannel` refuses archived channels with 403.
+    pub view_archived_channels: bool,
+    /// Users without `view_members` (guests, or a permission scheme that takes it from
+    /// users): `GetViewUsersRestrictions` limits what they see of other users to the members
+    /// of channels they belong to. System admins are never restricted. Default off.
+    pub restrict_view_members: bool,
 }
 
 impl Default for Config {
@@ -36,6 +43,8 @@ impl Default for Config {
             faults: crate::faults::Faults::default(),
             hostile: crate::hostile::Hostile::default(),
             webserver_mode: crate::gzip::WebserverMode::default(),
+            view_archived_channels: true,
+            restrict_view_members: false,
         }
     }
 }
@@ -330,6 +339,28 @@ impl World {
     pub fn can_read_channel(&self, user: Id, ch: &Channel) -> bool {
         ch.members.contains_key(&user)
             || (ch.channel_type == 'O' && self.is_team_member(ch.team_id, user))
+    }
+
+    /// Does `GetViewUsersRestrictions` restrict this caller (no `view_members`)?
+    pub fn view_restricted(&self, viewer: Id) -> bool {
+        self.config.restrict_view_members
+            && !self
+                .users
+                .get(&viewer)
+                .is_some_and(|u| u.roles.split(' ').any(|r| r == "system_admin"))
+    }
+
+    /// `App.UserCanSeeOtherUser`: without `view_members` (`config.restrict_view_members`, not a
+    /// system admin), `GetViewUsersRestrictions` gives no teams and the caller's channels
+    /// (`GetAllChannelMembersForUser`, archived ones included): `other` is visible when it is
+    /// the caller or a member of one of them.
+    pub fn can_see_user(&self, viewer: Id, other: Id) -> bool {
+        if viewer == other || !self.view_restricted(viewer) {
+            return true;
+        }
+        self.channels
+            .values()
+            .any(|c| c.members.contains_key(&viewer) && c.members.contains_key(&other))
     }
 
     /// Does channel `id` exist and can `user` read it?
@@ -1015,6 +1046,20 @@ impl World {
         let user = self.users.get_mut(&u).ok_or("unknown user")?;
         user.last_picture_update = t;
         user.update_at = t;
+        Ok(u.to_string())
+    }
+
+    /// The user removes their profile picture (`App.SetDefaultProfileImage`): the generated
+    /// default image is written to storage, then `SqlUserStore.ResetLastPictureUpdate` sets
+    /// `last_picture_update` to 0 (omitted from the user JSON) and `update_at` to now. The
+    /// image endpoint then serves the stored default image with ETag `0`.
+    pub fn remove_profile_picture(&mut self, user_id: &str) -> Result<String, String> {
+        let u = self.uid(user_id)?;
+        let t = self.tick();
+        let user = self.users.get_mut(&u).ok_or("unknown user")?;
+        user.last_picture_update = 0;
+        user.update_at = t;
+        self.default_picture_written.insert(u);
         Ok(u.to_string())
     }
 
