@@ -44,6 +44,7 @@ async fn stats(State(s): State<AppState>) -> Json<Value> {
         "total": s.total.load(std::sync::atomic::Ordering::SeqCst),
         "counts": s.counts_snapshot(),
         "faults": s.faults_injected.load(std::sync::atomic::Ordering::SeqCst),
+        "rate_limited": s.rate_limited.load(std::sync::atomic::Ordering::SeqCst),
     }))
 }
 

@@ -25,6 +25,8 @@ pub struct Shared {
     /// Body bytes of the responses (`Content-Length`, or the exact size of a full body).
     pub bytes: AtomicU64,
     pub limiter: Mutex<Option<Limiter>>,
+    /// Requests the rate limiter refused (429) since the start or the last `reset_counts`.
+    pub rate_limited: AtomicU64,
     /// The current fault sequence and the log of injected faults.
     pub faults: Mutex<FaultRuntime>,
     /// Faults injected since the start (or the last `reset_counts`).
@@ -56,6 +58,7 @@ impl Shared {
             total: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
             limiter: Mutex::new(None),
+            rate_limited: AtomicU64::new(0),
             faults: Mutex::new(FaultRuntime::default()),
             faults_injected: AtomicU64::new(0),
             other: OtherHost::default(),
@@ -117,6 +120,7 @@ impl Shared {
         self.total.store(0, Ordering::SeqCst);
         self.bytes.store(0, Ordering::SeqCst);
         self.faults_injected.store(0, Ordering::SeqCst);
+        self.rate_limited.store(0, Ordering::SeqCst);
         self.fault_rt().log.clear();
         self.compressed.store(0, Ordering::SeqCst);
         self.compressed_counts
@@ -271,6 +275,7 @@ pub async fn middleware(State(s): State<AppState>, mut req: Request, next: Next)
         }
     };
     if rl.as_ref().is_some_and(|r| r.limited) {
+        s.rate_limited.fetch_add(1, Ordering::SeqCst);
         let mut resp = (
             StatusCode::TOO_MANY_REQUESTS,
             [
@@ -544,6 +549,11 @@ impl FakeServer {
     /// Sets `ServiceSettings.WebserverMode` (the default is gzip, as on the real server).
     pub fn set_webserver_mode(&self, mode: WebserverMode) {
         self.state.world().config.webserver_mode = mode;
+    }
+
+    /// Requests refused by the rate limiter (429) since the last `reset_counts`.
+    pub fn rate_limited(&self) -> u64 {
+        self.state.rate_limited.load(Ordering::SeqCst)
     }
 
     pub fn total_requests(&self) -> u64 {
