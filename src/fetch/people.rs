@@ -133,8 +133,16 @@ impl Engine<'_> {
                 continue;
             }
             let label = format!("{}{}image", layout::sanitize(&username), layout::SEP);
+            // Only a picture newer than the stored one is fetched. A removed picture
+            // (`last_picture_update` back to 0) keeps the old image: the server now serves a
+            // generated default. Without an uploaded picture, an image stored under a former
+            // name is renamed, not replaced by the default.
             let grew = stored_i64(&old, "last_picture_update").is_none_or(|o| o < lpu);
-            if grew || !self.store.has_image(&dir, id, Some(&label)) {
+            let mut missing = !self.store.has_image(&dir, id, Some(&label));
+            if missing && !grew && lpu == 0 {
+                missing = !self.store.relabel_image(&mut dir, id, &label)?;
+            }
+            if grew || missing {
                 if let Some(img) = self
                     .client
                     .user_image(id)

@@ -179,7 +179,7 @@ fn a_removed_profile_picture_keeps_the_old_image_and_is_not_fetched_again() {
     let image = |env: &Env| {
         tree(&env.data())
             .into_iter()
-            .find(|(k, _)| k.starts_with(&format!("users/{bob}__bob__image.")))
+            .find(|(k, _)| k.starts_with(&format!("users/{bob}__")) && !k.ends_with(".json"))
             .unwrap_or_else(|| panic!("bob's image is stored"))
     };
     let old = image(&env);
@@ -204,6 +204,38 @@ fn a_removed_profile_picture_keeps_the_old_image_and_is_not_fetched_again() {
         .1;
     let v: Value = serde_json::from_slice(&profile).unwrap();
     assert!(v.get("last_picture_update").is_none(), "{v}");
+    // Renamed without a picture: the old picture is renamed with the user, not replaced by
+    // the generated default.
+    env.server.with_world(|w| {
+        let t = w.tick();
+        let u = w.users.get_mut(&fakemm::Id::lookup(&bob)).unwrap();
+        u.username = "bobby".into();
+        u.update_at = t;
+    });
+    env.write_channels(&env.server.with_world(|w| w.sample_channels_json()));
+    env.server.reset_counts();
+    env.run_ok(&[]);
+    assert_eq!(
+        env.server
+            .request_counts()
+            .get("GET /api/v4/users/{user_id}/image"),
+        None
+    );
+    let files = tree(&env.data());
+    let renamed = files
+        .iter()
+        .find(|(k, _)| k.starts_with(&format!("users/{bob}__bobby__image.")))
+        .expect("the image has the new name");
+    assert_eq!(renamed.1, &old.1, "the old picture, renamed");
+    assert_eq!(
+        files
+            .keys()
+            .filter(|k| k.starts_with(&format!("users/{bob}")))
+            .count(),
+        2,
+        "one profile, one image: {:?}",
+        files.keys().filter(|k| k.starts_with("users/")).collect::<Vec<_>>()
+    );
     // A new upload later is fetched again.
     env.server
         .with_world(|w| w.set_profile_picture(&bob).unwrap());
@@ -215,7 +247,7 @@ fn a_removed_profile_picture_keeps_the_old_image_and_is_not_fetched_again() {
             .get("GET /api/v4/users/{user_id}/image"),
         Some(&1)
     );
-    assert_ne!(image(&env), old);
+    assert_ne!(image(&env).1, old.1);
 }
 
 /// throttled's headers: `X-RateLimit-Reset` is the time until the bucket is full, about
