@@ -25,6 +25,8 @@ pub mod world;
 #[cfg(test)]
 mod fault_tests;
 #[cfg(test)]
+mod policy_tests;
+#[cfg(test)]
 mod tests;
 
 pub use faults::{Fault, FaultEvent, FaultKind, Faults};

@@ -93,4 +93,19 @@ mod tests {
         let r = l.check(now + Duration::from_millis(150));
         assert!(!r.limited);
     }
+
+    #[test]
+    fn an_empty_bucket_refills_one_token_per_emission_interval() {
+        // 20/s, burst 5: Reset says 1 s (0.3 s rounded up) but one token is back after 50 ms.
+        let mut l = Limiter::new(20, 5);
+        let t0 = Instant::now();
+        for _ in 0..6 {
+            assert!(!l.check(t0).limited);
+        }
+        let r = l.check(t0);
+        assert!(r.limited && r.remaining == 0 && r.reset_secs == 1 && r.retry_after_secs == 1);
+        assert!(l.check(t0 + Duration::from_millis(49)).limited);
+        let r = l.check(t0 + Duration::from_millis(50));
+        assert!(!r.limited && r.remaining == 0, "{r:?}");
+    }
 }
