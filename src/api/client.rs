@@ -262,7 +262,11 @@ impl Client {
         };
         let resp = resp?;
         if let Some(pause) = rate_limit_pause(resp.headers()) {
-            *self.pause_until.lock().expect("not poisoned") = Some(Instant::now() + pause);
+            let until = Instant::now() + pause;
+            let mut p = self.pause_until.lock().expect("not poisoned");
+            if p.is_none_or(|u| u < until) {
+                *p = Some(until);
+            }
         }
         let status = resp.status();
         if status.is_success() || status == StatusCode::NOT_MODIFIED {

@@ -101,6 +101,30 @@ fn archived_channels_the_server_hides_are_kept_and_listed_once() {
             .collect();
         assert!(changed.is_empty(), "run {run} changed the backup ({team}): {changed:?}");
     }
+    // A channel archived before the backup ever read it: listed as well; the backup verifies.
+    let never = env.server.with_world(|w| {
+        let me = w.user_by_name("alice").unwrap().id.to_string();
+        let tid = w.team_by_name(&team).unwrap().id.to_string();
+        let c = w
+            .add_channel(&tid, 'O', "never-seen", "never-seen", [&me])
+            .unwrap();
+        w.add_post(&c, &me, "too late", None, vec![]).unwrap();
+        w.archive_channel(&c).unwrap();
+        format!("{team}/never-seen")
+    });
+    let out = env.run(&["--summary-json", "summary.json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let s = summary(&env);
+    assert!(
+        s["refused_channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == never.as_str()),
+        "{s:#}"
+    );
+    let (code, report) = crate::robust::verify(&env);
+    assert_eq!(code, 0, "{report}");
 }
 
 /// `GetViewUsersRestrictions`: a caller without `view_members` (a guest) gets only the users
