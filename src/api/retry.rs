@@ -180,10 +180,7 @@ mod tests {
         ]);
         assert_eq!(rate_limit_pause(&h), Some(Duration::from_millis(500)));
         // Without a Limit, the whole Reset (the only safe reading).
-        let h = headers(&[
-            ("x-ratelimit-remaining", "0"),
-            ("x-ratelimit-reset", "2"),
-        ]);
+        let h = headers(&[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "2")]);
         assert_eq!(rate_limit_pause(&h), Some(Duration::from_secs(2)));
     }
 

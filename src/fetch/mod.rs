@@ -582,8 +582,7 @@ impl<'a> Engine<'a> {
                 // A failed channel may hide a join or leave; a refused one is not read at all.
                 let refused = self.summary.refused_channels.len();
                 let done = self.item(r, &label)?;
-                members_changed |=
-                    done.unwrap_or(self.summary.refused_channels.len() == refused);
+                members_changed |= done.unwrap_or(self.summary.refused_channels.len() == refused);
             }
             // Team members: when a post says someone joined or left, on a full read, or when
             // they were never stored.

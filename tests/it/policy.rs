@@ -74,13 +74,13 @@ fn archived_channels_the_server_hides_are_kept_and_listed_once() {
         let out = env.run(&["--summary-json", "summary.json"]);
         assert_eq!(out.status.code(), Some(0), "run {run}: {}", text(&out));
         let err = stderr(&out);
-        let lines: Vec<&str> = err
-            .lines()
-            .filter(|l| l.contains("old-stuff"))
-            .collect();
+        let lines: Vec<&str> = err.lines().filter(|l| l.contains("old-stuff")).collect();
         assert_eq!(lines.len(), 1, "one line names them: {err}");
         assert!(labels.iter().all(|l| lines[0].contains(l)), "{err}");
-        assert!(lines[0].contains("ExperimentalViewArchivedChannels"), "{err}");
+        assert!(
+            lines[0].contains("ExperimentalViewArchivedChannels"),
+            "{err}"
+        );
         let s = summary(&env);
         assert_eq!(s["outcome"], "ok", "{s:#}");
         assert_eq!(s["failures"], serde_json::json!([]), "{s:#}");
@@ -99,7 +99,10 @@ fn archived_channels_the_server_hides_are_kept_and_listed_once() {
             .chain(before.keys())
             .filter(|k| !k.ends_with(".matterbak.lock") && after.get(*k) != before.get(*k))
             .collect();
-        assert!(changed.is_empty(), "run {run} changed the backup ({team}): {changed:?}");
+        assert!(
+            changed.is_empty(),
+            "run {run} changed the backup ({team}): {changed:?}"
+        );
     }
     // A channel archived before the backup ever read it: listed as well; the backup verifies.
     let never = env.server.with_world(|w| {
@@ -174,8 +177,12 @@ fn users_the_server_does_not_show_are_reported_once_and_their_posts_kept() {
             "post {p} by the hidden user is stored"
         );
     }
-    assert!(!files.keys().any(|k| k.starts_with("users/") && k.contains(&zed)));
-    assert!(files.keys().any(|k| k.starts_with("users/") && k.ends_with("__bob.json")));
+    assert!(!files
+        .keys()
+        .any(|k| k.starts_with("users/") && k.contains(&zed)));
+    assert!(files
+        .keys()
+        .any(|k| k.starts_with("users/") && k.ends_with("__bob.json")));
 
     // Once the server shows the user (here: the restriction is lifted), the next run stores
     // their profile: the id was kept pending.
@@ -258,7 +265,10 @@ fn a_removed_profile_picture_keeps_the_old_image_and_is_not_fetched_again() {
             .count(),
         2,
         "one profile, one image: {:?}",
-        files.keys().filter(|k| k.starts_with("users/")).collect::<Vec<_>>()
+        files
+            .keys()
+            .filter(|k| k.starts_with("users/"))
+            .collect::<Vec<_>>()
     );
     // A new upload later is fetched again.
     env.server

@@ -37,13 +37,23 @@ fn archived_channel_posts_are_refused_when_the_server_hides_them() {
         );
     }
     for p in paths(&live) {
-        assert_eq!(get(&s, &p).status, 200, "{p}: a live channel is not affected");
+        assert_eq!(
+            get(&s, &p).status,
+            200,
+            "{p}: a live channel is not affected"
+        );
     }
     // Still listed, and its members and pinned posts still answer.
     let listed = get(&s, "/api/v4/users/me/channels?include_deleted=true").json();
     assert!(listed.as_array().unwrap().iter().any(|c| c["id"] == old));
-    assert_eq!(get(&s, &format!("/api/v4/channels/{old}/members")).status, 200);
-    assert_eq!(get(&s, &format!("/api/v4/channels/{old}/pinned")).status, 200);
+    assert_eq!(
+        get(&s, &format!("/api/v4/channels/{old}/members")).status,
+        200
+    );
+    assert_eq!(
+        get(&s, &format!("/api/v4/channels/{old}/pinned")).status,
+        200
+    );
     // A channel alice may not read is still 403 for that reason first.
     let hr = chan(&s, "acme", "hr-private");
     let r = get(&s, &format!("/api/v4/channels/{hr}/posts"));
@@ -75,7 +85,11 @@ fn restricted_callers_see_only_users_who_share_a_channel() {
     assert_eq!(get(&s, &format!("/api/v4/users/{zed}")).status, 403);
     assert_eq!(get(&s, &format!("/api/v4/users/{zed}/image")).status, 403);
     assert_eq!(get(&s, "/api/v4/users/username/zed").status, 403);
-    assert_eq!(get(&s, "/api/v4/users/username/nobody").status, 403, "not 404");
+    assert_eq!(
+        get(&s, "/api/v4/users/username/nobody").status,
+        403,
+        "not 404"
+    );
     assert_eq!(get(&s, &format!("/api/v4/users/{bob}")).status, 200);
     assert_eq!(get(&s, "/api/v4/users/me").status, 200);
     let members = get(&s, &format!("/api/v4/teams/{acme}/members?per_page=200")).json();
@@ -155,8 +169,14 @@ fn rate_limit_headers_are_throttled_s() {
     let r: Vec<_> = (0..8).map(|_| get(&s, "/api/v4/system/ping")).collect();
     let h = |k: &str| -> Vec<&str> { r.iter().map(|x| x.h(k).unwrap_or("-")).collect() };
     assert_eq!(h("x-ratelimit-limit"), ["6"; 8]);
-    assert_eq!(h("x-ratelimit-remaining"), ["5", "4", "3", "2", "1", "0", "0", "0"]);
-    assert_eq!(h("x-ratelimit-reset"), ["1", "2", "3", "4", "5", "6", "6", "6"]);
+    assert_eq!(
+        h("x-ratelimit-remaining"),
+        ["5", "4", "3", "2", "1", "0", "0", "0"]
+    );
+    assert_eq!(
+        h("x-ratelimit-reset"),
+        ["1", "2", "3", "4", "5", "6", "6", "6"]
+    );
     assert_eq!(h("retry-after"), ["-", "-", "-", "-", "-", "-", "1", "1"]);
     let status: Vec<u16> = r.iter().map(|x| x.status).collect();
     assert_eq!(status, [200, 200, 200, 200, 200, 200, 429, 429]);
