@@ -287,7 +287,7 @@ impl<'a> Engine<'a> {
             return Ok(());
         }
         Err(crate::error::Fatal::usage(format!(
-            "channels file {}: no user called {} on the server (check the spelling of the usernames in \"direct\" and \"groups\")",
+            "channels file {}: no user called {} on the server, or none you may see (check the spelling of the usernames in \"direct\" and \"groups\")",
             channels_file.display(),
             missing.join(", ")
         ))

@@ -310,3 +310,27 @@ fn an_empty_rate_limit_bucket_waits_one_token_not_the_whole_reset() {
     eprintln!("{n} requests ({refused} refused) in {secs:.2}s; at the server's rate {ideal:.2}s");
     assert!(refused * 10 <= n, "{refused} of {n} requests refused");
 }
+
+/// A guest's channels file naming a user it may not see (or no user at all): the server
+/// answers 403 for both (`getUserByUsername`), which is the usage error of an unknown name,
+/// before anything is written.
+#[test]
+fn a_restricted_caller_naming_an_unseen_user_gets_the_usage_error() {
+    let env = Env::new(Scale::Tiny);
+    env.server
+        .with_world(|w| w.config.restrict_view_members = true);
+    let mut channels = env.server.with_world(|w| w.sample_channels_json());
+    channels["direct"]
+        .as_array_mut()
+        .unwrap()
+        .push("nobody-here".into());
+    env.write_channels(&channels);
+    let out = env.run(&[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("\"nobody-here\"") && err.contains("none you may see"),
+        "{err}"
+    );
+    assert!(!env.data().join("direct").exists(), "nothing written");
+}
