@@ -291,24 +291,29 @@ fn a_removed_profile_picture_keeps_the_old_image_and_is_not_fetched_again() {
 /// burst of 6 per second: more than three times as long.)
 #[test]
 fn an_empty_rate_limit_bucket_waits_one_token_not_the_whole_reset() {
-    let env = Env::new(Scale::Tiny);
-    env.server
-        .with_world(|w| w.config.rate_limit = Some((20, 5)));
-    let start = std::time::Instant::now();
-    let out = env.run(&["--rate-limit", "0", "--skip-users", "--skip-emojis"]);
-    let secs = start.elapsed().as_secs_f64();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let n = env.server.total_requests();
-    let refused = env.server.rate_limited();
-    assert!(n >= 30, "enough requests to measure: {n}");
-    // At 20/s, n requests take about (n - 6)/20 s after the first burst.
-    let ideal = n as f64 / 20.0;
-    assert!(
-        secs < ideal * 1.6 + 0.5,
-        "{n} requests ({refused} refused) in {secs:.2}s; at the server's rate {ideal:.2}s"
-    );
-    eprintln!("{n} requests ({refused} refused) in {secs:.2}s; at the server's rate {ideal:.2}s");
-    assert!(refused * 10 <= n, "{refused} of {n} requests refused");
+    // Also with `VaryByUser`: two sets of headers (the token's bucket, the user's).
+    for vary_by_user in [false, true] {
+        let env = Env::new(Scale::Tiny);
+        env.server.with_world(|w| {
+            w.config.rate_limit = Some((20, 5));
+            w.config.rate_limit_vary_by_user = vary_by_user;
+        });
+        let start = std::time::Instant::now();
+        let out = env.run(&["--rate-limit", "0", "--skip-users", "--skip-emojis"]);
+        let secs = start.elapsed().as_secs_f64();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let n = env.server.total_requests();
+        let refused = env.server.rate_limited();
+        assert!(n >= 30, "enough requests to measure: {n}");
+        // At 20/s, n requests take about (n - 6)/20 s after the first burst.
+        let ideal = n as f64 / 20.0;
+        let what = format!(
+            "vary_by_user {vary_by_user}: {n} requests ({refused} refused) in {secs:.2}s; at the server's rate {ideal:.2}s"
+        );
+        eprintln!("{what}");
+        assert!(secs < ideal * 1.6 + 0.5, "{what}");
+        assert!(refused * 10 <= n, "{what}");
+    }
 }
 
 /// A guest's channels file naming a user it may not see (or no user at all): the server

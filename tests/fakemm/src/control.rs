@@ -348,6 +348,8 @@ struct ConfigPatch {
     custom_emoji_enabled: Option<bool>,
     /// `[per_sec, burst]`; `[0, 0]` disables rate limiting.
     rate_limit: Option<(u32, u32)>,
+    /// `RateLimitSettings.VaryByUser`.
+    rate_limit_vary_by_user: Option<bool>,
     max_payload_bytes: Option<usize>,
     server_version: Option<String>,
     /// "gzip", "uncompressed" or "disabled".
@@ -366,6 +368,9 @@ async fn config(State(s): State<AppState>, Json(b): Json<ConfigPatch>) -> Respon
     }
     if let Some((per_sec, burst)) = b.rate_limit {
         c.rate_limit = (per_sec > 0).then_some((per_sec, burst));
+    }
+    if let Some(v) = b.rate_limit_vary_by_user {
+        c.rate_limit_vary_by_user = v;
     }
     if let Some(v) = b.max_payload_bytes {
         c.max_payload_bytes = v;

@@ -3,6 +3,32 @@
 
 use crate::tests::{authed, get, req};
 use crate::{FakeServer, Scale, World};
+use std::io::{Read, Write};
+
+/// The values of every `name` header of a raw `GET path` with alice's token (or none).
+fn header_values(s: &FakeServer, path: &str, token: bool, name: &str) -> (u16, Vec<String>) {
+    let addr = s.base_url().trim_start_matches("http://").to_string();
+    let mut c = std::net::TcpStream::connect(&addr).unwrap();
+    let auth = if token {
+        "Authorization: Bearer alicepersonalaccesstoken0000\r\n"
+    } else {
+        ""
+    };
+    let r = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n");
+    c.write_all(r.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    c.read_to_end(&mut raw).unwrap();
+    let head = String::from_utf8_lossy(&raw).into_owned();
+    let head = head.split("\r\n\r\n").next().unwrap().to_string();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let values = head
+        .split("\r\n")
+        .filter_map(|l| l.split_once(':'))
+        .filter(|(k, _)| k.trim().eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.trim().to_string())
+        .collect();
+    (status, values)
+}
 
 fn tiny() -> FakeServer {
     FakeServer::start(World::generate(3, Scale::Tiny))
@@ -181,4 +207,31 @@ fn rate_limit_headers_are_throttled_s() {
     let status: Vec<u16> = r.iter().map(|x| x.status).collect();
     assert_eq!(status, [200, 200, 200, 200, 200, 200, 429, 429]);
     assert_eq!(s.rate_limited(), 2);
+}
+
+/// `VaryByUser`: `RateLimitHandler` keys the bucket by the token, then `UserIdRateLimit`
+/// (`web/handlers.go`) checks a second bucket keyed by the user id: two sets of headers
+/// (`Header().Add`). A request without a session (the login) gets one set.
+#[test]
+fn vary_by_user_sends_two_sets_of_headers() {
+    let mut w = World::generate(2, Scale::Tiny);
+    w.config.rate_limit = Some((1, 5));
+    w.config.rate_limit_vary_by_user = true;
+    let s = FakeServer::start(w);
+    let (st, remaining) = header_values(&s, "/api/v4/users/me", true, "x-ratelimit-remaining");
+    assert_eq!(st, 200);
+    assert_eq!(remaining, ["5", "5"], "the token's bucket, then the user's");
+    let (_, limit) = header_values(&s, "/api/v4/users/me", true, "x-ratelimit-limit");
+    assert_eq!(limit, ["6", "6"]);
+    let (_, remaining) = header_values(&s, "/api/v4/system/ping", false, "x-ratelimit-remaining");
+    assert_eq!(remaining, ["5"], "no token: the IP's bucket only");
+    for _ in 0..4 {
+        header_values(&s, "/api/v4/users/me", true, "x-ratelimit-remaining");
+    }
+    // The token's bucket is empty first and refuses alone: the user's is not reached.
+    let (st, remaining) = header_values(&s, "/api/v4/users/me", true, "x-ratelimit-remaining");
+    assert_eq!(st, 429);
+    assert_eq!(remaining, ["0"]);
+    let (_, retry) = header_values(&s, "/api/v4/users/me", true, "retry-after");
+    assert_eq!(retry, ["1"]);
 }

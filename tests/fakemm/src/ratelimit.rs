@@ -71,6 +71,48 @@ impl Limiter {
     }
 }
 
+/// The buckets of one limiter configuration, by key (throttled's memstore).
+#[derive(Debug, Default)]
+pub struct Limiters {
+    config: Option<(u32, u32)>,
+    buckets: std::collections::HashMap<String, Limiter>,
+}
+
+impl Limiters {
+    /// Checks the buckets `keys` in order, as the real server does: `RateLimitHandler` (the
+    /// token or IP key) around everything, then, once the session is known,
+    /// `UserIdRateLimit` (the user's key, with `VaryByUser`). A refused check ends it: the
+    /// handler behind it never runs. `None` config: no limiter, no results (buckets dropped).
+    pub fn check(
+        &mut self,
+        config: Option<(u32, u32)>,
+        keys: &[String],
+        now: Instant,
+    ) -> Vec<RateResult> {
+        if self.config != config {
+            self.buckets.clear();
+            self.config = config;
+        }
+        let Some((per_sec, burst)) = config else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for k in keys {
+            let r = self
+                .buckets
+                .entry(k.clone())
+                .or_insert_with(|| Limiter::new(per_sec, burst))
+                .check(now);
+            let limited = r.limited;
+            out.push(r);
+            if limited {
+                break;
+            }
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,6 +14,9 @@ pub struct Config {
     pub custom_emoji_enabled: bool,
     /// `RateLimitSettings` when enabled: (per_sec, max_burst). `None` = off (the real default).
     pub rate_limit: Option<(u32, u32)>,
+    /// `RateLimitSettings.VaryByUser` (default false): buckets by token, plus one by user id
+    /// whose headers come as a second set.
+    pub rate_limit_vary_by_user: bool,
     /// `model.CurrentVersion` used in ETags and `X-Version-ID`.
     pub server_version: String,
     /// `ServiceSettings.MaximumPayloadSizeBytes` (default 300000).
@@ -38,6 +41,7 @@ impl Default for Config {
         Config {
             custom_emoji_enabled: true,
             rate_limit: None,
+            rate_limit_vary_by_user: false,
             server_version: "10.11.0".into(),
             max_payload_bytes: 300_000,
             faults: crate::faults::Faults::default(),
