@@ -136,7 +136,7 @@ impl Report {
             None => "no zip (--no-zip)".to_string(),
         };
         format!(
-            "matterbak: {} channels, {} posts ({} new, {} updated, {} edited, {} deleted), {} files ({}), {} users, {} emojis; {}; {} requests in {:.1}s (waiting for the rate limit {:.1}s, in HTTP requests {:.1}s){}",
+            "matterbak: {} channels, {} posts ({} new, {} updated, {} edited, {} deleted), {} files ({}), {} users, {} emojis; {}; {} requests in {:.1}s (waiting for the rate limit {:.1}s, in HTTP requests {:.1}s){}{}{}",
             c.channels,
             c.posts_seen,
             c.posts_new,
@@ -155,6 +155,14 @@ impl Report {
             match self.failures.len() {
                 0 => String::new(),
                 n => format!("; {n} failures"),
+            },
+            match self.refused_channels.len() {
+                0 => String::new(),
+                n => format!("; {n} archived channels the server hides"),
+            },
+            match self.hidden_users.len() {
+                0 => String::new(),
+                n => format!("; {n} users the server does not show"),
             }
         )
     }

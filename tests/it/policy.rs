@@ -81,6 +81,14 @@ fn archived_channels_the_server_hides_are_kept_and_listed_once() {
             lines[0].contains("ExperimentalViewArchivedChannels"),
             "{err}"
         );
+        let so = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            so.contains(&format!(
+                "; {} archived channels the server hides",
+                labels.len()
+            )),
+            "{so}"
+        );
         let s = summary(&env);
         assert_eq!(s["outcome"], "ok", "{s:#}");
         assert_eq!(s["failures"], serde_json::json!([]), "{s:#}");
