@@ -23,7 +23,7 @@ use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
 use super::pace::{next_chunk, MinSpeed, Pace};
-use super::retry::{is_retryable, RetryPolicy};
+use super::retry::{is_retryable, rate_limit_pause, RetryPolicy};
 use crate::cancel::Cancel;
 use crate::config::Secret;
 
@@ -267,10 +267,12 @@ impl Client {
             }
         };
         let resp = resp?;
-        if header_u64(&resp, "x-ratelimit-remaining") == Some(0) {
-            let reset = header_u64(&resp, "x-ratelimit-reset").unwrap_or(1).min(600);
-            *self.pause_until.lock().expect("not poisoned") =
-                Some(Instant::now() + Duration::from_secs(reset));
+        if let Some(pause) = rate_limit_pause(resp.headers()) {
+            let until = Instant::now() + pause;
+            let mut p = self.pause_until.lock().expect("not poisoned");
+            if p.is_none_or(|u| u < until) {
+                *p = Some(until);
+            }
         }
         let status = resp.status();
         if status.is_success() || status == StatusCode::NOT_MODIFIED {
@@ -286,8 +288,8 @@ impl Client {
             let now = Instant::now();
             if until > now {
                 let wait = (until - now).mul_f64(self.retry.scale.max(0.0));
-                tracing::info!(
-                    "the server's rate limit is used up; waiting {:.1}s",
+                tracing::debug!(
+                    "the server's rate limit is used up; waiting {:.2}s",
                     wait.as_secs_f64()
                 );
                 self.cancel
@@ -328,13 +330,15 @@ impl Client {
     async fn status_error(&self, method: Method, url: &str, resp: Response) -> ApiError {
         let status = resp.status();
         let ctype = content_type(&resp);
+        // `Retry-After` wins; a 429 without one waits for one token of the bucket (see
+        // `rate_limit_pause`), not for the bucket to fill.
         let retry_after = header_u64(&resp, RETRY_AFTER.as_str())
+            .map(|s| Duration::from_secs(s.min(600)))
             .or_else(|| {
                 (status == StatusCode::TOO_MANY_REQUESTS)
-                    .then(|| header_u64(&resp, "x-ratelimit-reset"))
+                    .then(|| rate_limit_pause(resp.headers()))
                     .flatten()
-            })
-            .map(|s| Duration::from_secs(s.min(600)));
+            });
         let location = resp
             .headers()
             .get(LOCATION)

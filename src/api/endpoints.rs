@@ -169,7 +169,9 @@ impl Client {
             .await
         {
             Ok(_) => Ok(true),
-            Err(e) if e.status() == Some(404) => Ok(false),
+            // 403: the caller has view restrictions (a guest) and may not see such a user, or
+            // there is none (`getUserByUsername` does not tell the two apart).
+            Err(e) if matches!(e.status(), Some(403 | 404)) => Ok(false),
             Err(e) => Err(e),
         }
     }

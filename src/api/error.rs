@@ -21,7 +21,8 @@ pub enum ApiError {
         id: Option<String>,
         /// `": <message> (<id>)"` or `": <body start>"`, ready to print.
         server: String,
-        /// How long the server asked to wait (`Retry-After`, or `X-RateLimit-Reset` on a 429).
+        /// How long the server asked to wait (`Retry-After`, or on a 429 without one the time for
+        /// one token of its rate limiter).
         retry_after: Option<std::time::Duration>,
     },
     #[error("{url} answered with `{content_type}`, not the Mattermost API (check that the server URL (--url, MATTERBAK_URL or the credentials file) points at the Mattermost server)")]

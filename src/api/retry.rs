@@ -48,6 +48,45 @@ impl RetryPolicy {
     }
 }
 
+/// How long to hold the next request after an answer whose rate-limit headers say a bucket of
+/// the server's limiter is empty (`X-RateLimit-Remaining: 0`); `None` when none is.
+///
+/// The real server sets these headers from throttled's GCRA limiter (`app/ratelimit.go`
+/// `setRateLimitHeaders`, with `Header().Add`, so once per bucket: the IP bucket and, with
+/// `VaryByUser`, the user's): `X-RateLimit-Limit` is MaxBurst+1, and `X-RateLimit-Reset` is
+/// `ResetAfter`, the time until the bucket is *full* again, rounded up to whole seconds: about
+/// (MaxBurst+1)/rate. The next request is allowed after one emission interval, 1/rate.
+/// `Reset / Limit` is the time for one token: never shorter than the wait needed (the
+/// remaining wait is at most `ResetAfter - MaxBurst/rate`, which is at most
+/// `ResetAfter/(MaxBurst+1)`) and close to 1/rate for a limiter with a burst (the defaults,
+/// 10/s and 100, give 11/101 s). Waiting the whole Reset would cut the rate to about one
+/// burst per Reset. Buckets pair up by position; the longest wait wins.
+pub fn rate_limit_pause(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let values = |name: &str| -> Vec<Option<f64>> {
+        headers
+            .get_all(name)
+            .iter()
+            .map(|v| v.to_str().ok()?.trim().parse::<f64>().ok())
+            .collect()
+    };
+    let remaining = values("x-ratelimit-remaining");
+    let reset = values("x-ratelimit-reset");
+    let limit = values("x-ratelimit-limit");
+    remaining
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| **r == Some(0.0))
+        .map(|(i, _)| {
+            // Without a Reset, one second (the shortest the server can say); without a Limit,
+            // the whole Reset.
+            let reset = reset.get(i).copied().flatten().unwrap_or(1.0);
+            let limit = limit.get(i).copied().flatten().unwrap_or(1.0).max(1.0);
+            (reset / limit).clamp(0.0, 600.0)
+        })
+        .reduce(f64::max)
+        .map(Duration::from_secs_f64)
+}
+
 /// Whether an error is worth another attempt: 429, 408, 5xx but 501, timeouts, broken
 /// connections and bodies. Other 4xx, bad JSON, HTML pages and redirects are final.
 pub fn is_retryable(e: &ApiError) -> bool {
@@ -102,6 +141,51 @@ mod tests {
             detail: "x".into()
         }));
         assert!(!is_retryable(&ApiError::Cancelled));
+    }
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> reqwest::header::HeaderMap {
+        let mut h = reqwest::header::HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, reqwest::header::HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn an_empty_bucket_waits_for_one_token_not_for_the_reset() {
+        // The server's defaults: 10/s, burst 100: Limit 101, Reset 11 s when empty.
+        let h = headers(&[
+            ("x-ratelimit-limit", "101"),
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", "11"),
+        ]);
+        let d = rate_limit_pause(&h).unwrap();
+        assert!((d.as_secs_f64() - 11.0 / 101.0).abs() < 1e-9, "{d:?}");
+        // Tokens left: no pause.
+        let h = headers(&[
+            ("x-ratelimit-limit", "101"),
+            ("x-ratelimit-remaining", "3"),
+            ("x-ratelimit-reset", "11"),
+        ]);
+        assert_eq!(rate_limit_pause(&h), None);
+        assert_eq!(rate_limit_pause(&headers(&[])), None);
+    }
+
+    #[test]
+    fn two_buckets_the_empty_one_decides() {
+        // Header().Add once per bucket: the IP bucket has tokens, the user's is empty.
+        let h = headers(&[
+            ("x-ratelimit-limit", "101"),
+            ("x-ratelimit-remaining", "40"),
+            ("x-ratelimit-reset", "7"),
+            ("x-ratelimit-limit", "6"),
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", "3"),
+        ]);
+        assert_eq!(rate_limit_pause(&h), Some(Duration::from_millis(500)));
+        // Without a Limit, the whole Reset (the only safe reading).
+        let h = headers(&[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "2")]);
+        assert_eq!(rate_limit_pause(&h), Some(Duration::from_secs(2)));
     }
 
     #[test]

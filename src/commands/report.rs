@@ -41,6 +41,12 @@ pub struct Report {
     pub http_secs: f64,
     /// Items that could not be backed up (a partial run; the next run tries them again).
     pub failures: Vec<String>,
+    /// Channels whose posts the server refuses by policy (archived channels when the server
+    /// hides them): what the backup has of them is kept; not a failure.
+    pub refused_channels: Vec<String>,
+    /// Ids of users the server does not show to the caller (guest accounts, restrictive
+    /// permissions): their posts are kept; not a failure.
+    pub hidden_users: Vec<String>,
     #[serde(skip)]
     clock: Instant,
 }
@@ -77,6 +83,8 @@ impl Report {
             rate_limit_wait_secs: 0.0,
             http_secs: 0.0,
             failures: Vec::new(),
+            refused_channels: Vec::new(),
+            hidden_users: Vec::new(),
             clock: Instant::now(),
         }
     }
@@ -84,6 +92,8 @@ impl Report {
     pub fn engine(&mut self, s: &Summary) {
         self.counts = s.clone();
         self.failures = s.failures.clone();
+        self.refused_channels = s.refused_channels.clone();
+        self.hidden_users = s.hidden_users.clone();
     }
 
     pub fn client(&mut self, c: &Client) {
@@ -126,7 +136,7 @@ impl Report {
             None => "no zip (--no-zip)".to_string(),
         };
         format!(
-            "matterbak: {} channels, {} posts ({} new, {} updated, {} edited, {} deleted), {} files ({}), {} users, {} emojis; {}; {} requests in {:.1}s (waiting for the rate limit {:.1}s, in HTTP requests {:.1}s){}",
+            "matterbak: {} channels, {} posts ({} new, {} updated, {} edited, {} deleted), {} files ({}), {} users, {} emojis; {}; {} requests in {:.1}s (waiting for the rate limit {:.1}s, in HTTP requests {:.1}s){}{}{}",
             c.channels,
             c.posts_seen,
             c.posts_new,
@@ -145,6 +155,14 @@ impl Report {
             match self.failures.len() {
                 0 => String::new(),
                 n => format!("; {n} failures"),
+            },
+            match self.refused_channels.len() {
+                0 => String::new(),
+                n => format!("; {n} archived channels the server hides"),
+            },
+            match self.hidden_users.len() {
+                0 => String::new(),
+                n => format!("; {n} users the server does not show"),
             }
         )
     }
@@ -191,6 +209,8 @@ mod tests {
             "rate_limit_wait_secs",
             "http_secs",
             "failures",
+            "refused_channels",
+            "hidden_users",
         ] {
             assert!(v.get(k).is_some(), "{k} missing: {v}");
         }

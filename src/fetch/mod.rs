@@ -63,6 +63,14 @@ pub struct Summary {
     /// Items that could not be backed up (the run went on without them).
     #[serde(skip)]
     pub failures: Vec<String>,
+    /// Channels whose posts the server refuses by policy (archived channels on a server with
+    /// `ExperimentalViewArchivedChannels` off): kept as they are, not a failure.
+    #[serde(skip)]
+    pub refused_channels: Vec<String>,
+    /// Ids of users the server does not show (`POST /users/ids` left them out: a guest
+    /// account or a restrictive permission scheme): their posts are kept, without a profile.
+    #[serde(skip)]
+    pub hidden_users: Vec<String>,
 }
 
 impl Summary {
@@ -192,6 +200,12 @@ impl<'a> Engine<'a> {
             self.team_channels(&teams, &team_channels).await?;
             self.step_jitter().await?;
         }
+        if !self.summary.refused_channels.is_empty() {
+            tracing::warn!(
+                "the server does not show the posts of archived channels (TeamSettings.ExperimentalViewArchivedChannels is off); kept what the backup has of {} (an admin can turn the setting on)",
+                self.summary.refused_channels.join(", ")
+            );
+        }
         if !self.opts.skip_users {
             progress.phase("users");
             let r = self.backup_users().await;
@@ -276,7 +290,7 @@ impl<'a> Engine<'a> {
             return Ok(());
         }
         Err(crate::error::Fatal::usage(format!(
-            "channels file {}: no user called {} on the server (check the spelling of the usernames in \"direct\" and \"groups\")",
+            "channels file {}: no user called {} on the server, or none you may see (check the spelling of the usernames in \"direct\" and \"groups\")",
             channels_file.display(),
             missing.join(", ")
         ))
@@ -300,9 +314,18 @@ impl<'a> Engine<'a> {
 
     /// Records a failure that concerns one item (a channel, the users, the emojis) and lets the
     /// run go on; anything else (disk, interruption, authentication, a server gone) ends it.
+    ///
+    /// A channel whose posts the server refuses by policy (see [`is_policy_refusal`]) is no
+    /// failure: it is listed once at the end of the channels (and in the summary), and keeps
+    /// what the backup has of it and its cursor.
     fn item<T>(&mut self, r: Result<T>, label: &str) -> Result<Option<T>> {
         match r {
             Ok(v) => Ok(Some(v)),
+            Err(e) if is_policy_refusal(&e) => {
+                tracing::debug!("{label}: {e:#}");
+                self.summary.refused_channels.push(label.to_string());
+                Ok(None)
+            }
             Err(e) if is_item_failure(&e) => {
                 let msg = format!("{label}: {e:#}");
                 tracing::error!("{msg} (the next run tries again)");
@@ -566,7 +589,10 @@ impl<'a> Engine<'a> {
                         &label,
                     )
                     .await;
-                members_changed |= self.item(r, &label)?.unwrap_or(true);
+                // A failed channel may hide a join or leave; a refused one is not read at all.
+                let refused = self.summary.refused_channels.len();
+                let done = self.item(r, &label)?;
+                members_changed |= done.unwrap_or(self.summary.refused_channels.len() == refused);
             }
             // Team members: when a post says someone joined or left, on a full read, or when
             // they were never stored.
@@ -596,6 +622,20 @@ impl<'a> Engine<'a> {
         }
         Ok(())
     }
+}
+
+/// The server's error id for the posts of an archived channel when
+/// `TeamSettings.ExperimentalViewArchivedChannels` is off (`api4/post.go getPostsForChannel`,
+/// servers up to v10).
+const ARCHIVED_HIDDEN: &str = "api.user.view_archived_channels.get_posts_for_channel.app_error";
+
+/// A 403 by server policy for a channel the server lists: not the backup's fault, not
+/// something a retry or the next run changes.
+fn is_policy_refusal(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<ApiError>()
+            .is_some_and(|a| a.status() == Some(403) && a.server_id() == Some(ARCHIVED_HIDDEN))
+    })
 }
 
 /// An error that concerns one item: the server answered with an error for it (after retries),

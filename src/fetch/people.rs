@@ -133,8 +133,16 @@ impl Engine<'_> {
                 continue;
             }
             let label = format!("{}{}image", layout::sanitize(&username), layout::SEP);
+            // Only a picture newer than the stored one is fetched. A removed picture
+            // (`last_picture_update` back to 0) keeps the old image: the server now serves a
+            // generated default. Without an uploaded picture, an image stored under a former
+            // name is renamed, not replaced by the default.
             let grew = stored_i64(&old, "last_picture_update").is_none_or(|o| o < lpu);
-            if grew || !self.store.has_image(&dir, id, Some(&label)) {
+            let mut missing = !self.store.has_image(&dir, id, Some(&label));
+            if missing && !grew && lpu == 0 {
+                missing = !self.store.relabel_image(&mut dir, id, &label)?;
+            }
+            if grew || missing {
                 if let Some(img) = self
                     .client
                     .user_image(id)
@@ -155,9 +163,26 @@ impl Engine<'_> {
                 }
             }
         }
-        // All stored now: nothing is pending any more.
+        // Users the server left out of its answer (`GetViewUsersRestrictions`: a guest, or a
+        // scheme without `view_members`): no failure; their posts are stored all the same.
+        // They stay pending, so a later run stores them once the server shows them.
+        let hidden: Vec<String> = new
+            .iter()
+            .filter(|id| !self.users.contains_key(*id))
+            .cloned()
+            .collect();
+        if !hidden.is_empty() {
+            tracing::info!(
+                "users: the server does not show {} user(s) to {} (a guest account or restricted permissions); their posts are kept, without a profile: {}",
+                hidden.len(),
+                self.me.v.username,
+                hidden.join(", ")
+            );
+        }
+        // All stored now: nothing else is pending any more.
         self.seen.clear();
-        self.state.pending_users.clear();
+        self.state.pending_users = hidden.iter().cloned().collect();
+        self.summary.hidden_users = hidden;
         self.summary.users += written;
         self.summary.images += images;
         self.store.checkpoint()?;

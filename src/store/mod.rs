@@ -236,6 +236,33 @@ impl Store {
         })
     }
 
+    /// Gives the stored image of `id` that has another label (e.g. a user's former name) this
+    /// label, keeping its bytes and extension. Returns false when there is no such image.
+    pub fn relabel_image(
+        &self,
+        dir: &mut IdDir,
+        id: &str,
+        label: &str,
+    ) -> Result<bool, StoreError> {
+        let old = dir
+            .names_of(id)
+            .find(|n| {
+                !n.ends_with(".json")
+                    && is_image_name(n)
+                    && std::fs::metadata(dir.path().join(n)).is_ok_and(|m| m.len() > 0)
+            })
+            .map(str::to_string);
+        let Some(old) = old else {
+            return Ok(false);
+        };
+        let ext = old.rsplit_once('.').map_or("png", |(_, e)| e);
+        let new = format!("{}.{ext}", image_prefix(id, Some(label)));
+        if new != old {
+            dir.rename(&old, &new)?;
+        }
+        Ok(true)
+    }
+
     /// Writes an image as `<id>[__<label>].<ext>` and removes older images of the same id.
     /// Returns false (and writes nothing) when the content type is not `image/*`.
     pub fn write_image(

@@ -16,6 +16,7 @@ mod list;
 mod login;
 mod operators;
 mod oracle;
+mod policy;
 mod rerun;
 mod robust;
 mod terminal;

@@ -44,6 +44,7 @@ async fn stats(State(s): State<AppState>) -> Json<Value> {
         "total": s.total.load(std::sync::atomic::Ordering::SeqCst),
         "counts": s.counts_snapshot(),
         "faults": s.faults_injected.load(std::sync::atomic::Ordering::SeqCst),
+        "rate_limited": s.rate_limited.load(std::sync::atomic::Ordering::SeqCst),
     }))
 }
 
@@ -314,8 +315,26 @@ async fn add_user(State(s): State<AppState>, Json(b): Json<NewUser>) -> Res {
     done(id)
 }
 
-async fn picture(State(s): State<AppState>, Path(id): Path<String>) -> Res {
-    done(s.world().set_profile_picture(&id))
+#[derive(Deserialize, Default)]
+struct Picture {
+    /// Remove the picture (back to the generated default) instead of uploading a new one.
+    #[serde(default)]
+    remove: bool,
+}
+
+/// `{}` (or no body): a new picture is uploaded; `{"remove": true}`: the picture is removed.
+async fn picture(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    body: Option<Json<Picture>>,
+) -> Res {
+    let b = body.map(|b| b.0).unwrap_or_default();
+    let mut w = s.world();
+    done(if b.remove {
+        w.remove_profile_picture(&id)
+    } else {
+        w.set_profile_picture(&id)
+    })
 }
 
 async fn deactivate(State(s): State<AppState>, Path(id): Path<String>) -> Res {
@@ -341,6 +360,8 @@ struct ConfigPatch {
     custom_emoji_enabled: Option<bool>,
     /// `[per_sec, burst]`; `[0, 0]` disables rate limiting.
     rate_limit: Option<(u32, u32)>,
+    /// `RateLimitSettings.VaryByUser`.
+    rate_limit_vary_by_user: Option<bool>,
     max_payload_bytes: Option<usize>,
     server_version: Option<String>,
     /// "gzip", "uncompressed" or "disabled".
@@ -349,6 +370,10 @@ struct ConfigPatch {
     clock_offset_ms: Option<i64>,
     /// Drop some posts from `before` pages before the cursors are computed.
     filter_before_pages: Option<bool>,
+    /// `TeamSettings.ExperimentalViewArchivedChannels`.
+    view_archived_channels: Option<bool>,
+    /// Callers without `view_members` see only users who share a channel with them.
+    restrict_view_members: Option<bool>,
 }
 
 async fn config(State(s): State<AppState>, Json(b): Json<ConfigPatch>) -> Response {
@@ -359,6 +384,9 @@ async fn config(State(s): State<AppState>, Json(b): Json<ConfigPatch>) -> Respon
     }
     if let Some((per_sec, burst)) = b.rate_limit {
         c.rate_limit = (per_sec > 0).then_some((per_sec, burst));
+    }
+    if let Some(v) = b.rate_limit_vary_by_user {
+        c.rate_limit_vary_by_user = v;
     }
     if let Some(v) = b.max_payload_bytes {
         c.max_payload_bytes = v;
@@ -374,6 +402,12 @@ async fn config(State(s): State<AppState>, Json(b): Json<ConfigPatch>) -> Respon
     }
     if let Some(v) = b.filter_before_pages {
         c.filter_before_pages = v;
+    }
+    if let Some(v) = b.view_archived_channels {
+        c.view_archived_channels = v;
+    }
+    if let Some(v) = b.restrict_view_members {
+        c.restrict_view_members = v;
     }
     w.set_config(c);
     Json(json!({"status": "OK"})).into_response()

@@ -27,6 +27,8 @@ mod fault_tests;
 #[cfg(test)]
 mod listing_tests;
 #[cfg(test)]
+mod policy_tests;
+#[cfg(test)]
 mod tests;
 
 pub use faults::{Fault, FaultEvent, FaultKind, Faults};

@@ -71,6 +71,48 @@ impl Limiter {
     }
 }
 
+/// The buckets of one limiter configuration, by key (throttled's memstore).
+#[derive(Debug, Default)]
+pub struct Limiters {
+    config: Option<(u32, u32)>,
+    buckets: std::collections::HashMap<String, Limiter>,
+}
+
+impl Limiters {
+    /// Checks the buckets `keys` in order, as the real server does: `RateLimitHandler` (the
+    /// token or IP key) around everything, then, once the session is known,
+    /// `UserIdRateLimit` (the user's key, with `VaryByUser`). A refused check ends it: the
+    /// handler behind it never runs. `None` config: no limiter, no results (buckets dropped).
+    pub fn check(
+        &mut self,
+        config: Option<(u32, u32)>,
+        keys: &[String],
+        now: Instant,
+    ) -> Vec<RateResult> {
+        if self.config != config {
+            self.buckets.clear();
+            self.config = config;
+        }
+        let Some((per_sec, burst)) = config else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for k in keys {
+            let r = self
+                .buckets
+                .entry(k.clone())
+                .or_insert_with(|| Limiter::new(per_sec, burst))
+                .check(now);
+            let limited = r.limited;
+            out.push(r);
+            if limited {
+                break;
+            }
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,5 +134,20 @@ mod tests {
         assert_eq!(allowed, 6);
         let r = l.check(now + Duration::from_millis(150));
         assert!(!r.limited);
+    }
+
+    #[test]
+    fn an_empty_bucket_refills_one_token_per_emission_interval() {
+        // 20/s, burst 5: Reset says 1 s (0.3 s rounded up) but one token is back after 50 ms.
+        let mut l = Limiter::new(20, 5);
+        let t0 = Instant::now();
+        for _ in 0..6 {
+            assert!(!l.check(t0).limited);
+        }
+        let r = l.check(t0);
+        assert!(r.limited && r.remaining == 0 && r.reset_secs == 1 && r.retry_after_secs == 1);
+        assert!(l.check(t0 + Duration::from_millis(49)).limited);
+        let r = l.check(t0 + Duration::from_millis(50));
+        assert!(!r.limited && r.remaining == 0, "{r:?}");
     }
 }

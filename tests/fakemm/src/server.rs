@@ -6,7 +6,7 @@ use crate::faults::{self, Fault, FaultEvent, FaultSeq, Faults, Step};
 use crate::gzip::WebserverMode;
 use crate::hostile::{Hostile, HostileMode, OtherHost};
 use crate::id::Id;
-use crate::ratelimit::Limiter;
+use crate::ratelimit::Limiters;
 use crate::world::World;
 use axum::extract::{FromRequestParts, MatchedPath, Request, State};
 use axum::http::{header, request::Parts, HeaderMap, HeaderValue, Method, StatusCode};
@@ -24,7 +24,9 @@ pub struct Shared {
     pub total: AtomicU64,
     /// Body bytes of the responses (`Content-Length`, or the exact size of a full body).
     pub bytes: AtomicU64,
-    pub limiter: Mutex<Option<Limiter>>,
+    pub limiter: Mutex<Limiters>,
+    /// Requests the rate limiter refused (429) since the start or the last `reset_counts`.
+    pub rate_limited: AtomicU64,
     /// The current fault sequence and the log of injected faults.
     pub faults: Mutex<FaultRuntime>,
     /// Faults injected since the start (or the last `reset_counts`).
@@ -55,7 +57,8 @@ impl Shared {
             counts: Mutex::new(BTreeMap::new()),
             total: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
-            limiter: Mutex::new(None),
+            limiter: Mutex::new(Limiters::default()),
+            rate_limited: AtomicU64::new(0),
             faults: Mutex::new(FaultRuntime::default()),
             faults_injected: AtomicU64::new(0),
             other: OtherHost::default(),
@@ -117,6 +120,7 @@ impl Shared {
         self.total.store(0, Ordering::SeqCst);
         self.bytes.store(0, Ordering::SeqCst);
         self.faults_injected.store(0, Ordering::SeqCst);
+        self.rate_limited.store(0, Ordering::SeqCst);
         self.fault_rt().log.clear();
         self.compressed.store(0, Ordering::SeqCst);
         self.compressed_counts
@@ -199,8 +203,20 @@ pub async fn middleware(State(s): State<AppState>, mut req: Request, next: Next)
     s.total.fetch_add(1, Ordering::SeqCst);
 
     let is_api = path == "/api/v4" || path.starts_with("/api/v4/");
-    let (rl_cfg, version, hostile, step, broken, gzip_mode, clock_offset, trickled) = {
+    let (rl_cfg, rl_keys, version, hostile, step, broken, gzip_mode, clock_offset, trickled) = {
         let w = s.world();
+        // `RateLimiter.GenerateKey`: the IP (one client here), or with `VaryByUser` the
+        // request's token when it has one; then `UserIdRateLimit` (`web/handlers.go`, once the
+        // session is valid) keys a second bucket by the user id.
+        let mut rl_keys = vec!["ip".to_string()];
+        if w.config.rate_limit_vary_by_user {
+            if let Some(t) = token_from(req.headers()) {
+                rl_keys[0] = format!("token:{t}");
+                if let Some(u) = w.user_for_token(&t) {
+                    rl_keys.push(format!("user:{u}"));
+                }
+            }
+        }
         let broken = is_api
             && w.config
                 .faults
@@ -214,6 +230,7 @@ pub async fn middleware(State(s): State<AppState>, mut req: Request, next: Next)
         };
         (
             w.config.rate_limit,
+            rl_keys,
             w.config.server_version.clone(),
             w.config.hostile,
             step,
@@ -247,23 +264,14 @@ pub async fn middleware(State(s): State<AppState>, mut req: Request, next: Next)
     if let Some(r) = redirect_other_host(&s, &hostile, is_api, &path, req.uri().query()) {
         return r;
     }
-    let rl = {
-        let mut l = s.limiter.lock().unwrap_or_else(|e| e.into_inner());
-        match rl_cfg {
-            None => {
-                *l = None;
-                None
-            }
-            Some((per_sec, burst)) => {
-                if l.as_ref().map(|x| x.config()) != Some((per_sec, burst)) {
-                    *l = Some(Limiter::new(per_sec, burst));
-                }
-                l.as_mut().map(|x| x.check(std::time::Instant::now()))
-            }
-        }
-    };
+    let rl = s.limiter.lock().unwrap_or_else(|e| e.into_inner()).check(
+        rl_cfg,
+        &rl_keys,
+        std::time::Instant::now(),
+    );
+    // `setRateLimitHeaders` adds (`Header().Add`) one set per bucket checked.
     let rl_headers = |h: &mut HeaderMap| {
-        if let Some(r) = &rl {
+        for r in &rl {
             h.append("X-RateLimit-Limit", r.limit.into());
             h.append("X-RateLimit-Remaining", r.remaining.into());
             h.append("X-RateLimit-Reset", r.reset_secs.into());
@@ -272,7 +280,8 @@ pub async fn middleware(State(s): State<AppState>, mut req: Request, next: Next)
             }
         }
     };
-    if rl.as_ref().is_some_and(|r| r.limited) {
+    if rl.iter().any(|r| r.limited) {
+        s.rate_limited.fetch_add(1, Ordering::SeqCst);
         let mut resp = (
             StatusCode::TOO_MANY_REQUESTS,
             [
@@ -568,6 +577,11 @@ impl FakeServer {
     /// Sets `ServiceSettings.WebserverMode` (the default is gzip, as on the real server).
     pub fn set_webserver_mode(&self, mode: WebserverMode) {
         self.state.world().config.webserver_mode = mode;
+    }
+
+    /// Requests refused by the rate limiter (429) since the last `reset_counts`.
+    pub fn rate_limited(&self) -> u64 {
+        self.state.rate_limited.load(Ordering::SeqCst)
     }
 
     pub fn total_requests(&self) -> u64 {

@@ -7,18 +7,18 @@ use std::io::{Read, Write};
 
 const PAT: &str = "alicepersonalaccesstoken0000";
 
-struct Resp {
-    status: u16,
+pub(super) struct Resp {
+    pub(super) status: u16,
     headers: HashMap<String, String>,
-    body: Vec<u8>,
+    pub(super) body: Vec<u8>,
 }
 
 impl Resp {
-    fn json(&self) -> Value {
+    pub(super) fn json(&self) -> Value {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|e| panic!("bad json ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
-    fn h(&self, k: &str) -> Option<&str> {
+    pub(super) fn h(&self, k: &str) -> Option<&str> {
         self.headers
             .get(&k.to_ascii_lowercase())
             .map(|s| s.as_str())
@@ -39,7 +39,13 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
     }
 }
 
-fn req(s: &FakeServer, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Resp {
+pub(super) fn req(
+    s: &FakeServer,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Resp {
     let addr = s.base_url().trim_start_matches("http://").to_string();
     let mut c = std::net::TcpStream::connect(&addr).unwrap();
     let mut r = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
@@ -83,14 +89,20 @@ fn req(s: &FakeServer, method: &str, path: &str, headers: &[(&str, &str)], body:
 }
 
 /// A request authenticated with alice's personal access token.
-fn authed(s: &FakeServer, method: &str, path: &str, extra: &[(&str, &str)], body: &str) -> Resp {
+pub(super) fn authed(
+    s: &FakeServer,
+    method: &str,
+    path: &str,
+    extra: &[(&str, &str)],
+    body: &str,
+) -> Resp {
     let auth = format!("Bearer {PAT}");
     let mut headers = vec![("Authorization", auth.as_str())];
     headers.extend_from_slice(extra);
     req(s, method, path, &headers, body)
 }
 
-fn get(s: &FakeServer, path: &str) -> Resp {
+pub(super) fn get(s: &FakeServer, path: &str) -> Resp {
     authed(s, "GET", path, &[], "")
 }
 

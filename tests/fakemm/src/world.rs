@@ -14,6 +14,9 @@ pub struct Config {
     pub custom_emoji_enabled: bool,
     /// `RateLimitSettings` when enabled: (per_sec, max_burst). `None` = off (the real default).
     pub rate_limit: Option<(u32, u32)>,
+    /// `RateLimitSettings.VaryByUser` (default false): buckets by token, plus one by user id
+    /// whose headers come as a second set.
+    pub rate_limit_vary_by_user: bool,
     /// `model.CurrentVersion` used in ETags and `X-Version-ID`.
     pub server_version: String,
     /// `ServiceSettings.MaximumPayloadSizeBytes` (default 300000).
@@ -35,6 +38,13 @@ pub struct Config {
     /// although older posts remain. When on, `before` pages drop the posts that
     /// [`crate::posts::filtered_from_pages`] picks (about one in 40).
     pub filter_before_pages: bool,
+    /// `TeamSettings.ExperimentalViewArchivedChannels` (default true, as newer servers force
+    /// it). Off (servers up to v10): `getPostsForChannel` refuses archived channels with 403.
+    pub view_archived_channels: bool,
+    /// Users without `view_members` (guests, or a permission scheme that takes it from
+    /// users): `GetViewUsersRestrictions` limits what they see of other users to the members
+    /// of channels they belong to. System admins are never restricted. Default off.
+    pub restrict_view_members: bool,
 }
 
 impl Default for Config {
@@ -42,6 +52,7 @@ impl Default for Config {
         Config {
             custom_emoji_enabled: true,
             rate_limit: None,
+            rate_limit_vary_by_user: false,
             server_version: "10.11.0".into(),
             max_payload_bytes: 300_000,
             faults: crate::faults::Faults::default(),
@@ -49,6 +60,8 @@ impl Default for Config {
             webserver_mode: crate::gzip::WebserverMode::default(),
             clock_offset_ms: 0,
             filter_before_pages: false,
+            view_archived_channels: true,
+            restrict_view_members: false,
         }
     }
 }
@@ -391,6 +404,28 @@ impl World {
     pub fn can_read_channel(&self, user: Id, ch: &Channel) -> bool {
         ch.members.contains_key(&user)
             || (ch.channel_type == 'O' && self.is_team_member(ch.team_id, user))
+    }
+
+    /// Does `GetViewUsersRestrictions` restrict this caller (no `view_members`)?
+    pub fn view_restricted(&self, viewer: Id) -> bool {
+        self.config.restrict_view_members
+            && !self
+                .users
+                .get(&viewer)
+                .is_some_and(|u| u.roles.split(' ').any(|r| r == "system_admin"))
+    }
+
+    /// `App.UserCanSeeOtherUser`: without `view_members` (`config.restrict_view_members`, not a
+    /// system admin), `GetViewUsersRestrictions` gives no teams and the caller's channels
+    /// (`GetAllChannelMembersForUser`, archived ones included): `other` is visible when it is
+    /// the caller or a member of one of them.
+    pub fn can_see_user(&self, viewer: Id, other: Id) -> bool {
+        if viewer == other || !self.view_restricted(viewer) {
+            return true;
+        }
+        self.channels
+            .values()
+            .any(|c| c.members.contains_key(&viewer) && c.members.contains_key(&other))
     }
 
     /// Does channel `id` exist and can `user` read it?
@@ -1110,6 +1145,20 @@ impl World {
         let user = self.users.get_mut(&u).ok_or("unknown user")?;
         user.last_picture_update = t;
         user.update_at = t;
+        Ok(u.to_string())
+    }
+
+    /// The user removes their profile picture (`App.SetDefaultProfileImage`): the generated
+    /// default image is written to storage, then `SqlUserStore.ResetLastPictureUpdate` sets
+    /// `last_picture_update` to 0 (omitted from the user JSON) and `update_at` to now. The
+    /// image endpoint then serves the stored default image with ETag `0`.
+    pub fn remove_profile_picture(&mut self, user_id: &str) -> Result<String, String> {
+        let u = self.uid(user_id)?;
+        let t = self.tick();
+        let user = self.users.get_mut(&u).ok_or("unknown user")?;
+        user.last_picture_update = 0;
+        user.update_at = t;
+        self.default_picture_written.insert(u);
         Ok(u.to_string())
     }
 

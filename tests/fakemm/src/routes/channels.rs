@@ -228,6 +228,9 @@ pub async fn team_members(
         return Err(ApiError::forbidden());
     }
     let mut all = w.render_team_members(tid.as_str());
+    // `SqlTeamStore.GetMembers` with the caller's `GetViewUsersRestrictions`
+    // (`applyTeamMemberViewRestrictionsFilter`): only members the caller may see.
+    all.retain(|m| w.can_see_user(a.user, Id::lookup(m["user_id"].as_str().unwrap_or(""))));
     if flag(&q, "exclude_deleted_users") {
         all.retain(|m| {
             let u = Id::lookup(m["user_id"].as_str().unwrap_or(""));

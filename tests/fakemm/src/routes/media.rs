@@ -51,6 +51,10 @@ pub async fn user_image(
 ) -> ApiResult {
     let uid = require_user(&uid, a.user)?;
     let mut w = s.world();
+    // `api4/user.go getProfileImage`: `UserCanSeeOtherUser`, else 403.
+    if !w.can_see_user(a.user, uid) {
+        return Err(ApiError::forbidden());
+    }
     let u = w.users.get(&uid).ok_or_else(ApiError::user_not_found)?;
     let etag = u.last_picture_update.to_string();
     if etag_matches(&headers, &etag) {

@@ -45,6 +45,18 @@ pub async fn channel_posts(
     }
     let w = s.world();
     let c = readable_channel(&w, a.user, cid)?;
+    // `api4/post.go getPostsForChannel` (up to v10): with
+    // `TeamSettings.ExperimentalViewArchivedChannels` off, every mode (since, before, after,
+    // page) of an archived channel is refused, after the read-permission check. (Of the other
+    // routes the fake serves, none checks it: members and pinned posts still answer; only
+    // `getUsersInChannel` and the channel bookmarks refuse as well.)
+    if !w.config.view_archived_channels && c.delete_at != 0 {
+        return Err(ApiError::new(
+            403,
+            "api.user.view_archived_channels.get_posts_for_channel.app_error",
+            "Unable to get the posts of an archived channel.",
+        ));
+    }
     if w.config.hostile.repeat_pages && before.is_some() && after.is_none() && since == 0 {
         // Always the newest page, with a cursor that leads back to it.
         let query = PostsQuery {

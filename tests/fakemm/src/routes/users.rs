@@ -108,6 +108,11 @@ pub async fn get_user(
 ) -> ApiResult {
     let id = require_user(&uid, a.user)?;
     let w = s.world();
+    // `api4/user.go getUser`: `UserCanSeeOtherUser` first, so a hidden user is 403
+    // (`PermissionViewMembers`) whether or not it exists.
+    if !w.can_see_user(a.user, id) {
+        return Err(ApiError::forbidden());
+    }
     let u = w.users.get(&id).ok_or_else(ApiError::user_not_found)?;
     let etag = w.user_etag(u);
     if etag_matches(&headers, &etag) {
@@ -134,6 +139,13 @@ pub async fn by_username(
         return Err(ApiError::invalid_param("username"));
     }
     let w = s.world();
+    // `api4/user.go getUserByUsername`: a caller with view restrictions gets 403 for a user it
+    // may not see, and for an unknown name (existence is not leaked).
+    match w.user_by_name(&name) {
+        Some(u) if !w.can_see_user(a.user, u.id) => return Err(ApiError::forbidden()),
+        None if w.view_restricted(a.user) => return Err(ApiError::forbidden()),
+        _ => {}
+    }
     let u = w.user_by_name(&name).ok_or_else(|| {
         ApiError::new(
             404,
@@ -150,7 +162,7 @@ pub async fn by_username(
 
 pub async fn users_by_ids(
     State(s): State<AppState>,
-    _a: Authed,
+    a: Authed,
     Query(q): Query<Params>,
     body: Bytes,
 ) -> ApiResult {
@@ -180,6 +192,9 @@ pub async fn users_by_ids(
         .into_iter()
         .filter_map(|i| w.users.get(&i))
         .filter(|u| since == 0 || u.update_at > since)
+        // `getUsersByIds` passes `GetViewUsersRestrictions` to `GetUsersByIds`: users the
+        // caller may not see are left out, silently.
+        .filter(|u| w.can_see_user(a.user, u.id))
         .collect();
     users.sort_by(|a, b| a.username.cmp(&b.username));
     let arr: Vec<Value> = users.iter().map(|u| w.user_json(u, false)).collect();

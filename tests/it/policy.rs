@@ -1,0 +1,349 @@
+//! Issue 12, item 5: what a real server refuses or leaves out by policy, and its rate limiter.
+//! Archived channels a server hides, users it does not show, a removed profile picture, and
+//! the waits of a rate-limited run.
+
+use fakemm::Scale;
+use serde_json::Value;
+
+use crate::util::{text, tree, Env};
+
+fn summary(env: &Env) -> Value {
+    serde_json::from_slice(&std::fs::read(env.path("summary.json")).unwrap()).unwrap()
+}
+
+fn team_member(id: &str) -> fakemm::Id {
+    fakemm::Id::lookup(id)
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// `ExperimentalViewArchivedChannels=false` (servers up to v10): the archived channels are
+/// still listed, their posts are refused with 403. The backup keeps what it has, says so once,
+/// lists them in the summary, and the run is a success.
+#[test]
+fn archived_channels_the_server_hides_are_kept_and_listed_once() {
+    let env = Env::new(Scale::Tiny);
+    let (team, labels) = env.server.with_world(|w| {
+        let me = w.user_by_name("alice").unwrap().id.to_string();
+        let bob = w.user_by_name("bob").unwrap().id.to_string();
+        let team = w
+            .teams
+            .values()
+            .find(|t| t.members.contains_key(&fakemm::Id::lookup(&me)))
+            .unwrap()
+            .clone();
+        let mut labels = Vec::new();
+        for name in ["old-stuff", "older-stuff"] {
+            let c = w
+                .add_channel(team.id.as_str(), 'O', name, name, [&me, &bob])
+                .unwrap();
+            for i in 0..3 {
+                w.add_post(&c, &bob, &format!("{name} {i}"), None, vec![])
+                    .unwrap();
+            }
+            w.archive_channel(&c).unwrap();
+            labels.push(format!("{}/{name}", team.name));
+        }
+        // The data set has archived channels of its own: all of them are refused.
+        for c in w.channels.values() {
+            if c.delete_at != 0 && c.team_id == team.id && w.can_read_channel(team_member(&me), c) {
+                let l = format!("{}/{}", team.name, c.name);
+                if !labels.contains(&l) {
+                    labels.push(l);
+                }
+            }
+        }
+        labels.sort();
+        (team.name.clone(), labels)
+    });
+    // The first run, while the server shows archived channels, stores them.
+    env.run_ok(&[]);
+    let before = tree(&env.data());
+    let stored = |t: &std::collections::BTreeMap<String, Vec<u8>>, name: &str| {
+        t.keys()
+            .filter(|k| k.contains(&format!("__{name}/")) && k.ends_with(".json"))
+            .count()
+    };
+    assert!(stored(&before, "old-stuff") >= 3, "{:?}", before.keys());
+
+    env.server
+        .with_world(|w| w.config.view_archived_channels = false);
+    for run in 0..2 {
+        let out = env.run(&["--summary-json", "summary.json"]);
+        assert_eq!(out.status.code(), Some(0), "run {run}: {}", text(&out));
+        let err = stderr(&out);
+        let lines: Vec<&str> = err.lines().filter(|l| l.contains("old-stuff")).collect();
+        assert_eq!(lines.len(), 1, "one line names them: {err}");
+        assert!(labels.iter().all(|l| lines[0].contains(l)), "{err}");
+        assert!(
+            lines[0].contains("ExperimentalViewArchivedChannels"),
+            "{err}"
+        );
+        let so = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            so.contains(&format!(
+                "; {} archived channels the server hides",
+                labels.len()
+            )),
+            "{so}"
+        );
+        let s = summary(&env);
+        assert_eq!(s["outcome"], "ok", "{s:#}");
+        assert_eq!(s["failures"], serde_json::json!([]), "{s:#}");
+        let mut refused: Vec<String> = s["refused_channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect();
+        refused.sort();
+        assert_eq!(refused, labels, "{s:#}");
+        // Nothing changed in the backup: the posts, the channel files and the cursors.
+        let after = tree(&env.data());
+        let changed: Vec<&String> = after
+            .keys()
+            .chain(before.keys())
+            .filter(|k| !k.ends_with(".matterbak.lock") && after.get(*k) != before.get(*k))
+            .collect();
+        assert!(
+            changed.is_empty(),
+            "run {run} changed the backup ({team}): {changed:?}"
+        );
+    }
+    // A channel archived before the backup ever read it: listed as well; the backup verifies.
+    let never = env.server.with_world(|w| {
+        let me = w.user_by_name("alice").unwrap().id.to_string();
+        let tid = w.team_by_name(&team).unwrap().id.to_string();
+        let c = w
+            .add_channel(&tid, 'O', "never-seen", "never-seen", [&me])
+            .unwrap();
+        w.add_post(&c, &me, "too late", None, vec![]).unwrap();
+        w.archive_channel(&c).unwrap();
+        format!("{team}/never-seen")
+    });
+    let out = env.run(&["--summary-json", "summary.json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let s = summary(&env);
+    assert!(
+        s["refused_channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == never.as_str()),
+        "{s:#}"
+    );
+    let (code, report) = crate::robust::verify(&env);
+    assert_eq!(code, 0, "{report}");
+}
+
+/// `GetViewUsersRestrictions`: a caller without `view_members` (a guest) gets only the users
+/// who share a channel with it from `POST /users/ids`. A user who posted and left is missing:
+/// reported in one line, not a failure, and their posts are stored.
+#[test]
+fn users_the_server_does_not_show_are_reported_once_and_their_posts_kept() {
+    let env = Env::new(Scale::Tiny);
+    let (zed, posts) = env.server.with_world(|w| {
+        let me = w.user_by_name("alice").unwrap().id.to_string();
+        let bob = w.user_by_name("bob").unwrap().id.to_string();
+        let team = w
+            .teams
+            .values()
+            .find(|t| t.members.contains_key(&fakemm::Id::lookup(&me)))
+            .unwrap()
+            .id
+            .to_string();
+        let zed = w.add_user("zed", "zed-password").unwrap();
+        w.add_team_member(&team, &zed).unwrap();
+        let c = w
+            .add_channel(&team, 'O', "visitors", "Visitors", [&me, &bob, &zed])
+            .unwrap();
+        let posts: Vec<String> = (0..2)
+            .map(|i| {
+                w.add_post(&c, &zed, &format!("zed was here {i}"), None, vec![])
+                    .unwrap()
+            })
+            .collect();
+        w.remove_channel_member(&c, &zed).unwrap();
+        w.config.restrict_view_members = true;
+        (zed, posts)
+    });
+    let out = env.run(&["--summary-json", "summary.json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().filter(|l| l.contains(&zed)).collect();
+    assert_eq!(lines.len(), 1, "one line names the hidden user: {err}");
+    assert!(lines[0].contains("does not show"), "{err}");
+    let s = summary(&env);
+    assert_eq!(s["outcome"], "ok", "{s:#}");
+    assert_eq!(s["hidden_users"], serde_json::json!([zed]), "{s:#}");
+    let files = tree(&env.data());
+    for p in &posts {
+        assert!(
+            files.keys().any(|k| k.ends_with(&format!("__{p}.json"))),
+            "post {p} by the hidden user is stored"
+        );
+    }
+    assert!(!files
+        .keys()
+        .any(|k| k.starts_with("users/") && k.contains(&zed)));
+    assert!(files
+        .keys()
+        .any(|k| k.starts_with("users/") && k.ends_with("__bob.json")));
+
+    // Once the server shows the user (here: the restriction is lifted), the next run stores
+    // their profile: the id was kept pending.
+    env.server
+        .with_world(|w| w.config.restrict_view_members = false);
+    let out = env.run(&["--summary-json", "summary.json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(summary(&env)["hidden_users"], serde_json::json!([]));
+    assert!(tree(&env.data())
+        .keys()
+        .any(|k| k.starts_with("users/") && k.ends_with("__zed.json")));
+}
+
+/// `SetDefaultProfileImage` / `ResetLastPictureUpdate`: `last_picture_update` goes back to 0.
+/// The old picture stays in the backup, and no run asks for the image again.
+#[test]
+fn a_removed_profile_picture_keeps_the_old_image_and_is_not_fetched_again() {
+    let env = Env::new(Scale::Tiny);
+    env.run_ok(&[]);
+    let (bob, lpu) = env.server.with_world(|w| {
+        let b = w.user_by_name("bob").unwrap();
+        (b.id.to_string(), b.last_picture_update)
+    });
+    assert!(lpu > 0, "bob has a picture in the data set");
+    let image = |env: &Env| {
+        tree(&env.data())
+            .into_iter()
+            .find(|(k, _)| k.starts_with(&format!("users/{bob}__")) && !k.ends_with(".json"))
+            .unwrap_or_else(|| panic!("bob's image is stored"))
+    };
+    let old = image(&env);
+    env.server
+        .with_world(|w| w.remove_profile_picture(&bob).unwrap());
+    for run in 0..2 {
+        env.server.reset_counts();
+        env.run_ok(&[]);
+        let counts = env.server.request_counts();
+        assert_eq!(
+            counts.get("GET /api/v4/users/{user_id}/image"),
+            None,
+            "run {run}: no image request: {counts:?}"
+        );
+        assert_eq!(image(&env), old, "run {run}: the old picture is kept");
+    }
+    // The stored profile says the picture was removed.
+    let profile = tree(&env.data())
+        .into_iter()
+        .find(|(k, _)| k == &format!("users/{bob}__bob.json"))
+        .unwrap()
+        .1;
+    let v: Value = serde_json::from_slice(&profile).unwrap();
+    assert!(v.get("last_picture_update").is_none(), "{v}");
+    // Renamed without a picture: the old picture is renamed with the user, not replaced by
+    // the generated default.
+    env.server.with_world(|w| {
+        let t = w.tick();
+        let u = w.users.get_mut(&fakemm::Id::lookup(&bob)).unwrap();
+        u.username = "bobby".into();
+        u.update_at = t;
+    });
+    env.write_channels(&env.server.with_world(|w| w.sample_channels_json()));
+    env.server.reset_counts();
+    env.run_ok(&[]);
+    assert_eq!(
+        env.server
+            .request_counts()
+            .get("GET /api/v4/users/{user_id}/image"),
+        None
+    );
+    let files = tree(&env.data());
+    let renamed = files
+        .iter()
+        .find(|(k, _)| k.starts_with(&format!("users/{bob}__bobby__image.")))
+        .expect("the image has the new name");
+    assert_eq!(renamed.1, &old.1, "the old picture, renamed");
+    assert_eq!(
+        files
+            .keys()
+            .filter(|k| k.starts_with(&format!("users/{bob}")))
+            .count(),
+        2,
+        "one profile, one image: {:?}",
+        files
+            .keys()
+            .filter(|k| k.starts_with("users/"))
+            .collect::<Vec<_>>()
+    );
+    // A new upload later is fetched again.
+    env.server
+        .with_world(|w| w.set_profile_picture(&bob).unwrap());
+    env.server.reset_counts();
+    env.run_ok(&[]);
+    assert_eq!(
+        env.server
+            .request_counts()
+            .get("GET /api/v4/users/{user_id}/image"),
+        Some(&1)
+    );
+    assert_ne!(image(&env).1, old.1);
+}
+
+/// throttled's headers: `X-RateLimit-Reset` is the time until the bucket is full, about
+/// (burst+1)/rate, rounded up to seconds; the next request is allowed after 1/rate. Without a
+/// limit of its own, a run against a server at 20/s with a burst of 5 takes about
+/// requests/rate, with few 429s. (Waiting the whole Reset on every empty bucket gives one
+/// burst of 6 per second: more than three times as long.)
+#[test]
+fn an_empty_rate_limit_bucket_waits_one_token_not_the_whole_reset() {
+    // Also with `VaryByUser`: two sets of headers (the token's bucket, the user's).
+    for vary_by_user in [false, true] {
+        let env = Env::new(Scale::Tiny);
+        env.server.with_world(|w| {
+            w.config.rate_limit = Some((20, 5));
+            w.config.rate_limit_vary_by_user = vary_by_user;
+        });
+        let start = std::time::Instant::now();
+        let out = env.run(&["--rate-limit", "0", "--skip-users", "--skip-emojis"]);
+        let secs = start.elapsed().as_secs_f64();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let n = env.server.total_requests();
+        let refused = env.server.rate_limited();
+        assert!(n >= 30, "enough requests to measure: {n}");
+        // At 20/s, n requests take about (n - 6)/20 s after the first burst.
+        let ideal = n as f64 / 20.0;
+        let what = format!(
+            "vary_by_user {vary_by_user}: {n} requests ({refused} refused) in {secs:.2}s; at the server's rate {ideal:.2}s"
+        );
+        eprintln!("{what}");
+        assert!(secs < ideal * 1.6 + 0.5, "{what}");
+        assert!(refused * 10 <= n, "{what}");
+    }
+}
+
+/// A guest's channels file naming a user it may not see (or no user at all): the server
+/// answers 403 for both (`getUserByUsername`), which is the usage error of an unknown name,
+/// before anything is written.
+#[test]
+fn a_restricted_caller_naming_an_unseen_user_gets_the_usage_error() {
+    let env = Env::new(Scale::Tiny);
+    env.server
+        .with_world(|w| w.config.restrict_view_members = true);
+    let mut channels = env.server.with_world(|w| w.sample_channels_json());
+    channels["direct"]
+        .as_array_mut()
+        .unwrap()
+        .push("nobody-here".into());
+    env.write_channels(&channels);
+    let out = env.run(&[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("\"nobody-here\"") && err.contains("none you may see"),
+        "{err}"
+    );
+    assert!(!env.data().join("direct").exists(), "nothing written");
+}
