@@ -251,7 +251,38 @@ pub fn run(
         &server.request_counts(),
         &minimum,
     );
+
+    // Imports: posts with an old create_at (update_at = create_at), invisible to `since`;
+    // the minimum is still the rerun's (a client that trusts `since` makes no more, and
+    // misses them).
+    let imports = (changes / 10).max(1);
+    server.with_world(|w| import_posts(w, &me, imports, seed));
+    server.reset_counts();
+    let secs = run_matterbak(&matterbak, &dir)?;
+    print_table(
+        &format!("rerun after {imports} imported posts with old timestamps"),
+        secs,
+        &server.request_counts(),
+        &needs.rerun,
+    );
     Ok(())
+}
+
+/// `n` posts imported with an old `create_at` at random places of random channels.
+fn import_posts(w: &mut World, me: &str, n: usize, seed: u64) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x1a2b_3c4d);
+    let channels: Vec<String> = w
+        .member_channels(me)
+        .into_iter()
+        .filter(|c| w.live_posts(c).len() > 1)
+        .collect();
+    for i in 0..n {
+        let c = &channels[rng.random_range(0..channels.len())];
+        let live = w.live_posts(c);
+        let p = &live[rng.random_range(0..live.len())];
+        let t = w.post(p).map_or(0, |p| p.create_at) - 1;
+        let _ = w.import_post(c, me, &format!("imported #{i}"), None, t);
+    }
 }
 
 pub(crate) fn tempfile_dir() -> Result<PathBuf> {
