@@ -76,7 +76,7 @@ pub struct ImageData<'a> {
 }
 
 impl Store {
-    /// The data directory at `root`, not touched yet: until [`Store::open`], only reading is
+    /// The data directory at `root`, not touched yet: until [`Store::lock`], only reading is
     /// allowed (checking a configuration must not change a thing).
     pub fn at(root: &Path) -> Self {
         Store {
