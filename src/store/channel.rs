@@ -116,9 +116,12 @@ impl ChannelDir {
         for entry in std::fs::read_dir(&posts_dir).at(&posts_dir)? {
             let entry = entry.at(&posts_dir)?;
             let fname = entry.file_name().to_string_lossy().into_owned();
-            if fname.starts_with(atomic::TEMP_PREFIX)
-                || !entry.file_type().at(&posts_dir)?.is_file()
-            {
+            let kind = entry.file_type().at(&posts_dir)?;
+            if kind.is_symlink() {
+                // reported (once) and left alone
+                let _ = links::link_error(&entry.path());
+            }
+            if fname.starts_with(atomic::TEMP_PREFIX) || !kind.is_file() {
                 continue;
             }
             if let Some(id) = layout::post_id_of(&fname) {

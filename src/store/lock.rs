@@ -58,6 +58,12 @@ impl DirLock {
                 })
             }
         }
+        // A lock file left by an older version may be world-readable: private like the rest.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = file.set_permissions(std::fs::Permissions::from_mode(0o600));
+        }
         let _ = file.set_len(0);
         let _ = file.rewind();
         let _ = write!(file, "{}", std::process::id());

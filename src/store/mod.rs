@@ -107,6 +107,13 @@ impl Store {
                 ))
                 .into())
             }
+            Err(_) if links::is_link(root) => {
+                return Err(crate::error::Fatal::usage(format!(
+                    "the data dir {} is a symbolic link to a folder that does not exist: create the folder or fix the link",
+                    root.display()
+                ))
+                .into())
+            }
             Err(_) => {
                 let top = root
                     .ancestors()

@@ -127,8 +127,17 @@ fn a_post_file_that_is_a_link_is_neither_read_nor_replaced() {
         .expect("a post file");
     std::fs::remove_file(&post).unwrap();
     symlink(dir.join("precious.txt"), &post).unwrap();
-    let out = env.run(&["--update-old-posts", "--no-zip"]);
+    // An incremental run does not write the post again: the link is only reported.
+    let out = env.run(&["--no-zip"]);
     let rel = post.strip_prefix(env.tmp.path()).unwrap().to_str().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        stderr(&out).contains(&format!("{rel} is a symbolic link")),
+        "{}",
+        text(&out)
+    );
+    // A full read would write it: that channel is left out of this run.
+    let out = env.run(&["--update-old-posts", "--no-zip"]);
     assert_link_reported(&out, rel);
     assert_eq!(tree(&dir), before, "the link's target is untouched");
     assert!(
@@ -239,4 +248,15 @@ fn a_failed_login_leaves_no_data_dir() {
         !env.path("new").exists(),
         "the folders this run made are gone"
     );
+}
+
+#[test]
+fn the_data_dir_itself_may_be_a_link() {
+    let env = Env::new(Scale::Tiny);
+    let real = env.path("big-disk/data");
+    std::fs::create_dir_all(&real).unwrap();
+    symlink(&real, env.data()).unwrap();
+    env.run_ok(&[]);
+    assert!(real.join(".matterbak-state.json").is_file());
+    assert!(real_files(&real).keys().any(|k| k.starts_with("users/")));
 }
