@@ -90,13 +90,9 @@ async fn inner_run(
     cancel: Cancel,
     report: &mut Report,
 ) -> Result<Code> {
-    if args.initial_jitter > 0.0 {
-        let s = rand::rng().random_range(0.0..args.initial_jitter);
-        tracing::info!("initial jitter: sleeping {s:.2}s");
-        cancel.sleep(Duration::from_secs_f64(s)).await?;
-    }
-    // The lock before the first request: a second run asks the server nothing. A data dir
-    // this run created is removed again when the run fails before writing into it.
+    // The lock first (before the jitter and the first request): a second run asks the server
+    // nothing. A data dir this run created is removed again when the run fails before writing
+    // into it.
     let store = Store::at(&args.data_dir);
     store.lock()?;
     let r = backup(
@@ -127,6 +123,11 @@ async fn backup(
     report: &mut Report,
     store: &Store,
 ) -> Result<Code> {
+    if args.initial_jitter > 0.0 {
+        let s = rand::rng().random_range(0.0..args.initial_jitter);
+        tracing::info!("initial jitter: sleeping {s:.2}s");
+        cancel.sleep(Duration::from_secs_f64(s)).await?;
+    }
     let progress = Progress::new();
     let (mut session, me) = Session::open(
         &creds,

@@ -185,6 +185,36 @@ fn a_locked_data_dir_is_refused_before_any_request() {
 }
 
 #[test]
+fn a_second_run_beside_a_running_one_makes_no_request() {
+    let env = Env::new(Scale::Tiny);
+    // The first run holds the lock while it waits out its initial jitter (no request yet).
+    let mut first = env
+        .cmd()
+        .args(["--initial-jitter", "3600"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let lock = env.data().join(".matterbak.lock");
+    for _ in 0..500 {
+        if std::fs::read_to_string(&lock).is_ok_and(|pid| !pid.is_empty()) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let second = env.run(&[]);
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert_eq!(second.status.code(), Some(6), "{}", text(&second));
+    assert!(
+        stderr(&second).contains("another matterbak"),
+        "{}",
+        text(&second)
+    );
+    assert_eq!(env.server.total_requests(), 0, "no request from either run");
+}
+
+#[test]
 fn a_data_dir_that_is_a_file_is_one_clear_line() {
     let env = Env::new(Scale::Tiny);
     std::fs::write(env.data(), b"not a folder").unwrap();
