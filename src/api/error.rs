@@ -195,3 +195,32 @@ fn cut(s: &str, max: usize) -> String {
     t.push('…');
     t
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_retry_line_is_short_and_names_the_host_once() {
+        let e = ApiError::Connect {
+            url: "http://127.0.0.1:50397/api/v4/users/login".into(),
+            detail: "connection refused".into(),
+        };
+        assert_eq!(
+            e.brief(),
+            "cannot reach 127.0.0.1:50397 (connection refused)"
+        );
+        assert_eq!(e.to_string().matches("127.0.0.1:50397").count(), 1);
+        let e = ApiError::Status {
+            method: "GET",
+            url: "https://mm.example.org/api/v4/users/me?x=1".into(),
+            status: 503,
+            reason: "Service Unavailable",
+            id: None,
+            server: ": a long body from the server".into(),
+            retry_after: None,
+        };
+        assert_eq!(e.brief(), "GET /api/v4/users/me: 503 Service Unavailable");
+        assert_eq!(cut(&"x".repeat(300), 10).chars().count(), 10);
+    }
+}
