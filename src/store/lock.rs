@@ -20,6 +20,9 @@ impl DirLock {
     /// # Errors
     /// A [`Fatal`] with [`Code::Locked`] when another run holds it.
     pub fn acquire(root: &Path) -> Result<DirLock, Fatal> {
+        if std::fs::metadata(root).is_ok_and(|m| !m.is_dir()) {
+            return Err(not_a_folder(root));
+        }
         let path = root.join(LOCK_FILE);
         let mut opts = super::links::no_follow();
         opts.read(true).write(true).create(true).truncate(false);
@@ -69,4 +72,12 @@ impl DirLock {
         let _ = write!(file, "{}", std::process::id());
         Ok(DirLock { _file: file })
     }
+}
+
+/// The usage error for a data dir path that is a file.
+pub fn not_a_folder(root: &Path) -> Fatal {
+    Fatal::usage(format!(
+        "the data dir {} is a file, not a folder: give --data-dir a folder (or move the file away)",
+        root.display()
+    ))
 }

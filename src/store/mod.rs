@@ -100,13 +100,7 @@ impl Store {
         let root = &self.root;
         match std::fs::metadata(root) {
             Ok(m) if m.is_dir() => {}
-            Ok(_) => {
-                return Err(crate::error::Fatal::usage(format!(
-                    "the data dir {} is a file, not a folder: pass a folder with --data-dir (matterbak creates it when missing)",
-                    root.display()
-                ))
-                .into())
-            }
+            Ok(_) => return Err(lock::not_a_folder(root).into()),
             Err(_) if links::is_link(root) => {
                 return Err(crate::error::Fatal::usage(format!(
                     "the data dir {} is a symbolic link to a folder that does not exist: create the folder or fix the link",
