@@ -201,8 +201,11 @@ impl Client {
                         _ => None,
                     };
                     let wait = self.retry.delay(n, hint);
+                    // One short line; `-v` adds the request and the whole error.
+                    tracing::debug!("{what}: {e}");
                     tracing::warn!(
-                        "{what}: {e}; retrying in {:.1}s (attempt {} of {})",
+                        "{}; retrying in {:.1} s ({} of {})",
+                        e.brief(),
                         wait.as_secs_f64(),
                         n + 1,
                         self.retry.attempts

@@ -90,6 +90,39 @@ async fn inner_run(
     cancel: Cancel,
     report: &mut Report,
 ) -> Result<Code> {
+    // The lock first (before the jitter and the first request): a second run asks the server
+    // nothing. A data dir this run created is removed again when the run fails before writing
+    // into it.
+    let store = Store::at(&args.data_dir);
+    store.lock()?;
+    let r = backup(
+        args,
+        out,
+        (creds, opts),
+        channels,
+        output,
+        cancel,
+        report,
+        &store,
+    )
+    .await;
+    if r.is_err() {
+        store.remove_if_unused();
+    }
+    r
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn backup(
+    args: &BackupArgs,
+    out: &GlobalArgs,
+    (creds, opts): (Credentials, ClientOptions),
+    channels: ChannelsConfig,
+    output: PathBuf,
+    cancel: Cancel,
+    report: &mut Report,
+    store: &Store,
+) -> Result<Code> {
     if args.initial_jitter > 0.0 {
         let s = rand::rng().random_range(0.0..args.initial_jitter);
         tracing::info!("initial jitter: sleeping {s:.2}s");
@@ -121,6 +154,7 @@ async fn inner_run(
     };
     let fetched = fetch_all(
         &session.client,
+        store,
         me,
         args,
         &channels,
@@ -191,8 +225,10 @@ async fn inner_run(
 
 /// Checks the selection against the server and runs the engine; the report gets the engine's
 /// counts whatever the outcome.
+#[allow(clippy::too_many_arguments)]
 async fn fetch_all(
     client: &Client,
+    store: &Store,
     me: Raw<User>,
     args: &BackupArgs,
     channels: &ChannelsConfig,
@@ -234,8 +270,7 @@ async fn fetch_all(
         .channels_for_user(&me.v.id)
         .await
         .context("listing your channels")?;
-    let store = Store::at(&args.data_dir);
-    let mut engine = Engine::new(client, &store, channels, fopts, me, cancel.clone());
+    let mut engine = Engine::new(client, store, channels, fopts, me, cancel.clone());
     // Usernames that do not exist are a usage error, before anything is written.
     engine
         .check_selection(&channel_list, &args.channels)

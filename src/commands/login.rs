@@ -102,7 +102,8 @@ impl Session {
             Login::Password(_) => "password",
             Login::Token(_) => "token",
         };
-        tracing::info!("logging in to {} as {}", creds.api_url, creds.user);
+        // Said once the login worked: a failed one is all in its error (and retries).
+        tracing::debug!("logging in to {} as {}", creds.api_url, creds.user);
         tracing::debug!("with the {kind} from {}", creds.secret_from);
         let code = mfa_code.filter(|c| !c.trim().is_empty()).map(Secret::new);
         let me = match client.login(&creds.user, &creds.login, code.as_ref()).await {
@@ -125,6 +126,7 @@ impl Session {
                 me.v.username
             );
         }
+        tracing::info!("logged in to {} as {}", creds.api_url, me.v.username);
         let session = Session {
             client,
             password: matches!(creds.login, Login::Password(_)),
@@ -178,11 +180,14 @@ fn login_error(e: ApiError, creds: &Credentials, code_sent: bool) -> anyhow::Err
             "{user} logs in with multi-factor authentication: pass --mfa-token CODE (or set MATTERBAK_MFA_TOKEN) with the current code of the authenticator app, or run on a terminal to be asked; for unattended runs create a personal access token and set MATTERBAK_TOKEN"
         ))
         .into(),
-        (ApiError::Status { status: 401, .. }, Login::Password(_)) => Fatal::auth(format!(
-            "login as {user} failed: wrong user name or password, or the account is inactive (the password came from {from}){}",
-            e.server_id().map(|i| format!(" [{i}]")).unwrap_or_default()
-        ))
-        .into(),
+        (ApiError::Status { status: 401, .. }, Login::Password(_)) => {
+            // The server's error id for `-v` (it does not say which of the two was wrong).
+            tracing::debug!("{e}");
+            Fatal::auth(format!(
+                "login as {user} failed: wrong user name or password, or the account is inactive (the password came from {from})"
+            ))
+            .into()
+        }
         (ApiError::Status { status: 401, .. }, Login::Token(_)) => Fatal::auth(format!(
             "the token from {from} was rejected: it expired or was revoked (create a new personal access token, or log in with a password)"
         ))

@@ -61,12 +61,8 @@ impl ChannelsConfig {
 
     fn validate(&self, path: &Path) -> Result<(), Fatal> {
         for key in self.teams.keys() {
-            self.team(key).map_err(|e| {
-                Fatal::usage(format!(
-                    "channels file {}: team \"{key}\": {e}",
-                    path.display()
-                ))
-            })?;
+            self.team(key)
+                .map_err(|e| Fatal::usage(format!("channels file {}: {e}", path.display())))?;
         }
         Ok(())
     }
@@ -75,7 +71,17 @@ impl ChannelsConfig {
     pub fn team(&self, key: &str) -> Result<TeamSelection, String> {
         match self.teams.get(key) {
             None | Some(serde_json::Value::Null) => Ok(TeamSelection::default()),
-            Some(v) => serde_json::from_value(v.clone()).map_err(|e| e.to_string()),
+            Some(v) => serde_path_to_error::deserialize(v.clone()).map_err(|e| {
+                let path = match e.path().to_string().as_str() {
+                    "." => format!("teams.{key}"),
+                    p => format!("teams.{key}.{p}"),
+                };
+                let msg = e.into_inner().to_string().replace(
+                    "struct TeamSelection",
+                    r#"an object like {"include": [...], "exclude": [...]} (or {} for every channel)"#,
+                );
+                format!("{}{msg}", super::json_path(&path))
+            }),
         }
     }
 
@@ -146,7 +152,19 @@ mod tests {
         let e = parse(r#"{"teams": {"t": {"includes": ["x"]}}}"#)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("team \"t\"") && e.contains("includes"), "{e}");
+        assert!(e.contains("`teams.t.includes`"), "{e}");
+        let e = parse(r#"{"teams": ["engineering"]}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`teams`") && e.contains("expected a map"), "{e}");
+        let e = parse(r#"{"teams": {"t": {"include": ["a", "b", 3]}}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`teams.t.include[2]`"), "{e}");
+        let e = parse(r#"{"groups": {"exact": ["bob"]}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`groups.exact[0]`"), "{e}");
         let e = parse(r#"{"direct": ["a",]}"#).unwrap_err().to_string();
         assert!(e.contains("comma") && e.contains("line 1"), "{e}");
     }

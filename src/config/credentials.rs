@@ -200,6 +200,13 @@ impl Credentials {
                 None => netrc_note = format!("{} does not exist", netrc.display()),
             }
         }
+        if !file_found && api_url.is_none() && user.is_none() && login.is_none() {
+            return Err(Fatal::usage(format!(
+                "no login configured: {fname} does not exist and no --url, --user, MATTERBAK_URL, MATTERBAK_USER, MATTERBAK_TOKEN or MATTERBAK_PASSWORD is given
+  next step: copy credentials.example.json to {fname} and fill in url, user and password (or token),
+  or use those options or variables; matterbak --help lists every option"
+            )));
+        }
         let mut missing = Vec::new();
         if api_url.is_none() {
             missing.push(format!(

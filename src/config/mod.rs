@@ -30,7 +30,8 @@ pub(crate) fn parse_json<T: DeserializeOwned>(
     path: &Path,
     what: &str,
 ) -> Result<T, Fatal> {
-    serde_json::from_str(text).map_err(|e| {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let fail = |e: serde_json::Error, at: &str| {
         let hint = match e.classify() {
             serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
                 " (a common cause is a comma after the last element of a list or object)"
@@ -41,10 +42,31 @@ pub(crate) fn parse_json<T: DeserializeOwned>(
         let msg = e.to_string();
         let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
         Fatal::usage(format!(
-            "{what} file {}: line {}, column {}: {msg}{hint}",
+            "{what} file {}: line {}, column {}: {}{msg}{hint}",
             path.display(),
             e.line(),
-            e.column()
+            e.column(),
+            // (an unknown key at the top is named by the message already)
+            if msg.contains(&format!("`{at}`")) {
+                String::new()
+            } else {
+                json_path(at)
+            }
         ))
-    })
+    };
+    let v = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let at = e.path().to_string();
+        fail(e.into_inner(), &at)
+    })?;
+    de.end().map_err(|e| fail(e, ""))?;
+    Ok(v)
+}
+
+/// `` `teams.engineering.include[2]`: `` for a path inside the document, nothing for its root.
+pub(crate) fn json_path(path: &str) -> String {
+    if path.is_empty() || path == "." || path == "?" {
+        String::new()
+    } else {
+        format!("`{path}`: ")
+    }
 }

@@ -188,16 +188,19 @@ impl<'a> Engine<'a> {
         let progress = self.opts.progress.clone();
         if !self.opts.skip_direct {
             progress.phase("direct");
-            self.direct_channels(&personal).await?;
+            let r = self.direct_channels(&personal).await;
+            self.unless_link(r, layout::DIRECT)?;
             self.step_jitter().await?;
         }
         if !self.opts.skip_groups {
             progress.phase("groups");
-            self.group_channels(&personal).await?;
+            let r = self.group_channels(&personal).await;
+            self.unless_link(r, layout::GROUPS)?;
             self.step_jitter().await?;
         }
         if !self.opts.skip_teams {
-            self.team_channels(&teams, &team_channels).await?;
+            let r = self.team_channels(&teams, &team_channels).await;
+            self.unless_link(r, layout::TEAMS)?;
             self.step_jitter().await?;
         }
         if !self.summary.refused_channels.is_empty() {
@@ -263,7 +266,11 @@ impl<'a> Engine<'a> {
         let mut known: BTreeSet<String> =
             self.users.values().map(|u| u.v.username.clone()).collect();
         let users_dir = self.store.root().join(layout::USERS);
-        if let Ok(rd) = std::fs::read_dir(&users_dir) {
+        let rd = self
+            .store
+            .is_real_dir(Path::new(layout::USERS))
+            .then(|| std::fs::read_dir(&users_dir));
+        if let Some(Ok(rd)) = rd {
             for e in rd.flatten() {
                 let n = e.file_name().to_string_lossy().into_owned();
                 if let Some(rest) = n
@@ -336,6 +343,15 @@ impl<'a> Engine<'a> {
         }
     }
 
+    /// Like [`Engine::item`], for a symbolic link in the data dir only: what would be written
+    /// through it is left out, the rest of the run goes on; any other error ends the run.
+    fn unless_link<T>(&mut self, r: Result<T>, label: &str) -> Result<Option<T>> {
+        match r {
+            Err(e) if !crate::store::links::is_link_error(&e) => Err(e),
+            r => self.item(r, label),
+        }
+    }
+
     async fn step_jitter(&self) -> Result<()> {
         if self.opts.step_jitter > 0.0 {
             let s = rand::rng().random_range(0.0..self.opts.step_jitter);
@@ -355,8 +371,7 @@ impl<'a> Engine<'a> {
         if unknown.is_empty() {
             return Ok(());
         }
-        let users_dir = self.store.root().join(layout::USERS);
-        let stored = if users_dir.is_dir() {
+        let stored = if self.store.is_real_dir(Path::new(layout::USERS)) {
             Some(self.store.id_dir(Path::new(layout::USERS))?)
         } else {
             None
@@ -572,10 +587,16 @@ impl<'a> Engine<'a> {
             let r = self.backup_team_object(&mut teams_dir, team).await;
             self.item(r, &format!("team {key}"))?;
             let team_base = format!("{tid}{}{tname}", layout::SEP);
-            teams_dir.adopt_dir(&tid, &team_base)?;
-            let mut channels_dir = self
-                .store
-                .id_dir(&Path::new(layout::TEAMS).join(&team_base))?;
+            let r = teams_dir.adopt_dir(&tid, &team_base).and_then(|_| {
+                self.store
+                    .id_dir(&Path::new(layout::TEAMS).join(&team_base))
+            });
+            // A link in place of the team's folder: that team is not written this run.
+            let Some(mut channels_dir) =
+                self.unless_link(r.map_err(Into::into), &format!("team {key}"))?
+            else {
+                continue;
+            };
             let mut members_changed = false;
             for c in choice.selected {
                 let label = format!("{}/{}", team.v.name, c.v.name);
@@ -641,6 +662,10 @@ fn is_policy_refusal(e: &anyhow::Error) -> bool {
 /// An error that concerns one item: the server answered with an error for it (after retries),
 /// sent something broken, or a file of it could not be fetched.
 fn is_item_failure(e: &anyhow::Error) -> bool {
+    // A symbolic link in the data dir: what would be written through it is left out.
+    if crate::store::links::is_link_error(e) {
+        return true;
+    }
     for cause in e.chain() {
         if cause.downcast_ref::<channel::ItemError>().is_some() {
             return true;

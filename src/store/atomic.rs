@@ -156,8 +156,10 @@ impl AtomicFile {
         self.tmp.as_file_mut().seek(pos)
     }
 
-    /// fsyncs and renames into place; the directory is fsynced at the next checkpoint.
+    /// fsyncs and renames into place; the directory is fsynced at the next checkpoint. A
+    /// symbolic link at the destination is left alone (an error; see [`super::links`]).
     pub fn commit(self) -> io::Result<()> {
+        super::links::refuse_link(&self.dest)?;
         self.tmp.as_file().sync_all()?;
         let dir = parent(&self.dest).to_path_buf();
         self.tmp.persist(&self.dest).map_err(|e| e.error)?;
@@ -168,6 +170,7 @@ impl AtomicFile {
     /// Renames into place; a new file is fsynced at the next checkpoint, a file that replaces
     /// another is fsynced first (see the module documentation).
     pub fn commit_batched(self) -> io::Result<()> {
+        super::links::refuse_link(&self.dest)?;
         if std::fs::symlink_metadata(&self.dest).is_ok() {
             return self.commit();
         }

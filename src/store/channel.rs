@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use super::atomic::{self, AtomicFile, DirSync};
 use super::iddir::IdDir;
 use super::layout::{self, sanitize, SEP};
+use super::links;
 use super::{IoPath, StoreError};
 
 /// Where a channel lives.
@@ -108,16 +109,19 @@ impl ChannelDir {
         let base = format!("{channel_id}{SEP}{}", sanitize(name));
         let posts_dir = parent.adopt_dir(channel_id, &base)?;
         let files_dir = posts_dir.join(layout::FILES);
-        std::fs::create_dir_all(&files_dir).at(&files_dir)?;
+        links::ensure_dir(&files_dir)?;
         sync.mark(&posts_dir);
 
         let mut posts = HashMap::new();
         for entry in std::fs::read_dir(&posts_dir).at(&posts_dir)? {
             let entry = entry.at(&posts_dir)?;
             let fname = entry.file_name().to_string_lossy().into_owned();
-            if fname.starts_with(atomic::TEMP_PREFIX)
-                || !entry.file_type().at(&posts_dir)?.is_file()
-            {
+            let kind = entry.file_type().at(&posts_dir)?;
+            if kind.is_symlink() {
+                // reported (once) and left alone
+                let _ = links::link_error(&entry.path());
+            }
+            if fname.starts_with(atomic::TEMP_PREFIX) || !kind.is_file() {
                 continue;
             }
             if let Some(id) = layout::post_id_of(&fname) {
@@ -211,7 +215,7 @@ impl ChannelDir {
         sync: &DirSync,
     ) -> Result<Change, StoreError> {
         let path = dir.join(name);
-        if existed && std::fs::read(&path).is_ok_and(|old| old == data) {
+        if existed && links::read(&path).is_ok_and(|old| old == data) {
             return Ok(Change::Unchanged);
         }
         atomic::write_batched(&path, data, sync).at(&path)?;
@@ -268,7 +272,7 @@ impl ChannelDir {
             self.write_history(&h)?;
             return Ok(Change::Deleted);
         }
-        let old = std::fs::read(&path).at(&path)?;
+        let old = links::read(&path).at(&path)?;
         if old == p.raw {
             return Ok(Change::Unchanged);
         }
@@ -336,7 +340,7 @@ impl ChannelDir {
             post_id: post_id.to_string(),
             ..History::default()
         };
-        match std::fs::read(&path) {
+        match links::read(&path) {
             Ok(b) => Ok(serde_json::from_slice(&b).unwrap_or_else(|e| {
                 tracing::warn!("{}: {e}; starting it anew", path.display());
                 fresh()
@@ -349,8 +353,8 @@ impl ChannelDir {
     fn write_history(&self, h: &History) -> Result<(), StoreError> {
         let path = self.history_path(&h.post_id);
         let dir = path.parent().expect("history file has a folder");
-        if !dir.is_dir() {
-            std::fs::create_dir_all(dir).at(dir)?;
+        if !links::is_real_dir(dir) {
+            links::ensure_dir(dir)?;
             self.sync.mark(&self.posts_dir);
         }
         let bytes = serde_json::to_vec(h).expect("history serialises");
@@ -360,14 +364,15 @@ impl ChannelDir {
     /// `files/<file_id>.json`
     pub fn write_file_info(&self, file_id: &str, raw: &[u8]) -> Result<Change, StoreError> {
         let name = format!("{}.json", sanitize(file_id));
-        let existed = self.files_dir.join(&name).is_file();
+        let existed =
+            std::fs::symlink_metadata(self.files_dir.join(&name)).is_ok_and(|m| m.is_file());
         Self::write_in(&self.files_dir, &name, raw, existed, &self.sync)
     }
 
     /// Is the attachment already stored (under any name) with this size (negative: any size)?
     pub fn has_file(&self, file_id: &str, size: i64) -> bool {
         self.files.get(file_id).into_iter().flatten().any(|n| {
-            std::fs::metadata(self.files_dir.join(n))
+            std::fs::symlink_metadata(self.files_dir.join(n))
                 .is_ok_and(|m| m.is_file() && (size < 0 || m.len() == size as u64))
         })
     }
@@ -395,7 +400,9 @@ impl ChannelDir {
         let names = self.files.entry(file_id.to_string()).or_default();
         for old in names.drain(..).filter(|n| *n != fname) {
             let p = self.files_dir.join(&old);
-            std::fs::remove_file(&p).at(&p)?;
+            if !links::is_link(&p) {
+                std::fs::remove_file(&p).at(&p)?;
+            }
         }
         names.push(fname);
         Ok(())

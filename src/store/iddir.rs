@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::atomic::{self, DirSync};
 use super::layout::id_prefix;
+use super::links;
 use super::{IoPath, StoreError};
 
 /// A folder such as `users/` or `teams/`, with an index from id to the names of its entries.
@@ -15,8 +16,9 @@ pub struct IdDir {
 }
 
 impl IdDir {
+    /// Opens (creating it 0700) the folder `dir`, whose parents were checked not to be links.
     pub(crate) fn open(dir: &Path, sync: &DirSync) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir).at(dir)?;
+        links::ensure_dir(dir)?;
         if let Some(p) = dir.parent() {
             sync.mark(p);
         }
@@ -66,7 +68,7 @@ impl IdDir {
     }
 
     pub fn read(&self, name: &str) -> Option<Vec<u8>> {
-        std::fs::read(self.dir.join(name)).ok()
+        links::read(&self.dir.join(name)).ok()
     }
 
     pub fn read_json(&self, name: &str) -> Option<serde_json::Value> {
@@ -77,7 +79,7 @@ impl IdDir {
     /// it wrote.
     pub fn write(&mut self, name: &str, data: &[u8]) -> Result<bool, StoreError> {
         let path = self.dir.join(name);
-        if self.contains(name) && std::fs::read(&path).is_ok_and(|old| old == data) {
+        if self.contains(name) && links::read(&path).is_ok_and(|old| old == data) {
             return Ok(false);
         }
         atomic::write_batched(&path, data, &self.sync).at(&path)?;
@@ -110,7 +112,7 @@ impl IdDir {
             .collect();
         for n in doomed {
             let p = self.dir.join(&n);
-            if p.is_file() {
+            if std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_file()) {
                 std::fs::remove_file(&p).at(&p)?;
                 self.sync.mark(&self.dir);
             }
@@ -135,10 +137,10 @@ impl IdDir {
     /// older name (so a renamed channel or team keeps its posts and files).
     pub(crate) fn adopt_dir(&mut self, id: &str, name: &str) -> Result<PathBuf, StoreError> {
         let target = self.dir.join(name);
-        if !target.is_dir() {
+        if !links::is_real_dir(&target) && !links::is_link(&target) {
             let old = self
                 .names_of(id)
-                .find(|n| *n != name && self.dir.join(n).is_dir())
+                .find(|n| *n != name && links::is_real_dir(&self.dir.join(n)))
                 .map(str::to_string);
             if let Some(old) = old {
                 tracing::info!(
@@ -148,7 +150,7 @@ impl IdDir {
                 self.rename(&old, name)?;
             }
         }
-        std::fs::create_dir_all(&target).at(&target)?;
+        links::ensure_dir(&target)?;
         self.note(name);
         self.sync.mark(&self.dir);
         Ok(target)

@@ -4,6 +4,7 @@ pub mod atomic;
 mod channel;
 mod iddir;
 pub mod layout;
+pub mod links;
 pub mod lock;
 pub mod state;
 pub mod verify;
@@ -20,14 +21,22 @@ use std::path::{Path, PathBuf};
 use atomic::DirSync;
 use layout::{sanitize, SEP};
 
-/// An I/O error on a path of the data directory.
-#[derive(Debug, thiserror::Error)]
-#[error("{}: {source}{}", path.display(), hint(source))]
+/// An I/O error on a path of the data directory. Its message holds the I/O error's (which is
+/// therefore not its `source()`: an error chain says it once).
+#[derive(Debug)]
 pub struct StoreError {
     pub path: PathBuf,
-    #[source]
     pub source: io::Error,
 }
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (p, e) = (self.path.display(), &self.source);
+        write!(f, "{p}: {e}{}", hint(e))
+    }
+}
+
+impl std::error::Error for StoreError {}
 
 fn hint(e: &io::Error) -> &'static str {
     match e.raw_os_error() {
@@ -54,8 +63,10 @@ impl<T> IoPath<T> for io::Result<T> {
 pub struct Store {
     root: PathBuf,
     sync: DirSync,
-    /// Held from [`Store::open`] on.
+    /// Held from [`Store::lock`] on.
     lock: std::sync::OnceLock<DirLock>,
+    /// The topmost folder [`Store::lock`] created (the data dir or a parent), if it made one.
+    created: std::sync::OnceLock<PathBuf>,
 }
 
 /// The image of an object (profile image, team icon, emoji), as the store needs it.
@@ -65,25 +76,83 @@ pub struct ImageData<'a> {
 }
 
 impl Store {
-    /// The data directory at `root`, not touched yet: until [`Store::open`], only reading is
+    /// The data directory at `root`, not touched yet: until [`Store::lock`], only reading is
     /// allowed (checking a configuration must not change a thing).
     pub fn at(root: &Path) -> Self {
         Store {
             root: root.to_path_buf(),
             sync: DirSync::default(),
             lock: std::sync::OnceLock::new(),
+            created: std::sync::OnceLock::new(),
         }
     }
 
-    /// Creates the directory if needed, takes its lock for as long as the store lives, and
-    /// removes temp files of interrupted runs.
+    /// Creates the directory if needed (mode 0700) and takes its lock for as long as the store
+    /// lives: before the first request, so that a second run asks the server nothing.
+    ///
+    /// # Errors
+    /// A usage error when the path is a file; when the directory cannot be created, or another
+    /// run holds its lock.
+    pub fn lock(&self) -> anyhow::Result<()> {
+        if self.lock.get().is_some() {
+            return Ok(());
+        }
+        let root = &self.root;
+        match std::fs::metadata(root) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => return Err(lock::not_a_folder(root).into()),
+            Err(_) if links::is_link(root) => {
+                return Err(crate::error::Fatal::usage(format!(
+                    "the data dir {} is a symbolic link to a folder that does not exist: create the folder or fix the link",
+                    root.display()
+                ))
+                .into())
+            }
+            Err(_) => {
+                let top = root
+                    .ancestors()
+                    .take_while(|a| !a.as_os_str().is_empty() && std::fs::symlink_metadata(a).is_err())
+                    .last()
+                    .map(Path::to_path_buf);
+                links::new_dir().recursive(true).create(root).at(root)?;
+                if let Some(top) = top {
+                    let _ = self.created.set(top);
+                }
+            }
+        }
+        let _ = self.lock.set(DirLock::acquire(root)?);
+        Ok(())
+    }
+
+    /// After a run that failed: removes the data dir again when this run created it and wrote
+    /// nothing but the lock (a wrong password leaves no trace).
+    pub fn remove_if_unused(&self) {
+        let Some(top) = self.created.get() else {
+            return;
+        };
+        let root = &self.root;
+        let only_lock = std::fs::read_dir(root).is_ok_and(|rd| {
+            rd.flatten()
+                .all(|e| e.file_name() == std::ffi::OsStr::new(lock::LOCK_FILE))
+        });
+        if !only_lock {
+            return;
+        }
+        let _ = std::fs::remove_file(root.join(lock::LOCK_FILE));
+        for dir in root.ancestors() {
+            if std::fs::remove_dir(dir).is_err() || dir == top.as_path() {
+                break;
+            }
+        }
+    }
+
+    /// Takes the lock (unless [`Store::lock`] did) and removes temp files of interrupted runs.
     ///
     /// # Errors
     /// When the directory cannot be created or read, or another run holds its lock.
     pub fn open(&self) -> anyhow::Result<()> {
         let root = &self.root;
-        std::fs::create_dir_all(root).at(root)?;
-        let _ = self.lock.set(DirLock::acquire(root)?);
+        self.lock()?;
         let removed = atomic::remove_stale_temps(root).at(root)?;
         if removed > 0 {
             tracing::info!("removed {removed} temp files left by an interrupted run");
@@ -119,6 +188,9 @@ impl Store {
     /// When the folder cannot be read.
     pub fn stored_ids(&self, rel: &Path) -> Result<BTreeSet<String>, StoreError> {
         let dir = self.root.join(rel);
+        if !self.is_real_dir(rel) {
+            return Ok(BTreeSet::new());
+        }
         let rd = match std::fs::read_dir(&dir) {
             Ok(rd) => rd,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(BTreeSet::new()),
@@ -135,8 +207,24 @@ impl Store {
     }
 
     /// A top-level folder indexed by object id (`users`, `emojis`, `teams`, `direct`, `groups`).
+    /// It and its parents below the data dir are created 0700 and must not be links.
     pub fn id_dir(&self, rel: &Path) -> Result<IdDir, StoreError> {
-        IdDir::open(&self.root.join(rel), &self.sync)
+        let dir = links::ensure_dirs(&self.root, rel)?;
+        IdDir::open(&dir, &self.sync)
+    }
+
+    /// Is `rel` a folder below the data dir, none of whose parts is a link (a link is warned
+    /// about once)? Readers skip anything else.
+    pub fn is_real_dir(&self, rel: &Path) -> bool {
+        let mut dir = self.root.clone();
+        for c in rel.components() {
+            dir.push(c);
+            if links::is_link(&dir) {
+                let _ = links::link_error(&dir);
+                return false;
+            }
+        }
+        links::is_real_dir(&dir)
     }
 
     /// The folder of one channel (posts, files, threads), adopting a folder of a renamed channel.
@@ -158,9 +246,15 @@ impl Store {
         let (mut utc, mut local, mut seen) = (0, 0, 0);
         let mut dirs = Vec::new();
         for kind in [layout::DIRECT, layout::GROUPS] {
-            dirs.extend(subdirs(&self.root.join(kind)));
+            if self.is_real_dir(Path::new(kind)) {
+                dirs.extend(subdirs(&self.root.join(kind)));
+            }
         }
-        for team in subdirs(&self.root.join(layout::TEAMS)) {
+        let teams = Path::new(layout::TEAMS);
+        for team in subdirs(&self.root.join(layout::TEAMS))
+            .into_iter()
+            .filter(|_| self.is_real_dir(teams))
+        {
             dirs.extend(subdirs(&team));
         }
         'outer: for d in dirs {
@@ -176,7 +270,7 @@ impl Store {
                 else {
                     continue;
                 };
-                let Some(create_at) = std::fs::read(e.path())
+                let Some(create_at) = links::read(&e.path())
                     .ok()
                     .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
                     .and_then(|v| v.get("create_at")?.as_i64())
@@ -232,7 +326,8 @@ impl Store {
             n.starts_with(&prefix)
                 && !n.ends_with(".json")
                 && n[prefix.len()..].starts_with('.')
-                && std::fs::metadata(dir.path().join(n)).is_ok_and(|m| m.len() > 0)
+                && std::fs::symlink_metadata(dir.path().join(n))
+                    .is_ok_and(|m| m.is_file() && m.len() > 0)
         })
     }
 

@@ -64,7 +64,7 @@ impl State {
     /// (every channel is then read in full once), with a warning.
     pub fn load(root: &Path) -> State {
         let path = Self::path(root);
-        let bytes = match std::fs::read(&path) {
+        let bytes = match super::links::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return State {

@@ -12,6 +12,7 @@ mod hostile;
 mod html;
 mod incremental;
 mod jsonl;
+mod links;
 mod list;
 mod login;
 mod operators;
