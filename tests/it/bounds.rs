@@ -282,7 +282,7 @@ fn a_trickling_attachment_and_answer_fail_in_bounded_time_and_the_rest_is_backed
     assert!(
         stderr.lines().any(|l| l.contains("/api/v4/emoji")
             && l.contains("too slow")
-            && l.contains(&format!("attempt {} of {}", retries + 1, retries + 1))),
+            && l.contains(&format!("({} of {})", retries + 1, retries + 1))),
         "{log}"
     );
     assert!(
