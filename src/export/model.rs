@@ -114,6 +114,11 @@ pub struct Attachment {
 }
 
 impl Attachment {
+    /// The size its file info gives: no more is copied from the backup.
+    pub fn limit(&self) -> Option<u64> {
+        self.info.get("size").and_then(Value::as_u64)
+    }
+
     pub fn is_image(&self) -> bool {
         self.mime.starts_with("image/")
             || matches!(

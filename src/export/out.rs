@@ -26,9 +26,10 @@ impl FileSink {
         Ok(FileSink(f, path.to_path_buf(), sync))
     }
 
-    /// fsyncs, renames into place and fsyncs the folder.
-    pub fn commit(self) -> Result<()> {
+    /// Cuts the file at the write position, fsyncs, renames into place and fsyncs the folder.
+    pub fn commit(mut self) -> Result<()> {
         let ctx = || format!("writing {}", self.1.display());
+        self.0.cut_at_position().with_context(ctx)?;
         self.0.commit().with_context(ctx)?;
         self.2.sync().with_context(ctx)?;
         Ok(())

@@ -38,7 +38,7 @@ pub fn write(
     for p in &c.posts {
         for f in &p.files {
             if let Some(content) = &f.content {
-                site.copy(&b.src, content, &file_path(f))?;
+                site.copy(&b.src, content, &file_path(f), f.limit())?;
             }
         }
     }

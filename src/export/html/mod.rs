@@ -82,7 +82,7 @@ pub fn run(args: &HtmlArgs) -> Result<()> {
         args.output.join("index.html").display(),
         started.elapsed().as_secs_f64()
     );
-    Ok(())
+    backup.src.check_left_out()
 }
 
 /// What was exported.
@@ -99,7 +99,7 @@ pub fn export(b: &Backup, site: &mut Site, page_size: usize) -> Result<Summary> 
     for u in b.users.values() {
         if let Some(img) = &u.image {
             let path = SitePath::with_ext("avatars", &u.id, img);
-            site.copy(&b.src, img, &path)?;
+            site.copy(&b.src, img, &path, None)?;
             avatars.insert(u.id.clone(), path.url());
         }
     }
@@ -107,7 +107,7 @@ pub fn export(b: &Backup, site: &mut Site, page_size: usize) -> Result<Summary> 
     for e in b.emojis.values() {
         if let Some(img) = &e.image {
             let path = SitePath::with_ext("emoji", &e.id, img);
-            site.copy(&b.src, img, &path)?;
+            site.copy(&b.src, img, &path, None)?;
             emojis.insert(e.name.clone(), path.url());
         }
     }
@@ -115,7 +115,7 @@ pub fn export(b: &Backup, site: &mut Site, page_size: usize) -> Result<Summary> 
     for t in &b.teams {
         if let Some(img) = &t.icon {
             let path = SitePath::with_ext("teams", &t.id, img);
-            site.copy(&b.src, img, &path)?;
+            site.copy(&b.src, img, &path, None)?;
             team_icons.insert(t.id.clone(), path.url());
         }
     }
