@@ -14,6 +14,7 @@ mod list;
 mod login;
 mod operators;
 mod oracle;
+mod readers;
 mod rerun;
 mod robust;
 mod terminal;
