@@ -270,9 +270,22 @@ mod tests {
             FilesEntry::parse("fid__notes__members.json"),
             Attachment("fid", "notes__members.json")
         );
-        assert_eq!(FilesEntry::parse("fid__Makefile"), Attachment("fid", "Makefile"));
-        assert_eq!(FilesEntry::parse("fid__page.html"), Attachment("fid", "page.html"));
-        for other in [".matterbak-tmp-x__a.json", "fid", "x.txt", ".json", "__a", "fid__"] {
+        assert_eq!(
+            FilesEntry::parse("fid__Makefile"),
+            Attachment("fid", "Makefile")
+        );
+        assert_eq!(
+            FilesEntry::parse("fid__page.html"),
+            Attachment("fid", "page.html")
+        );
+        for other in [
+            ".matterbak-tmp-x__a.json",
+            "fid",
+            "x.txt",
+            ".json",
+            "__a",
+            "fid__",
+        ] {
             assert_eq!(FilesEntry::parse(other), Other, "{other}");
         }
         assert_eq!(

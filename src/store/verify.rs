@@ -354,7 +354,9 @@ mod tests {
     #[test]
     fn an_oversized_post_file_is_reported_without_reading_it() {
         let d = tempfile::tempdir().unwrap();
-        let p = d.path().join("direct/cid__bob/20240101-000000000000__p1.json");
+        let p = d
+            .path()
+            .join("direct/cid__bob/20240101-000000000000__p1.json");
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         // A sparse file: 32 MiB of NULs that take no space and are never read.
         let f = File::create(&p).unwrap();

@@ -160,9 +160,7 @@ fn verify_stays_small_whatever_the_file_sizes() {
     big_json(&env.data().join(&members), r#"{"user_id":"u""#, MIB);
     let post = data
         .keys()
-        .find(|k| {
-            k.starts_with("direct/") && k.matches('/').count() == 2 && k.ends_with(".json")
-        })
+        .find(|k| k.starts_with("direct/") && k.matches('/').count() == 2 && k.ends_with(".json"))
         .unwrap()
         .clone();
     let id = post.rsplit("__").next().unwrap().trim_end_matches(".json");
@@ -176,7 +174,10 @@ fn verify_stays_small_whatever_the_file_sizes() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     // The members file is valid JSON (streamed through); the post file is too large to be one.
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    let problems: Vec<&str> = stdout.lines().filter(|l| !l.starts_with("verify ")).collect();
+    let problems: Vec<&str> = stdout
+        .lines()
+        .filter(|l| !l.starts_with("verify "))
+        .collect();
     assert_eq!(problems.len(), 1, "{stdout}");
     assert!(
         problems[0].starts_with(&post) && problems[0].contains("not read"),
@@ -226,7 +227,13 @@ fn an_attachment_larger_than_its_file_info_is_left_out_of_exports() {
     let data = tree(&env.data());
     let notes = attachment(&data, "notes.txt");
     let info: Value = {
-        let fid = notes.rsplit('/').next().unwrap().split("__").next().unwrap();
+        let fid = notes
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .split("__")
+            .next()
+            .unwrap();
         let dir = notes.rsplit_once('/').unwrap().0;
         serde_json::from_slice(&data[&format!("{dir}/{fid}.json")]).unwrap()
     };
@@ -247,7 +254,16 @@ fn an_attachment_larger_than_its_file_info_is_left_out_of_exports() {
         let runs: [&[&str]; 3] = [
             &["export", "html", "-d", src, "-o", &site],
             &["export", "jsonl", src, "-o", &jsonl, "-a"],
-            &["export", "hgf", "-d", src, "-c", "acme/off-topic", "-o", &hgf],
+            &[
+                "export",
+                "hgf",
+                "-d",
+                src,
+                "-c",
+                "acme/off-topic",
+                "-o",
+                &hgf,
+            ],
         ];
         for args in runs {
             let out = matterbak(&env, args);

@@ -656,7 +656,11 @@ impl World {
         // without JSON inside, HTML, no extension, and a name shaped like a members file.
         let odd: Vec<(String, String, u64)> = vec![
             ("config.json".into(), "application/json".into(), 1_500),
-            ("payload.json".into(), "application/octet-stream".into(), 2_000),
+            (
+                "payload.json".into(),
+                "application/octet-stream".into(),
+                2_000,
+            ),
             ("index.html".into(), "text/html".into(), 2_500),
             ("Makefile".into(), "text/plain".into(), 800),
             ("notes__members.json".into(), "application/json".into(), 600),
