@@ -327,4 +327,24 @@ mod tests {
         assert_eq!(s.children("direct").collect::<Vec<_>>(), ["c.json"]);
         assert!(!s.exists(".matterbak-state.json"));
     }
+
+    #[test]
+    fn copies_stop_at_the_limit_and_are_left_out_beyond_it() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("direct/c/files")).unwrap();
+        std::fs::write(dir.path().join("direct/c/files/f__a.json"), [1u8; 100]).unwrap();
+        let s = Source::open(dir.path()).unwrap();
+        let name = "direct/c/files/f__a.json";
+        let mut out = Vec::new();
+        assert_eq!(s.copy_to(name, &mut out, Some(100)).unwrap(), Some(100));
+        assert_eq!(
+            s.copy_to(name, &mut Vec::new(), Some(200)).unwrap(),
+            Some(100)
+        );
+        assert!(s.check_left_out().is_ok());
+        assert_eq!(s.copy_to(name, &mut Vec::new(), Some(99)).unwrap(), None);
+        let e = s.check_left_out().unwrap_err();
+        assert_eq!(crate::error::code_for(&e), Code::Partial);
+        assert!(e.to_string().contains("f__a.json"), "{e}");
+    }
 }
