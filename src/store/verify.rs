@@ -1,11 +1,11 @@
 //! `verify`: checks a data dir without the server: JSON parses, attachments are complete,
 //! threads match the posts, no temp files are left.
 //!
-//! Nothing is read whole: JSON files are parsed from a buffered reader (a file that is only
-//! checked for syntax is skipped through, not held), the files whose fields are compared have a
-//! size limit far above what the server sends, and attachments are opaque bytes measured by their
-//! metadata against their file info's size, never read. Memory stays small whatever the files
-//! hold; it grows only with the number of posts of one channel (their ids).
+//! Nothing large is read whole: a JSON file over 8 MiB is parsed as it streams by from a buffered
+//! reader (a file that is only checked for syntax is skipped through, not held), the files whose
+//! fields are compared have a size limit far above what the server sends, and attachments are
+//! opaque bytes measured by their metadata against their file info's size, never read. Memory
+//! stays small whatever the files hold; it grows only with the number of posts of one channel.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs::File;
@@ -27,6 +27,9 @@ const MAX_FILE_INFO: u64 = 1 << 20;
 /// A threads file names each post at most once (an id is 26 characters): this many bytes per
 /// post of the channel, with room for stale entries, are more than a real one needs.
 const THREADS_BYTES_PER_POST: u64 = 128;
+/// JSON files up to this size are read whole and parsed from memory (fast); larger ones are
+/// parsed as they stream by from a buffered reader (slower, but in constant memory).
+const IN_MEMORY: u64 = 8 << 20;
 /// Read buffer of the streamed JSON checks.
 const BUF: usize = 64 << 10;
 
@@ -131,14 +134,17 @@ fn check_file(r: &mut Report, root: &Path, e: &Ent) {
             "temp file left by an interrupted run (the next backup removes it)",
         );
     } else if e.name.ends_with(".json") {
-        if let Err(why) = json_syntax(&e.path) {
+        if let Err(why) = json_syntax(&e.path, e.len) {
             r.problem(root, &e.path, why);
         }
     }
 }
 
-/// Parses a JSON file from a buffered reader, keeping nothing of it.
-fn json_syntax(path: &Path) -> Result<(), String> {
+/// Parses a JSON file (`len` bytes by its metadata), keeping nothing of it.
+fn json_syntax(path: &Path, len: u64) -> Result<(), String> {
+    if len <= IN_MEMORY {
+        return parse_capped::<IgnoredAny>(path, len, IN_MEMORY).map(|_| ());
+    }
     let f = File::open(path).map_err(|e| format!("cannot read it: {e}"))?;
     let mut de = serde_json::Deserializer::from_reader(BufReader::with_capacity(BUF, f));
     IgnoredAny::deserialize(&mut de)
@@ -146,7 +152,7 @@ fn json_syntax(path: &Path) -> Result<(), String> {
         .map_err(|e| format!("not valid JSON ({e})"))
 }
 
-/// Parses a JSON file of at most `max` bytes (`len` from its metadata) into `T`.
+/// Parses a JSON file of at most `max` bytes (`len` from its metadata) into `T`, from memory.
 fn parse_capped<T: DeserializeOwned>(path: &Path, len: u64, max: u64) -> Result<T, String> {
     if len > max {
         return Err(format!(
@@ -154,8 +160,17 @@ fn parse_capped<T: DeserializeOwned>(path: &Path, len: u64, max: u64) -> Result<
         ));
     }
     let f = File::open(path).map_err(|e| format!("cannot read it: {e}"))?;
-    serde_json::from_reader(BufReader::with_capacity(BUF, f.take(max + 1)))
-        .map_err(|e| format!("not valid JSON ({e})"))
+    // At most `max` bytes, whatever the file grew to since its metadata was read.
+    let mut bytes = Vec::with_capacity(len as usize);
+    f.take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read it: {e}"))?;
+    if bytes.len() as u64 > max {
+        return Err(format!(
+            "more than the {max} bytes such a file can have; not read"
+        ));
+    }
+    serde_json::from_slice(&bytes).map_err(|e| format!("not valid JSON ({e})"))
 }
 
 /// The fields of a post file that are compared.
