@@ -188,9 +188,8 @@ impl Source {
         Err(Fatal {
             code: Code::Partial,
             msg: format!(
-                "{} files hold more than their file info says and were left out of the export \
-                 (see the warnings above): {names}",
-                left.len()
+                "left out of the export, as they hold more than their file info says (see the \
+                 warnings above): {names}"
             ),
         }
         .into())
@@ -247,10 +246,9 @@ fn refuse_duplicates(path: &Path) -> Result<()> {
         list.push_str(", ...");
     }
     Err(Fatal::usage(format!(
-        "{}: {} names appear twice in the zip ({list}); tools disagree on which entry counts, so \
-         it is not read (a damaged or tampered zip: export from the data dir instead)",
-        path.display(),
-        dups.len()
+        "{}: entries named twice in the zip ({list}); tools disagree on which one counts, so it \
+         is not read (a damaged or tampered zip: export from the data dir instead)",
+        path.display()
     ))
     .into())
 }
