@@ -274,6 +274,14 @@ fn an_attachment_larger_than_its_file_info_is_left_out_of_exports() {
                 "{args:?}\n{err}"
             );
         }
+        // The site shows it as not in the backup, without a link to a file it does not have.
+        let pages: String = tree(&env.path(&site))
+            .into_iter()
+            .filter(|(k, _)| k.ends_with(".html"))
+            .map(|(_, v)| String::from_utf8(v).unwrap())
+            .collect();
+        assert!(!pages.contains("/notes.txt\""));
+        assert!(pages.contains("notes.txt <span class=\"size\">2.9 KiB · not in the backup"));
         for dir in [site, format!("import-{tag}")] {
             let big = larger_than(&env.path(&dir), 1 << 20);
             assert!(big.is_empty(), "{big:?}");
