@@ -48,6 +48,25 @@ pub fn write_zip(data_dir: &Path, output: &Path, cancel: &Cancel) -> Result<ZipS
     write_zip_level(data_dir, output, DEFAULT_LEVEL, cancel)
 }
 
+/// The names that the central directory of the zip at `path` lists more than once (a zip
+/// library keeps only one of them, silently), sorted.
+///
+/// # Errors
+/// When the zip's directory cannot be read.
+pub fn duplicate_names(path: &Path) -> io::Result<Vec<String>> {
+    let Some(mut zip) = Previous::open(path)? else {
+        return Ok(Vec::new());
+    };
+    let mut seen = std::collections::HashSet::new();
+    let mut dups = std::collections::BTreeSet::new();
+    while let Some(e) = zip.next_record()? {
+        if !seen.insert(e.name.clone()) {
+            dups.insert(e.name);
+        }
+    }
+    Ok(dups.into_iter().collect())
+}
+
 /// The deflate level of new entries by default: on a backup's JSON, level 6 costs twice the
 /// CPU for about half a percent less zip.
 pub const DEFAULT_LEVEL: u32 = 3;

@@ -95,7 +95,14 @@ pub fn run(args: &HgfArgs) -> Result<()> {
                 continue;
             }
             zip.start_file(&name, stored)?;
-            backup.src.copy_to(content, &mut zip)?;
+            if backup.src.copy_to(content, &mut zip, f.limit())?.is_none() {
+                // More than its file info gives: the entry goes, the file is listed as skipped.
+                zip.abort_file()?;
+                skipped_bytes += f.size;
+                max = max.max(f.size);
+                skipped.push(json!({"post_id": p.id, "file_id": f.id, "name": f.name,
+                    "size": f.size, "reason": "larger in the backup than its file info says"}));
+            }
         }
     }
     let generated_at = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S").to_string();
@@ -117,7 +124,7 @@ pub fn run(args: &HgfArgs) -> Result<()> {
         backup.title(&channel.info),
         args.output.display()
     );
-    Ok(())
+    backup.src.check_left_out()
 }
 
 /// A post as the archiver's format has it, with the author's username and display name.

@@ -114,6 +114,11 @@ pub struct Attachment {
 }
 
 impl Attachment {
+    /// The size its file info gives: no more is copied from the backup.
+    pub fn limit(&self) -> Option<u64> {
+        self.info.get("size").and_then(Value::as_u64)
+    }
+
     pub fn is_image(&self) -> bool {
         self.mime.starts_with("image/")
             || matches!(
@@ -343,8 +348,10 @@ impl Backup {
         let files_dir = format!("{}/{}", info.dir, layout::FILES);
         let contents: BTreeMap<&str, &str> = src
             .children(&files_dir)
-            .filter(|n| !n.ends_with(".json") || n.contains(SEP))
-            .filter_map(|n| n.split_once(SEP).map(|(id, _)| (id, n)))
+            .filter_map(|n| match layout::FilesEntry::parse(n) {
+                layout::FilesEntry::Attachment(id, _) => Some((id, n)),
+                _ => None,
+            })
             .collect();
         let mut posts = Vec::new();
         for name in src.children(&info.dir) {
@@ -374,7 +381,7 @@ impl Backup {
                 .flatten()
                 .filter_map(Value::as_str)
             {
-                let info_path = format!("{files_dir}/{fid}.json");
+                let info_path = format!("{files_dir}/{}", layout::file_info_name(fid));
                 let info: Value = if src.exists(&info_path) {
                     src.json(&info_path)?
                 } else {

@@ -26,9 +26,10 @@ impl FileSink {
         Ok(FileSink(f, path.to_path_buf(), sync))
     }
 
-    /// fsyncs, renames into place and fsyncs the folder.
-    pub fn commit(self) -> Result<()> {
+    /// Cuts the file at the write position, fsyncs, renames into place and fsyncs the folder.
+    pub fn commit(mut self) -> Result<()> {
         let ctx = || format!("writing {}", self.1.display());
+        self.0.cut_at_position().with_context(ctx)?;
         self.0.commit().with_context(ctx)?;
         self.2.sync().with_context(ctx)?;
         Ok(())
@@ -88,5 +89,24 @@ impl Write for Output {
             Output::File(w) => w.flush(),
             Output::Stdout(w) => w.flush(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sink_ends_where_its_writer_left_it() {
+        // A zip writer that drops an entry goes back over it: the bytes beyond the end it writes
+        // last must go, or the end-of-directory record is lost among them.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.zip");
+        let mut sink = FileSink::create(&path).unwrap();
+        sink.write_all(&vec![7u8; 200 << 10]).unwrap();
+        sink.seek(io::SeekFrom::Start(10)).unwrap();
+        sink.write_all(b"end").unwrap();
+        sink.commit().unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 13);
     }
 }

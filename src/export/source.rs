@@ -8,11 +8,17 @@ use std::sync::Mutex;
 
 use anyhow::{bail, Context, Result};
 
-use crate::error::Fatal;
+use crate::error::{Code, Fatal};
 use crate::store::atomic::TEMP_PREFIX;
 
 /// Largest single entry read into memory (JSON objects); attachments are streamed instead.
 const MAX_READ: u64 = 512 << 20;
+/// Largest file copied that has no file info to give its size (profile images, team icons,
+/// custom emoji; an attachment whose file info is lost): the server makes no such image nearly
+/// this large.
+const MAX_UNSIZED: u64 = 64 << 20;
+/// Names of left-out files listed in the final error (the warnings name them all).
+const LIST_LEFT_OUT: usize = 5;
 
 /// A backup to read: the files of a data dir or the entries of a zip, by `/`-separated relative
 /// path. Internal files (`.matterbak-*`) and temp files are left out.
@@ -20,6 +26,8 @@ pub struct Source {
     origin: PathBuf,
     kind: Kind,
     names: BTreeSet<String>,
+    /// Files that held more than they may and were not copied ([`Source::copy_to`]).
+    left_out: Mutex<Vec<String>>,
 }
 
 enum Kind {
@@ -52,6 +60,7 @@ impl Source {
                 origin: path.to_path_buf(),
                 kind: Kind::Dir(path.to_path_buf()),
                 names,
+                left_out: Mutex::default(),
             });
         }
         let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
@@ -61,6 +70,7 @@ impl Source {
                 path.display()
             ))
         })?;
+        refuse_duplicates(path)?;
         let all: Vec<String> = zip
             .file_names()
             .filter(|n| !n.ends_with('/'))
@@ -77,6 +87,7 @@ impl Source {
             origin: path.to_path_buf(),
             kind: Kind::Zip(Mutex::new(zip), prefix),
             names,
+            left_out: Mutex::default(),
         })
     }
 
@@ -125,14 +136,63 @@ impl Source {
             .with_context(|| format!("{}: not valid JSON", self.describe(name)))
     }
 
-    /// Copies a file to `dest` (streamed).
-    pub fn copy_to(&self, name: &str, dest: &mut dyn io::Write) -> Result<u64> {
+    /// Copies a file to `dest` (streamed), never more than `limit` bytes: an attachment's size
+    /// from its file info, or `None` for a file that has none ([`MAX_UNSIZED`]). A file that
+    /// holds more (a damaged or crafted backup: a small zip entry can inflate to gigabytes) is
+    /// not copied: it is reported, [`Source::check_left_out`] fails the export at its end, and
+    /// `Ok(None)` tells the caller to discard what `dest` got.
+    pub fn copy_to(
+        &self,
+        name: &str,
+        dest: &mut dyn io::Write,
+        limit: Option<u64>,
+    ) -> Result<Option<u64>> {
+        let max = limit.unwrap_or(MAX_UNSIZED);
         let mut n = 0;
+        let mut more = false;
         self.with_reader(name, |r| {
-            n = io::copy(r, dest)?;
+            n = io::copy(&mut r.take(max), dest)?;
+            let mut one = [0u8; 1];
+            more = n == max && read_some(r, &mut one)? > 0;
             Ok(())
         })?;
-        Ok(n)
+        if !more {
+            return Ok(Some(n));
+        }
+        let what = match limit {
+            Some(size) => format!("the {size} bytes its file info gives"),
+            None => format!("{MAX_UNSIZED} bytes and has no file info to give its size"),
+        };
+        tracing::warn!(
+            "{}: holds more than {what}; left out of the export (the backup is damaged or was \
+             tampered with)",
+            self.describe(name)
+        );
+        self.left_out
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(self.describe(name));
+        Ok(None)
+    }
+
+    /// After an export: an error with exit code 3 when [`Source::copy_to`] left files out.
+    pub fn check_left_out(&self) -> Result<()> {
+        let left = self.left_out.lock().unwrap_or_else(|e| e.into_inner());
+        if left.is_empty() {
+            return Ok(());
+        }
+        let mut names = left[..left.len().min(LIST_LEFT_OUT)].join(", ");
+        if left.len() > LIST_LEFT_OUT {
+            names.push_str(", ...");
+        }
+        Err(Fatal {
+            code: Code::Partial,
+            msg: format!(
+                "left out of the export, as they hold more than their file info says (see the \
+                 warnings above): {names}"
+            ),
+        }
+        .into())
     }
 
     /// `name` as a user can find it: a path in the data dir, or `zip:entry`.
@@ -161,6 +221,36 @@ impl Source {
             }
         }
     }
+}
+
+/// One `read` that is retried when interrupted.
+fn read_some(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match r.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+/// A zip that names an entry twice is refused: readers disagree on which one counts (`unzip`
+/// takes the first, the zip library the last), so what an export shows would depend on the tool.
+fn refuse_duplicates(path: &Path) -> Result<()> {
+    let dups = crate::archive::duplicate_names(path)
+        .with_context(|| format!("reading the directory of {}", path.display()))?;
+    if dups.is_empty() {
+        return Ok(());
+    }
+    let mut list = dups[..dups.len().min(LIST_LEFT_OUT)].join(", ");
+    if dups.len() > LIST_LEFT_OUT {
+        list.push_str(", ...");
+    }
+    Err(Fatal::usage(format!(
+        "{}: entries named twice in the zip ({list}); tools disagree on which one counts, so it \
+         is not read (a damaged or tampered zip: export from the data dir instead)",
+        path.display()
+    ))
+    .into())
 }
 
 /// Files that belong to the backup (not matterbak's own state, lock or temp files).
@@ -234,5 +324,25 @@ mod tests {
         assert_eq!(s.children("direct/c").collect::<Vec<_>>(), ["1__p.json"]);
         assert_eq!(s.children("direct").collect::<Vec<_>>(), ["c.json"]);
         assert!(!s.exists(".matterbak-state.json"));
+    }
+
+    #[test]
+    fn copies_stop_at_the_limit_and_are_left_out_beyond_it() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("direct/c/files")).unwrap();
+        std::fs::write(dir.path().join("direct/c/files/f__a.json"), [1u8; 100]).unwrap();
+        let s = Source::open(dir.path()).unwrap();
+        let name = "direct/c/files/f__a.json";
+        let mut out = Vec::new();
+        assert_eq!(s.copy_to(name, &mut out, Some(100)).unwrap(), Some(100));
+        assert_eq!(
+            s.copy_to(name, &mut Vec::new(), Some(200)).unwrap(),
+            Some(100)
+        );
+        assert!(s.check_left_out().is_ok());
+        assert_eq!(s.copy_to(name, &mut Vec::new(), Some(99)).unwrap(), None);
+        let e = s.check_left_out().unwrap_err();
+        assert_eq!(crate::error::code_for(&e), Code::Partial);
+        assert!(e.to_string().contains("f__a.json"), "{e}");
     }
 }

@@ -156,6 +156,15 @@ impl AtomicFile {
         self.tmp.as_file_mut().seek(pos)
     }
 
+    /// Cuts the file at the write position (a zip writer that went back over an entry it
+    /// dropped may end before bytes it wrote earlier).
+    pub fn cut_at_position(&mut self) -> io::Result<()> {
+        use std::io::Seek;
+        let f = self.tmp.as_file_mut();
+        let end = f.stream_position()?;
+        f.set_len(end)
+    }
+
     /// fsyncs and renames into place; the directory is fsynced at the next checkpoint. A
     /// symbolic link at the destination is left alone (an error; see [`super::links`]).
     pub fn commit(self) -> io::Result<()> {

@@ -88,7 +88,7 @@ pub struct ChannelDir {
     files_dir: PathBuf,
     /// post id -> file name in `posts_dir`
     posts: HashMap<String, String>,
-    /// file id -> names of attachment files (not `.json`) in `files_dir`
+    /// file id -> names of attachment files (`<file_id>__<name>`, any extension) in `files_dir`
     files: HashMap<String, Vec<String>>,
     /// root post id -> reply ids
     threads: BTreeMap<String, Vec<String>>,
@@ -136,13 +136,9 @@ impl ChannelDir {
         for entry in std::fs::read_dir(&files_dir).at(&files_dir)? {
             let entry = entry.at(&files_dir)?;
             let fname = entry.file_name().to_string_lossy().into_owned();
-            if fname.starts_with(atomic::TEMP_PREFIX) || fname.ends_with(".json") {
-                continue;
+            if let layout::FilesEntry::Attachment(id, _) = layout::FilesEntry::parse(&fname) {
+                files.entry(id.to_string()).or_default().push(fname);
             }
-            files
-                .entry(layout::id_prefix(&fname).to_string())
-                .or_default()
-                .push(fname);
         }
 
         // Threads of this channel, from the current file and from files of older names.
@@ -363,7 +359,7 @@ impl ChannelDir {
 
     /// `files/<file_id>.json`
     pub fn write_file_info(&self, file_id: &str, raw: &[u8]) -> Result<Change, StoreError> {
-        let name = format!("{}.json", sanitize(file_id));
+        let name = layout::file_info_name(file_id);
         let existed =
             std::fs::symlink_metadata(self.files_dir.join(&name)).is_ok_and(|m| m.is_file());
         Self::write_in(&self.files_dir, &name, raw, existed, &self.sync)
@@ -383,7 +379,7 @@ impl ChannelDir {
         file_id: &str,
         name: &str,
     ) -> Result<(AtomicFile, String), StoreError> {
-        let fname = format!("{}{SEP}{}", sanitize(file_id), sanitize(name));
+        let fname = layout::attachment_name(file_id, name);
         let path = self.files_dir.join(&fname);
         Ok((AtomicFile::create(&path, &self.sync).at(&path)?, fname))
     }

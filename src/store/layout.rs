@@ -5,6 +5,7 @@
 //! <kind>/<channel_id>__<name>.json | __members.json | __threads.json | /<TS>__<post_id>.json
 //!                                                                      /files/<file_id>.json
 //!                                                                      /files/<file_id>__<file name>
+//!                                         (any name, `.json` too: see [`FilesEntry`])
 //! teams/<team_id>__<team>.json | __members.json, teams/<team_id>__icon.<ext>, teams/<team_id>__<team>/...
 //! users/<user_id>__<username>.json, users/<user_id>__<username>__image.<ext>
 //! emojis/<emoji_id>__<name>.json, emojis/<emoji_id>__<name>.<ext>
@@ -157,6 +158,48 @@ pub fn id_prefix(file_name: &str) -> &str {
     &file_name[..end]
 }
 
+/// What a name in a channel's `files/` folder is. The one rule: a file info is exactly
+/// `<file_id>.json`; an attachment is `<file_id>__<name>`, whatever its name ends in (an
+/// attachment called `config.json` is stored as `<file_id>__config.json`). File ids never hold
+/// `__` (server ids are 26 letters and digits), so the first `__` ends the id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilesEntry<'a> {
+    /// `<file_id>.json`: the file info.
+    Info(&'a str),
+    /// `<file_id>__<name>`: the attachment's bytes, opaque whatever its extension.
+    Attachment(&'a str, &'a str),
+    /// Anything else (temp files, names of other tools).
+    Other,
+}
+
+impl<'a> FilesEntry<'a> {
+    pub fn parse(name: &'a str) -> FilesEntry<'a> {
+        if name.starts_with('.') {
+            return FilesEntry::Other;
+        }
+        if let Some((id, rest)) = name.split_once(SEP) {
+            if !id.is_empty() && !rest.is_empty() {
+                return FilesEntry::Attachment(id, rest);
+            }
+            return FilesEntry::Other;
+        }
+        match name.strip_suffix(".json") {
+            Some(id) if !id.is_empty() => FilesEntry::Info(id),
+            _ => FilesEntry::Other,
+        }
+    }
+}
+
+/// `<file_id>.json`: a file info's name in `files/`.
+pub fn file_info_name(file_id: &str) -> String {
+    format!("{}.json", sanitize(file_id))
+}
+
+/// `<file_id>__<name>`: an attachment's name in `files/`.
+pub fn attachment_name(file_id: &str, name: &str) -> String {
+    format!("{}{SEP}{}", sanitize(file_id), sanitize(name))
+}
+
 /// The extension of an image from its `Content-Type` (`image/png` -> `png`); `None` if not an image.
 pub fn image_ext(content_type: &str) -> Option<String> {
     let t = content_type.split(';').next()?.trim().to_ascii_lowercase();
@@ -213,6 +256,43 @@ mod tests {
             let s = sanitize(n);
             assert!(!s.contains('/') && s != ".." && s != ".");
         }
+    }
+
+    #[test]
+    fn files_entries_by_name_not_by_extension() {
+        use FilesEntry::*;
+        assert_eq!(FilesEntry::parse("fid.json"), Info("fid"));
+        assert_eq!(
+            FilesEntry::parse("fid__config.json"),
+            Attachment("fid", "config.json")
+        );
+        assert_eq!(
+            FilesEntry::parse("fid__notes__members.json"),
+            Attachment("fid", "notes__members.json")
+        );
+        assert_eq!(
+            FilesEntry::parse("fid__Makefile"),
+            Attachment("fid", "Makefile")
+        );
+        assert_eq!(
+            FilesEntry::parse("fid__page.html"),
+            Attachment("fid", "page.html")
+        );
+        for other in [
+            ".matterbak-tmp-x__a.json",
+            "fid",
+            "x.txt",
+            ".json",
+            "__a",
+            "fid__",
+        ] {
+            assert_eq!(FilesEntry::parse(other), Other, "{other}");
+        }
+        assert_eq!(
+            FilesEntry::parse(&attachment_name("fid", "config.json")),
+            Attachment("fid", "config.json")
+        );
+        assert_eq!(FilesEntry::parse(&file_info_name("fid")), Info("fid"));
     }
 
     #[test]

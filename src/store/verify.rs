@@ -1,11 +1,37 @@
 //! `verify`: checks a data dir without the server: JSON parses, attachments are complete,
 //! threads match the posts, no temp files are left.
+//!
+//! Nothing large is read whole: a JSON file over 8 MiB is parsed as it streams by from a buffered
+//! reader (a file that is only checked for syntax is skipped through, not held), the files whose
+//! fields are compared have a size limit far above what the server sends, and attachments are
+//! opaque bytes measured by their metadata against their file info's size, never read. Memory
+//! stays small whatever the files hold; it grows only with the number of posts of one channel.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::fs::File;
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
+use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::Deserialize;
+use serde_json::Value;
+
 use super::atomic::TEMP_PREFIX;
-use super::layout::{self, SEP};
+use super::layout::{self, FilesEntry, SEP};
+
+/// Largest post (or post history) file whose fields are read. A post's message is at most
+/// 65,535 bytes and its props 800,000 characters on the server; a larger file is not a post.
+const MAX_POST: u64 = 16 << 20;
+/// Largest file info read (the server's are well under a kilobyte).
+const MAX_FILE_INFO: u64 = 1 << 20;
+/// A threads file names each post at most once (an id is 26 characters): this many bytes per
+/// post of the channel, with room for stale entries, are more than a real one needs.
+const THREADS_BYTES_PER_POST: u64 = 128;
+/// JSON files up to this size are read whole and parsed from memory (fast); larger ones are
+/// parsed as they stream by from a buffered reader (slower, but in constant memory).
+const IN_MEMORY: u64 = 8 << 20;
+/// Read buffer of the streamed JSON checks.
+const BUF: usize = 64 << 10;
 
 /// What `verify` found.
 #[derive(Debug, Default)]
@@ -23,21 +49,31 @@ impl Report {
     }
 }
 
-fn entries(dir: &Path) -> Vec<(String, PathBuf, bool)> {
+/// One entry of a folder, with what its metadata says (links are not followed).
+struct Ent {
+    name: String,
+    path: PathBuf,
+    is_dir: bool,
+    len: u64,
+}
+
+fn entries(dir: &Path) -> Vec<Ent> {
     let Ok(rd) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
-    let mut v: Vec<_> = rd
+    let mut v: Vec<Ent> = rd
         .flatten()
         .map(|e| {
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                e.path(),
-                e.file_type().is_ok_and(|t| t.is_dir()),
-            )
+            let meta = e.metadata().ok();
+            Ent {
+                name: e.file_name().to_string_lossy().into_owned(),
+                path: e.path(),
+                is_dir: meta.as_ref().is_some_and(|m| m.is_dir()),
+                len: meta.map_or(0, |m| m.len()),
+            }
         })
         .collect();
-    v.sort();
+    v.sort_by(|a, b| a.name.cmp(&b.name));
     v
 }
 
@@ -49,123 +85,174 @@ pub fn verify(root: &Path) -> Report {
             .push(format!("{}: not a directory", root.display()));
         return r;
     }
-    // Every file: no temp files, JSON parses.
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for (name, path, is_dir) in entries(&d) {
-            if is_dir {
-                stack.push(path);
-                continue;
-            }
-            r.files += 1;
-            if name.starts_with(TEMP_PREFIX) {
-                r.problem(
-                    root,
-                    &path,
-                    "temp file left by an interrupted run (the next backup removes it)",
-                );
-            } else if name.ends_with(".json") {
-                let ok = std::fs::read(&path)
-                    .ok()
-                    .is_some_and(|b| serde_json::from_slice::<serde_json::Value>(&b).is_ok());
-                if !ok {
-                    r.problem(root, &path, "not valid JSON");
-                }
-            }
-        }
-    }
-    // Every channel folder: posts, attachments, threads.
+    // The channel folders, checked file by file below; everything else is checked here.
     let mut parents = vec![root.join(layout::DIRECT), root.join(layout::GROUPS)];
-    for (_, team, is_dir) in entries(&root.join(layout::TEAMS)) {
-        if is_dir {
-            parents.push(team);
+    for e in entries(&root.join(layout::TEAMS)) {
+        if e.is_dir {
+            parents.push(e.path);
         }
     }
-    for parent in parents {
-        for (name, posts_dir, is_dir) in entries(&parent) {
-            if is_dir && name.contains(SEP) {
-                check_channel(&mut r, root, &parent, &name, &posts_dir);
+    let mut channels = Vec::new();
+    for parent in &parents {
+        for e in entries(parent) {
+            if e.is_dir && e.name.contains(SEP) {
+                channels.push((parent.clone(), e.name, e.path));
             }
         }
+    }
+    let skip: HashSet<PathBuf> = channels.iter().map(|(_, _, p)| p.clone()).collect();
+    walk(&mut r, root, root, &skip);
+    for (parent, name, posts_dir) in &channels {
+        check_channel(&mut r, root, parent, name, posts_dir);
     }
     r
 }
 
-fn read_json(path: &Path) -> Option<serde_json::Value> {
-    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+/// Every file below `dir` (but the folders in `skip`): no temp files, JSON parses.
+fn walk(r: &mut Report, root: &Path, dir: &Path, skip: &HashSet<PathBuf>) {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in entries(&d) {
+            if e.is_dir {
+                if !skip.contains(&e.path) {
+                    stack.push(e.path);
+                }
+                continue;
+            }
+            check_file(r, root, &e);
+        }
+    }
+}
+
+/// A file whose content is only checked for syntax.
+fn check_file(r: &mut Report, root: &Path, e: &Ent) {
+    r.files += 1;
+    if e.name.starts_with(TEMP_PREFIX) {
+        r.problem(
+            root,
+            &e.path,
+            "temp file left by an interrupted run (the next backup removes it)",
+        );
+    } else if e.name.ends_with(".json") {
+        if let Err(why) = json_syntax(&e.path, e.len) {
+            r.problem(root, &e.path, why);
+        }
+    }
+}
+
+/// Parses a JSON file (`len` bytes by its metadata), keeping nothing of it.
+fn json_syntax(path: &Path, len: u64) -> Result<(), String> {
+    if len <= IN_MEMORY {
+        return parse_capped::<IgnoredAny>(path, len, IN_MEMORY).map(|_| ());
+    }
+    let f = File::open(path).map_err(|e| format!("cannot read it: {e}"))?;
+    let mut de = serde_json::Deserializer::from_reader(BufReader::with_capacity(BUF, f));
+    IgnoredAny::deserialize(&mut de)
+        .and_then(|_| de.end())
+        .map_err(|e| format!("not valid JSON ({e})"))
+}
+
+/// Parses a JSON file of at most `max` bytes (`len` from its metadata) into `T`, from memory.
+fn parse_capped<T: DeserializeOwned>(path: &Path, len: u64, max: u64) -> Result<T, String> {
+    if len > max {
+        return Err(format!(
+            "{len} bytes, more than the {max} bytes such a file can have; not read"
+        ));
+    }
+    let f = File::open(path).map_err(|e| format!("cannot read it: {e}"))?;
+    // At most `max` bytes, whatever the file grew to since its metadata was read.
+    let mut bytes = Vec::with_capacity(len as usize);
+    f.take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read it: {e}"))?;
+    if bytes.len() as u64 > max {
+        return Err(format!(
+            "more than the {max} bytes such a file can have; not read"
+        ));
+    }
+    serde_json::from_slice(&bytes).map_err(|e| format!("not valid JSON ({e})"))
+}
+
+/// The fields of a post file that are compared.
+#[derive(Deserialize)]
+struct PostHead {
+    #[serde(default)]
+    id: Value,
+    #[serde(default)]
+    root_id: Value,
+}
+
+/// The fields of a file info that are compared.
+#[derive(Deserialize)]
+struct InfoHead {
+    #[serde(default)]
+    size: Option<i64>,
+    #[serde(default)]
+    name: Option<String>,
 }
 
 fn check_channel(r: &mut Report, root: &Path, parent: &Path, base: &str, posts_dir: &Path) {
     // posts: one file per id, the id in the name is the id in the file
     let mut root_of: BTreeMap<String, String> = BTreeMap::new();
     let mut ids: BTreeSet<String> = BTreeSet::new();
-    for (name, path, is_dir) in entries(posts_dir) {
-        let Some(id) = layout::post_id_of(&name).filter(|_| !is_dir && name.contains(SEP)) else {
+    let skip = HashSet::new();
+    for e in entries(posts_dir) {
+        if e.is_dir {
+            if e.name == layout::FILES {
+                check_files(r, root, &e.path);
+            } else {
+                // history/ and folders of other tools: syntax only
+                walk(r, root, &e.path, &skip);
+            }
+            continue;
+        }
+        let post_id = layout::post_id_of(&e.name)
+            .filter(|_| e.name.contains(SEP) && !e.name.starts_with(TEMP_PREFIX));
+        let Some(id) = post_id else {
+            check_file(r, root, &e);
             continue;
         };
+        r.files += 1;
         r.posts += 1;
-        let Some(v) = read_json(&path) else { continue };
-        if v.get("id").and_then(|x| x.as_str()) != Some(id) {
-            r.problem(
-                root,
-                &path,
-                format!(
-                    "holds post {}, not {id}",
-                    v.get("id").unwrap_or(&serde_json::Value::Null)
-                ),
-            );
+        let head: PostHead = match parse_capped(&e.path, e.len, MAX_POST) {
+            Ok(h) => h,
+            Err(why) => {
+                r.problem(root, &e.path, why);
+                continue;
+            }
+        };
+        if head.id.as_str() != Some(id) {
+            r.problem(root, &e.path, format!("holds post {}, not {id}", head.id));
         }
         if !ids.insert(id.to_string()) {
-            r.problem(root, &path, format!("a second file of post {id}"));
+            r.problem(root, &e.path, format!("a second file of post {id}"));
         }
-        if let Some(rt) = v
-            .get("root_id")
-            .and_then(|x| x.as_str())
-            .filter(|x| !x.is_empty())
-        {
+        if let Some(rt) = head.root_id.as_str().filter(|x| !x.is_empty()) {
             root_of.insert(id.to_string(), rt.to_string());
-        }
-    }
-    // attachments: complete, with the size of their file info
-    let files_dir = posts_dir.join(layout::FILES);
-    let all = entries(&files_dir);
-    for (name, path, _) in &all {
-        let Some(fid) = name.strip_suffix(".json").filter(|f| !f.contains(SEP)) else {
-            continue;
-        };
-        let Some(info) = read_json(path) else {
-            continue;
-        };
-        let size = info.get("size").and_then(|s| s.as_i64()).unwrap_or(-1);
-        let prefix = format!("{fid}{SEP}");
-        match all.iter().find(|(n, _, d)| !d && n.starts_with(&prefix)) {
-            None => r.problem(
-                root,
-                path,
-                format!(
-                    "attachment {fid} ({}) is missing",
-                    info.get("name").and_then(|n| n.as_str()).unwrap_or("?")
-                ),
-            ),
-            Some((_, p, _)) => {
-                r.attachments += 1;
-                let len = std::fs::metadata(p).map(|m| m.len() as i64).unwrap_or(-1);
-                if size >= 0 && len != size {
-                    r.problem(root, p, format!("{len} bytes, its file info gives {size}"));
-                }
-            }
         }
     }
     // threads: every listed post exists, every reply is listed under its root
     let tpath = parent.join(format!("{base}{SEP}threads.json"));
-    let threads: BTreeMap<String, Vec<String>> = match std::fs::read(&tpath) {
-        Ok(b) => serde_json::from_slice(&b).unwrap_or_default(),
-        Err(_) => {
-            if !root_of.is_empty() {
-                r.problem(root, &tpath, "missing, but the channel has replies");
-            }
+    let Ok(meta) = std::fs::symlink_metadata(&tpath) else {
+        if !root_of.is_empty() {
+            r.problem(root, &tpath, "missing, but the channel has replies");
+        }
+        return;
+    };
+    // Its syntax was checked with the folder above; the original's older format (a list of
+    // lists) is read as empty, and so are unreadable ones.
+    let max = THREADS_BYTES_PER_POST * (ids.len() as u64 + 64);
+    let threads: BTreeMap<String, Vec<String>> = match parse_capped(&tpath, meta.len(), max) {
+        Ok(t) => t,
+        Err(why) if meta.len() > max => {
+            r.problem(
+                root,
+                &tpath,
+                format!("{why} (the channel has {} posts)", ids.len()),
+            );
             return;
         }
+        Err(_) => BTreeMap::new(),
     };
     for (rt, replies) in &threads {
         if !ids.contains(rt) {
@@ -185,5 +272,112 @@ fn check_channel(r: &mut Report, root: &Path, parent: &Path, base: &str, posts_d
                 format!("reply {reply} is not listed under its root {rt}"),
             );
         }
+    }
+}
+
+/// A channel's `files/`: every file info parses and its attachment is there, as large as the
+/// file info says. Attachments are opaque (a `config.json` need not hold JSON) and not read.
+fn check_files(r: &mut Report, root: &Path, dir: &Path) {
+    let all = entries(dir);
+    let mut stored: HashMap<&str, &Ent> = HashMap::new();
+    for e in &all {
+        if e.is_dir {
+            walk(r, root, &e.path, &HashSet::new());
+        } else if let FilesEntry::Attachment(fid, _) = FilesEntry::parse(&e.name) {
+            r.files += 1;
+            stored.entry(fid).or_insert(e);
+        }
+    }
+    for e in all.iter().filter(|e| !e.is_dir) {
+        let fid = match FilesEntry::parse(&e.name) {
+            FilesEntry::Info(fid) => fid,
+            FilesEntry::Attachment(..) => continue,
+            FilesEntry::Other => {
+                check_file(r, root, e);
+                continue;
+            }
+        };
+        r.files += 1;
+        let info: InfoHead = match parse_capped(&e.path, e.len, MAX_FILE_INFO) {
+            Ok(i) => i,
+            Err(why) => {
+                r.problem(root, &e.path, why);
+                continue;
+            }
+        };
+        let size = info.size.unwrap_or(-1);
+        match stored.get(fid) {
+            None => r.problem(
+                root,
+                &e.path,
+                format!(
+                    "attachment {fid} ({}) is missing",
+                    info.name.as_deref().unwrap_or("?")
+                ),
+            ),
+            Some(a) => {
+                r.attachments += 1;
+                if size >= 0 && a.len != size as u64 {
+                    r.problem(
+                        root,
+                        &a.path,
+                        format!("{} bytes, its file info gives {size}", a.len),
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(root: &Path, rel: &str, data: &[u8]) {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, data).unwrap();
+    }
+
+    #[test]
+    fn attachments_are_opaque_whatever_their_name() {
+        let d = tempfile::tempdir().unwrap();
+        let c = "direct/cid__bob";
+        put(d.path(), "direct/cid__bob.json", b"{}");
+        put(
+            d.path(),
+            &format!("{c}/20240101-000000000000__p1.json"),
+            br#"{"id":"p1","file_ids":["f1","f2"]}"#,
+        );
+        put(d.path(), "direct/cid__bob__threads.json", b"{}");
+        put(d.path(), &format!("{c}/files/f1.json"), br#"{"size":5}"#);
+        put(d.path(), &format!("{c}/files/f1__payload.json"), b"not{j");
+        put(d.path(), &format!("{c}/files/f2.json"), br#"{"size":2}"#);
+        put(d.path(), &format!("{c}/files/f2__x__members.json"), b"{}");
+        let r = verify(d.path());
+        assert!(r.problems.is_empty(), "{:?}", r.problems);
+        assert_eq!((r.posts, r.attachments, r.files), (1, 2, 7));
+
+        put(d.path(), &format!("{c}/files/f2__x__members.json"), b"{} ");
+        put(d.path(), &format!("{c}/files/f3.json"), b"{");
+        let r = verify(d.path());
+        assert_eq!(r.problems.len(), 2, "{:?}", r.problems);
+        assert!(r.problems[0].contains("3 bytes, its file info gives 2"));
+        assert!(r.problems[1].contains("f3.json: not valid JSON"));
+    }
+
+    #[test]
+    fn an_oversized_post_file_is_reported_without_reading_it() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d
+            .path()
+            .join("direct/cid__bob/20240101-000000000000__p1.json");
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        // A sparse file: 32 MiB of NULs that take no space and are never read.
+        let f = File::create(&p).unwrap();
+        f.set_len(MAX_POST * 2).unwrap();
+        let r = verify(d.path());
+        assert_eq!(r.problems.len(), 1, "{:?}", r.problems);
+        assert!(r.problems[0].contains("not read"), "{:?}", r.problems);
     }
 }

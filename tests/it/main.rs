@@ -18,6 +18,7 @@ mod login;
 mod operators;
 mod oracle;
 mod policy;
+mod readers;
 mod rerun;
 mod robust;
 mod terminal;

@@ -27,21 +27,25 @@ pub struct Stats {
     pub pages: usize,
 }
 
-/// Writes the pages of `c` and copies its attachments.
+/// Copies the attachments of `c` and writes its pages. An attachment left out of the copy
+/// (larger than its file info says) is shown as not in the backup.
 pub fn write(
     site: &mut Site,
     b: &Backup,
     lookup: &Lookup,
-    c: &Channel,
+    c: &mut Channel,
     page_size: usize,
 ) -> Result<Stats> {
-    for p in &c.posts {
-        for f in &p.files {
+    for p in &mut c.posts {
+        for f in &mut p.files {
             if let Some(content) = &f.content {
-                site.copy(&b.src, content, &file_path(f))?;
+                if !site.copy(&b.src, content, &file_path(f), f.limit())? {
+                    f.content = None;
+                }
             }
         }
     }
+    let c = &*c;
     let threads = c.threads();
     let sizes: Vec<usize> = threads.iter().map(Vec::len).collect();
     let pages = paginate(&sizes, page_size);

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::render::Resolve;
 use super::site::SitePath;
 use crate::export::model::{Attachment, Backup, ChannelInfo, Kind};
-use crate::store::layout::SEP;
+use crate::store::layout::{FilesEntry, SEP};
 
 /// A user as the pages show them.
 #[derive(Debug, Clone)]
@@ -132,7 +132,10 @@ pub fn file_path(f: &Attachment) -> SitePath {
         f.content
             .as_deref()
             .and_then(|c| c.rsplit('/').next())
-            .and_then(|n| n.split_once(SEP).map(|x| x.1.to_string()))
+            .and_then(|n| match FilesEntry::parse(n) {
+                FilesEntry::Attachment(_, name) => Some(name.to_string()),
+                _ => None,
+            })
             .unwrap_or_else(|| "file".to_string())
     } else {
         f.name.clone()

@@ -82,7 +82,7 @@ pub fn run(args: &HtmlArgs) -> Result<()> {
         args.output.join("index.html").display(),
         started.elapsed().as_secs_f64()
     );
-    Ok(())
+    backup.src.check_left_out()
 }
 
 /// What was exported.
@@ -99,24 +99,27 @@ pub fn export(b: &Backup, site: &mut Site, page_size: usize) -> Result<Summary> 
     for u in b.users.values() {
         if let Some(img) = &u.image {
             let path = SitePath::with_ext("avatars", &u.id, img);
-            site.copy(&b.src, img, &path)?;
-            avatars.insert(u.id.clone(), path.url());
+            if site.copy(&b.src, img, &path, None)? {
+                avatars.insert(u.id.clone(), path.url());
+            }
         }
     }
     let mut emojis = BTreeMap::new();
     for e in b.emojis.values() {
         if let Some(img) = &e.image {
             let path = SitePath::with_ext("emoji", &e.id, img);
-            site.copy(&b.src, img, &path)?;
-            emojis.insert(e.name.clone(), path.url());
+            if site.copy(&b.src, img, &path, None)? {
+                emojis.insert(e.name.clone(), path.url());
+            }
         }
     }
     let mut team_icons = BTreeMap::new();
     for t in &b.teams {
         if let Some(img) = &t.icon {
             let path = SitePath::with_ext("teams", &t.id, img);
-            site.copy(&b.src, img, &path)?;
-            team_icons.insert(t.id.clone(), path.url());
+            if site.copy(&b.src, img, &path, None)? {
+                team_icons.insert(t.id.clone(), path.url());
+            }
         }
     }
     let lookup = Lookup::new(b, &avatars, emojis);
@@ -124,8 +127,8 @@ pub fn export(b: &Backup, site: &mut Site, page_size: usize) -> Result<Summary> 
     let mut summary = Summary::default();
     for info in &b.channels {
         // One channel in memory at a time.
-        let c = b.load(info)?;
-        let stats = channel::write(site, b, &lookup, &c, page_size)
+        let mut c = b.load(info)?;
+        let stats = channel::write(site, b, &lookup, &mut c, page_size)
             .with_context(|| format!("exporting the channel {}", b.src.describe(&info.dir)))?;
         summary.channels += 1;
         summary.posts += stats.posts;

@@ -186,19 +186,31 @@ impl Site {
         Ok(())
     }
 
-    /// Copies (streams) a file of the backup into the site, atomically (once per run).
-    pub fn copy(&mut self, src: &Source, name: &str, path: &SitePath) -> Result<()> {
+    /// Copies (streams) a file of the backup into the site, atomically (once per run), at most
+    /// `limit` bytes. Returns false when the file was left out (it holds more: see
+    /// [`Source::copy_to`]).
+    pub fn copy(
+        &mut self,
+        src: &Source,
+        name: &str,
+        path: &SitePath,
+        limit: Option<u64>,
+    ) -> Result<bool> {
         if self.written.contains(&path.rel()) {
-            return Ok(());
+            return Ok(true);
         }
         let dest = self.prepare(path)?;
         let mut f = AtomicFile::create(&dest, &self.sync)
             .with_context(|| format!("creating {}", dest.display()))?;
-        let n = src.copy_to(name, &mut Sink(&mut f))?;
+        let Some(n) = src.copy_to(name, &mut Sink(&mut f), limit)? else {
+            // Dropped, the temp file goes; not written, so `finish` removes an older copy.
+            self.written.remove(&path.rel());
+            return Ok(false);
+        };
         f.commit()
             .with_context(|| format!("writing {}", dest.display()))?;
         self.bytes += n;
-        Ok(())
+        Ok(true)
     }
 
     /// Files written so far and their total size.

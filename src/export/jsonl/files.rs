@@ -49,35 +49,45 @@ impl Files {
         &self.root
     }
 
-    /// Copies attachment `file_id` (named `name`) from `path` in `src` to
-    /// `data/attachments/<file_id>/<name>`; returns the path the JSONL names.
+    /// Copies attachment `file_id` (named `name`, `limit` bytes at most: see
+    /// [`Source::copy_to`]) from `path` in `src` to `data/attachments/<file_id>/<name>`; returns
+    /// the path the JSONL names, or `None` when the file was left out.
     pub fn attachment(
         &mut self,
         src: &Source,
         path: &str,
         file_id: &str,
         name: &str,
-    ) -> Result<String> {
+        limit: Option<u64>,
+    ) -> Result<Option<String>> {
         let rel = format!("attachments/{}/{}", sanitize(file_id), sanitize(name));
-        if self.copy(src, path, &rel)? {
-            self.attachments += 1;
-        }
-        Ok(rel)
+        Ok(match self.copy(src, path, &rel, limit)? {
+            Copy::Done => {
+                self.attachments += 1;
+                Some(rel)
+            }
+            Copy::Before => Some(rel),
+            Copy::LeftOut => None,
+        })
     }
 
     /// Copies the image of custom emoji `name` from `path` in `src` to
-    /// `data/emojis/<name>.<ext>`; returns the path the JSONL names.
-    pub fn emoji(&mut self, src: &Source, path: &str, name: &str) -> Result<String> {
+    /// `data/emojis/<name>.<ext>`; returns the path the JSONL names (`None`: left out).
+    pub fn emoji(&mut self, src: &Source, path: &str, name: &str) -> Result<Option<String>> {
         let ext = path
             .rsplit_once('.')
             .map(|(_, e)| e)
             .filter(|e| !e.contains('/'))
             .unwrap_or("img");
         let rel = format!("emojis/{}", sanitize(&format!("{name}.{ext}")));
-        if self.copy(src, path, &rel)? {
-            self.emojis += 1;
-        }
-        Ok(rel)
+        Ok(match self.copy(src, path, &rel, None)? {
+            Copy::Done => {
+                self.emojis += 1;
+                Some(rel)
+            }
+            Copy::Before => Some(rel),
+            Copy::LeftOut => None,
+        })
     }
 
     /// fsyncs the folders the copies went into.
@@ -89,9 +99,9 @@ impl Files {
 
     /// Copies once per path, atomically. `rel` is made of sanitized components only, so it
     /// stays below the data folder whatever the backup's names are.
-    fn copy(&mut self, src: &Source, from: &str, rel: &str) -> Result<bool> {
+    fn copy(&mut self, src: &Source, from: &str, rel: &str, limit: Option<u64>) -> Result<Copy> {
         if self.written.contains(rel) {
-            return Ok(false);
+            return Ok(Copy::Before);
         }
         debug_assert!(rel
             .split('/')
@@ -101,15 +111,27 @@ impl Files {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let mut f = AtomicFile::create(&dest, &self.sync)
             .with_context(|| format!("creating {}", dest.display()))?;
-        let n = src
-            .copy_to(from, &mut Sink(&mut f))
+        let copied = src
+            .copy_to(from, &mut Sink(&mut f), limit)
             .with_context(|| format!("copying {} to {}", src.describe(from), dest.display()))?;
+        let Some(n) = copied else {
+            return Ok(Copy::LeftOut);
+        };
         f.commit()
             .with_context(|| format!("writing {}", dest.display()))?;
         self.bytes += n;
         self.written.insert(rel.to_string());
-        Ok(true)
+        Ok(Copy::Done)
     }
+}
+
+/// What [`Files::copy`] did.
+enum Copy {
+    Done,
+    /// Copied earlier in this run.
+    Before,
+    /// Held more than it may ([`Source::copy_to`]); nothing written.
+    LeftOut,
 }
 
 /// An [`AtomicFile`] as an [`io::Write`].

@@ -125,6 +125,9 @@ pub fn run(args: &JsonlArgs) -> Result<()> {
     }
     out.finish()?;
     summary(args, &stats, data.as_deref(), copied);
+    for b in &backups {
+        b.src.check_left_out()?;
+    }
     Ok(())
 }
 
@@ -207,7 +210,9 @@ fn write_all(
                 continue;
             };
             cancel.check()?;
-            let rel = files.emoji(&backups[e.backup].src, image, name)?;
+            let Some(rel) = files.emoji(&backups[e.backup].src, image, name)? else {
+                continue;
+            };
             let mut o = Map::new();
             o.insert("name".into(), name.clone().into());
             o.insert("image".into(), rel.into());

@@ -279,7 +279,11 @@ impl Convert<'_> {
                 continue;
             };
             let name = if f.name.is_empty() { &f.id } else { &f.name };
-            let rel = files.attachment(&self.backups[*bi].src, path, &f.id, name)?;
+            let src = &self.backups[*bi].src;
+            let Some(rel) = files.attachment(src, path, &f.id, name, f.limit())? else {
+                self.stats.attachments_missing += 1;
+                continue;
+            };
             let mut o = Map::new();
             o.insert("path".into(), rel.into());
             out.push(Value::Object(o));

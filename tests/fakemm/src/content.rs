@@ -15,6 +15,8 @@ pub enum Kind {
     Gif,
     Pdf,
     Text,
+    /// A valid JSON document (`{"data":"..."}`), as an uploaded `config.json` holds.
+    Json,
     Binary,
 }
 
@@ -28,6 +30,7 @@ impl Kind {
             "image/jpeg" | "image/jpg" => Kind::Jpeg,
             "image/gif" => Kind::Gif,
             "application/pdf" => Kind::Pdf,
+            "application/json" => Kind::Json,
             m if m.starts_with("text/") => Kind::Text,
             _ => Kind::Binary,
         }
@@ -42,6 +45,7 @@ impl Kind {
             Kind::Gif => "image/gif",
             Kind::Pdf => "application/pdf",
             Kind::Text => "text/plain",
+            Kind::Json => "application/json",
             Kind::Binary => "application/octet-stream",
         }
     }
@@ -85,6 +89,9 @@ fn pad_ok(kind: Kind, pad: u64) -> bool {
 
 /// The smallest size >= `requested` for which a valid file of this kind can be produced.
 pub fn fit_size(kind: Kind, key: u64, requested: u64) -> u64 {
+    if kind == Kind::Json {
+        return requested.max((JSON_HEAD.len() + JSON_TAIL.len()) as u64);
+    }
     if !kind.is_image() {
         return requested;
     }
@@ -161,6 +168,9 @@ fn text_line(key: u64, line: u64) -> [u8; TEXT_LINE as usize] {
     out
 }
 
+const JSON_HEAD: &[u8] = b"{\"data\":\"";
+const JSON_TAIL: &[u8] = b"\"}\n";
+
 const PDF_HEAD: &[u8] = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n";
 const PDF_TAIL: &[u8] = b"\n%%EOF\n";
 
@@ -182,6 +192,21 @@ pub fn fill_range(kind: Kind, key: u64, size: u64, start: u64, buf: &mut [u8]) {
                 buf[i..i + n].copy_from_slice(&line[lo..lo + n]);
                 i += n;
                 off += n as u64;
+            }
+        }
+        Kind::Json => {
+            // Letters between the head and the tail: a string needs no escapes.
+            fill_random(key, start, buf);
+            let tail_at = size.saturating_sub(JSON_TAIL.len() as u64);
+            for (i, b) in buf.iter_mut().enumerate() {
+                let o = start + i as u64;
+                *b = if o < JSON_HEAD.len() as u64 {
+                    JSON_HEAD[o as usize]
+                } else if o >= tail_at {
+                    JSON_TAIL[(o - tail_at) as usize]
+                } else {
+                    b'a' + *b % 26
+                };
             }
         }
         Kind::Pdf => {
@@ -394,12 +419,27 @@ mod tests {
 
     #[test]
     fn ranges_match_full() {
-        for kind in [Kind::Text, Kind::Pdf, Kind::Binary, Kind::Png] {
+        for kind in [Kind::Text, Kind::Pdf, Kind::Json, Kind::Binary, Kind::Png] {
             let size = fit_size(kind, 3, 5000);
             let all = full_bytes(kind, 3, size);
             let mut part = vec![0u8; 777];
             fill_range(kind, 3, size, 1234, &mut part);
             assert_eq!(&all[1234..1234 + 777], &part[..]);
         }
+    }
+
+    #[test]
+    fn json_files_are_json_of_their_size() {
+        for req in [0u64, 1, 12, 13, 2000] {
+            let size = fit_size(Kind::Json, 5, req);
+            assert!(size >= req);
+            let all = full_bytes(Kind::Json, 5, size);
+            assert_eq!(all.len() as u64, size);
+            let v: serde_json::Value = serde_json::from_slice(&all).unwrap();
+            assert!(v["data"].is_string(), "{req}");
+        }
+        // An octet-stream named `.json` is not JSON.
+        let b = full_bytes(Kind::from_mime("application/octet-stream"), 5, 2000);
+        assert!(serde_json::from_slice::<serde_json::Value>(&b).is_err());
     }
 }

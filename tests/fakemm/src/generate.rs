@@ -652,6 +652,30 @@ impl World {
             Map::new(),
             &files,
         );
+        // Names a client must not mistake for its own files: JSON-named attachments with and
+        // without JSON inside, HTML, no extension, and a name shaped like a members file.
+        let odd: Vec<(String, String, u64)> = vec![
+            ("config.json".into(), "application/json".into(), 1_500),
+            (
+                "payload.json".into(),
+                "application/octet-stream".into(),
+                2_000,
+            ),
+            ("index.html".into(), "text/html".into(), 2_500),
+            ("Makefile".into(), "text/plain".into(), 800),
+            ("notes__members.json".into(), "application/json".into(), 600),
+        ];
+        let tt = next(g.w);
+        g.w.post_at(
+            tt,
+            off,
+            carol,
+            "Odd file names",
+            Id::NONE,
+            "",
+            Map::new(),
+            &odd,
+        );
         if scale == Scale::Large {
             let tt = next(g.w);
             g.w.post_at(
