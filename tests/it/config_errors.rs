@@ -3,11 +3,7 @@
 use fakemm::Scale;
 use serde_json::json;
 
-use crate::util::{text, Env};
-
-fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use crate::util::{stderr, text, user_id, Env};
 
 #[test]
 fn broken_and_missing_config_files_exit_2_and_touch_nothing() {
@@ -104,7 +100,7 @@ fn no_secret_in_any_log_level_the_data_dir_or_the_zip() {
     let env = Env::new(Scale::Tiny);
     // a session token, as a user copies it from the MMAUTHTOKEN cookie
     let session = env.server.with_world(|w| {
-        let alice = w.user_by_name("alice").unwrap().id.to_string();
+        let alice = user_id(w, "alice");
         w.create_session(&alice).unwrap()
     });
     let no_secret = json!({"user": "alice", "url": env.server.base_url()});
@@ -363,9 +359,7 @@ fn every_bad_input_is_a_few_short_lines_naming_the_culprit() {
             .collect();
         let out = if c.args.contains(&"--no-credentials") {
             std::fs::remove_file(&cred_path).unwrap();
-            let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_matterbak"));
-            env.hermetic(&mut cmd);
-            cmd.args(["-d", "data"]).output().unwrap()
+            env.exec(&["-d", "data"])
         } else {
             env.run(&args)
         };

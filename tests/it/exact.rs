@@ -8,21 +8,9 @@ use fakemm::id::Id;
 use fakemm::{Scale, World};
 use serde_json::Value;
 
-use crate::util::{text, tree, Env};
+use crate::util::{channel_id, posts_requests, text, tree, user_id, Env};
 
 const DAY: i64 = 86_400_000;
-
-fn alice(w: &World) -> String {
-    w.user_by_name("alice").unwrap().id.to_string()
-}
-
-fn posts_requests(env: &Env) -> u64 {
-    env.server
-        .request_counts()
-        .get("GET /api/v4/channels/{channel_id}/posts")
-        .copied()
-        .unwrap_or(0)
-}
 
 /// Post ids with a post file in the backup.
 fn stored_posts(env: &Env) -> BTreeMap<String, String> {
@@ -65,11 +53,6 @@ fn middle_post(w: &World, channel: &str) -> (i64, String) {
     (t, id.to_string())
 }
 
-fn channel_id(w: &World, team: &str, name: &str) -> String {
-    let t = w.team_by_name(team).unwrap().id.to_string();
-    w.channel_by_name(&t, name).unwrap().id.to_string()
-}
-
 fn dm_with(w: &World, me: &str, other: &str) -> String {
     let o = w.user_by_name(other).unwrap().id;
     let me = Id::lookup(me);
@@ -88,7 +71,7 @@ fn issue12_posts_saved_with_an_old_timestamp_are_found_by_the_count() {
     let env = Env::new(Scale::Demo);
     env.run_ok(&[]);
     let imported: Vec<String> = env.server.with_world(|w| {
-        let me = alice(w);
+        let me = user_id(w, "alice");
         let town = channel_id(w, "acme", "town-square");
         let off = channel_id(w, "acme", "off-topic");
         let dm = dm_with(w, &me, "bob");
@@ -267,7 +250,7 @@ fn max_cursor(env: &Env) -> i64 {
 /// Adds `n` posts and edits one post in town-square; returns the new ids and the edited one.
 fn change_town_square(env: &Env, n: usize) -> (Vec<String>, String) {
     env.server.with_world(|w| {
-        let me = alice(w);
+        let me = user_id(w, "alice");
         let town = channel_id(w, "acme", "town-square");
         let new = (0..n)
             .map(|k| {
@@ -381,7 +364,7 @@ fn issue12_reread_every_finds_what_no_counter_shows() {
     }
     std::fs::write(&p, serde_json::to_vec(&state).unwrap()).unwrap();
     let id = env.server.with_world(|w| {
-        let me = alice(w);
+        let me = user_id(w, "alice");
         let town = channel_id(w, "acme", "town-square");
         let (t, _) = middle_post(w, &town);
         w.import_post(&town, &me, "imported long ago", None, t - 1)

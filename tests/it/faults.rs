@@ -7,21 +7,10 @@ use fakemm::faults::Faults;
 use fakemm::hostile::HostileMode;
 use fakemm::Scale;
 
-use crate::oracle::{assert_matches, everything, expected, Opts};
-use crate::robust::verify;
-use crate::util::{temp_files, text, Env};
+use crate::oracle::{assert_matches, everything, want_all};
+use crate::util::{alice, temp_files, text, verify, Env};
 
 const FAST: [&str; 2] = ["--retry-wait-scale", "0.01"];
-
-fn want_all(env: &Env) -> std::collections::BTreeMap<String, crate::oracle::Want> {
-    let me = env
-        .server
-        .with_world(|w| w.user_by_name("alice").unwrap().id.to_string());
-    env.server.with_world(|w| {
-        let (c, t) = everything(w, &me);
-        expected(w, &me, &c, &t, Opts::default())
-    })
-}
 
 #[test]
 fn ten_percent_of_requests_failing_still_gives_a_complete_backup_and_rerun() {
@@ -39,9 +28,7 @@ fn ten_percent_of_requests_failing_still_gives_a_complete_backup_and_rerun() {
     assert_matches(&env.data(), &want_all(&env));
 
     // changes, then a rerun under faults as well
-    let me = env
-        .server
-        .with_world(|w| w.user_by_name("alice").unwrap().id.to_string());
+    let me = alice(&env);
     env.server.with_world(|w| {
         let (c, _) = everything(w, &me);
         for (i, ch) in c.iter().enumerate().take(6) {
@@ -160,9 +147,7 @@ fn a_file_of_the_wrong_size_is_not_stored_and_the_run_is_partial() {
 fn a_channel_that_keeps_failing_does_not_stop_the_others_and_the_next_run_completes_it() {
     let env = Env::new(Scale::Tiny);
     // The channel with the most posts: its posts endpoint answers 500 to every request.
-    let me = env
-        .server
-        .with_world(|w| w.user_by_name("alice").unwrap().id.to_string());
+    let me = alice(&env);
     let visible = env.server.with_world(|w| everything(w, &me).0);
     let (id, name) = env.server.with_world(|w| {
         let c = (visible.iter())

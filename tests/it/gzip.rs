@@ -4,7 +4,7 @@
 
 use fakemm::{HostileMode, Scale, WebserverMode};
 
-use crate::util::{text, tree, Env};
+use crate::util::{text, tree, verify, Env};
 
 /// A data dir without what differs from run to run (times of the run, the lock).
 fn stable_tree(env: &Env) -> std::collections::BTreeMap<String, Vec<u8>> {
@@ -53,7 +53,7 @@ fn issue7_a_gzip_backup_equals_an_uncompressed_one() {
     for (k, v) in &a {
         assert!(&b[k] == v, "{k} differs");
     }
-    let (code, report) = crate::robust::verify(&gz);
+    let (code, report) = verify(&gz);
     assert_eq!(code, 0, "{report}");
 }
 

@@ -2,15 +2,13 @@
 
 use fakemm::Scale;
 
-use crate::oracle::{assert_matches, everything, expected, Opts};
-use crate::util::{tree, Env};
+use crate::oracle::{assert_matches, everything, want_all};
+use crate::util::{alice, tree, Env};
 
 #[test]
 fn hostile_names_stay_inside_the_data_dir() {
     let env = Env::new(Scale::Tiny);
-    let me = env
-        .server
-        .with_world(|w| w.user_by_name("alice").unwrap().id.to_string());
+    let me = alice(&env);
     env.server.with_world(|w| {
         let (_, t) = everything(w, &me);
         let con = w.add_user("con", "x").unwrap();
@@ -69,9 +67,5 @@ fn hostile_names_stay_inside_the_data_dir() {
         .keys()
         .all(|k| k.rsplit('/').next().unwrap().len() <= 255));
     // And the content is still exactly the server's.
-    let want = env.server.with_world(|w| {
-        let (c, t) = everything(w, &me);
-        expected(w, &me, &c, &t, Opts::default())
-    });
-    assert_matches(&env.data(), &want);
+    assert_matches(&env.data(), &want_all(&env));
 }

@@ -8,19 +8,17 @@ mod validator;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use fakemm::{Scale, World};
 use serde_json::Value;
 
-use crate::util::{text, tree, Env};
+use crate::util::{text, tree, user_id, Env};
 use validator::assert_valid;
 
 /// `matterbak export jsonl ARGS` in the env's temp dir.
 fn export(env: &Env, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_matterbak"))
-        .current_dir(env.tmp.path())
-        .env_remove("RUST_LOG")
+    env.bare()
         .args(["export", "jsonl"])
         .args(args)
         .output()
@@ -52,7 +50,6 @@ fn read_lines(path: &Path) -> Vec<Value> {
         })
         .collect()
 }
-
 
 // ---------------------------------------------------------------------------------------------
 // What the world says the JSONL must hold.
@@ -91,7 +88,7 @@ fn channel_key(w: &World, cid: &str) -> String {
 /// The live posts of alice's channels (the sample selection backs up exactly those), without
 /// system messages; replies whose first post is gone stand alone.
 fn wanted(w: &World) -> Wanted {
-    let alice = w.user_by_name("alice").unwrap().id.to_string();
+    let alice = user_id(w, "alice");
     let mut out = Wanted {
         posts: Vec::new(),
         reactions: BTreeMap::new(),
@@ -258,8 +255,8 @@ fn jsonl_of_the_demo_backup_is_valid_and_complete() {
     // Deletions, edits, pins and reactions after the first backup: the second run records
     // them (deleted posts stay in the data dir, marked in history/).
     let deleted = env.server.with_world(|w| {
-        let alice = w.user_by_name("alice").unwrap().id.to_string();
-        let bob = w.user_by_name("bob").unwrap().id.to_string();
+        let alice = user_id(w, "alice");
+        let bob = user_id(w, "bob");
         let dm = w
             .channels
             .values()
@@ -336,7 +333,7 @@ fn jsonl_of_the_demo_backup_is_valid_and_complete() {
             );
         }
         // Teams, channels, users, direct channels, emojis as the server has them.
-        let alice = w.user_by_name("alice").unwrap().id.to_string();
+        let alice = user_id(w, "alice");
         let channels = w.member_channels(&alice);
         let team_channels = channels
             .iter()
@@ -408,7 +405,7 @@ fn jsonl_of_the_demo_backup_is_valid_and_complete() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     let last = stderr.lines().last().unwrap();
     let system = env.server.with_world(|w| {
-        let alice = w.user_by_name("alice").unwrap().id.to_string();
+        let alice = user_id(w, "alice");
         w.member_channels(&alice)
             .iter()
             .flat_map(|c| w.live_posts(c))
@@ -567,9 +564,7 @@ fn users_without_email_or_record_get_placeholders() {
     });
     env.run_ok(&[]);
     // dave's record is missing from this backup (an author whose profile was never stored).
-    let dave = env
-        .server
-        .with_world(|w| w.user_by_name("dave").unwrap().id.to_string());
+    let dave = env.server.with_world(|w| user_id(w, "dave"));
     let users = env.data().join("users");
     for e in std::fs::read_dir(&users).unwrap() {
         let p = e.unwrap().path();

@@ -9,11 +9,7 @@ use std::path::{Path, PathBuf};
 
 use fakemm::Scale;
 
-use crate::util::{text, tree, Env};
-
-fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use crate::util::{stderr, text, tree, Env};
 
 /// Every regular file below `root` (links are not followed), relative path -> bytes.
 fn real_files(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
@@ -261,9 +257,8 @@ fn a_failed_login_leaves_no_data_dir() {
     env.write_credentials(&serde_json::json!({
         "user": "alice", "password": "wrong", "url": env.server.base_url()
     }));
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_matterbak"));
-    env.hermetic(&mut cmd);
-    let out = cmd
+    let out = env
+        .bare()
         .args([
             "--credentials",
             "credentials.json",

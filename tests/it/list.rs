@@ -2,21 +2,18 @@
 //! server's world; the skeleton round trip through the backup; login errors and exit codes.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use fakemm::{Scale, World};
 use serde_json::{json, Value};
 
 use crate::util::{text, Env};
 
-/// `matterbak list --credentials credentials.json [extra]` in the env's folder, in UTC,
+/// `matterbak list --credentials credentials.json [extra]` as [`Env::bare`] runs it,
 /// without a rate limit unless `extra` sets one.
 fn list(env: &Env, extra: &[&str]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_matterbak"));
-    c.current_dir(env.tmp.path())
-        .env_remove("RUST_LOG")
-        .env("TZ", "UTC")
-        .args(["list", "--credentials", "credentials.json"]);
+    let mut c = env.bare();
+    c.args(["list", "--credentials", "credentials.json"]);
     if !extra.contains(&"--rate-limit") {
         c.args(["--rate-limit", "0"]);
     }

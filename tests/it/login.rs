@@ -8,24 +8,19 @@ use std::process::{Command, Output, Stdio};
 use fakemm::{FakeServer, Scale, World};
 use serde_json::json;
 
-use crate::util::{text, Env, SEED};
+use crate::util::{stderr, text, user_id, Env, SEED};
 
 const MFA_SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DP";
 
 /// `matterbak list [extra]` in the env's folder with only the environment `vars` (plus the
 /// hermetic basics), no rate limit, standard input closed (not a terminal).
 fn list(env: &Env, vars: &[(&str, &str)], extra: &[&str]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_matterbak"));
-    env.hermetic(&mut c);
+    let mut c = env.bare();
     c.args(["list", "--rate-limit", "0"])
         .args(extra)
         .envs(vars.iter().copied())
         .stdin(Stdio::null());
     c.output().unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 #[track_caller]
@@ -62,7 +57,7 @@ fn password_session_token_and_personal_access_token() {
     );
 
     let session = env.server.with_world(|w| {
-        let alice = w.user_by_name("alice").unwrap().id.to_string();
+        let alice = user_id(w, "alice");
         w.create_session(&alice).unwrap()
     });
     for token in [session.as_str(), "alicepersonalaccesstoken0000"] {
@@ -84,9 +79,8 @@ fn environment_variables_alone_run_a_backup_without_a_credentials_file() {
     let env = Env::new(Scale::Tiny);
     std::fs::remove_file(env.path("credentials.json")).unwrap();
     let u = url(&env);
-    let mut c = Command::new(env!("CARGO_BIN_EXE_matterbak"));
-    env.hermetic(&mut c);
-    let out = c
+    let out = env
+        .bare()
         .args(["--channels", "channels.json", "-d", "data", "-o", "out.zip"])
         .args(["--rate-limit", "0"])
         .env("MATTERBAK_URL", &u)

@@ -10,7 +10,7 @@ use fakemm::faults::Faults;
 use fakemm::Scale;
 use serde_json::Value;
 
-use crate::util::{text, Env};
+use crate::util::{stderr, text, Env};
 
 const FAST: [&str; 4] = ["--retry-wait-scale", "0.01", "--retries", "1"];
 
@@ -79,10 +79,6 @@ fn check_summary(v: &Value, code: i32, outcome: &str) {
     assert!(v["requests"].is_u64() && v["rate_limit_wait_secs"].is_f64());
     assert!(v["http_secs"].is_f64() && v["failures"].is_array());
     assert_eq!(v["error"].is_null(), code == 0 || code == 3, "{v:#}");
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 #[test]

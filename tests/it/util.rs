@@ -1,4 +1,5 @@
-//! Shared helpers: a fake server with a temp dir, config files and a way to run the binary.
+//! Shared helpers: a fake server with a temp dir, config files and ways to run the binary, and
+//! what the tests look up in the world, the server's counters and the output.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -71,6 +72,19 @@ impl Env {
         c
     }
 
+    /// The binary in the temp dir, hermetic (see [`Env::hermetic`]), without the env's config
+    /// files, data dir or zip: for `list`, `verify` and the exports.
+    pub fn bare(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_matterbak"));
+        self.hermetic(&mut c);
+        c
+    }
+
+    /// `matterbak ARGS` as [`Env::bare`] runs it.
+    pub fn exec(&self, args: &[&str]) -> Output {
+        self.bare().args(args).output().unwrap()
+    }
+
     /// Runs in the temp dir, with none of the caller's login variables and `HOME` in the temp
     /// dir (so no real ~/.netrc is read).
     pub fn hermetic(&self, c: &mut Command) {
@@ -114,6 +128,41 @@ impl Env {
         );
         out
     }
+}
+
+/// `matterbak verify -d data`: (exit code, output).
+pub fn verify(env: &Env) -> (i32, String) {
+    let out = env.exec(&["verify", "-d", "data"]);
+    (out.status.code().unwrap_or(-1), text(&out))
+}
+
+/// The id of the user called `username`.
+pub fn user_id(w: &World, username: &str) -> String {
+    w.user_by_name(username).unwrap().id.to_string()
+}
+
+/// alice's id: the sample credentials log in as alice.
+pub fn alice(env: &Env) -> String {
+    env.server.with_world(|w| user_id(w, "alice"))
+}
+
+/// The id of the channel `name` of the team called `team`.
+pub fn channel_id(w: &World, team: &str, name: &str) -> String {
+    w.channel_by_names(team, name).unwrap().id.to_string()
+}
+
+/// How many requests the server counted for `route` (as `"GET /api/v4/files/{file_id}"`).
+pub fn requests(env: &Env, route: &str) -> u64 {
+    env.server.request_counts().get(route).copied().unwrap_or(0)
+}
+
+/// How many pages of posts the server answered.
+pub fn posts_requests(env: &Env) -> u64 {
+    requests(env, "GET /api/v4/channels/{channel_id}/posts")
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 pub fn text(out: &Output) -> String {
