@@ -11,9 +11,7 @@ use fakemm::hostile::HostileMode;
 use fakemm::Scale;
 
 use crate::oracle::{assert_matches, diff, everything, want_all, want_all_with, Opts, Want};
-use crate::util::{alice, text, Env};
-
-const FAST: [&str; 2] = ["--retry-wait-scale", "0.01"];
+use crate::util::{alice, channel_id, text, Env, FAST};
 
 /// What a watched run did.
 struct Watched {
@@ -206,11 +204,7 @@ fn a_trickling_attachment_and_answer_fail_in_bounded_time_and_the_rest_is_backed
     let env = Env::new(Scale::Tiny);
     let me = alice(&env);
     let (fid, name) = env.server.with_world(|w| {
-        let ch = w
-            .channel_by_names("acme", "town-square")
-            .unwrap()
-            .id
-            .to_string();
+        let ch = channel_id(w, "acme", "town-square");
         let pid = w
             .add_post(
                 &ch,

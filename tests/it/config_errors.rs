@@ -3,7 +3,7 @@
 use fakemm::Scale;
 use serde_json::json;
 
-use crate::util::{stderr, text, user_id, Env};
+use crate::util::{closed_port, stderr, text, user_id, Env};
 
 #[test]
 fn broken_and_missing_config_files_exit_2_and_touch_nothing() {
@@ -67,12 +67,7 @@ fn bad_token_exits_4() {
 #[test]
 fn unreachable_server_and_html_url_exit_5() {
     let env = Env::new(Scale::Tiny);
-    // a port nobody listens on
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = closed_port();
     env.write_credentials(
         &json!({"user": "alice", "password": "x", "url": format!("http://127.0.0.1:{port}")}),
     );
@@ -181,11 +176,7 @@ struct Case {
 fn every_bad_input_is_a_few_short_lines_naming_the_culprit() {
     let env = Env::new(Scale::Tiny);
     let api = format!("{}/api", env.server.base_url());
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let closed = closed_port();
     let closed_url = format!("http://127.0.0.1:{closed}");
     let tls =
         fakemm::FakeServer::start_tls(fakemm::World::generate(crate::util::SEED, Scale::Tiny));
@@ -402,11 +393,7 @@ fn every_bad_input_is_a_few_short_lines_naming_the_culprit() {
 #[test]
 fn verbose_keeps_the_detail_of_a_failed_connection() {
     let env = Env::new(Scale::Tiny);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = closed_port();
     env.write_credentials(
         &json!({"user": "alice", "password": "x", "url": format!("http://127.0.0.1:{port}")}),
     );

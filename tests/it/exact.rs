@@ -8,7 +8,7 @@ use fakemm::id::Id;
 use fakemm::{Scale, World};
 use serde_json::Value;
 
-use crate::util::{channel_id, posts_requests, text, tree, user_id, Env};
+use crate::util::{channel_id, posts_requests, read_json, text, tree, user_id, Env};
 
 const DAY: i64 = 86_400_000;
 
@@ -40,9 +40,7 @@ fn recorded_deletions(env: &Env) -> Vec<String> {
 
 /// The selected channels' ids (one `since` request each on a rerun without changes).
 fn channel_count(env: &Env) -> u64 {
-    let state: Value =
-        serde_json::from_slice(&std::fs::read(env.data().join(".matterbak-state.json")).unwrap())
-            .unwrap();
+    let state = read_json(&env.data().join(".matterbak-state.json"));
     state["channels"].as_object().unwrap().len() as u64
 }
 
@@ -227,7 +225,7 @@ fn issue12_runs_of_posts_in_one_millisecond_are_read_whole() {
 /// Sets every cursor of the state file `ahead` ms into the future.
 fn move_cursors(env: &Env, ahead: i64) {
     let p = env.data().join(".matterbak-state.json");
-    let mut state: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+    let mut state: Value = read_json(&p);
     for c in state["channels"].as_object_mut().unwrap().values_mut() {
         let t = c["max_update_at"].as_i64().unwrap();
         c["max_update_at"] = (t + ahead).into();
@@ -237,7 +235,7 @@ fn move_cursors(env: &Env, ahead: i64) {
 
 fn max_cursor(env: &Env) -> i64 {
     let p = env.data().join(".matterbak-state.json");
-    let state: Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
+    let state: Value = read_json(&p);
     state["channels"]
         .as_object()
         .unwrap()
@@ -356,7 +354,7 @@ fn issue12_reread_every_finds_what_no_counter_shows() {
     // A post imported while the state had no count to compare with (a state file of an
     // earlier version): no counter can show it.
     let p = env.data().join(".matterbak-state.json");
-    let mut state: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+    let mut state: Value = read_json(&p);
     for c in state["channels"].as_object_mut().unwrap().values_mut() {
         let c = c.as_object_mut().unwrap();
         c.remove("msg_count");
@@ -377,7 +375,7 @@ fn issue12_reread_every_finds_what_no_counter_shows() {
     );
 
     // Every channel's last full read long ago: --reread-every reads them all.
-    let mut state: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+    let mut state: Value = read_json(&p);
     for c in state["channels"].as_object_mut().unwrap().values_mut() {
         c["full_read_day"] = 0.into();
     }

@@ -7,9 +7,7 @@ use fakemm::faults::Faults;
 use fakemm::Scale;
 
 use crate::oracle::{assert_matches, everything, want_all};
-use crate::util::{alice, temp_files, text, verify, Env};
-
-const FAST: [&str; 2] = ["--retry-wait-scale", "0.01"];
+use crate::util::{alice, temp_files, text, tree, verify, Env, FAST};
 
 #[test]
 fn ten_percent_of_requests_failing_still_gives_a_complete_backup_and_rerun() {
@@ -84,10 +82,10 @@ fn a_channel_that_keeps_failing_does_not_stop_the_others_and_the_next_run_comple
         (ids(&|c| c != id), ids(&|c| c == id))
     });
     let stored = |env: &Env| -> BTreeSet<String> {
-        walk(&env.data())
-            .iter()
-            .filter_map(|p| {
-                let n = p.file_name()?.to_str()?.strip_suffix(".json")?;
+        tree(&env.data())
+            .keys()
+            .filter_map(|k| {
+                let n = k.rsplit('/').next()?.strip_suffix(".json")?;
                 Some(n.rsplit("__").next()?.to_string())
             })
             .collect()
@@ -105,17 +103,4 @@ fn a_channel_that_keeps_failing_does_not_stop_the_others_and_the_next_run_comple
     assert!(failing.is_subset(&stored(&env)));
     assert_eq!(verify(&env).0, 0, "{}", verify(&env).1);
     assert_matches(&env.data(), &want_all(&env));
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }

@@ -9,9 +9,7 @@ use fakemm::hostile::HostileMode;
 use fakemm::Scale;
 
 use crate::oracle::{assert_matches, everything, want_all};
-use crate::util::{alice, stderr, temp_files, text, tree, verify, Env};
-
-const FAST: [&str; 2] = ["--retry-wait-scale", "0.01"];
+use crate::util::{alice, stderr, temp_files, text, tree, verify, Env, FAST};
 
 /// The exit a row expects.
 enum Exit {

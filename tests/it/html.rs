@@ -10,7 +10,7 @@ use fakemm::{Scale, World};
 use serde_json::Value;
 
 use crate::browser::{chromium, outside_loads, render, static_problems, Rendered};
-use crate::util::{channel_id, text, tree, user_id, Env};
+use crate::util::{channel_id, read_json, text, tree, user_id, Env};
 
 /// Runs `matterbak export html -d <from> -o <site> <extra>` in the env's folder.
 fn export(env: &Env, from: &Path, site: &str, extra: &[&str]) -> Output {
@@ -613,8 +613,7 @@ fn a_rerun_replaces_the_site_and_the_same_backup_gives_the_same_site() {
         1
     );
     assert_eq!(std::fs::read(site.join("my-notes.txt")).unwrap(), b"mine");
-    let marker: Value =
-        serde_json::from_slice(&std::fs::read(site.join(".matterbak-site.json")).unwrap()).unwrap();
+    let marker: Value = read_json(&site.join(".matterbak-site.json"));
     let listed: BTreeSet<String> = marker["files"]
         .as_array()
         .unwrap()

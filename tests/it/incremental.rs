@@ -7,7 +7,9 @@ use fakemm::{Scale, World};
 use serde_json::Value;
 
 use crate::oracle::{assert_matches_keeping, everything, want_all};
-use crate::util::{alice, posts_requests, text, tree, user_id, verify, Env};
+use crate::util::{
+    alice, channel_id, posts_requests, text, tree, user_id, user_posts, verify, Env,
+};
 
 /// The stored file of a post (its path relative to the data dir).
 fn post_path(files: &BTreeMap<String, Vec<u8>>, id: &str) -> String {
@@ -257,16 +259,8 @@ fn more_than_a_thousand_changes_in_one_channel_fall_back_to_a_full_read() {
     let env = Env::new(Scale::Demo);
     env.run_ok(&[]);
     let edited = env.server.with_world(|w| {
-        let c = w
-            .channel_by_names("acme", "engineering")
-            .unwrap()
-            .id
-            .to_string();
-        let posts: Vec<String> = w
-            .live_posts(&c)
-            .into_iter()
-            .filter(|p| w.post(p).unwrap().post_type.is_empty())
-            .collect();
+        let c = channel_id(w, "acme", "engineering");
+        let posts = user_posts(w, &c);
         assert!(posts.len() > 500);
         for p in &posts {
             w.edit_post(p, "mass edit").unwrap();

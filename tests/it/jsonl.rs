@@ -13,7 +13,7 @@ use std::process::Output;
 use fakemm::{Scale, World};
 use serde_json::Value;
 
-use crate::util::{text, tree, user_id, Env};
+use crate::util::{channel_id, read_json, text, tree, user_id, user_posts, Env};
 use validator::assert_valid;
 
 /// `matterbak export jsonl ARGS` in the env's temp dir.
@@ -269,27 +269,13 @@ fn jsonl_of_the_demo_backup_is_valid_and_complete() {
             .unwrap()
             .id
             .to_string();
-        let plain = |w: &World, c: &str| -> Vec<String> {
-            w.live_posts(c)
-                .into_iter()
-                .filter(|p| w.post(p).unwrap().post_type.is_empty())
-                .collect()
-        };
         let mut deleted = Vec::new();
-        let town = w
-            .channel_by_names("acme", "town-square")
-            .unwrap()
-            .id
-            .to_string();
-        let leadership = w
-            .channel_by_names("acme", "leadership")
-            .unwrap()
-            .id
-            .to_string();
+        let town = channel_id(w, "acme", "town-square");
+        let leadership = channel_id(w, "acme", "leadership");
         for c in [town, leadership, dm] {
             // A root with replies (its replies go with it), a single post, an edit, a pin,
             // a reaction, a new post.
-            let root = plain(w, &c).into_iter().find(|p| {
+            let root = user_posts(w, &c).into_iter().find(|p| {
                 w.replies
                     .get(&w.post(p).unwrap().id)
                     .is_some_and(|r| !r.is_empty())
@@ -298,7 +284,7 @@ fn jsonl_of_the_demo_backup_is_valid_and_complete() {
                 w.delete_post(&root).unwrap();
                 deleted.push(root);
             }
-            let live = plain(w, &c);
+            let live = user_posts(w, &c);
             let n = live.len();
             w.delete_post(&live[n - 3]).unwrap();
             deleted.push(live[n - 3].clone());
@@ -472,16 +458,8 @@ fn merging_an_old_and_a_new_backup_gives_each_thing_once() {
     copy_tree(&env.data(), &env.path("old"));
     std::fs::rename(env.zip(), env.path("old.zip")).unwrap();
     env.server.with_world(|w| {
-        let c = w
-            .channel_by_names("acme", "town-square")
-            .unwrap()
-            .id
-            .to_string();
-        let live: Vec<String> = w
-            .live_posts(&c)
-            .into_iter()
-            .filter(|p| w.post(p).unwrap().post_type.is_empty())
-            .collect();
+        let c = channel_id(w, "acme", "town-square");
+        let live = user_posts(w, &c);
         w.delete_post(&live[1]).unwrap();
         w.edit_post(&live[2], "changed after the old backup")
             .unwrap();
@@ -668,7 +646,7 @@ fn hostile_file_names_stay_inside_the_output_folder() {
         .map(|k| env.data().join(k))
         .collect();
     for f in files {
-        let mut v: Value = serde_json::from_slice(&std::fs::read(&f).unwrap()).unwrap();
+        let mut v: Value = read_json(&f);
         v["name"] = Value::from(format!("../../../../escaped-{changed}/../x.txt"));
         std::fs::write(&f, v.to_string()).unwrap();
         changed += 1;

@@ -7,7 +7,7 @@ use std::process::Output;
 use fakemm::{Scale, World};
 use serde_json::{json, Value};
 
-use crate::util::{text, Env};
+use crate::util::{closed_port, text, Env};
 
 /// `matterbak list --credentials credentials.json [extra]` as [`Env::bare`] runs it,
 /// without a rate limit unless `extra` sets one.
@@ -457,11 +457,7 @@ fn login_errors_exit_like_the_backup() {
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
     assert!(out.stdout.is_empty());
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = closed_port();
     env.write_credentials(&json!({"user": "alice", "password": "alice-password", "url": format!("http://127.0.0.1:{port}/api")}));
     let out = list(&env, &[]);
     assert_eq!(out.status.code(), Some(5), "{}", text(&out));

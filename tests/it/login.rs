@@ -8,7 +8,7 @@ use std::process::{Command, Output, Stdio};
 use fakemm::{FakeServer, Scale, World};
 use serde_json::json;
 
-use crate::util::{stderr, text, user_id, Env, SEED};
+use crate::util::{closed_port, script_available, stderr, text, user_id, Env, SEED};
 
 const MFA_SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DP";
 
@@ -179,10 +179,7 @@ fn a_flag_beats_the_environment_which_beats_the_file() {
     // ... and the flag beats the environment
     assert_listed(&list(&env, &vars, &["--user", "alice"]));
     // the same for the URL: a dead one in the environment, the right one as a flag
-    let dead = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://{}", l.local_addr().unwrap())
-    };
+    let dead = format!("http://127.0.0.1:{}", closed_port());
     let vars = [
         ("MATTERBAK_PASSWORD", "alice-password"),
         ("MATTERBAK_URL", dead.as_str()),
@@ -319,12 +316,7 @@ fn a_wrong_or_malformed_mfa_code_exits_4() {
 #[test]
 fn mfa_code_is_asked_on_a_terminal() {
     let env = mfa_env();
-    if Command::new("script").arg("--version").output().is_err() {
-        assert!(
-            std::env::var("CI").is_err(),
-            "`script` (util-linux) is needed"
-        );
-        eprintln!("skipped: no `script` command for a pseudo-terminal");
+    if !script_available() {
         return;
     }
     let cmd = format!(

@@ -5,10 +5,10 @@
 use fakemm::Scale;
 use serde_json::Value;
 
-use crate::util::{stderr, text, tree, user_id, verify, Env};
+use crate::util::{read_json, stderr, text, tree, user_id, verify, Env};
 
 fn summary(env: &Env) -> Value {
-    serde_json::from_slice(&std::fs::read(env.path("summary.json")).unwrap()).unwrap()
+    read_json(&env.path("summary.json"))
 }
 
 fn team_member(id: &str) -> fakemm::Id {

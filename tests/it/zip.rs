@@ -4,6 +4,14 @@ use fakemm::Scale;
 
 use crate::util::{text, tree, user_id, Env};
 
+/// How many files the zip holds: every file of the data dir but the lock.
+fn zipped_files(env: &Env) -> usize {
+    tree(&env.data())
+        .keys()
+        .filter(|k| !k.ends_with(".matterbak.lock"))
+        .count()
+}
+
 #[test]
 fn no_zip_then_zip_then_a_rerun_reuses_every_unchanged_entry() {
     let env = Env::new(Scale::Tiny);
@@ -17,10 +25,7 @@ fn no_zip_then_zip_then_a_rerun_reuses_every_unchanged_entry() {
     // A rerun without changes on the server: every file entry comes from the previous zip.
     let out = env.run_ok(&[]);
     let line = String::from_utf8_lossy(&out.stdout).to_string();
-    let files = tree(&env.data())
-        .keys()
-        .filter(|k| !k.ends_with(".matterbak.lock"))
-        .count();
+    let files = zipped_files(&env);
     assert!(
         line.contains(&format!("({files} entries, {files} reused"))
             || line.contains(&format!("unchanged ({files} entries")),
@@ -51,10 +56,7 @@ fn no_zip_then_zip_then_a_rerun_reuses_every_unchanged_entry() {
     });
     let out = env.run_ok(&[]);
     let line = String::from_utf8_lossy(&out.stdout).to_string();
-    let files = tree(&env.data())
-        .keys()
-        .filter(|k| !k.ends_with(".matterbak.lock"))
-        .count();
+    let files = zipped_files(&env);
     let reused: usize = line
         .split(&format!("({files} entries, "))
         .nth(1)
