@@ -106,6 +106,14 @@ impl Env {
             "MATTERBAK_CA_CERT",
             "MATTERBAK_MIN_SPEED",
             "MATTERBAK_MIN_SPEED_TIME",
+            "MATTERBAK_REREAD_EVERY",
+            // reqwest honours the proxy variables: the fake server is on loopback.
+            "HTTP_PROXY",
+            "HTTPS_PROXY",
+            "ALL_PROXY",
+            "http_proxy",
+            "https_proxy",
+            "all_proxy",
         ] {
             c.env_remove(v);
         }
