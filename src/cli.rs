@@ -460,7 +460,7 @@ pub struct ConnectArgs {
         value_name = "BYTES",
         env = "MATTERBAK_MIN_SPEED",
         default_value = "1K",
-        value_parser = byte_count
+        value_parser = crate::units::parse_bytes
     )]
     pub min_speed: u64,
 
@@ -473,24 +473,6 @@ pub struct ConnectArgs {
         value_parser = non_negative
     )]
     pub min_speed_time: f64,
-}
-
-/// A number of bytes: `1500`, `1K` / `1k` (KiB), `2M` (MiB).
-fn byte_count(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let (num, mult) = match t.char_indices().last() {
-        Some((i, 'k' | 'K')) => (&t[..i], 1024),
-        Some((i, 'm' | 'M')) => (&t[..i], 1024 * 1024),
-        _ => (t, 1),
-    };
-    let v: f64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{s}` is not a number of bytes (e.g. 1024, 1K, 2M)"))?;
-    if !v.is_finite() || v < 0.0 {
-        return Err(format!("`{s}` must be a number of bytes >= 0"));
-    }
-    Ok((v * mult as f64).round() as u64)
 }
 
 fn non_negative(s: &str) -> Result<f64, String> {
@@ -548,22 +530,6 @@ mod tests {
         assert_eq!(cli.backup.output_zip, Some(PathBuf::from("y.zip")));
         assert_eq!(cli.backup.rate_limit, 0.0);
         assert!(cli.backup.skip_users);
-    }
-
-    #[test]
-    fn byte_counts() {
-        for (s, v) in [
-            ("0", 0),
-            ("1500", 1500),
-            ("1K", 1024),
-            ("1.5k", 1536),
-            ("2M", 2 << 20),
-        ] {
-            assert_eq!(byte_count(s), Ok(v), "{s}");
-        }
-        for s in ["", "K", "-1", "1G", "x"] {
-            assert!(byte_count(s).is_err(), "{s}");
-        }
     }
 
     #[test]

@@ -7,6 +7,9 @@
 //! - [`store`]: the data directory (layout, names, atomic writes). Never speaks HTTP.
 //! - [`archive`]: the zip of the data directory.
 //! - [`export`]: reads a backup (data dir or zip) and writes HTML, Markdown, HGF or JSONL.
+//!
+//! Beside them, used by all: [`error`] (exit codes), [`cancel`] (Ctrl+C), [`progress`] (counters
+//! and the status line), [`units`] (byte counts for people).
 
 pub mod api;
 pub mod archive;
@@ -19,3 +22,4 @@ pub mod export;
 pub mod fetch;
 pub mod progress;
 pub mod store;
+pub mod units;

@@ -41,7 +41,7 @@ use self::site::{Site, SitePath};
 use crate::cli::HtmlArgs;
 use crate::error::Fatal;
 use crate::export::model::Backup;
-use crate::fetch::human_bytes;
+use crate::units::human_bytes;
 
 /// The end of `matterbak export html --help`.
 pub const AFTER_HELP: &str = "\
