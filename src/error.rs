@@ -2,7 +2,6 @@
 
 use std::process::ExitCode;
 
-use crate::api::ApiError;
 use crate::cancel::Cancelled;
 
 /// The documented exit codes (README.md, "Exit codes").
@@ -71,8 +70,14 @@ impl Fatal {
     }
 }
 
-/// Maps an error chain to its exit code: the first classified cause wins.
-pub fn code_for(err: &anyhow::Error) -> Code {
+/// Recognises the errors of one layer above this module in an error chain and gives their exit
+/// code, `None` for any other error (the API client's: `api::ApiError::classify`).
+pub type Classify = fn(&(dyn std::error::Error + 'static)) -> Option<Code>;
+
+/// Maps an error chain to its exit code: the first classified cause wins. [`Fatal`] and
+/// [`Cancelled`] are known here; the errors of the layers above are recognised by `classify`
+/// (`commands` passes every layer's), so this module depends on none of them.
+pub fn code_for(err: &anyhow::Error, classify: &[Classify]) -> Code {
     for cause in err.chain() {
         if let Some(f) = cause.downcast_ref::<Fatal>() {
             return f.code;
@@ -80,19 +85,8 @@ pub fn code_for(err: &anyhow::Error) -> Code {
         if cause.downcast_ref::<Cancelled>().is_some() {
             return Code::Interrupted;
         }
-        if let Some(api) = cause.downcast_ref::<ApiError>() {
-            return match api {
-                ApiError::Cancelled => Code::Interrupted,
-                ApiError::Connect { .. } | ApiError::Tls { .. } | ApiError::NotApi { .. } => {
-                    Code::Unreachable
-                }
-                ApiError::Status { status: 401, .. } => Code::Auth,
-                // A redirect to another host that was not followed: the URL is wrong.
-                ApiError::Status {
-                    status: 300..=399, ..
-                } => Code::Unreachable,
-                _ => Code::Failure,
-            };
+        if let Some(code) = classify.iter().find_map(|c| c(cause)) {
+            return code;
         }
     }
     Code::Failure

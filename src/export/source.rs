@@ -342,7 +342,7 @@ mod tests {
         assert!(s.check_left_out().is_ok());
         assert_eq!(s.copy_to(name, &mut Vec::new(), Some(99)).unwrap(), None);
         let e = s.check_left_out().unwrap_err();
-        assert_eq!(crate::error::code_for(&e), Code::Partial);
+        assert_eq!(crate::error::code_for(&e, &[]), Code::Partial);
         assert!(e.to_string().contains("f__a.json"), "{e}");
     }
 }
