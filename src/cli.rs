@@ -1,5 +1,9 @@
 //! The command line: the original matterbak's options, plus room for subcommands.
 
+// The doc comments of this module are clap's `--help` text, written for a terminal: a bare URL
+// or `<user>` in them is meant as it stands.
+#![allow(rustdoc::bare_urls, rustdoc::invalid_html_tags)]
+
 use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};

@@ -137,7 +137,7 @@ impl Source {
     }
 
     /// Copies a file to `dest` (streamed), never more than `limit` bytes: an attachment's size
-    /// from its file info, or `None` for a file that has none ([`MAX_UNSIZED`]). A file that
+    /// from its file info, or `None` for a file that has none (`MAX_UNSIZED`). A file that
     /// holds more (a damaged or crafted backup: a small zip entry can inflate to gigabytes) is
     /// not copied: it is reported, [`Source::check_left_out`] fails the export at its end, and
     /// `Ok(None)` tells the caller to discard what `dest` got.
