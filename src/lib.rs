@@ -11,6 +11,8 @@
 //! Beside them, used by all: [`error`] (exit codes), [`cancel`] (Ctrl+C), [`progress`] (counters
 //! and the status line), [`units`] (byte counts for people).
 
+#![forbid(unsafe_code)]
+
 pub mod api;
 pub mod archive;
 pub mod cancel;
