@@ -25,3 +25,6 @@ pub mod fetch;
 pub mod progress;
 pub mod store;
 pub mod units;
+
+#[cfg(test)]
+mod layering;
