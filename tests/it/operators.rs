@@ -318,3 +318,60 @@ fn completions_and_man_page_come_from_the_cli_definition() {
     let help = String::from_utf8_lossy(&help.stdout);
     assert!(!help.contains("completions") && help.contains("--summary-json"));
 }
+
+/// The options of every command (`-v`, `-q`, `--log-format`) sit under their own heading in
+/// every `--help`, never under "Server and login"; the EXIT STATUS of `--help` is the one made
+/// from the exit-code table in `error.rs`.
+#[test]
+fn help_headings_and_exit_status_come_from_one_place() {
+    let bin = env!("CARGO_BIN_EXE_matterbak");
+    for cmd in [
+        &[][..],
+        &["list"],
+        &["export"],
+        &["export", "html"],
+        &["export", "md"],
+        &["export", "hgf"],
+        &["export", "jsonl"],
+        &["verify"],
+        &["zip"],
+    ] {
+        let out = Command::new(bin).args(cmd).arg("--help").output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{cmd:?}: {}", text(&out));
+        let help = String::from_utf8_lossy(&out.stdout);
+        // The heading above each option line: the last line before it that ends with ':' and
+        // does not start with a space.
+        let mut heading = "";
+        let mut seen = 0;
+        for line in help.lines() {
+            if !line.starts_with(' ') && line.ends_with(':') {
+                heading = line;
+            }
+            let flag = line.trim_start();
+            for opt in ["-v, --verbose", "-q, --quiet", "--log-format"] {
+                if flag.starts_with(opt) {
+                    assert_eq!(
+                        heading, "Logging:",
+                        "{cmd:?}: {opt} under {heading}\n{help}"
+                    );
+                    seen += 1;
+                }
+            }
+        }
+        assert_eq!(seen, 3, "{cmd:?}: the three options once each\n{help}");
+    }
+    let out = Command::new(bin).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        help.trim_end()
+            .ends_with(&matterbak::error::exit_status_help_all()),
+        "{help}"
+    );
+    for (code, e) in [(0, "success: everything"), (6, "lock"), (130, "a rerun")] {
+        let line = help
+            .lines()
+            .find(|l| l.starts_with(&format!("    {code:<5}")))
+            .unwrap_or_else(|| panic!("no line for {code}: {help}"));
+        assert!(line.contains(e), "{line}");
+    }
+}

@@ -39,21 +39,35 @@ use self::index::Row;
 use self::lookup::{channel_title, Lookup};
 use self::site::{Site, SitePath};
 use crate::cli::HtmlArgs;
-use crate::error::Fatal;
+use crate::error::{Code, Fatal};
 use crate::export::model::Backup;
-use crate::fetch::human_bytes;
+use crate::units::human_bytes;
 
 /// The end of `matterbak export html --help`.
-pub const AFTER_HELP: &str = "\
+pub fn after_help() -> String {
+    let exit = crate::error::exit_status_help(&[
+        (Code::Ok, Some("the site was written")),
+        (
+            Code::Failure,
+            Some("a run-time error (unreadable backup file, disk full, ...)"),
+        ),
+        (
+            Code::Usage,
+            Some(
+                "bad command line, no backup at -d, or -o is not a folder the export may write to",
+            ),
+        ),
+    ]);
+    format!(
+        "\
 Open DIR/index.html in a browser: the site works from disk, without a server, without
 JavaScript, and loads nothing from the network. Channel pages are DIR/c/<channel id>/<n>.html.
 A rerun into the same folder replaces what the previous export wrote there and leaves other
 files alone; a folder with other content and no .matterbak-site.json is refused.
 
-EXIT STATUS:
-    0    the site was written
-    1    a run-time error (unreadable backup file, disk full, ...)
-    2    bad command line, no backup at -d, or -o is not a folder the export may write to";
+{exit}"
+    )
+}
 
 pub fn run(args: &HtmlArgs) -> Result<()> {
     if args.page_size == 0 {
