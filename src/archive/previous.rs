@@ -25,8 +25,14 @@ pub struct Entry {
 pub struct Previous {
     cd: BufReader<File>,
     left: u64,
-    data: File,
+    /// Read in the order of the entries, which is mostly the order of the file.
+    data: BufReader<File>,
     pending: Option<Entry>,
+    /// Where the central directory starts, and its length.
+    pub cd_start: u64,
+    pub cd_size: u64,
+    /// The length of the file.
+    pub len: u64,
 }
 
 fn bad(what: &str) -> io::Error {
@@ -96,8 +102,11 @@ impl Previous {
         Ok(Some(Previous {
             cd,
             left: entries,
-            data: f,
+            data: BufReader::with_capacity(1 << 16, f),
             pending: None,
+            cd_start,
+            cd_size,
+            len,
         }))
     }
 
@@ -126,15 +135,37 @@ impl Previous {
     /// The compressed bytes of `e` (exactly `e.comp` of them).
     pub fn raw(&mut self, e: &Entry) -> io::Result<impl Read + '_> {
         let mut h = [0u8; 30];
-        self.data.seek(SeekFrom::Start(e.offset))?;
-        self.data.read_exact(&mut h)?;
+        self.read_at(e.offset, &mut h)?;
         if u32_at(&h, 0) != 0x0403_4b50 {
             return Err(bad("no local header where the directory says"));
         }
         let skip = u16_at(&h, 26) as i64 + u16_at(&h, 28) as i64;
-        self.data.seek(SeekFrom::Current(skip))?;
-        // Entries are mostly small: read them as they are, without a read-ahead buffer.
+        self.data.seek_relative(skip)?;
         Ok((&mut self.data).take(e.comp))
+    }
+
+    /// Reads `buf.len()` bytes from `offset` (going back and forth without dropping what was
+    /// read ahead: the next entry's bytes usually follow).
+    pub fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        let at = self.data.stream_position()?;
+        if at != offset {
+            self.data
+                .seek_relative(offset.wrapping_sub(at) as i64)?;
+        }
+        self.data.read_exact(buf)
+    }
+
+    /// The data of an entry whose local header of `header_len` bytes is at `offset`: that header
+    /// as it is in the file, then a reader of the `comp` bytes after it.
+    pub fn header_and_data(
+        &mut self,
+        offset: u64,
+        header_len: u64,
+        comp: u64,
+    ) -> io::Result<(Vec<u8>, impl Read + '_)> {
+        let mut h = vec![0u8; header_len as usize];
+        self.read_at(offset, &mut h)?;
+        Ok((h, (&mut self.data).take(comp)))
     }
 
     /// The next record of the central directory.
