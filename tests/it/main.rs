@@ -19,3 +19,4 @@ mod robust;
 mod terminal;
 mod util;
 mod zip;
+mod zip_safety;
