@@ -67,8 +67,9 @@ fn kill_while_zipping(env: &Env) -> String {
         .spawn()
         .unwrap();
     let start = Instant::now();
+    let before = temps_beside(env);
     let temp = loop {
-        if let Some(t) = temps_beside(env).pop() {
+        if let Some(t) = temps_beside(env).into_iter().find(|t| !before.contains(t)) {
             break t;
         }
         assert!(
@@ -209,8 +210,21 @@ fn an_unreadable_previous_zip_never_blocks_a_run() {
         ("truncated", good[..good.len() * 2 / 3].to_vec()),
         ("garbage", b"PK\x05\x06 garbage".repeat(100)),
     ];
+    let a_file = env.data().join(
+        tree(&env.data())
+            .into_keys()
+            .find(|k| k.starts_with("users/"))
+            .unwrap(),
+    );
     for (what, bytes) in cases {
         std::fs::write(env.zip(), &bytes).unwrap();
+        // A file with a new time: read again, the others copied from the previous zip.
+        std::fs::File::options()
+            .append(true)
+            .open(&a_file)
+            .unwrap()
+            .set_modified(std::time::SystemTime::now() - Duration::from_secs(10))
+            .unwrap();
         let out = env.run(&[]);
         assert_eq!(out.status.code(), Some(0), "{what}: {}", text(&out));
         let stderr = String::from_utf8_lossy(&out.stderr);
