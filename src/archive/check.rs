@@ -57,7 +57,9 @@ impl EntryCheck {
         self.ended = false;
         self.error = match method {
             STORED | DEFLATED => None,
-            m => Some(format!("compression method {m}, which matterbak does not read")),
+            m => Some(format!(
+                "compression method {m}, which matterbak does not read"
+            )),
         };
     }
 
@@ -103,8 +105,7 @@ impl EntryCheck {
                 }
                 return;
             }
-            if (input.is_empty() && produced < self.buf.len()) || (consumed == 0 && produced == 0)
-            {
+            if (input.is_empty() && produced < self.buf.len()) || (consumed == 0 && produced == 0) {
                 return;
             }
         }
@@ -294,23 +295,23 @@ fn compare_names(r: &mut ZipCheck, zip: &Path, data_dir: &Path, mut names: BTree
             missing.push(entry);
         }
     }
-    let mut list = |what: &str, v: Vec<String>| {
+    let mut list = |one: &str, more: &str, v: Vec<String>| {
         for n in v.iter().take(NAMES_LISTED) {
-            r.problems.push(format!("{z}: {n} {what}"));
+            r.problems.push(format!("{z}: {n} {one}"));
         }
         if v.len() > NAMES_LISTED {
-            r.problems.push(format!(
-                "{z}: and {} more {what}",
-                v.len() - NAMES_LISTED
-            ));
+            let k = v.len() - NAMES_LISTED;
+            r.problems.push(format!("{z}: and {k} more {more}"));
         }
     };
     list(
         "is in the data dir but not in the zip (the zip is older than the data dir: `matterbak zip` brings it up to date)",
+        "files and folders are in the data dir but not in the zip",
         missing,
     );
     list(
         "is in the zip but not in the data dir",
+        "entries are in the zip but not in the data dir",
         names.into_iter().collect(),
     );
 }

@@ -17,8 +17,8 @@ mod previous;
 mod walk;
 mod writer;
 
-pub use check::{check_zip, ZipCheck};
 use check::EntryCheck;
+pub use check::{check_zip, ZipCheck};
 use previous::{Entry, Previous};
 use walk::{open_regular, walk_order, Walk};
 use writer::{Stamp, ZipOut};

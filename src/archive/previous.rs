@@ -149,8 +149,7 @@ impl Previous {
     pub fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
         let at = self.data.stream_position()?;
         if at != offset {
-            self.data
-                .seek_relative(offset.wrapping_sub(at) as i64)?;
+            self.data.seek_relative(offset.wrapping_sub(at) as i64)?;
         }
         self.data.read_exact(buf)
     }

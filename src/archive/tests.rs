@@ -287,8 +287,16 @@ fn flip(zip: &Path, at: u64) {
 /// A data dir of JSON files written an hour ago (their times are trusted).
 fn aged_data(root: &Path) -> PathBuf {
     let data = root.join("data");
-    for (n, word) in [("a.json", "alpha"), ("m/b.json", "bravo"), ("z.json", "zulu")] {
-        put(&data, n, format!("{{\"text\":\"{}\"}}", word.repeat(200)).as_bytes());
+    for (n, word) in [
+        ("a.json", "alpha"),
+        ("m/b.json", "bravo"),
+        ("z.json", "zulu"),
+    ] {
+        put(
+            &data,
+            n,
+            format!("{{\"text\":\"{}\"}}", word.repeat(200)).as_bytes(),
+        );
     }
     age(
         &data,
@@ -394,7 +402,10 @@ fn links_inside_the_data_dir_are_not_followed() {
             ["c/", "c/p.json"],
             "links are left out"
         );
-        assert!(std::fs::symlink_metadata(&zip).unwrap().file_type().is_symlink());
+        assert!(std::fs::symlink_metadata(&zip)
+            .unwrap()
+            .file_type()
+            .is_symlink());
         assert!(check_zip(&zip, &via).problems.is_empty());
     }
 }
@@ -413,5 +424,9 @@ fn verify_names_what_the_zip_lacks_and_what_it_has_too_many() {
     assert!(c.problems[1].contains("z.json is in the zip but not in the data dir"));
     std::fs::write(&zip, b"garbage").unwrap();
     let c = check_zip(&zip, &data);
-    assert!(c.problems[0].contains("not a readable zip"), "{:?}", c.problems);
+    assert!(
+        c.problems[0].contains("not a readable zip"),
+        "{:?}",
+        c.problems
+    );
 }

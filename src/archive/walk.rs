@@ -27,7 +27,11 @@ impl Walk {
         })
     }
 
-    fn list(dir: &Path, prefix: &str, skipped: &mut Vec<String>) -> io::Result<Vec<(String, bool)>> {
+    fn list(
+        dir: &Path,
+        prefix: &str,
+        skipped: &mut Vec<String>,
+    ) -> io::Result<Vec<(String, bool)>> {
         let mut v = Vec::new();
         for e in std::fs::read_dir(dir)? {
             let e = e?;

@@ -46,7 +46,9 @@ pub fn run(args: VerifyArgs, quiet: bool) -> Result<Code> {
 
 /// The zip a backup run from here writes by default, if it exists and the user is known.
 fn default_zip() -> Option<std::path::PathBuf> {
-    let user = std::env::var("MATTERBAK_USER").ok().filter(|u| !u.is_empty());
+    let user = std::env::var("MATTERBAK_USER")
+        .ok()
+        .filter(|u| !u.is_empty());
     let creds = Credentials::resolve(&LoginSources::from_env(None, user, None)).ok()?;
     Some(archive::default_output(&creds.user)).filter(|z| z.exists())
 }

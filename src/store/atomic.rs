@@ -139,7 +139,10 @@ impl AtomicFile {
         let tmp = tempfile::Builder::new()
             .prefix(&temp_prefix_of(dest))
             .tempfile_in(dir)?;
-        tmp.as_file().try_lock().map_err(io::Error::from)?;
+        // Best effort: a file system without locks still gets its zip.
+        if let Err(e) = tmp.as_file().try_lock() {
+            tracing::debug!("cannot lock {}: {e}", tmp.path().display());
+        }
         Ok(AtomicFile {
             tmp,
             dest: dest.to_path_buf(),
@@ -292,7 +295,8 @@ pub fn remove_stale_temps_beside(dest: &Path) -> io::Result<usize> {
                 .modified()?
                 .elapsed()
                 .is_ok_and(|d| d >= OLD_TEMP_IDLE);
-            if !idle || io::Read::read_exact(&mut f, &mut magic).is_err() || magic != *b"PK\x03\x04" {
+            if !idle || io::Read::read_exact(&mut f, &mut magic).is_err() || magic != *b"PK\x03\x04"
+            {
                 continue;
             }
         }
@@ -359,7 +363,10 @@ mod tests {
         let put = |n: &str, data: &[u8]| std::fs::write(d.path().join(n), data).unwrap();
         put(".matterbak-tmp-b.zip-dead01", b"PK\x03\x04 killed");
         put(".matterbak-tmp-other.zip-x1", b"PK\x03\x04 another zip's");
-        put(".matterbak-tmp-Ab3dE9", b"PK\x03\x04 old kind, just written");
+        put(
+            ".matterbak-tmp-Ab3dE9",
+            b"PK\x03\x04 old kind, just written",
+        );
         put(".matterbak-tmp-Zz9yY8", b"PK\x03\x04 old kind, idle");
         put(".matterbak-tmp-Qq1wW2", b"{\"not\": \"a zip\"}");
         put("b.zip", b"the zip");
@@ -382,7 +389,10 @@ mod tests {
             name(&live_path),
         ];
         want.sort();
-        assert_eq!(left, want, "the live one, other zips' and others' files stay");
+        assert_eq!(
+            left, want,
+            "the live one, other zips' and others' files stay"
+        );
         drop(live);
     }
 

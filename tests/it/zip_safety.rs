@@ -40,12 +40,7 @@ fn assert_zip_is_the_data_dir(env: &Env) {
         let mut v = Vec::new();
         e.read_to_end(&mut v)
             .unwrap_or_else(|err| panic!("{}: {err}", e.name()));
-        assert_eq!(
-            Some(&v),
-            tree(&env.data()).get(e.name()),
-            "{}",
-            e.name()
-        );
+        assert_eq!(Some(&v), tree(&env.data()).get(e.name()), "{}", e.name());
         files += 1;
     }
     let want = tree(&env.data())
@@ -93,25 +88,44 @@ fn a_zip_killed_with_sigkill_leaves_a_temp_file_the_next_run_removes() {
     let mut x = 7u64;
     let words: String = (0..3_000_000)
         .map(|_| {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ["lorem ", "ipsum ", "dolor ", "sit ", "amet\n"][(x >> 61) as usize % 5]
         })
         .collect();
     std::fs::write(env.data().join("big.txt"), words).unwrap();
     // Someone else's file of the same look beside the zip stays.
-    std::fs::write(env.path(".matterbak-tmp-other.zip-x1"), b"PK\x03\x04 not ours").unwrap();
+    std::fs::write(
+        env.path(".matterbak-tmp-other.zip-x1"),
+        b"PK\x03\x04 not ours",
+    )
+    .unwrap();
 
     kill_while_zipping(&env);
-    let out = matterbak(&env, &["zip", "-d", "data", "-o", "out.zip", "--zip-level", "1"]);
+    let out = matterbak(
+        &env,
+        &["zip", "-d", "data", "-o", "out.zip", "--zip-level", "1"],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert_eq!(temps_beside(&env), [".matterbak-tmp-other.zip-x1"], "{}", text(&out));
+    assert_eq!(
+        temps_beside(&env),
+        [".matterbak-tmp-other.zip-x1"],
+        "{}",
+        text(&out)
+    );
     assert_zip_is_the_data_dir(&env);
 
     // Killed again; this time a backup run writes the same zip and cleans up.
     std::fs::remove_file(env.zip()).unwrap();
     kill_while_zipping(&env);
     let out = env.run_ok(&["--zip-level", "1"]);
-    assert_eq!(temps_beside(&env), [".matterbak-tmp-other.zip-x1"], "{}", text(&out));
+    assert_eq!(
+        temps_beside(&env),
+        [".matterbak-tmp-other.zip-x1"],
+        "{}",
+        text(&out)
+    );
     assert_zip_is_the_data_dir(&env);
 }
 
@@ -121,8 +135,7 @@ fn a_deflated_entry(env: &Env) -> (String, u64, u64) {
     let mut best: Option<(String, u64, u64)> = None;
     for i in 0..z.len() {
         let e = z.by_index(i).unwrap();
-        if e.compression() != zip::CompressionMethod::Deflated || e.name().contains(".matterbak")
-        {
+        if e.compression() != zip::CompressionMethod::Deflated || e.name().contains(".matterbak") {
             continue;
         }
         if best.as_ref().is_none_or(|b| e.compressed_size() > b.2) {
@@ -144,7 +157,10 @@ fn a_flipped_byte_in_the_zip_is_healed_by_the_next_run_and_found_by_verify() {
     env.run_ok(&[]);
     let (code, out) = verify_zip(&env);
     assert_eq!(code, 0, "a healthy zip passes: {out}");
-    assert!(out.contains("out.zip: ") && out.contains(" entries checked"), "{out}");
+    assert!(
+        out.contains("out.zip: ") && out.contains(" entries checked"),
+        "{out}"
+    );
 
     let (name, start, comp) = a_deflated_entry(&env);
     let mut b = std::fs::read(env.zip()).unwrap();
@@ -167,24 +183,27 @@ fn a_flipped_byte_in_the_zip_is_healed_by_the_next_run_and_found_by_verify() {
     assert_eq!(code, 0, "{out}");
     // And the one after keeps the healed zip.
     let out = env.run_ok(&[]);
-    assert!(String::from_utf8_lossy(&out.stdout).contains(" unchanged ("), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(" unchanged ("),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]
 fn verify_checks_the_default_zip_and_names_entries_missing_from_it() {
     let env = Env::new(Scale::Tiny);
     // Without -o: the zip of the user of credentials.json, beside it.
-    let out = env
-        .cmd()
-        .args(["--rate-limit", "0"])
-        .output()
-        .unwrap();
+    let out = env.cmd().args(["--rate-limit", "0"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let mut c = Command::new(env!("CARGO_BIN_EXE_matterbak"));
     env.hermetic(&mut c);
     let out = c.args(["verify", "-d", "data"]).output().unwrap();
     let s = text(&out);
-    assert!(!s.contains("matterbak_alice.zip"), "-o out.zip was given: {s}");
+    assert!(
+        !s.contains("matterbak_alice.zip"),
+        "-o out.zip was given: {s}"
+    );
     std::fs::rename(env.zip(), env.path("matterbak_alice.zip")).unwrap();
     std::fs::write(env.data().join("new.json"), b"{}").unwrap();
     let out = matterbak(&env, &["verify", "-d", "data"]);
@@ -228,7 +247,10 @@ fn an_unreadable_previous_zip_never_blocks_a_run() {
         let out = env.run(&[]);
         assert_eq!(out.status.code(), Some(0), "{what}: {}", text(&out));
         let stderr = String::from_utf8_lossy(&out.stderr);
-        let warnings = stderr.lines().filter(|l| l.contains("previous zip")).count();
+        let warnings = stderr
+            .lines()
+            .filter(|l| l.contains("previous zip"))
+            .count();
         assert_eq!(warnings, 1, "{what}: one warning: {}", text(&out));
         assert_zip_is_the_data_dir(&env);
         let out = matterbak(&env, &["zip", "-d", "data", "-o", "out.zip"]);
@@ -249,7 +271,9 @@ fn the_zip_never_follows_a_link_inside_the_data_dir() {
         .into_keys()
         .find(|k| {
             let parts: Vec<&str> = k.split('/').collect();
-            parts.len() == 3 && parts[2].ends_with(".json") && parts[2].as_bytes()[0].is_ascii_digit()
+            parts.len() == 3
+                && parts[2].ends_with(".json")
+                && parts[2].as_bytes()[0].is_ascii_digit()
         })
         .expect("a post file");
     let post_path = env.data().join(&post);
@@ -262,7 +286,10 @@ fn the_zip_never_follows_a_link_inside_the_data_dir() {
     let out = matterbak(&env, &["zip", "-d", "via", "-o", "out.zip"]);
     let s = text(&out);
     assert_eq!(out.status.code(), Some(0), "{s}");
-    assert!(s.contains(&post) && s.contains("teams/linked"), "both named: {s}");
+    assert!(
+        s.contains(&post) && s.contains("teams/linked"),
+        "both named: {s}"
+    );
     let mut z = zip::ZipArchive::new(std::fs::File::open(env.zip()).unwrap()).unwrap();
     assert!(z.by_name(&post).is_err(), "the linked post is left out");
     assert!(!z.file_names().any(|n| n.starts_with("teams/linked")));
