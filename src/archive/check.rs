@@ -192,6 +192,93 @@ impl EntryCheck {
     }
 }
 
+/// The largest piece of an entry's data [`BackgroundCheck`] is handed at once.
+pub const PIECE: u64 = 1 << 18;
+
+/// One piece of an entry's compressed data, for the checking thread.
+struct Piece {
+    /// The entry's name, method, size and CRC-32 with its first piece.
+    start: Option<(String, u16, u64, u32)>,
+    data: Vec<u8>,
+    last: bool,
+}
+
+/// Checks entries on a second thread while the caller reads the next ones (inflating the
+/// many small JSON entries of a kept zip costs about as much as everything else together).
+/// Holds at most a few pieces in memory.
+pub struct BackgroundCheck {
+    tx: Option<std::sync::mpsc::SyncSender<Piece>>,
+    worker: Option<std::thread::JoinHandle<Result<(), String>>>,
+}
+
+impl BackgroundCheck {
+    pub fn start() -> io::Result<Self> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Piece>(8);
+        let worker = std::thread::Builder::new()
+            .name("zip-check".into())
+            .spawn(move || {
+                let mut check = EntryCheck::default();
+                let mut name = String::new();
+                for p in rx {
+                    if let Some((n, method, size, crc)) = p.start {
+                        name = n;
+                        check.start(method, size, crc);
+                    }
+                    check.feed(&p.data);
+                    if p.last || check.failed() {
+                        check.finish().map_err(|why| format!("{name}: {why}"))?;
+                    }
+                }
+                Ok(())
+            })?;
+        Ok(BackgroundCheck {
+            tx: Some(tx),
+            worker: Some(worker),
+        })
+    }
+
+    /// Checks the entry `name` (`comp` bytes from `raw`). `Ok(false)`: a check failed, this
+    /// one or an earlier one ([`BackgroundCheck::finish`] says which).
+    pub fn entry(
+        &mut self,
+        name: &str,
+        raw: &mut dyn Read,
+        (method, comp, size, crc): (u16, u64, u64, u32),
+    ) -> io::Result<bool> {
+        let Some(tx) = &self.tx else {
+            return Ok(false);
+        };
+        let mut start = Some((name.to_string(), method, size, crc));
+        let mut left = comp;
+        loop {
+            let n = left.min(PIECE) as usize;
+            let mut data = vec![0u8; n];
+            raw.read_exact(&mut data)?;
+            left -= n as u64;
+            let piece = Piece {
+                start: start.take(),
+                data,
+                last: left == 0,
+            };
+            if tx.send(piece).is_err() {
+                return Ok(false);
+            }
+            if left == 0 {
+                return Ok(true);
+            }
+        }
+    }
+
+    /// Waits for the checks of every entry handed over: `Err` names the first damaged one.
+    pub fn finish(mut self) -> Result<(), String> {
+        drop(self.tx.take());
+        match self.worker.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(r)) => r,
+            _ => Err("the checking thread failed".into()),
+        }
+    }
+}
+
 /// What `matterbak verify` found in a zip.
 #[derive(Debug, Default)]
 pub struct ZipCheck {

@@ -17,8 +17,8 @@ mod previous;
 mod walk;
 mod writer;
 
-use check::EntryCheck;
 pub use check::{check_zip, ZipCheck};
+use check::{BackgroundCheck, EntryCheck};
 use previous::{Entry, Previous};
 use walk::{open_regular, walk_order, Walk};
 use writer::{Stamp, ZipOut};
@@ -312,7 +312,7 @@ fn unchanged(
     let mut cd_len = 0u64;
     let mut entries = 0u64;
     let mut check_crc = None;
-    let mut check = EntryCheck::default();
+    let mut check = BackgroundCheck::start()?;
     let mut walk = Walk::new(data_dir)?;
     while let Some((name, is_dir)) = walk.next()? {
         cancel.check()?;
@@ -377,14 +377,18 @@ fn unchanged(
             return Ok(None);
         }
         if !rec.dir {
-            if let Err(why) = check.check(&mut data, rec.method, rec.comp, rec.size, rec.crc)? {
-                tracing::debug!("{entry_name} in the previous zip: {why}");
-                return Ok(None);
+            let what = (rec.method, rec.comp, rec.size, rec.crc);
+            if !check.entry(&entry_name, &mut data, what)? {
+                break;
             }
         }
         offset += header.len() as u64 + rec.comp;
         cd_len += e.record.len() as u64;
         entries += 1;
+    }
+    if let Err(why) = check.finish() {
+        tracing::debug!("the previous zip: {why}");
+        return Ok(None);
     }
     if prev.next_record()?.is_some() || (prev.cd_start, prev.cd_size) != (offset, cd_len) {
         return Ok(None);

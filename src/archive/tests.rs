@@ -430,3 +430,27 @@ fn verify_names_what_the_zip_lacks_and_what_it_has_too_many() {
         c.problems
     );
 }
+
+#[test]
+fn a_damaged_stored_entry_is_found_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = aged_data(tmp.path());
+    let pic: Vec<u8> = (0..100_000u32).map(|i| (i * 7919 % 251) as u8).collect();
+    put(&data, "m/files/f__pic.png", &pic);
+    age(
+        &data,
+        std::time::SystemTime::now() - std::time::Duration::from_secs(3600),
+    );
+    let zip = tmp.path().join("out.zip");
+    let cancel = Cancel::new();
+    write_zip(&data, &zip, &cancel).unwrap();
+    let (start, comp) = data_of(&zip, "m/files/f__pic.png");
+    assert_eq!(comp, pic.len() as u64, "stored");
+    flip(&zip, start + 5000);
+    let c = check_zip(&zip, &data);
+    assert_eq!(c.problems.len(), 1, "{:?}", c.problems);
+    assert!(c.problems[0].contains("m/files/f__pic.png is damaged"));
+    let s = write_zip(&data, &zip, &cancel).unwrap();
+    assert_eq!((s.kept, s.damaged, s.reused), (false, 1, 3));
+    assert_eq!(read_all(&zip)["m/files/f__pic.png"], pic);
+}
