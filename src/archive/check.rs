@@ -304,7 +304,7 @@ impl BackgroundCheck {
             &mut self.batch,
             Batch {
                 data,
-                parts: Vec::new(),
+                parts: Vec::with_capacity(256),
             },
         );
         self.batch.data.clear();

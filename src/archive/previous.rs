@@ -27,6 +27,9 @@ pub struct Previous {
     left: u64,
     /// Read in the order of the entries, which is mostly the order of the file.
     data: BufReader<File>,
+    /// Where `data` reads next (`u64::MAX`: not known), kept here to spare a system call
+    /// per entry.
+    pos: u64,
     pending: Option<Entry>,
     /// Where the central directory starts, and its length.
     pub cd_start: u64,
@@ -103,6 +106,7 @@ impl Previous {
             cd,
             left: entries,
             data: BufReader::with_capacity(1 << 16, f),
+            pos: u64::MAX,
             pending: None,
             cd_start,
             cd_size,
@@ -139,19 +143,24 @@ impl Previous {
         if u32_at(&h, 0) != 0x0403_4b50 {
             return Err(bad("no local header where the directory says"));
         }
-        let skip = u16_at(&h, 26) as i64 + u16_at(&h, 28) as i64;
-        self.data.seek_relative(skip)?;
-        Ok((&mut self.data).take(e.comp))
+        let skip = u16_at(&h, 26) as u64 + u16_at(&h, 28) as u64;
+        self.read_at(e.offset + 30 + skip, &mut [])?;
+        Ok(self.tracked(e.comp))
     }
 
     /// Reads `buf.len()` bytes from `offset` (going back and forth without dropping what was
     /// read ahead: the next entry's bytes usually follow).
     pub fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
-        let at = self.data.stream_position()?;
-        if at != offset {
-            self.data.seek_relative(offset.wrapping_sub(at) as i64)?;
+        if self.pos == u64::MAX {
+            self.data.seek(SeekFrom::Start(offset))?;
+        } else if self.pos != offset {
+            self.data
+                .seek_relative(offset.wrapping_sub(self.pos) as i64)?;
         }
-        self.data.read_exact(buf)
+        self.pos = u64::MAX;
+        self.data.read_exact(buf)?;
+        self.pos = offset + buf.len() as u64;
+        Ok(())
     }
 
     /// The data of an entry whose local header of `header_len` bytes is at `offset`: that header
@@ -164,7 +173,15 @@ impl Previous {
     ) -> io::Result<(Vec<u8>, impl Read + '_)> {
         let mut h = vec![0u8; header_len as usize];
         self.read_at(offset, &mut h)?;
-        Ok((h, (&mut self.data).take(comp)))
+        Ok((h, self.tracked(comp)))
+    }
+
+    /// A reader of the next `len` bytes that keeps `pos` up to date.
+    fn tracked(&mut self, len: u64) -> Tracked<'_> {
+        Tracked {
+            data: (&mut self.data).take(len),
+            pos: &mut self.pos,
+        }
     }
 
     /// The next record of the central directory.
@@ -220,5 +237,20 @@ impl Previous {
         }
         e.record = [&h[..], &rest[..]].concat();
         Ok(Some(e))
+    }
+}
+
+/// Reads from the previous zip and counts what it read.
+struct Tracked<'a> {
+    data: io::Take<&'a mut BufReader<File>>,
+    pos: &'a mut u64,
+}
+
+impl Read for Tracked<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let at = std::mem::replace(self.pos, u64::MAX);
+        let n = self.data.read(buf)?;
+        *self.pos = at.saturating_add(n as u64);
+        Ok(n)
     }
 }
