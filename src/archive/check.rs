@@ -1,6 +1,8 @@
 //! Checking zip entries: their data is inflated and its CRC-32 and size compared with what the
-//! entry's record claims. Before an entry of the previous zip is trusted (copied, or kept), and
-//! for `matterbak verify --zip`, which also compares the zip's names with the data dir.
+//! entry's record claims, or, faster, their checksum as matterbak recorded it compared
+//! ([`Sum`]). Before an entry of the previous zip is trusted (copied, or kept), and for
+//! `matterbak verify --zip` (which inflates every entry, and compares the zip's names with the
+//! data dir).
 
 use std::collections::BTreeSet;
 use std::io::{self, Read};
@@ -10,7 +12,7 @@ use flate2::{Decompress, FlushDecompress, Status};
 
 use super::previous::Previous;
 use super::walk::Walk;
-use super::writer::{DEFLATED, STORED};
+use super::writer::{Sum, DEFLATED, STORED};
 
 /// Checks one entry at a time, fed its compressed bytes in pieces.
 pub struct EntryCheck {
@@ -192,136 +194,23 @@ impl EntryCheck {
     }
 }
 
-/// How many bytes of compressed data [`BackgroundCheck`] hands over at once: many small
-/// entries together, or one piece of a large one.
-const BATCH: usize = 1 << 18;
-
-/// One entry's part of a [`Batch`].
-struct Part {
-    /// The entry's name, method, size and CRC-32 with its first part.
-    start: Option<(String, u16, u64, u32)>,
-    len: usize,
-    last: bool,
-}
-
-/// Compressed data of consecutive entries (or of a piece of one), for the checking thread.
-struct Batch {
-    data: Vec<u8>,
-    parts: Vec<Part>,
-}
-
-/// Checks entries on a second thread while the caller reads the next ones (inflating the
-/// many small JSON entries of a kept zip costs about as much as everything else together).
-/// Holds a few batches in memory, their buffers reused.
-pub struct BackgroundCheck {
-    tx: Option<std::sync::mpsc::SyncSender<Batch>>,
-    spare: std::sync::mpsc::Receiver<Vec<u8>>,
-    batch: Batch,
-    worker: Option<std::thread::JoinHandle<Result<(), String>>>,
-}
-
-impl BackgroundCheck {
-    pub fn start() -> io::Result<Self> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(4);
-        let (back, spare) = std::sync::mpsc::channel::<Vec<u8>>();
-        let worker = std::thread::Builder::new()
-            .name("zip-check".into())
-            .spawn(move || {
-                let mut check = EntryCheck::default();
-                let mut name = String::new();
-                for b in rx {
-                    let mut at = 0;
-                    for p in b.parts {
-                        if let Some((n, method, size, crc)) = p.start {
-                            name = n;
-                            check.start(method, size, crc);
-                        }
-                        check.feed(&b.data[at..at + p.len]);
-                        at += p.len;
-                        if p.last || check.failed() {
-                            check.finish().map_err(|why| format!("{name}: {why}"))?;
-                        }
-                    }
-                    let _ = back.send(b.data);
-                }
-                Ok(())
-            })?;
-        Ok(BackgroundCheck {
-            tx: Some(tx),
-            spare,
-            batch: Batch {
-                data: Vec::with_capacity(BATCH),
-                parts: Vec::new(),
-            },
-            worker: Some(worker),
-        })
+/// Reads exactly `comp` bytes from `raw` (an entry's compressed data) and compares their
+/// [`Sum`] with `want`, the one recorded for the entry. `buf` is any scratch buffer.
+pub fn sum_matches(
+    raw: &mut dyn Read,
+    (crc, size, comp): (u32, u64, u64),
+    want: u32,
+    buf: &mut [u8],
+) -> io::Result<bool> {
+    let mut sum = Sum::default();
+    let mut left = comp;
+    while left > 0 {
+        let n = left.min(buf.len() as u64) as usize;
+        raw.read_exact(&mut buf[..n])?;
+        sum.update(&buf[..n]);
+        left -= n as u64;
     }
-
-    /// Hands the entry `name` (`comp` bytes from `raw`) over for checking. `Ok(false)`: a
-    /// check failed already ([`BackgroundCheck::finish`] says which).
-    pub fn entry(
-        &mut self,
-        name: &str,
-        raw: &mut dyn Read,
-        (method, comp, size, crc): (u16, u64, u64, u32),
-    ) -> io::Result<bool> {
-        let mut start = Some((name.to_string(), method, size, crc));
-        let mut left = comp;
-        loop {
-            let room = BATCH.saturating_sub(self.batch.data.len());
-            if room == 0 || (left > room as u64 && !self.batch.parts.is_empty()) {
-                if !self.send() {
-                    return Ok(false);
-                }
-                continue;
-            }
-            let n = left.min(room as u64) as usize;
-            let at = self.batch.data.len();
-            self.batch.data.resize(at + n, 0);
-            raw.read_exact(&mut self.batch.data[at..])?;
-            left -= n as u64;
-            self.batch.parts.push(Part {
-                start: start.take(),
-                len: n,
-                last: left == 0,
-            });
-            if left == 0 {
-                return Ok(true);
-            }
-        }
-    }
-
-    /// Sends the batch being filled; `false` when the checking thread stopped (a failure).
-    fn send(&mut self) -> bool {
-        let Some(tx) = &self.tx else {
-            return false;
-        };
-        let data = self
-            .spare
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(BATCH));
-        let full = std::mem::replace(
-            &mut self.batch,
-            Batch {
-                data,
-                parts: Vec::with_capacity(256),
-            },
-        );
-        self.batch.data.clear();
-        tx.send(full).is_ok()
-    }
-
-    /// Waits for the checks of every entry handed over: `Err` names the first damaged one.
-    pub fn finish(mut self) -> Result<(), String> {
-        if !self.batch.parts.is_empty() {
-            self.send();
-        }
-        drop(self.tx.take());
-        match self.worker.take().map(std::thread::JoinHandle::join) {
-            Some(Ok(r)) => r,
-            _ => Err("the checking thread failed".into()),
-        }
-    }
+    Ok(sum.finish(crc, size, comp) == want)
 }
 
 /// What `matterbak verify` found in a zip.

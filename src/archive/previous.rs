@@ -18,6 +18,8 @@ pub struct Entry {
     pub offset: u64,
     /// Modification time (Unix seconds) from an extended timestamp field, when there is one.
     pub mtime: Option<u32>,
+    /// The entry's checksum as matterbak records it ([`super::writer::Sum`]), when there is one.
+    pub sum: Option<u32>,
     /// The central directory record as it is in the file.
     pub record: Vec<u8>,
 }
@@ -212,6 +214,7 @@ impl Previous {
             size: u32_at(&h, 24) as u64,
             offset: u32_at(&h, 42) as u64,
             mtime: None,
+            sum: None,
             record: Vec::new(),
         };
         // ZIP64 extra field: the values that are 0xFFFFFFFF above, in this order.
@@ -232,6 +235,8 @@ impl Previous {
                 take(&mut e.offset);
             } else if id == 0x5455 && body.len() >= 5 && body[0] & 1 == 1 {
                 e.mtime = Some(u32_at(body, 1));
+            } else if id == super::writer::EXTRA_SUM && body.len() == 4 {
+                e.sum = Some(u32_at(body, 0));
             }
             extra = &extra[(4 + len).min(extra.len())..];
         }

@@ -454,3 +454,49 @@ fn a_damaged_stored_entry_is_found_too() {
     assert_eq!((s.kept, s.damaged, s.reused), (false, 1, 3));
     assert_eq!(read_all(&zip)["m/files/f__pic.png"], pic);
 }
+
+#[test]
+fn a_damaged_claim_in_the_central_directory_is_found_by_the_checksum() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = aged_data(tmp.path());
+    let zip = tmp.path().join("out.zip");
+    let cancel = Cancel::new();
+    write_zip(&data, &zip, &cancel).unwrap();
+    let good = read_all(&zip);
+    let mut b = std::fs::read(&zip).unwrap();
+    let rec = (0..b.len() - 52)
+        .find(|&i| b[i..i + 4] == *b"PK\x01\x02" && b[i + 46..i + 52] == *b"a.json")
+        .unwrap();
+    b[rec + 16] ^= 1; // its CRC-32
+    std::fs::write(&zip, &b).unwrap();
+    let s = write_zip(&data, &zip, &cancel).unwrap();
+    assert_eq!((s.kept, s.damaged, s.reused), (false, 1, 2));
+    assert_eq!(read_all(&zip), good);
+    assert!(write_zip(&data, &zip, &cancel).unwrap().kept);
+}
+
+#[test]
+fn a_zip_without_checksums_is_checked_by_inflating_and_written_again_once() {
+    use zip::write::SimpleFileOptions;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = aged_data(tmp.path());
+    // A zip of another tool (the original's, say): no times, no checksums; one entry damaged.
+    let zip = tmp.path().join("out.zip");
+    let mut w = zip::ZipWriter::new(File::create(&zip).unwrap());
+    for name in ["a.json", "m/b.json", "z.json"] {
+        let opts =
+            SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        w.start_file(name, opts).unwrap();
+        w.write_all(&std::fs::read(data.join(name)).unwrap())
+            .unwrap();
+    }
+    w.finish().unwrap();
+    let (start, comp) = data_of(&zip, "m/b.json");
+    flip(&zip, start + comp / 2);
+    let cancel = Cancel::new();
+    let s = write_zip(&data, &zip, &cancel).unwrap();
+    assert_eq!((s.kept, s.damaged, s.reused), (false, 1, 2));
+    assert!(check_zip(&zip, &data).problems.is_empty());
+    let s = write_zip(&data, &zip, &cancel).unwrap();
+    assert!(s.kept, "now with checksums");
+}

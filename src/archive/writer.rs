@@ -63,6 +63,8 @@ pub struct Record<'a> {
     /// The local header has ZIP64 sizes.
     pub zip64: bool,
     pub dir: bool,
+    /// The entry's [`Sum`], recorded in the central directory (files only).
+    pub sum: Option<u32>,
 }
 
 impl<'a> Record<'a> {
@@ -78,9 +80,32 @@ impl<'a> Record<'a> {
             offset,
             zip64: false,
             dir: true,
+            sum: None,
         }
     }
 }
+
+/// A checksum of an entry as it lies in the zip: CRC-32 of its compressed bytes, then of its
+/// CRC-32, size and compressed size (so a damaged claim fails it too). Recorded in an extra
+/// field of the central directory ([`EXTRA_SUM`]), it lets a later run check a copied or kept
+/// entry at the speed of reading it, without inflating it.
+#[derive(Default)]
+pub struct Sum(crc32fast::Hasher);
+
+impl Sum {
+    pub fn update(&mut self, compressed: &[u8]) {
+        self.0.update(compressed);
+    }
+    pub fn finish(mut self, crc: u32, size: u64, comp: u64) -> u32 {
+        self.0.update(&crc.to_le_bytes());
+        self.0.update(&size.to_le_bytes());
+        self.0.update(&comp.to_le_bytes());
+        self.0.finalize()
+    }
+}
+
+/// The extra field of an entry's [`Sum`] (`MB`, 4 bytes; other readers skip it).
+pub const EXTRA_SUM: u16 = 0x424d;
 
 /// Does an entry copied with [`ZipOut::add_raw`] get ZIP64 sizes in its local header?
 pub fn raw_zip64(size: u64, comp: u64) -> bool {
@@ -125,6 +150,7 @@ impl<W: Write + Seek> ZipOut<W> {
         let zip64 = len >= ZIP64_FROM;
         let header_len = self.local_header(name, method, 0, 0, 0, zip64, stamp)?;
         let mut crc = crc32fast::Hasher::new();
+        let mut sum = Sum::default();
         let mut size = 0u64;
         let mut comp = 0u64;
         if method == DEFLATED {
@@ -143,6 +169,7 @@ impl<W: Write + Seek> ZipOut<W> {
                     break;
                 }
                 self.out.write_all(&self.inbuf[..n])?;
+                sum.update(&self.inbuf[..n]);
                 comp += n as u64;
                 continue;
             }
@@ -165,6 +192,7 @@ impl<W: Write + Seek> ZipOut<W> {
                 }
                 input = &input[consumed..];
                 self.out.write_all(&self.outbuf[..produced])?;
+                sum.update(&self.outbuf[..produced]);
                 comp += produced as u64;
                 let done = match flush {
                     FlushCompress::Finish => status == Status::StreamEnd,
@@ -208,14 +236,16 @@ impl<W: Write + Seek> ZipOut<W> {
             offset,
             zip64,
             dir: false,
+            sum: Some(sum.finish(crc, size, comp)),
         })?;
         Ok(comp)
     }
 
     /// A file entry whose compressed bytes (`comp` of them, from `raw`) are known already: an
-    /// entry of a previous zip, copied as it is after `check` has inflated it and compared its
-    /// CRC-32 and size. When they do not match, or `raw` cannot be read, nothing of the entry
-    /// stays in the zip and the answer says why (the caller compresses the file afresh).
+    /// entry of a previous zip, copied as it is after a check: against its [`Sum`] `sum` when
+    /// the previous zip recorded one, else `check` inflates it and compares its CRC-32 and
+    /// size. When they do not match, or `raw` cannot be read, nothing of the entry stays in
+    /// the zip and the answer says why (the caller compresses the file afresh).
     ///
     /// # Errors
     /// Only errors writing the zip.
@@ -224,17 +254,17 @@ impl<W: Write + Seek> ZipOut<W> {
         &mut self,
         name: &str,
         stamp: Stamp,
-        method: u16,
-        crc: u32,
-        comp: u64,
-        size: u64,
+        (method, crc, comp, size, sum): (u16, u32, u64, u64, Option<u32>),
         raw: &mut dyn Read,
         check: &mut EntryCheck,
     ) -> io::Result<Result<(), String>> {
         let offset = self.pos;
         let zip64 = raw_zip64(size, comp);
         self.local_header(name, method, crc, comp, size, zip64, stamp)?;
-        check.start(method, size, crc);
+        if sum.is_none() {
+            check.start(method, size, crc);
+        }
+        let mut new_sum = Sum::default();
         let mut left = comp;
         let mut verdict = Ok(());
         while left > 0 {
@@ -251,14 +281,23 @@ impl<W: Write + Seek> ZipOut<W> {
                     break;
                 }
             };
-            check.feed(&self.inbuf[..n]);
-            if check.failed() {
-                break;
+            if sum.is_none() {
+                check.feed(&self.inbuf[..n]);
+                if check.failed() {
+                    break;
+                }
             }
+            new_sum.update(&self.inbuf[..n]);
             self.out.write_all(&self.inbuf[..n])?;
             left -= n as u64;
         }
-        if let Err(why) = verdict.and_then(|()| check.finish()) {
+        let new_sum = new_sum.finish(crc, size, comp);
+        let verdict = verdict.and_then(|()| match sum {
+            Some(s) if s == new_sum => Ok(()),
+            Some(_) => Err("its checksum does not match: the data is damaged".to_string()),
+            None => check.finish(),
+        });
+        if let Err(why) = verdict {
             // Back to where the entry began: what comes next is written over it.
             self.out.seek(SeekFrom::Start(offset))?;
             self.pos = offset;
@@ -275,6 +314,7 @@ impl<W: Write + Seek> ZipOut<W> {
             offset,
             zip64,
             dir: false,
+            sum: Some(new_sum),
         })?;
         Ok(Ok(()))
     }
@@ -421,6 +461,11 @@ pub fn central_record(r: &Record<'_>) -> io::Result<Vec<u8>> {
         ut.extend_from_slice(&5u16.to_le_bytes());
         ut.push(1);
         ut.extend_from_slice(&t.to_le_bytes());
+    }
+    if let Some(sum) = r.sum {
+        ut.extend_from_slice(&EXTRA_SUM.to_le_bytes());
+        ut.extend_from_slice(&4u16.to_le_bytes());
+        ut.extend_from_slice(&sum.to_le_bytes());
     }
     let version = if big_size || big_off { 45u16 } else { 20 };
     let mut c = Vec::with_capacity(46 + r.name.len() + 4 + extra.len());
