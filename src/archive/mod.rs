@@ -3,8 +3,10 @@
 //! compressed bytes and all, instead of being compressed again. Unchanged means: the same size
 //! and the modification time the previous zip recorded (then the file is not even read), or the
 //! same size and CRC-32 (a zip of the original tool, or a file touched since). A copied entry is
-//! inflated and its CRC-32 compared first: damage in the previous zip is not carried forward.
-//! Links inside the data dir are never followed: they are left out, with a warning.
+//! checked first: against the checksum of its compressed bytes matterbak records for each entry
+//! ([`writer::Sum`]), or, in a zip without them, by inflating it and comparing its CRC-32. Damage
+//! in the previous zip is not carried forward. Links inside the data dir are never followed:
+//! they are left out, with a warning.
 
 use std::fs::{File, Metadata};
 use std::io::{self, BufWriter, Read, Seek};
