@@ -92,8 +92,14 @@ pub fn write_zip_level(
     let resolved;
     let output = match std::fs::symlink_metadata(output) {
         Ok(m) if m.file_type().is_symlink() => {
-            resolved = std::fs::canonicalize(output)
-                .with_context(|| format!("following the link {}", output.display()))?;
+            // A link to a zip not written yet points nowhere so far.
+            resolved = match std::fs::canonicalize(output) {
+                Ok(p) => p,
+                Err(_) => atomic::parent(output).join(
+                    std::fs::read_link(output)
+                        .with_context(|| format!("reading the link {}", output.display()))?,
+                ),
+            };
             resolved.as_path()
         }
         _ => output,

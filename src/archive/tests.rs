@@ -500,3 +500,19 @@ fn a_zip_without_checksums_is_checked_by_inflating_and_written_again_once() {
     let s = write_zip(&data, &zip, &cancel).unwrap();
     assert!(s.kept, "now with checksums");
 }
+
+#[cfg(unix)]
+#[test]
+fn an_output_link_to_a_zip_not_written_yet_is_followed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = aged_data(tmp.path());
+    std::fs::create_dir(tmp.path().join("big")).unwrap();
+    let zip = tmp.path().join("out.zip");
+    std::os::unix::fs::symlink("big/real.zip", &zip).unwrap();
+    write_zip(&data, &zip, &Cancel::new()).unwrap();
+    assert!(std::fs::symlink_metadata(&zip)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(read_all(&tmp.path().join("big/real.zip")).len(), 4);
+}
