@@ -4,7 +4,7 @@
 //! and the modification time the previous zip recorded (then the file is not even read), or the
 //! same size and CRC-32 (a zip of the original tool, or a file touched since). A copied entry is
 //! checked first: against the checksum of its compressed bytes matterbak records for each entry
-//! ([`writer::Sum`]), or, in a zip without them, by inflating it and comparing its CRC-32. Damage
+//! (`writer::Sum`), or, in a zip without them, by inflating it and comparing its CRC-32. Damage
 //! in the previous zip is not carried forward. Links inside the data dir are never followed:
 //! they are left out, with a warning.
 

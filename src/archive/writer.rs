@@ -107,7 +107,7 @@ impl Sum {
 /// The extra field of an entry's [`Sum`] (`MB`, 4 bytes; other readers skip it).
 pub const EXTRA_SUM: u16 = 0x424d;
 
-/// Does an entry copied with [`ZipOut::add_raw`] get ZIP64 sizes in its local header?
+/// Does an entry copied with [`ZipOut::add_checked`] get ZIP64 sizes in its local header?
 pub fn raw_zip64(size: u64, comp: u64) -> bool {
     size >= ZIP64_FROM || comp >= ZIP64_FROM
 }
