@@ -6,6 +6,7 @@ mod browser;
 mod config_errors;
 mod exact;
 mod export;
+mod export_digests;
 mod faults;
 mod gzip;
 mod hostile;
