@@ -32,7 +32,6 @@ use self::posts::{Convert, Skip};
 use super::model::Backup;
 use super::out::Output;
 use crate::cancel::Cancel;
-use crate::cli::JsonlArgs;
 use crate::error::Fatal;
 
 /// The importer reads lines of at most this many bytes (`maxScanTokenSize` in `import.go`).
@@ -62,14 +61,44 @@ pub struct Stats {
     pub long_lines: usize,
 }
 
-/// Writes the JSONL of `args.backups` to `args.output` (and with `-a` the `data/` folder
-/// beside it), then a summary to stderr.
+/// Options of `matterbak export jsonl`, as the original `mattermerge`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct JsonlOptions {
+    /// Backups to merge: data dirs or backup zips (the same server's teams, channels, users
+    /// and posts appear once).
+    #[arg(value_name = "DIR|ZIP", required = true)]
+    pub backups: Vec<PathBuf>,
+    /// The JSONL file to write (`-` for standard output, without -a).
+    #[arg(short = 'o', long, value_name = "FILE", default_value = "matter.jsonl")]
+    pub output: PathBuf,
+    /// Also export attachments and custom emojis: they are copied into a `data/` folder beside
+    /// the JSONL file, which the import's paths point into.
+    #[arg(short = 'a', long)]
+    pub attachments: bool,
+}
+
+/// What a jsonl export wrote and left out.
+#[derive(Debug)]
+pub struct JsonlSummary {
+    pub stats: Stats,
+    /// The JSONL file, `-` for standard output.
+    pub output: PathBuf,
+    /// With `-a`: the `data/` folder and how many attachments, custom emoji images and bytes
+    /// were copied into it.
+    pub copied: Option<(PathBuf, usize, usize, u64)>,
+    /// Files left out because they hold more than their file info says (exit 3).
+    pub left_out: Option<anyhow::Error>,
+}
+
+/// Writes the JSONL of `opts.backups` to `opts.output` (and with `-a` the `data/` folder
+/// beside it).
 ///
 /// # Errors
 /// A usage error (exit 2) for a path that is not a backup or an output inside a backup; an
-/// error naming the file for an unreadable backup file or a failed write; `Cancelled` on
-/// Ctrl+C. The JSONL file appears only when complete.
-pub fn run(args: &JsonlArgs) -> Result<()> {
+/// error naming the file for an unreadable backup file or a failed write; `Cancelled` when
+/// `cancel` is set. The JSONL file appears only when complete.
+pub fn export_jsonl(opts: &JsonlOptions, cancel: &Cancel) -> Result<JsonlSummary> {
+    let args = opts;
     let to_stdout = args.output.as_os_str() == "-";
     if to_stdout && args.attachments {
         return Err(Fatal::usage(
@@ -86,8 +115,6 @@ pub fn run(args: &JsonlArgs) -> Result<()> {
     if !to_stdout {
         check_paths(args, &out_dir)?;
     }
-    let cancel = Cancel::new();
-    cancel.install_signal_handler();
 
     let mut stats = Stats::default();
     let mut index = Index::build(&backups, &mut stats)?;
@@ -100,7 +127,7 @@ pub fn run(args: &JsonlArgs) -> Result<()> {
         .chain(index.directs.values().map(|d| d.sources.clone()))
         .collect();
     for s in &sources {
-        for id in posts::referenced_users(&posts::merge(&backups, s, &cancel)?) {
+        for id in posts::referenced_users(&posts::merge(&backups, s, cancel)?) {
             index.user(&id, &mut stats);
         }
     }
@@ -116,19 +143,21 @@ pub fn run(args: &JsonlArgs) -> Result<()> {
         out: &mut out,
         stats: &mut stats,
     };
-    write_all(&backups, &index, files.as_mut(), &mut w, &cancel)?;
+    write_all(&backups, &index, files.as_mut(), &mut w, cancel)?;
     // The copies are on disk before the JSONL that names them appears.
-    let data = files.as_ref().map(|f| f.root().to_path_buf());
-    let copied = files.as_ref().map(|f| (f.attachments, f.emojis, f.bytes));
+    let copied = files
+        .as_ref()
+        .map(|f| (f.root().to_path_buf(), f.attachments, f.emojis, f.bytes));
     if let Some(f) = files {
         f.finish()?;
     }
     out.finish()?;
-    summary(args, &stats, data.as_deref(), copied);
-    for b in &backups {
-        b.src.check_left_out()?;
-    }
-    Ok(())
+    Ok(JsonlSummary {
+        stats,
+        output: args.output.clone(),
+        copied,
+        left_out: backups.iter().find_map(|b| b.src.check_left_out().err()),
+    })
 }
 
 /// Writes lines, counting the ones the importer cannot read.
@@ -457,7 +486,7 @@ fn parent_dir(p: &Path) -> PathBuf {
 /// The output must not go into a backup (a data dir's files would change, a zip would be
 /// replaced), and neither may the `data/` folder of `-a` (the default `-o matter.jsonl`
 /// beside a data dir called `data` would otherwise write into it).
-fn check_paths(args: &JsonlArgs, out_dir: &Path) -> Result<()> {
+fn check_paths(args: &JsonlOptions, out_dir: &Path) -> Result<()> {
     let out_file = resolve(&args.output);
     let data = resolve(&out_dir.join(DATA_DIR));
     for b in &args.backups {
@@ -508,15 +537,18 @@ fn resolve(p: &Path) -> PathBuf {
     }
 }
 
-/// The summary on stderr: what was written, then what was left out.
-fn summary(args: &JsonlArgs, s: &Stats, data: Option<&Path>, copied: Option<(usize, usize, u64)>) {
-    let target = if args.output.as_os_str() == "-" {
+impl JsonlSummary {
+    /// The summary: what was written, then what was left out.
+    pub fn lines(&self) -> Vec<String> {
+    let s = &self.stats;
+    let mut lines = Vec::new();
+    let target = if self.output.as_os_str() == "-" {
         "standard output".to_string()
     } else {
-        args.output.display().to_string()
+        self.output.display().to_string()
     };
-    eprintln!(
-        "matterbak: wrote {target}: {} teams, {} channels, {} users, {} posts with {} replies, \
+    lines.push(format!(
+        "wrote {target}: {} teams, {} channels, {} users, {} posts with {} replies, \
          {} direct and group channels with {} posts and {} replies, {} reactions",
         s.teams,
         s.channels,
@@ -527,13 +559,13 @@ fn summary(args: &JsonlArgs, s: &Stats, data: Option<&Path>, copied: Option<(usi
         s.direct_posts,
         s.direct_replies,
         s.reactions
-    );
-    if let (Some(dir), Some((attachments, emojis, bytes))) = (data, copied) {
-        eprintln!(
-            "matterbak: copied {attachments} attachments and {emojis} custom emoji images \
+    ));
+    if let Some((dir, attachments, emojis, bytes)) = &self.copied {
+        lines.push(format!(
+            "copied {attachments} attachments and {emojis} custom emoji images \
              ({bytes} bytes) to {}",
             dir.display()
-        );
+        ));
     }
     let mut notes = Vec::new();
     if s.placeholders > 0 {
@@ -561,9 +593,7 @@ fn summary(args: &JsonlArgs, s: &Stats, data: Option<&Path>, copied: Option<(usi
             s.renamed, s.cut
         ));
     }
-    for n in notes {
-        eprintln!("matterbak: {n}");
-    }
+    lines.extend(notes);
     let count = |k: Skip| s.skipped.get(&k).copied().unwrap_or(0);
     let mut skipped = vec![
         format!(
@@ -594,10 +624,12 @@ fn summary(args: &JsonlArgs, s: &Stats, data: Option<&Path>, copied: Option<(usi
         ));
     }
     if s.long_lines > 0 {
-        eprintln!(
-            "matterbak: {} lines are longer than the importer reads (see the warnings above)",
+        lines.push(format!(
+            "{} lines are longer than the importer reads (see the warnings above)",
             s.long_lines
-        );
+        ));
     }
-    eprintln!("matterbak: left out {}", skipped.join(", "));
+    lines.push(format!("left out {}", skipped.join(", ")));
+    lines
+    }
 }
