@@ -540,96 +540,96 @@ fn resolve(p: &Path) -> PathBuf {
 impl JsonlSummary {
     /// The summary: what was written, then what was left out.
     pub fn lines(&self) -> Vec<String> {
-    let s = &self.stats;
-    let mut lines = Vec::new();
-    let target = if self.output.as_os_str() == "-" {
-        "standard output".to_string()
-    } else {
-        self.output.display().to_string()
-    };
-    lines.push(format!(
-        "wrote {target}: {} teams, {} channels, {} users, {} posts with {} replies, \
+        let s = &self.stats;
+        let mut lines = Vec::new();
+        let target = if self.output.as_os_str() == "-" {
+            "standard output".to_string()
+        } else {
+            self.output.display().to_string()
+        };
+        lines.push(format!(
+            "wrote {target}: {} teams, {} channels, {} users, {} posts with {} replies, \
          {} direct and group channels with {} posts and {} replies, {} reactions",
-        s.teams,
-        s.channels,
-        s.users,
-        s.posts,
-        s.replies,
-        s.direct_channels,
-        s.direct_posts,
-        s.direct_replies,
-        s.reactions
-    ));
-    if let Some((dir, attachments, emojis, bytes)) = &self.copied {
-        lines.push(format!(
-            "copied {attachments} attachments and {emojis} custom emoji images \
+            s.teams,
+            s.channels,
+            s.users,
+            s.posts,
+            s.replies,
+            s.direct_channels,
+            s.direct_posts,
+            s.direct_replies,
+            s.reactions
+        ));
+        if let Some((dir, attachments, emojis, bytes)) = &self.copied {
+            lines.push(format!(
+                "copied {attachments} attachments and {emojis} custom emoji images \
              ({bytes} bytes) to {}",
-            dir.display()
-        ));
-    }
-    let mut notes = Vec::new();
-    if s.placeholders > 0 {
-        notes.push(format!(
-            "{} users the backup refers to but does not have are imported as unknown-<id>",
-            s.placeholders
-        ));
-    }
-    if s.no_email > 0 {
-        notes.push(format!(
-            "{} users without an email address in the backup get <username>@{}",
-            s.no_email,
-            names::PLACEHOLDER_EMAIL_DOMAIN
-        ));
-    }
-    if s.orphans > 0 {
-        notes.push(format!(
-            "{} replies whose thread start is not exported are imported as posts",
-            s.orphans
-        ));
-    }
-    if s.renamed + s.cut > 0 {
-        notes.push(format!(
-            "{} names and {} texts were changed to fit the importer (see the warnings above)",
-            s.renamed, s.cut
-        ));
-    }
-    lines.extend(notes);
-    let count = |k: Skip| s.skipped.get(&k).copied().unwrap_or(0);
-    let mut skipped = vec![
-        format!(
-            "{} system messages (joins, leaves, header changes: the importer takes none)",
-            count(Skip::System)
-        ),
-        format!("{} deleted posts", count(Skip::Deleted)),
-    ];
-    if count(Skip::NoTime) > 0 {
-        skipped.push(format!("{} posts without a time", count(Skip::NoTime)));
-    }
-    if s.attachments_missing > 0 {
-        skipped.push(format!(
-            "{} attachments that are not in the backup",
-            s.attachments_missing
-        ));
-    }
-    if s.attachments_not_exported > 0 {
-        skipped.push(format!(
-            "{} attachments and the custom emojis (give -a to copy them)",
-            s.attachments_not_exported
-        ));
-    }
-    if s.skipped_channels > 0 {
-        skipped.push(format!(
-            "{} channels (see the warnings above)",
-            s.skipped_channels
-        ));
-    }
-    if s.long_lines > 0 {
-        lines.push(format!(
-            "{} lines are longer than the importer reads (see the warnings above)",
-            s.long_lines
-        ));
-    }
-    lines.push(format!("left out {}", skipped.join(", ")));
-    lines
+                dir.display()
+            ));
+        }
+        let mut notes = Vec::new();
+        if s.placeholders > 0 {
+            notes.push(format!(
+                "{} users the backup refers to but does not have are imported as unknown-<id>",
+                s.placeholders
+            ));
+        }
+        if s.no_email > 0 {
+            notes.push(format!(
+                "{} users without an email address in the backup get <username>@{}",
+                s.no_email,
+                names::PLACEHOLDER_EMAIL_DOMAIN
+            ));
+        }
+        if s.orphans > 0 {
+            notes.push(format!(
+                "{} replies whose thread start is not exported are imported as posts",
+                s.orphans
+            ));
+        }
+        if s.renamed + s.cut > 0 {
+            notes.push(format!(
+                "{} names and {} texts were changed to fit the importer (see the warnings above)",
+                s.renamed, s.cut
+            ));
+        }
+        lines.extend(notes);
+        let count = |k: Skip| s.skipped.get(&k).copied().unwrap_or(0);
+        let mut skipped = vec![
+            format!(
+                "{} system messages (joins, leaves, header changes: the importer takes none)",
+                count(Skip::System)
+            ),
+            format!("{} deleted posts", count(Skip::Deleted)),
+        ];
+        if count(Skip::NoTime) > 0 {
+            skipped.push(format!("{} posts without a time", count(Skip::NoTime)));
+        }
+        if s.attachments_missing > 0 {
+            skipped.push(format!(
+                "{} attachments that are not in the backup",
+                s.attachments_missing
+            ));
+        }
+        if s.attachments_not_exported > 0 {
+            skipped.push(format!(
+                "{} attachments and the custom emojis (give -a to copy them)",
+                s.attachments_not_exported
+            ));
+        }
+        if s.skipped_channels > 0 {
+            skipped.push(format!(
+                "{} channels (see the warnings above)",
+                s.skipped_channels
+            ));
+        }
+        if s.long_lines > 0 {
+            lines.push(format!(
+                "{} lines are longer than the importer reads (see the warnings above)",
+                s.long_lines
+            ));
+        }
+        lines.push(format!("left out {}", skipped.join(", ")));
+        lines
     }
 }
