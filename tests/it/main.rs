@@ -7,6 +7,7 @@ mod config_errors;
 mod exact;
 mod export;
 mod export_digests;
+mod export_interrupt;
 mod faults;
 mod gzip;
 mod hostile;
