@@ -207,6 +207,8 @@ pub enum ExportCommand {
     Jsonl(JsonlOptions),
 }
 
+// EXIT STATUS below: one of the copies of the exit-code table that issue 14 ("core") makes one
+// source; every export now also exits 130 when interrupted (md, hgf and html lack that line).
 /// The end of `matterbak export html --help`.
 const HTML_AFTER_HELP: &str = "\
 Open DIR/index.html in a browser: the site works from disk, without a server, without
