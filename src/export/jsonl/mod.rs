@@ -98,22 +98,21 @@ pub struct JsonlSummary {
 /// error naming the file for an unreadable backup file or a failed write; `Cancelled` when
 /// `cancel` is set. The JSONL file appears only when complete.
 pub fn export_jsonl(opts: &JsonlOptions, cancel: &Cancel) -> Result<JsonlSummary> {
-    let args = opts;
-    let to_stdout = args.output.as_os_str() == "-";
-    if to_stdout && args.attachments {
+    let to_stdout = opts.output.as_os_str() == "-";
+    if to_stdout && opts.attachments {
         return Err(Fatal::usage(
             "-a copies attachments into a data/ folder beside the JSONL file: give -o FILE, not -o -",
         )
         .into());
     }
-    let backups = args
+    let backups = opts
         .backups
         .iter()
         .map(|p| Backup::open(p))
         .collect::<Result<Vec<_>>>()?;
-    let out_dir = parent_dir(&args.output);
+    let out_dir = parent_dir(&opts.output);
     if !to_stdout {
-        check_paths(args, &out_dir)?;
+        check_paths(opts, &out_dir)?;
     }
 
     let mut stats = Stats::default();
@@ -137,8 +136,8 @@ pub fn export_jsonl(opts: &JsonlOptions, cancel: &Cancel) -> Result<JsonlSummary
         std::fs::create_dir_all(&out_dir)
             .with_context(|| format!("creating {}", out_dir.display()))?;
     }
-    let mut files = args.attachments.then(|| Files::new(out_dir.join(DATA_DIR)));
-    let mut out = Output::create((!to_stdout).then_some(args.output.as_path()))?;
+    let mut files = opts.attachments.then(|| Files::new(out_dir.join(DATA_DIR)));
+    let mut out = Output::create((!to_stdout).then_some(opts.output.as_path()))?;
     let mut w = Writer {
         out: &mut out,
         stats: &mut stats,
@@ -154,7 +153,7 @@ pub fn export_jsonl(opts: &JsonlOptions, cancel: &Cancel) -> Result<JsonlSummary
     out.finish()?;
     Ok(JsonlSummary {
         stats,
-        output: args.output.clone(),
+        output: opts.output.clone(),
         copied,
         left_out: backups.iter().find_map(|b| b.src.check_left_out().err()),
     })
