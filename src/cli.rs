@@ -1,9 +1,14 @@
 //! The command line: the original matterbak's options, plus room for subcommands.
 
+// The doc comments of this module are clap's `--help` text, written for a terminal: a bare URL
+// or `<user>` in them is meant as it stands.
+#![allow(rustdoc::bare_urls, rustdoc::invalid_html_tags)]
+
 use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
+use crate::error::{exit_status_help, exit_status_help_all, Code};
 use crate::export::hgf::HgfOptions;
 use crate::export::html::HtmlOptions;
 use crate::export::jsonl::JsonlOptions;
@@ -26,43 +31,42 @@ LOGGING IN:
     };
 }
 
-const AFTER_HELP: &str = concat!(
-    login_help!(),
-    "\
-EXIT STATUS:
-    0    success: everything selected was backed up and zipped
-    1    a run-time error ended the run (disk full, server error, ...)
-    2    bad command line or configuration file (nothing was changed)
-    3    partial: some items failed, the rest was backed up
-    4    authentication failed (wrong password or MFA code, expired or revoked token)
-    5    server unreachable, TLS failure, or the URL is not a Mattermost API
-    6    another matterbak run holds the data dir's lock
-    130  interrupted by Ctrl+C or SIGTERM (a rerun continues where it stopped)"
-);
+/// The end of `matterbak --help` (and of the man page).
+fn after_help() -> String {
+    format!("{}{}", login_help!(), exit_status_help_all())
+}
 
-const LIST_AFTER_HELP: &str = concat!(
-    "\
+/// The end of `matterbak list --help`: no partial outcome, no lock.
+fn list_after_help() -> String {
+    let exit = exit_status_help(&[
+        (Code::Ok, Some("success")),
+        (
+            Code::Failure,
+            Some(
+                "a run-time error (a server error after retries, the output could not be written)",
+            ),
+        ),
+        (Code::Usage, Some("bad command line or credentials file")),
+        (Code::Auth, None),
+        (Code::Unreachable, None),
+        (Code::Interrupted, Some("interrupted by Ctrl+C or SIGTERM")),
+    ]);
+    format!(
+        "\
 EXAMPLES:
     matterbak list
     matterbak list --json | jq -r '.teams[].channels[].name'
     matterbak list --channels-json -o channels.json    # then edit it down and run matterbak
 
-",
-    login_help!(),
-    "\
-EXIT STATUS:
-    0    success
-    1    a run-time error (a server error after retries, the output could not be written)
-    2    bad command line or credentials file
-    4    authentication failed (wrong password or MFA code, expired or revoked token)
-    5    server unreachable, TLS failure, or the URL is not a Mattermost API
-    130  interrupted by Ctrl+C or SIGTERM"
-);
+{}{exit}",
+        login_help!()
+    )
+}
 
 /// Back up Mattermost channels (direct, group and team) with all posts, threads, files,
 /// users and custom emojis into a data directory, then zip it.
 #[derive(Debug, Parser)]
-#[command(name = "matterbak", version, about, after_help = AFTER_HELP)]
+#[command(name = "matterbak", version, about, after_help = after_help())]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -112,8 +116,10 @@ impl Cli {
     }
 }
 
-/// Options of every command: how much is logged, and how.
+/// Options of every command: how much is logged, and how. Under their own heading: otherwise
+/// they show under the heading of the options flattened before them ("Server and login").
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Logging")]
 pub struct GlobalArgs {
     /// More log detail: -v logs matterbak's debug messages, -vv traces everything (HTTP
     /// included; never a secret). RUST_LOG, when set, decides instead [default: info].
@@ -161,7 +167,7 @@ pub enum Command {
     /// object, or with --channels-json a channels.json that selects everything listed. POSTS is
     /// the server's message count of the channel: posts and replies without join/leave
     /// messages, deleted posts included. Reads the server only; writes nothing but its output.
-    #[command(after_help = LIST_AFTER_HELP)]
+    #[command(after_help = list_after_help())]
     List(ListArgs),
     /// Zip a data dir, as a backup does at its end (entries unchanged since the previous zip
     /// are copied from it, not compressed again).
@@ -196,32 +202,69 @@ pub struct ZipArgs {
 #[derive(Debug, Subcommand)]
 pub enum ExportCommand {
     /// A static site to read the backup offline in any browser (no server, no network).
-    #[command(after_help = HTML_AFTER_HELP)]
+    #[command(after_help = html_after_help())]
     Html(HtmlOptions),
     /// Markdown, as the original matterexport writes it (one channel, or every channel).
     Md(MdOptions),
     /// One channel as a zip in the format of the Helmholtz Mattermost archiver (as matterexport hgf).
     Hgf(HgfOptions),
     /// Mattermost bulk-import JSONL from one or more backups (as the original's mattermerge).
-    #[command(after_help = JSONL_AFTER_HELP)]
+    #[command(after_help = jsonl_after_help())]
     Jsonl(JsonlOptions),
 }
 
-// EXIT STATUS below: one of the copies of the exit-code table that issue 14 ("core") makes one
-// source; every export now also exits 130 when interrupted (md, hgf and html lack that line).
 /// The end of `matterbak export html --help`.
-const HTML_AFTER_HELP: &str = "\
+fn html_after_help() -> String {
+    let exit = exit_status_help(&[
+        (Code::Ok, Some("the site was written")),
+        (
+            Code::Failure,
+            Some("a run-time error (unreadable backup file, disk full, ...)"),
+        ),
+        (
+            Code::Usage,
+            Some(
+                "bad command line, no backup at -d, or -o is not a folder the export may write to",
+            ),
+        ),
+        (
+            Code::Interrupted,
+            Some("interrupted by Ctrl+C or SIGTERM (no index.html; a rerun replaces what was written)"),
+        ),
+    ]);
+    format!(
+        "\
 Open DIR/index.html in a browser: the site works from disk, without a server, without
 JavaScript, and loads nothing from the network. Channel pages are DIR/c/<channel id>/<n>.html.
 A rerun into the same folder replaces what the previous export wrote there and leaves other
 files alone; a folder with other content and no .matterbak-site.json is refused.
 
-EXIT STATUS:
-    0    the site was written
-    1    a run-time error (unreadable backup file, disk full, ...)
-    2    bad command line, no backup at -d, or -o is not a folder the export may write to";
+{exit}"
+    )
+}
 
-const JSONL_AFTER_HELP: &str = "\
+/// The end of `matterbak export jsonl --help`.
+fn jsonl_after_help() -> String {
+    let exit = exit_status_help(&[
+        (
+            Code::Ok,
+            Some("the JSONL file (and with -a the data/ folder) was written"),
+        ),
+        (
+            Code::Failure,
+            Some("a run-time error (unreadable backup file, disk full, ...)"),
+        ),
+        (
+            Code::Usage,
+            Some("bad command line, not a backup, or an output inside a backup"),
+        ),
+        (
+            Code::Interrupted,
+            Some("interrupted by Ctrl+C or SIGTERM (no JSONL file is left)"),
+        ),
+    ]);
+    format!(
+        "\
 IMPORT:
     cd <folder of the JSONL file> && zip -r import.zip matter.jsonl data
     mmctl import validate import.zip
@@ -229,11 +272,9 @@ IMPORT:
     mmctl import list available
     mmctl import process <the name listed>
 
-EXIT STATUS:
-    0    the JSONL file (and with -a the data/ folder) was written
-    1    a run-time error (unreadable backup file, disk full, ...)
-    2    bad command line, not a backup, or an output inside a backup
-    130  interrupted by Ctrl+C or SIGTERM (no JSONL file is left)";
+{exit}"
+    )
+}
 
 /// Options of `matterbak list`.
 #[derive(Debug, Clone, Args)]
@@ -415,7 +456,7 @@ pub struct ConnectArgs {
         value_name = "BYTES",
         env = "MATTERBAK_MIN_SPEED",
         default_value = "1K",
-        value_parser = byte_count
+        value_parser = crate::units::parse_bytes
     )]
     pub min_speed: u64,
 
@@ -428,24 +469,6 @@ pub struct ConnectArgs {
         value_parser = non_negative
     )]
     pub min_speed_time: f64,
-}
-
-/// A number of bytes: `1500`, `1K` / `1k` (KiB), `2M` (MiB).
-fn byte_count(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let (num, mult) = match t.char_indices().last() {
-        Some((i, 'k' | 'K')) => (&t[..i], 1024),
-        Some((i, 'm' | 'M')) => (&t[..i], 1024 * 1024),
-        _ => (t, 1),
-    };
-    let v: f64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{s}` is not a number of bytes (e.g. 1024, 1K, 2M)"))?;
-    if !v.is_finite() || v < 0.0 {
-        return Err(format!("`{s}` must be a number of bytes >= 0"));
-    }
-    Ok((v * mult as f64).round() as u64)
 }
 
 fn non_negative(s: &str) -> Result<f64, String> {
@@ -503,22 +526,6 @@ mod tests {
         assert_eq!(cli.backup.output_zip, Some(PathBuf::from("y.zip")));
         assert_eq!(cli.backup.rate_limit, 0.0);
         assert!(cli.backup.skip_users);
-    }
-
-    #[test]
-    fn byte_counts() {
-        for (s, v) in [
-            ("0", 0),
-            ("1500", 1500),
-            ("1K", 1024),
-            ("1.5k", 1536),
-            ("2M", 2 << 20),
-        ] {
-            assert_eq!(byte_count(s), Ok(v), "{s}");
-        }
-        for s in ["", "K", "-1", "1G", "x"] {
-            assert!(byte_count(s).is_err(), "{s}");
-        }
     }
 
     #[test]

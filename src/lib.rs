@@ -7,6 +7,11 @@
 //! - [`store`]: the data directory (layout, names, atomic writes). Never speaks HTTP.
 //! - [`archive`]: the zip of the data directory.
 //! - [`export`]: reads a backup (data dir or zip) and writes HTML, Markdown, HGF or JSONL.
+//!
+//! Beside them, used by all: [`error`] (exit codes), [`cancel`] (Ctrl+C), [`progress`] (counters
+//! and the status line), [`units`] (byte counts for people).
+
+#![forbid(unsafe_code)]
 
 pub mod api;
 pub mod archive;
@@ -19,3 +24,7 @@ pub mod export;
 pub mod fetch;
 pub mod progress;
 pub mod store;
+pub mod units;
+
+#[cfg(test)]
+mod layering;

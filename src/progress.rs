@@ -80,8 +80,8 @@ impl Progress {
             " | {} posts | {} files {} ({}/s) | {}",
             self.posts.load(Ordering::Relaxed),
             self.files.load(Ordering::Relaxed),
-            crate::fetch::human_bytes(bytes),
-            crate::fetch::human_bytes((bytes as f64 / secs) as u64),
+            crate::units::human_bytes(bytes),
+            crate::units::human_bytes((bytes as f64 / secs) as u64),
             clock(secs)
         ));
         if self.waiting.load(Ordering::Relaxed) {

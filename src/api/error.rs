@@ -1,5 +1,7 @@
 //! Errors of the Mattermost client, classified so callers and `error::code_for` can act on them.
 
+use crate::error::Code;
+
 /// One failed API call. Messages name the method and URL (never a token) and say what to check.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -53,6 +55,28 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// The exit code of a run that this error ended.
+    pub fn exit_code(&self) -> Code {
+        match self {
+            ApiError::Cancelled => Code::Interrupted,
+            ApiError::Connect { .. } | ApiError::Tls { .. } | ApiError::NotApi { .. } => {
+                Code::Unreachable
+            }
+            ApiError::Status { status: 401, .. } => Code::Auth,
+            // A redirect to another host that was not followed: the URL is wrong.
+            ApiError::Status {
+                status: 300..=399, ..
+            } => Code::Unreachable,
+            _ => Code::Failure,
+        }
+    }
+
+    /// [`ApiError::exit_code`] of a cause in an error chain that is an `ApiError` (an
+    /// [`error::Classify`](crate::error::Classify) for [`error::code_for`](crate::error::code_for)).
+    pub fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<Code> {
+        cause.downcast_ref::<ApiError>().map(ApiError::exit_code)
+    }
+
     /// The HTTP status, if the server answered with an error status.
     pub fn status(&self) -> Option<u16> {
         match self {

@@ -6,6 +6,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use rand::Rng;
 
+use super::code_for;
 use super::login::{self, Session};
 use super::report::{Report, ZipReport};
 use crate::api::model::{Raw, User};
@@ -14,7 +15,7 @@ use crate::archive;
 use crate::cancel::Cancel;
 use crate::cli::{BackupArgs, GlobalArgs};
 use crate::config::{ChannelsConfig, Credentials};
-use crate::error::{code_for, Code, Fatal};
+use crate::error::{Code, Fatal};
 use crate::fetch::{self, Engine};
 use crate::progress::{Progress, StatusLine};
 use crate::store::Store;

@@ -13,9 +13,10 @@ use std::process::ExitCode;
 
 use clap::CommandFactory;
 
+use crate::api::ApiError;
 use crate::cancel::Cancel;
 use crate::cli::{Cli, Command, GlobalArgs};
-use crate::error::{code_for, Code};
+use crate::error::{self, Code};
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
@@ -121,4 +122,49 @@ fn broken_pipe(e: &anyhow::Error) -> bool {
         c.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
     })
+}
+
+/// The exit code for an error that ended a command: [`error::code_for`] with the classifier of
+/// every layer whose errors carry their own code.
+pub(crate) fn code_for(err: &anyhow::Error) -> Code {
+    error::code_for(err, &[ApiError::classify])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(status: u16) -> ApiError {
+        ApiError::Status {
+            method: "GET",
+            url: "https://mm.example.org/api/v4/users/me".into(),
+            status,
+            reason: "",
+            id: None,
+            server: String::new(),
+            retry_after: None,
+        }
+    }
+
+    #[test]
+    fn api_errors_keep_their_exit_codes_under_context() {
+        for (e, want) in [
+            (status(401), Code::Auth),
+            (status(302), Code::Unreachable),
+            (status(500), Code::Failure),
+            (ApiError::Cancelled, Code::Interrupted),
+            (
+                ApiError::Tls {
+                    url: "u".into(),
+                    detail: "d".into(),
+                },
+                Code::Unreachable,
+            ),
+        ] {
+            let err = anyhow::Error::new(e).context("team acme");
+            assert_eq!(code_for(&err), want, "{err:#}");
+            // Without the API's classifier the same chain is a plain failure.
+            assert_eq!(crate::error::code_for(&err, &[]), Code::Failure, "{err:#}");
+        }
+    }
 }

@@ -10,8 +10,9 @@ use serde::Serialize;
 
 use crate::api::Client;
 use crate::error::Code;
-use crate::fetch::{human_bytes, Summary};
+use crate::fetch::Summary;
 use crate::store::atomic;
+use crate::units::human_bytes;
 
 /// What a run did, filled in as it goes. Serialized as the `--summary-json` schema
 /// (README, "Output, logs and summary"): change it only by adding fields.

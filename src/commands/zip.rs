@@ -8,8 +8,8 @@ use crate::archive;
 use crate::cancel::Cancel;
 use crate::cli::ZipArgs;
 use crate::error::Code;
-use crate::fetch::human_bytes;
 use crate::store::lock::DirLock;
+use crate::units::human_bytes;
 
 /// With `quiet`, prints nothing on success.
 pub fn run(args: ZipArgs, quiet: bool, cancel: &Cancel) -> Result<Code> {

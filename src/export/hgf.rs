@@ -14,8 +14,8 @@ use zip::CompressionMethod;
 use super::model::{Backup, Post};
 use super::out::FileSink;
 use crate::cancel::Cancel;
-use crate::fetch::human_bytes;
 use crate::store::layout::sanitize;
+use crate::units::human_bytes;
 
 /// The post fields the archiver's format has, in its order.
 const POST_KEYS: [&str; 14] = [

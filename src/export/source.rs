@@ -137,7 +137,7 @@ impl Source {
     }
 
     /// Copies a file to `dest` (streamed), never more than `limit` bytes: an attachment's size
-    /// from its file info, or `None` for a file that has none ([`MAX_UNSIZED`]). A file that
+    /// from its file info, or `None` for a file that has none (`MAX_UNSIZED`). A file that
     /// holds more (a damaged or crafted backup: a small zip entry can inflate to gigabytes) is
     /// not copied: it is reported, [`Source::check_left_out`] fails the export at its end, and
     /// `Ok(None)` tells the caller to discard what `dest` got.
@@ -342,7 +342,7 @@ mod tests {
         assert!(s.check_left_out().is_ok());
         assert_eq!(s.copy_to(name, &mut Vec::new(), Some(99)).unwrap(), None);
         let e = s.check_left_out().unwrap_err();
-        assert_eq!(crate::error::code_for(&e), Code::Partial);
+        assert_eq!(crate::error::code_for(&e, &[]), Code::Partial);
         assert!(e.to_string().contains("f__a.json"), "{e}");
     }
 }

@@ -16,6 +16,7 @@ use crate::api::{Anchor, ApiError, Client};
 use crate::cancel::Cancel;
 use crate::store::atomic::AtomicFile;
 use crate::store::{Change, ChannelDir, ChannelKind, ChannelState, IdDir, PostVersion};
+use crate::units::human_bytes;
 
 /// `since` is strictly greater-than: ask again for this much before the newest change seen, so
 /// that a change stored with the same timestamp (or committed a little late) is not missed.
@@ -688,19 +689,4 @@ pub(super) fn json_array<'a>(items: impl Iterator<Item = &'a str>) -> Vec<u8> {
     }
     out.push(b']');
     out
-}
-
-pub(crate) fn human_bytes(n: u64) -> String {
-    const U: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut i = 0;
-    while v >= 1024.0 && i < U.len() - 1 {
-        v /= 1024.0;
-        i += 1;
-    }
-    if i == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", U[i])
-    }
 }

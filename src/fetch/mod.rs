@@ -21,7 +21,6 @@ use crate::api::{ApiError, Client};
 use crate::cancel::Cancel;
 use crate::config::ChannelsConfig;
 use crate::store::{layout, stored_members, ChannelKind, State, Store};
-pub(crate) use channel::human_bytes;
 use channel::ChannelStats;
 use serde_json::value::RawValue;
 

@@ -3,31 +3,22 @@
 use fakemm::Scale;
 use serde_json::json;
 
-use crate::oracle::{assert_matches, everything, expected, Opts};
-use crate::util::{temp_files, text, Env};
-
-fn alice(env: &Env) -> String {
-    env.server
-        .with_world(|w| w.user_by_name("alice").unwrap().id.to_string())
-}
+use crate::oracle::{assert_matches, everything, expected, want_all, Opts};
+use crate::util::{alice, temp_files, text, tree, verify, Env};
 
 #[test]
 fn demo_backup_equals_the_server() {
     let env = Env::new(Scale::Demo);
     let out = env.run_ok(&[]);
-    let me = alice(&env);
-    let want = env.server.with_world(|w| {
-        let (c, t) = everything(w, &me);
-        expected(w, &me, &c, &t, Opts::default())
-    });
+    let want = want_all(&env);
     assert_matches(&env.data(), &want);
     assert!(temp_files(&env.data()).is_empty());
-    let (code, report) = crate::robust::verify(&env);
+    let (code, report) = verify(&env);
     assert_eq!(code, 0, "{report}");
     // The zip holds the data dir, byte for byte.
     let zip = std::fs::File::open(env.zip()).expect("zip written");
     let mut zip = zip::ZipArchive::new(zip).unwrap();
-    let mut files = crate::util::tree(&env.data());
+    let mut files = tree(&env.data());
     files.remove(".matterbak.lock");
     let mut n = 0;
     for i in 0..zip.len() {
@@ -250,13 +241,9 @@ fn every_request_is_rate_limited() {
 fn the_oracle_sees_damage() {
     let env = Env::new(Scale::Tiny);
     env.run_ok(&[]);
-    let me = alice(&env);
-    let want = env.server.with_world(|w| {
-        let (c, t) = everything(w, &me);
-        expected(w, &me, &c, &t, Opts::default())
-    });
+    let want = want_all(&env);
     assert!(crate::oracle::diff(&env.data(), &want).is_empty());
-    let files = crate::util::tree(&env.data());
+    let files = tree(&env.data());
     let post = files
         .keys()
         .find(|k| k.ends_with(".json") && k.rsplit('/').next().unwrap().starts_with("20"))

@@ -10,10 +10,8 @@ use std::time::{Duration, Instant};
 use fakemm::hostile::HostileMode;
 use fakemm::Scale;
 
-use crate::oracle::{assert_matches, diff, everything, expected, Opts, Want};
-use crate::util::{text, Env};
-
-const FAST: [&str; 2] = ["--retry-wait-scale", "0.01"];
+use crate::oracle::{assert_matches, diff, everything, want_all, want_all_with, Opts, Want};
+use crate::util::{alice, channel_id, text, Env, FAST};
 
 /// What a watched run did.
 struct Watched {
@@ -86,19 +84,6 @@ fn run_watched(env: &Env, extra: &[&str], limit: Duration) -> Watched {
     watched(c, limit)
 }
 
-fn alice(env: &Env) -> String {
-    env.server
-        .with_world(|w| w.user_by_name("alice").unwrap().id.to_string())
-}
-
-fn want_all(env: &Env, o: Opts) -> BTreeMap<String, Want> {
-    let me = alice(env);
-    env.server.with_world(|w| {
-        let (c, t) = everything(w, &me);
-        expected(w, &me, &c, &t, o)
-    })
-}
-
 /// Differences other than files the backup holds beyond the expectation, minus those `skip`
 /// accepts.
 fn missing_or_different(
@@ -157,7 +142,7 @@ fn listings_that_repeat_their_pages_forever_end_and_the_rest_is_backed_up() {
     // Everything else is backed up: every post and attachment of the direct and team
     // channels, every user and profile image. (A group channel is named by its members: it
     // waits for the next run, as do channel objects, member lists and emojis.)
-    let want = want_all(&env, Opts::default());
+    let want = want_all(&env);
     let problems = missing_or_different(&env, &want, |path| {
         let in_channel = match path.split('/').next() {
             Some("direct") => path.split('/').count() >= 3,
@@ -171,7 +156,7 @@ fn listings_that_repeat_their_pages_forever_end_and_the_rest_is_backed_up() {
     // Against a healed server the next run completes the backup.
     env.server.set_hostile(HostileMode::RepeatListings, false);
     env.run_ok(&FAST);
-    assert_matches(&env.data(), &want_all(&env, Opts::default()));
+    assert_matches(&env.data(), &want_all(&env));
 }
 
 #[test]
@@ -204,7 +189,7 @@ fn members_from_overlapping_pages_are_stored_once() {
     assert_eq!((ids.len(), unique.len()), (450, 450));
     assert_matches(
         &env.data(),
-        &want_all(
+        &want_all_with(
             &env,
             Opts {
                 skip_user_images: true,
@@ -219,11 +204,7 @@ fn a_trickling_attachment_and_answer_fail_in_bounded_time_and_the_rest_is_backed
     let env = Env::new(Scale::Tiny);
     let me = alice(&env);
     let (fid, name) = env.server.with_world(|w| {
-        let ch = w
-            .channel_by_names("acme", "town-square")
-            .unwrap()
-            .id
-            .to_string();
+        let ch = channel_id(w, "acme", "town-square");
         let pid = w
             .add_post(
                 &ch,
@@ -292,7 +273,7 @@ fn a_trickling_attachment_and_answer_fail_in_bounded_time_and_the_rest_is_backed
         "{log}"
     );
     // Everything else is backed up.
-    let want = want_all(&env, Opts::default());
+    let want = want_all(&env);
     let problems = missing_or_different(&env, &want, |path| {
         path.starts_with("emojis/") || path.contains(&fid)
     });
@@ -301,5 +282,5 @@ fn a_trickling_attachment_and_answer_fail_in_bounded_time_and_the_rest_is_backed
     // Against a healed server the next run completes the backup.
     env.server.with_world(|w| w.config.hostile.trickle = false);
     env.run_ok(&FAST);
-    assert_matches(&env.data(), &want_all(&env, Opts::default()));
+    assert_matches(&env.data(), &want_all(&env));
 }

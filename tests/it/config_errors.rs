@@ -3,11 +3,7 @@
 use fakemm::Scale;
 use serde_json::json;
 
-use crate::util::{text, Env};
-
-fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use crate::util::{closed_port, stderr, text, user_id, Env};
 
 #[test]
 fn broken_and_missing_config_files_exit_2_and_touch_nothing() {
@@ -71,12 +67,7 @@ fn bad_token_exits_4() {
 #[test]
 fn unreachable_server_and_html_url_exit_5() {
     let env = Env::new(Scale::Tiny);
-    // a port nobody listens on
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = closed_port();
     env.write_credentials(
         &json!({"user": "alice", "password": "x", "url": format!("http://127.0.0.1:{port}")}),
     );
@@ -104,7 +95,7 @@ fn no_secret_in_any_log_level_the_data_dir_or_the_zip() {
     let env = Env::new(Scale::Tiny);
     // a session token, as a user copies it from the MMAUTHTOKEN cookie
     let session = env.server.with_world(|w| {
-        let alice = w.user_by_name("alice").unwrap().id.to_string();
+        let alice = user_id(w, "alice");
         w.create_session(&alice).unwrap()
     });
     let no_secret = json!({"user": "alice", "url": env.server.base_url()});
@@ -185,11 +176,7 @@ struct Case {
 fn every_bad_input_is_a_few_short_lines_naming_the_culprit() {
     let env = Env::new(Scale::Tiny);
     let api = format!("{}/api", env.server.base_url());
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let closed = closed_port();
     let closed_url = format!("http://127.0.0.1:{closed}");
     let tls =
         fakemm::FakeServer::start_tls(fakemm::World::generate(crate::util::SEED, Scale::Tiny));
@@ -363,9 +350,7 @@ fn every_bad_input_is_a_few_short_lines_naming_the_culprit() {
             .collect();
         let out = if c.args.contains(&"--no-credentials") {
             std::fs::remove_file(&cred_path).unwrap();
-            let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_matterbak"));
-            env.hermetic(&mut cmd);
-            cmd.args(["-d", "data"]).output().unwrap()
+            env.exec(&["-d", "data"])
         } else {
             env.run(&args)
         };
@@ -408,11 +393,7 @@ fn every_bad_input_is_a_few_short_lines_naming_the_culprit() {
 #[test]
 fn verbose_keeps_the_detail_of_a_failed_connection() {
     let env = Env::new(Scale::Tiny);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = closed_port();
     env.write_credentials(
         &json!({"user": "alice", "password": "x", "url": format!("http://127.0.0.1:{port}")}),
     );

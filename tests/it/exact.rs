@@ -8,21 +8,9 @@ use fakemm::id::Id;
 use fakemm::{Scale, World};
 use serde_json::Value;
 
-use crate::util::{text, tree, Env};
+use crate::util::{channel_id, posts_requests, read_json, text, tree, user_id, Env};
 
 const DAY: i64 = 86_400_000;
-
-fn alice(w: &World) -> String {
-    w.user_by_name("alice").unwrap().id.to_string()
-}
-
-fn posts_requests(env: &Env) -> u64 {
-    env.server
-        .request_counts()
-        .get("GET /api/v4/channels/{channel_id}/posts")
-        .copied()
-        .unwrap_or(0)
-}
 
 /// Post ids with a post file in the backup.
 fn stored_posts(env: &Env) -> BTreeMap<String, String> {
@@ -52,9 +40,7 @@ fn recorded_deletions(env: &Env) -> Vec<String> {
 
 /// The selected channels' ids (one `since` request each on a rerun without changes).
 fn channel_count(env: &Env) -> u64 {
-    let state: Value =
-        serde_json::from_slice(&std::fs::read(env.data().join(".matterbak-state.json")).unwrap())
-            .unwrap();
+    let state = read_json(&env.data().join(".matterbak-state.json"));
     state["channels"].as_object().unwrap().len() as u64
 }
 
@@ -63,11 +49,6 @@ fn middle_post(w: &World, channel: &str) -> (i64, String) {
     let c = w.channel(channel).unwrap();
     let (t, id) = c.live[c.live.len() / 2];
     (t, id.to_string())
-}
-
-fn channel_id(w: &World, team: &str, name: &str) -> String {
-    let t = w.team_by_name(team).unwrap().id.to_string();
-    w.channel_by_name(&t, name).unwrap().id.to_string()
 }
 
 fn dm_with(w: &World, me: &str, other: &str) -> String {
@@ -88,7 +69,7 @@ fn issue12_posts_saved_with_an_old_timestamp_are_found_by_the_count() {
     let env = Env::new(Scale::Demo);
     env.run_ok(&[]);
     let imported: Vec<String> = env.server.with_world(|w| {
-        let me = alice(w);
+        let me = user_id(w, "alice");
         let town = channel_id(w, "acme", "town-square");
         let off = channel_id(w, "acme", "off-topic");
         let dm = dm_with(w, &me, "bob");
@@ -244,7 +225,7 @@ fn issue12_runs_of_posts_in_one_millisecond_are_read_whole() {
 /// Sets every cursor of the state file `ahead` ms into the future.
 fn move_cursors(env: &Env, ahead: i64) {
     let p = env.data().join(".matterbak-state.json");
-    let mut state: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+    let mut state: Value = read_json(&p);
     for c in state["channels"].as_object_mut().unwrap().values_mut() {
         let t = c["max_update_at"].as_i64().unwrap();
         c["max_update_at"] = (t + ahead).into();
@@ -254,7 +235,7 @@ fn move_cursors(env: &Env, ahead: i64) {
 
 fn max_cursor(env: &Env) -> i64 {
     let p = env.data().join(".matterbak-state.json");
-    let state: Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
+    let state: Value = read_json(&p);
     state["channels"]
         .as_object()
         .unwrap()
@@ -267,7 +248,7 @@ fn max_cursor(env: &Env) -> i64 {
 /// Adds `n` posts and edits one post in town-square; returns the new ids and the edited one.
 fn change_town_square(env: &Env, n: usize) -> (Vec<String>, String) {
     env.server.with_world(|w| {
-        let me = alice(w);
+        let me = user_id(w, "alice");
         let town = channel_id(w, "acme", "town-square");
         let new = (0..n)
             .map(|k| {
@@ -373,7 +354,7 @@ fn issue12_reread_every_finds_what_no_counter_shows() {
     // A post imported while the state had no count to compare with (a state file of an
     // earlier version): no counter can show it.
     let p = env.data().join(".matterbak-state.json");
-    let mut state: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+    let mut state: Value = read_json(&p);
     for c in state["channels"].as_object_mut().unwrap().values_mut() {
         let c = c.as_object_mut().unwrap();
         c.remove("msg_count");
@@ -381,7 +362,7 @@ fn issue12_reread_every_finds_what_no_counter_shows() {
     }
     std::fs::write(&p, serde_json::to_vec(&state).unwrap()).unwrap();
     let id = env.server.with_world(|w| {
-        let me = alice(w);
+        let me = user_id(w, "alice");
         let town = channel_id(w, "acme", "town-square");
         let (t, _) = middle_post(w, &town);
         w.import_post(&town, &me, "imported long ago", None, t - 1)
@@ -394,7 +375,7 @@ fn issue12_reread_every_finds_what_no_counter_shows() {
     );
 
     // Every channel's last full read long ago: --reread-every reads them all.
-    let mut state: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+    let mut state: Value = read_json(&p);
     for c in state["channels"].as_object_mut().unwrap().values_mut() {
         c["full_read_day"] = 0.into();
     }

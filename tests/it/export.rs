@@ -2,26 +2,14 @@
 //! authors, files, reactions, threads and markers, from a data dir and from the zip.
 
 use std::io::Read;
-use std::process::{Command, Output};
 
 use fakemm::Scale;
 use serde_json::Value;
 
-use crate::util::{text, Env};
-
-/// `matterbak <args>` in the env's folder (no backup options).
-fn exec(env: &Env, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_matterbak"))
-        .current_dir(env.tmp.path())
-        .env("TZ", "UTC")
-        .env_remove("RUST_LOG")
-        .args(args)
-        .output()
-        .unwrap()
-}
+use crate::util::{alice, text, Env};
 
 fn ok(env: &Env, args: &[&str]) -> String {
-    let out = exec(env, args);
+    let out = env.exec(args);
     assert_eq!(out.status.code(), Some(0), "{args:?}\n{}", text(&out));
     String::from_utf8(out.stdout).unwrap()
 }
@@ -41,9 +29,7 @@ struct Scene {
 /// that the edit and the deletion are in the backup's history.
 fn scene() -> (Env, Scene) {
     let env = Env::new(Scale::Tiny);
-    let me = env
-        .server
-        .with_world(|w| w.user_by_name("alice").unwrap().id.to_string());
+    let me = alice(&env);
     let channel = env.server.with_world(|w| {
         let c = w.member_channels(&me);
         c.into_iter()
@@ -226,9 +212,7 @@ fn md_without_a_channel_exports_every_channel_and_bad_names_exit_2() {
     let env = Env::new(Scale::Tiny);
     env.run_ok(&[]);
     let all = ok(&env, &["export", "md", "-d", "data"]);
-    let me = env
-        .server
-        .with_world(|w| w.user_by_name("alice").unwrap().id.to_string());
+    let me = alice(&env);
     let (channels, posts) = env.server.with_world(|w| {
         let c = w.member_channels(&me);
         let n: usize = c.iter().map(|c| w.live_posts(c).len()).sum();
@@ -240,13 +224,10 @@ fn md_without_a_channel_exports_every_channel_and_bad_names_exit_2() {
         posts
     );
 
-    let out = exec(
-        &env,
-        &["export", "md", "-d", "data", "-c", "no-such-channel"],
-    );
+    let out = env.exec(&["export", "md", "-d", "data", "-c", "no-such-channel"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-channel"));
-    let out = exec(&env, &["export", "md", "-d", "missing-dir"]);
+    let out = env.exec(&["export", "md", "-d", "missing-dir"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing-dir"));
 }

@@ -4,20 +4,17 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use fakemm::{Scale, World};
 use serde_json::Value;
 
 use crate::browser::{chromium, outside_loads, render, static_problems, Rendered};
-use crate::util::{text, tree, Env};
+use crate::util::{channel_id, read_json, text, tree, user_id, Env};
 
 /// Runs `matterbak export html -d <from> -o <site> <extra>` in the env's folder.
 fn export(env: &Env, from: &Path, site: &str, extra: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_matterbak"))
-        .current_dir(env.tmp.path())
-        .env_remove("RUST_LOG")
-        .env("TZ", "UTC")
+    env.bare()
         .args(["export", "html", "-d"])
         .arg(from)
         .args(["-o", site])
@@ -30,10 +27,6 @@ fn export_ok(env: &Env, from: &Path, site: &str, extra: &[&str]) -> PathBuf {
     let out = export(env, from, site, extra);
     assert_eq!(out.status.code(), Some(0), "export failed:\n{}", text(&out));
     env.path(site)
-}
-
-fn channel_id(w: &World, team: &str, name: &str) -> String {
-    w.channel_by_names(team, name).unwrap().id.to_string()
 }
 
 /// The live post of a channel with this message (the first, oldest).
@@ -620,8 +613,7 @@ fn a_rerun_replaces_the_site_and_the_same_backup_gives_the_same_site() {
         1
     );
     assert_eq!(std::fs::read(site.join("my-notes.txt")).unwrap(), b"mine");
-    let marker: Value =
-        serde_json::from_slice(&std::fs::read(site.join(".matterbak-site.json")).unwrap()).unwrap();
+    let marker: Value = read_json(&site.join(".matterbak-site.json"));
     let listed: BTreeSet<String> = marker["files"]
         .as_array()
         .unwrap()
@@ -660,7 +652,7 @@ fn hostile_names_and_ids_stay_inside_the_site_and_are_shown_as_text() {
     let env = Env::new(Scale::Tiny);
     let evil = env.server.with_world(|w| {
         let acme = w.team_by_name("acme").unwrap().id.to_string();
-        let me = w.user_by_name("alice").unwrap().id.to_string();
+        let me = user_id(w, "alice");
         let con = w.add_user("con", "x").unwrap();
         w.add_team_member(&acme, &con).unwrap();
         let evil = w

@@ -6,21 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use fakemm::{Scale, World};
 use serde_json::Value;
 
-use crate::oracle::{assert_matches_keeping, everything, expected, Opts, Want};
-use crate::util::{text, tree, Env};
-
-fn alice(env: &Env) -> String {
-    env.server
-        .with_world(|w| w.user_by_name("alice").unwrap().id.to_string())
-}
-
-fn want_all(env: &Env) -> BTreeMap<String, Want> {
-    let me = alice(env);
-    env.server.with_world(|w| {
-        let (c, t) = everything(w, &me);
-        expected(w, &me, &c, &t, Opts::default())
-    })
-}
+use crate::oracle::{assert_matches_keeping, everything, want_all};
+use crate::util::{
+    alice, channel_id, posts_requests, text, tree, user_id, user_posts, verify, Env,
+};
 
 /// The stored file of a post (its path relative to the data dir).
 fn post_path(files: &BTreeMap<String, Vec<u8>>, id: &str) -> String {
@@ -38,14 +27,6 @@ fn history(files: &BTreeMap<String, Vec<u8>>, id: &str) -> Value {
         .find(|k| k.ends_with(&format!("/history/{id}.json")))
         .unwrap_or_else(|| panic!("no history for {id}"));
     serde_json::from_slice(&files[k]).unwrap()
-}
-
-fn posts_requests(env: &Env) -> u64 {
-    env.server
-        .request_counts()
-        .get("GET /api/v4/channels/{channel_id}/posts")
-        .copied()
-        .unwrap_or(0)
 }
 
 fn root_with_replies(w: &World, p: &str) -> bool {
@@ -158,7 +139,7 @@ fn every_kind_of_change_is_picked_up_and_nothing_is_lost() {
             })
             .unwrap()
             .clone();
-        let bob = w.user_by_name("bob").unwrap().id.to_string();
+        let bob = user_id(w, "bob");
 
         for p in &edited {
             w.edit_post(p, "edited by the test").unwrap();
@@ -192,7 +173,7 @@ fn every_kind_of_change_is_picked_up_and_nothing_is_lost() {
         w.archive_channel(&to_archive).unwrap();
         w.set_profile_picture(&bob).unwrap();
         w.add_emoji("brand-new-emoji", &bob).unwrap();
-        let dave = w.user_by_name("dave").unwrap().id.to_string();
+        let dave = user_id(w, "dave");
         w.deactivate_user(&dave).unwrap();
         Changed {
             edited,
@@ -207,7 +188,7 @@ fn every_kind_of_change_is_picked_up_and_nothing_is_lost() {
     let out = env.run_ok(&[]);
     let after = tree(&env.data());
     assert_matches_keeping(&env.data(), &want_all(&env), &ch.kept_ids);
-    let (code, report) = crate::robust::verify(&env);
+    let (code, report) = verify(&env);
     assert_eq!(code, 0, "{report}");
     assert!(after
         .keys()
@@ -278,16 +259,8 @@ fn more_than_a_thousand_changes_in_one_channel_fall_back_to_a_full_read() {
     let env = Env::new(Scale::Demo);
     env.run_ok(&[]);
     let edited = env.server.with_world(|w| {
-        let c = w
-            .channel_by_names("acme", "engineering")
-            .unwrap()
-            .id
-            .to_string();
-        let posts: Vec<String> = w
-            .live_posts(&c)
-            .into_iter()
-            .filter(|p| w.post(p).unwrap().post_type.is_empty())
-            .collect();
+        let c = channel_id(w, "acme", "engineering");
+        let posts = user_posts(w, &c);
         assert!(posts.len() > 500);
         for p in &posts {
             w.edit_post(p, "mass edit").unwrap();

@@ -9,11 +9,7 @@ use std::path::{Path, PathBuf};
 
 use fakemm::Scale;
 
-use crate::util::{text, tree, Env};
-
-fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use crate::util::{hold_lock, stderr, text, tree, Env};
 
 /// Every regular file below `root` (links are not followed), relative path -> bytes.
 fn real_files(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
@@ -173,10 +169,8 @@ fn a_lock_file_that_is_a_link_is_not_followed() {
 #[test]
 fn a_locked_data_dir_is_refused_before_any_request() {
     let env = Env::new(Scale::Tiny);
-    std::fs::create_dir(env.data()).unwrap();
-    // Another run holds the lock (the same `flock` a matterbak takes).
-    let held = std::fs::File::create(env.data().join(".matterbak.lock")).unwrap();
-    held.try_lock().unwrap();
+    // Another run holds the lock.
+    let held = hold_lock(&env.data());
     let out = env.run(&[]);
     assert_eq!(out.status.code(), Some(6), "{}", text(&out));
     assert!(stderr(&out).contains("another matterbak"), "{}", text(&out));
@@ -261,9 +255,8 @@ fn a_failed_login_leaves_no_data_dir() {
     env.write_credentials(&serde_json::json!({
         "user": "alice", "password": "wrong", "url": env.server.base_url()
     }));
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_matterbak"));
-    env.hermetic(&mut cmd);
-    let out = cmd
+    let out = env
+        .bare()
         .args([
             "--credentials",
             "credentials.json",

@@ -2,21 +2,18 @@
 //! server's world; the skeleton round trip through the backup; login errors and exit codes.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use fakemm::{Scale, World};
 use serde_json::{json, Value};
 
-use crate::util::{text, Env};
+use crate::util::{closed_port, text, Env};
 
-/// `matterbak list --credentials credentials.json [extra]` in the env's folder, in UTC,
+/// `matterbak list --credentials credentials.json [extra]` as [`Env::bare`] runs it,
 /// without a rate limit unless `extra` sets one.
 fn list(env: &Env, extra: &[&str]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_matterbak"));
-    c.current_dir(env.tmp.path())
-        .env_remove("RUST_LOG")
-        .env("TZ", "UTC")
-        .args(["list", "--credentials", "credentials.json"]);
+    let mut c = env.bare();
+    c.args(["list", "--credentials", "credentials.json"]);
     if !extra.contains(&"--rate-limit") {
         c.args(["--rate-limit", "0"]);
     }
@@ -460,11 +457,7 @@ fn login_errors_exit_like_the_backup() {
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
     assert!(out.stdout.is_empty());
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = closed_port();
     env.write_credentials(&json!({"user": "alice", "password": "alice-password", "url": format!("http://127.0.0.1:{port}/api")}));
     let out = list(&env, &[]);
     assert_eq!(out.status.code(), Some(5), "{}", text(&out));

@@ -8,24 +8,19 @@ use std::process::{Command, Output, Stdio};
 use fakemm::{FakeServer, Scale, World};
 use serde_json::json;
 
-use crate::util::{text, Env, SEED};
+use crate::util::{closed_port, script_available, stderr, text, user_id, Env, SEED};
 
 const MFA_SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DP";
 
 /// `matterbak list [extra]` in the env's folder with only the environment `vars` (plus the
 /// hermetic basics), no rate limit, standard input closed (not a terminal).
 fn list(env: &Env, vars: &[(&str, &str)], extra: &[&str]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_matterbak"));
-    env.hermetic(&mut c);
+    let mut c = env.bare();
     c.args(["list", "--rate-limit", "0"])
         .args(extra)
         .envs(vars.iter().copied())
         .stdin(Stdio::null());
     c.output().unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 #[track_caller]
@@ -62,7 +57,7 @@ fn password_session_token_and_personal_access_token() {
     );
 
     let session = env.server.with_world(|w| {
-        let alice = w.user_by_name("alice").unwrap().id.to_string();
+        let alice = user_id(w, "alice");
         w.create_session(&alice).unwrap()
     });
     for token in [session.as_str(), "alicepersonalaccesstoken0000"] {
@@ -84,9 +79,8 @@ fn environment_variables_alone_run_a_backup_without_a_credentials_file() {
     let env = Env::new(Scale::Tiny);
     std::fs::remove_file(env.path("credentials.json")).unwrap();
     let u = url(&env);
-    let mut c = Command::new(env!("CARGO_BIN_EXE_matterbak"));
-    env.hermetic(&mut c);
-    let out = c
+    let out = env
+        .bare()
         .args(["--channels", "channels.json", "-d", "data", "-o", "out.zip"])
         .args(["--rate-limit", "0"])
         .env("MATTERBAK_URL", &u)
@@ -185,10 +179,7 @@ fn a_flag_beats_the_environment_which_beats_the_file() {
     // ... and the flag beats the environment
     assert_listed(&list(&env, &vars, &["--user", "alice"]));
     // the same for the URL: a dead one in the environment, the right one as a flag
-    let dead = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://{}", l.local_addr().unwrap())
-    };
+    let dead = format!("http://127.0.0.1:{}", closed_port());
     let vars = [
         ("MATTERBAK_PASSWORD", "alice-password"),
         ("MATTERBAK_URL", dead.as_str()),
@@ -325,12 +316,7 @@ fn a_wrong_or_malformed_mfa_code_exits_4() {
 #[test]
 fn mfa_code_is_asked_on_a_terminal() {
     let env = mfa_env();
-    if Command::new("script").arg("--version").output().is_err() {
-        assert!(
-            std::env::var("CI").is_err(),
-            "`script` (util-linux) is needed"
-        );
-        eprintln!("skipped: no `script` command for a pseudo-terminal");
+    if !script_available() {
         return;
     }
     let cmd = format!(

@@ -1,8 +1,6 @@
 //! Issue 6, for operators: one test per exit code, each with its `--summary-json`; `-q`,
 //! `-vv`, `--log-format json`, no escape bytes without a terminal; completions and man page.
 
-use std::fs::{File, OpenOptions};
-use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
@@ -10,7 +8,7 @@ use fakemm::faults::Faults;
 use fakemm::Scale;
 use serde_json::Value;
 
-use crate::util::{text, Env};
+use crate::util::{closed_port, hold_lock, read_json, stderr, text, Env};
 
 const FAST: [&str; 4] = ["--retry-wait-scale", "0.01", "--retries", "1"];
 
@@ -25,7 +23,7 @@ fn run_with_summary(env: &Env, extra: &[&str]) -> (Output, Value) {
 
 fn read_summary(env: &Env) -> Value {
     let path = env.path("summary.json");
-    let v: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let v: Value = read_json(&path);
     // written atomically: no temp file beside it
     let temps: Vec<_> = std::fs::read_dir(env.tmp.path())
         .unwrap()
@@ -79,10 +77,6 @@ fn check_summary(v: &Value, code: i32, outcome: &str) {
     assert!(v["requests"].is_u64() && v["rate_limit_wait_secs"].is_f64());
     assert!(v["http_secs"].is_f64() && v["failures"].is_array());
     assert_eq!(v["error"].is_null(), code == 0 || code == 3, "{v:#}");
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 #[test]
@@ -197,10 +191,7 @@ fn exit_4_wrong_password() {
 #[test]
 fn exit_5_unreachable() {
     let env = Env::new(Scale::Tiny);
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    }; // closed again: nothing listens there
+    let port = closed_port();
     env.write_credentials(&serde_json::json!({
         "user": "alice", "password": "alice-password",
         "url": format!("http://127.0.0.1:{port}/api")
@@ -208,20 +199,6 @@ fn exit_5_unreachable() {
     let (out, v) = run_with_summary(&env, &["--connect-timeout", "2"]);
     assert_eq!(out.status.code(), Some(5), "{}", text(&out));
     check_summary(&v, 5, "unreachable");
-}
-
-/// Holds the data dir's lock as another run would.
-fn hold_lock(data: &Path) -> File {
-    std::fs::create_dir_all(data).unwrap();
-    let f = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(data.join(".matterbak.lock"))
-        .unwrap();
-    f.try_lock().unwrap();
-    f
 }
 
 #[test]
@@ -340,4 +317,61 @@ fn completions_and_man_page_come_from_the_cli_definition() {
     let help = Command::new(bin).arg("--help").output().unwrap();
     let help = String::from_utf8_lossy(&help.stdout);
     assert!(!help.contains("completions") && help.contains("--summary-json"));
+}
+
+/// The options of every command (`-v`, `-q`, `--log-format`) sit under their own heading in
+/// every `--help`, never under "Server and login"; the EXIT STATUS of `--help` is the one made
+/// from the exit-code table in `error.rs`.
+#[test]
+fn help_headings_and_exit_status_come_from_one_place() {
+    let bin = env!("CARGO_BIN_EXE_matterbak");
+    for cmd in [
+        &[][..],
+        &["list"],
+        &["export"],
+        &["export", "html"],
+        &["export", "md"],
+        &["export", "hgf"],
+        &["export", "jsonl"],
+        &["verify"],
+        &["zip"],
+    ] {
+        let out = Command::new(bin).args(cmd).arg("--help").output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{cmd:?}: {}", text(&out));
+        let help = String::from_utf8_lossy(&out.stdout);
+        // The heading above each option line: the last line before it that ends with ':' and
+        // does not start with a space.
+        let mut heading = "";
+        let mut seen = 0;
+        for line in help.lines() {
+            if !line.starts_with(' ') && line.ends_with(':') {
+                heading = line;
+            }
+            let flag = line.trim_start();
+            for opt in ["-v, --verbose", "-q, --quiet", "--log-format"] {
+                if flag.starts_with(opt) {
+                    assert_eq!(
+                        heading, "Logging:",
+                        "{cmd:?}: {opt} under {heading}\n{help}"
+                    );
+                    seen += 1;
+                }
+            }
+        }
+        assert_eq!(seen, 3, "{cmd:?}: the three options once each\n{help}");
+    }
+    let out = Command::new(bin).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        help.trim_end()
+            .ends_with(&matterbak::error::exit_status_help_all()),
+        "{help}"
+    );
+    for (code, e) in [(0, "success: everything"), (6, "lock"), (130, "a rerun")] {
+        let line = help
+            .lines()
+            .find(|l| l.starts_with(&format!("    {code:<5}")))
+            .unwrap_or_else(|| panic!("no line for {code}: {help}"));
+        assert!(line.contains(e), "{line}");
+    }
 }

@@ -10,6 +10,8 @@ use fakemm::World;
 use matterbak::store::layout::{post_file, sanitize};
 use serde_json::Value;
 
+use crate::util::{alice, Env};
+
 /// What a backup should contain.
 #[derive(Clone, Copy, Default)]
 pub struct Opts {
@@ -23,6 +25,20 @@ pub enum Want {
     /// The threads file: root -> set of replies.
     Threads(BTreeMap<String, BTreeSet<String>>),
     Bytes(Vec<u8>),
+}
+
+/// The expected files of a backup of everything alice sees, with the default options.
+pub fn want_all(env: &Env) -> BTreeMap<String, Want> {
+    want_all_with(env, Opts::default())
+}
+
+/// The expected files of a backup of everything alice sees, with options `o`.
+pub fn want_all_with(env: &Env, o: Opts) -> BTreeMap<String, Want> {
+    let me = alice(env);
+    env.server.with_world(|w| {
+        let (c, t) = everything(w, &me);
+        expected(w, &me, &c, &t, o)
+    })
 }
 
 /// The expected files for the given channels (ids) and teams (ids), as seen by `viewer`.

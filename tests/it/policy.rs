@@ -5,18 +5,14 @@
 use fakemm::Scale;
 use serde_json::Value;
 
-use crate::util::{text, tree, Env};
+use crate::util::{read_json, stderr, text, tree, user_id, verify, Env};
 
 fn summary(env: &Env) -> Value {
-    serde_json::from_slice(&std::fs::read(env.path("summary.json")).unwrap()).unwrap()
+    read_json(&env.path("summary.json"))
 }
 
 fn team_member(id: &str) -> fakemm::Id {
     fakemm::Id::lookup(id)
-}
-
-fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// `ExperimentalViewArchivedChannels=false` (servers up to v10): the archived channels are
@@ -26,8 +22,8 @@ fn stderr(out: &std::process::Output) -> String {
 fn archived_channels_the_server_hides_are_kept_and_listed_once() {
     let env = Env::new(Scale::Tiny);
     let (team, labels) = env.server.with_world(|w| {
-        let me = w.user_by_name("alice").unwrap().id.to_string();
-        let bob = w.user_by_name("bob").unwrap().id.to_string();
+        let me = user_id(w, "alice");
+        let bob = user_id(w, "bob");
         let team = w
             .teams
             .values()
@@ -114,7 +110,7 @@ fn archived_channels_the_server_hides_are_kept_and_listed_once() {
     }
     // A channel archived before the backup ever read it: listed as well; the backup verifies.
     let never = env.server.with_world(|w| {
-        let me = w.user_by_name("alice").unwrap().id.to_string();
+        let me = user_id(w, "alice");
         let tid = w.team_by_name(&team).unwrap().id.to_string();
         let c = w
             .add_channel(&tid, 'O', "never-seen", "never-seen", [&me])
@@ -134,7 +130,7 @@ fn archived_channels_the_server_hides_are_kept_and_listed_once() {
             .any(|c| c == never.as_str()),
         "{s:#}"
     );
-    let (code, report) = crate::robust::verify(&env);
+    let (code, report) = verify(&env);
     assert_eq!(code, 0, "{report}");
 }
 
@@ -145,8 +141,8 @@ fn archived_channels_the_server_hides_are_kept_and_listed_once() {
 fn users_the_server_does_not_show_are_reported_once_and_their_posts_kept() {
     let env = Env::new(Scale::Tiny);
     let (zed, posts) = env.server.with_world(|w| {
-        let me = w.user_by_name("alice").unwrap().id.to_string();
-        let bob = w.user_by_name("bob").unwrap().id.to_string();
+        let me = user_id(w, "alice");
+        let bob = user_id(w, "bob");
         let team = w
             .teams
             .values()

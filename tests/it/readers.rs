@@ -12,8 +12,7 @@ use std::time::Duration;
 use fakemm::Scale;
 use serde_json::Value;
 
-use crate::robust::verify;
-use crate::util::{text, tree, Env};
+use crate::util::{requests, text, tree, verify, Env};
 
 /// The attachments of the data set whose names a client could mistake for its own files.
 const ODD: [&str; 5] = [
@@ -25,21 +24,7 @@ const ODD: [&str; 5] = [
 ];
 
 fn attachment_downloads(env: &Env) -> u64 {
-    env.server
-        .request_counts()
-        .get("GET /api/v4/files/{file_id}")
-        .copied()
-        .unwrap_or(0)
-}
-
-fn matterbak(env: &Env, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_matterbak"))
-        .current_dir(env.tmp.path())
-        .env("TZ", "UTC")
-        .env_remove("RUST_LOG")
-        .args(args)
-        .output()
-        .unwrap()
+    requests(env, "GET /api/v4/files/{file_id}")
 }
 
 /// The path (relative to the data dir) of the stored attachment called `name`.
@@ -166,10 +151,8 @@ fn verify_stays_small_whatever_the_file_sizes() {
     let id = post.rsplit("__").next().unwrap().trim_end_matches(".json");
     big_json(&env.data().join(&post), &format!(r#"{{"id":"{id}""#), MIB);
 
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_matterbak"));
-    cmd.current_dir(env.tmp.path())
-        .env_remove("RUST_LOG")
-        .args(["verify", "-d", "data"]);
+    let mut cmd = env.bare();
+    cmd.args(["verify", "-d", "data"]);
     let (out, peak) = peak_rss(cmd);
     let stdout = String::from_utf8_lossy(&out.stdout);
     // The members file is valid JSON (streamed through); the post file is too large to be one.
@@ -191,7 +174,7 @@ fn verify_stays_small_whatever_the_file_sizes() {
 fn verify_of_a_zip_given_as_data_dir_is_a_usage_error() {
     let env = Env::new(Scale::Tiny);
     env.run_ok(&[]);
-    let out = matterbak(&env, &["verify", "-d", "out.zip"]);
+    let out = env.exec(&["verify", "-d", "out.zip"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("out.zip is a file, not a data dir"), "{err}");
@@ -241,7 +224,7 @@ fn an_attachment_larger_than_its_file_info_is_left_out_of_exports() {
     let f = std::fs::File::create(env.data().join(&notes)).unwrap();
     f.set_len(BIG).unwrap();
     drop(f);
-    let out = matterbak(&env, &["zip", "-d", "data", "-o", "crafted.zip"]);
+    let out = env.exec(&["zip", "-d", "data", "-o", "crafted.zip"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(std::fs::metadata(env.path("crafted.zip")).unwrap().len() < BIG / 10);
 
@@ -266,7 +249,7 @@ fn an_attachment_larger_than_its_file_info_is_left_out_of_exports() {
             ],
         ];
         for args in runs {
-            let out = matterbak(&env, args);
+            let out = env.exec(args);
             assert_eq!(out.status.code(), Some(3), "{args:?}\n{}", text(&out));
             let err = String::from_utf8_lossy(&out.stderr);
             assert!(
@@ -366,13 +349,13 @@ fn a_zip_naming_an_entry_twice_is_refused() {
         &["export", "html", "-d", "twice.zip", "-o", "site"],
         &["export", "jsonl", "twice.zip", "-o", "import/matter.jsonl"],
     ] {
-        let out = matterbak(&env, args);
+        let out = env.exec(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}\n{}", text(&out));
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(&user) && err.contains("twice"), "{err}");
     }
     assert!(!env.path("site").exists());
     // The zip it was made from is read as before.
-    let out = matterbak(&env, &["export", "md", "-d", "out.zip"]);
+    let out = env.exec(&["export", "md", "-d", "out.zip"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }

@@ -4,21 +4,8 @@ use std::time::Duration;
 
 use fakemm::Scale;
 
-use crate::oracle::{assert_matches, everything, expected, Opts};
-use crate::util::{temp_files, text, tree, Env};
-
-fn alice(env: &Env) -> String {
-    env.server
-        .with_world(|w| w.user_by_name("alice").unwrap().id.to_string())
-}
-
-fn want_all(env: &Env) -> std::collections::BTreeMap<String, crate::oracle::Want> {
-    let me = alice(env);
-    env.server.with_world(|w| {
-        let (c, t) = everything(w, &me);
-        expected(w, &me, &c, &t, Opts::default())
-    })
-}
+use crate::oracle::{assert_matches, everything, want_all};
+use crate::util::{alice, temp_files, text, tree, user_id, Env};
 
 #[test]
 fn rerun_picks_up_new_posts_and_channels_without_duplicates() {
@@ -58,7 +45,7 @@ fn rerun_picks_up_new_posts_and_channels_without_duplicates() {
             .unwrap();
         w.add_post(&ch, &me, "a reply", Some(&root), vec![])
             .unwrap();
-        let bob = w.user_by_name("bob").unwrap().id.to_string();
+        let bob = user_id(w, "bob");
         let nc = w
             .add_channel(
                 &t[0],

@@ -1,36 +1,13 @@
 //! Survival: the lock, verify as an oracle, healing, kill -9 at random moments, bad configs.
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use fakemm::Scale;
 use serde_json::json;
 
-use crate::oracle::{assert_matches, everything, expected, Opts};
-use crate::util::{temp_files, text, tree, Env};
-
-fn alice(env: &Env) -> String {
-    env.server
-        .with_world(|w| w.user_by_name("alice").unwrap().id.to_string())
-}
-
-fn want_all(env: &Env) -> std::collections::BTreeMap<String, crate::oracle::Want> {
-    let me = alice(env);
-    env.server.with_world(|w| {
-        let (c, t) = everything(w, &me);
-        expected(w, &me, &c, &t, Opts::default())
-    })
-}
-
-/// `matterbak verify -d data`: (exit code, output).
-pub fn verify(env: &Env) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_matterbak"))
-        .current_dir(env.tmp.path())
-        .args(["verify", "-d", "data"])
-        .output()
-        .unwrap();
-    (out.status.code().unwrap_or(-1), text(&out))
-}
+use crate::oracle::{assert_matches, want_all};
+use crate::util::{temp_files, text, tree, verify, Env};
 
 #[test]
 fn a_second_run_on_the_same_data_dir_refuses() {

@@ -5,19 +5,14 @@ use std::process::Command;
 
 use fakemm::Scale;
 
-use crate::util::{text, Env};
+use crate::util::{script_available, text, Env};
 
 const CLEAR: &str = "\r\x1b[2K";
 
 #[test]
 fn a_terminal_gets_a_status_line_that_is_cleared_and_a_pipe_gets_none() {
     let env = Env::new(Scale::Tiny);
-    if Command::new("script").arg("--version").output().is_err() {
-        assert!(
-            std::env::var("CI").is_err(),
-            "`script` (util-linux) is needed to run matterbak in a pseudo-terminal"
-        );
-        eprintln!("skipped: no `script` command for a pseudo-terminal");
+    if !script_available() {
         return;
     }
     // At 10 requests per second the run lasts a couple of seconds: several redraws.

@@ -1,4 +1,5 @@
-//! Shared helpers: a fake server with a temp dir, config files and a way to run the binary.
+//! Shared helpers: a fake server with a temp dir, config files and ways to run the binary, and
+//! what the tests look up in the world, the server's counters and the output.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -7,6 +8,9 @@ use fakemm::{FakeServer, Scale, World};
 use tempfile::TempDir;
 
 pub const SEED: u64 = 7;
+
+/// Retries without the real waits.
+pub const FAST: [&str; 2] = ["--retry-wait-scale", "0.01"];
 
 pub struct Env {
     pub server: FakeServer,
@@ -71,6 +75,19 @@ impl Env {
         c
     }
 
+    /// The binary in the temp dir, hermetic (see [`Env::hermetic`]), without the env's config
+    /// files, data dir or zip: for `list`, `verify` and the exports.
+    pub fn bare(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_matterbak"));
+        self.hermetic(&mut c);
+        c
+    }
+
+    /// `matterbak ARGS` as [`Env::bare`] runs it.
+    pub fn exec(&self, args: &[&str]) -> Output {
+        self.bare().args(args).output().unwrap()
+    }
+
     /// Runs in the temp dir, with none of the caller's login variables and `HOME` in the temp
     /// dir (so no real ~/.netrc is read).
     pub fn hermetic(&self, c: &mut Command) {
@@ -89,6 +106,14 @@ impl Env {
             "MATTERBAK_CA_CERT",
             "MATTERBAK_MIN_SPEED",
             "MATTERBAK_MIN_SPEED_TIME",
+            "MATTERBAK_REREAD_EVERY",
+            // reqwest honours the proxy variables: the fake server is on loopback.
+            "HTTP_PROXY",
+            "HTTPS_PROXY",
+            "ALL_PROXY",
+            "http_proxy",
+            "https_proxy",
+            "all_proxy",
         ] {
             c.env_remove(v);
         }
@@ -114,6 +139,92 @@ impl Env {
         );
         out
     }
+}
+
+/// `matterbak verify -d data`: (exit code, output).
+pub fn verify(env: &Env) -> (i32, String) {
+    let out = env.exec(&["verify", "-d", "data"]);
+    (out.status.code().unwrap_or(-1), text(&out))
+}
+
+/// The id of the user called `username`.
+pub fn user_id(w: &World, username: &str) -> String {
+    w.user_by_name(username).unwrap().id.to_string()
+}
+
+/// alice's id: the sample credentials log in as alice.
+pub fn alice(env: &Env) -> String {
+    env.server.with_world(|w| user_id(w, "alice"))
+}
+
+/// The id of the channel `name` of the team called `team`.
+pub fn channel_id(w: &World, team: &str, name: &str) -> String {
+    w.channel_by_names(team, name).unwrap().id.to_string()
+}
+
+/// The live posts of a channel that users wrote (no system messages), oldest first.
+pub fn user_posts(w: &World, channel: &str) -> Vec<String> {
+    w.live_posts(channel)
+        .into_iter()
+        .filter(|p| w.post(p).unwrap().post_type.is_empty())
+        .collect()
+}
+
+/// How many requests the server counted for `route` (as `"GET /api/v4/files/{file_id}"`).
+pub fn requests(env: &Env, route: &str) -> u64 {
+    env.server.request_counts().get(route).copied().unwrap_or(0)
+}
+
+/// How many pages of posts the server answered.
+pub fn posts_requests(env: &Env) -> u64 {
+    requests(env, "GET /api/v4/channels/{channel_id}/posts")
+}
+
+/// The JSON file at `path`.
+pub fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// The output's stderr as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Whether `script` (util-linux) is there to run the binary in a pseudo-terminal. On CI it
+/// must be; elsewhere the caller skips its test, and this says so.
+pub fn script_available() -> bool {
+    if Command::new("script").arg("--version").output().is_ok() {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").is_err(),
+        "`script` (util-linux) is needed to run matterbak in a pseudo-terminal"
+    );
+    eprintln!("skipped: no `script` command for a pseudo-terminal");
+    false
+}
+
+/// A port nobody listens on (bound, then closed again).
+pub fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Holds the data dir's lock (the same `flock` a matterbak takes) as another run would.
+pub fn hold_lock(data: &Path) -> std::fs::File {
+    std::fs::create_dir_all(data).unwrap();
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(data.join(".matterbak.lock"))
+        .unwrap();
+    f.try_lock().unwrap();
+    f
 }
 
 pub fn text(out: &Output) -> String {

@@ -1,10 +1,16 @@
 //! The zip step: `--no-zip`, `matterbak zip`, and a rerun that copies unchanged entries.
 
-use std::process::Command;
-
 use fakemm::Scale;
 
-use crate::util::{text, tree, Env};
+use crate::util::{text, tree, user_id, Env};
+
+/// How many files the zip holds: every file of the data dir but the lock.
+fn zipped_files(env: &Env) -> usize {
+    tree(&env.data())
+        .keys()
+        .filter(|k| !k.ends_with(".matterbak.lock"))
+        .count()
+}
 
 #[test]
 fn no_zip_then_zip_then_a_rerun_reuses_every_unchanged_entry() {
@@ -12,21 +18,14 @@ fn no_zip_then_zip_then_a_rerun_reuses_every_unchanged_entry() {
     env.run_ok(&["--no-zip"]);
     assert!(!env.zip().exists(), "--no-zip writes no zip");
 
-    let out = Command::new(env!("CARGO_BIN_EXE_matterbak"))
-        .current_dir(env.tmp.path())
-        .args(["zip", "-d", "data", "-o", "out.zip"])
-        .output()
-        .unwrap();
+    let out = env.exec(&["zip", "-d", "data", "-o", "out.zip"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains(" 0 copied from the previous zip"));
 
     // A rerun without changes on the server: every file entry comes from the previous zip.
     let out = env.run_ok(&[]);
     let line = String::from_utf8_lossy(&out.stdout).to_string();
-    let files = tree(&env.data())
-        .keys()
-        .filter(|k| !k.ends_with(".matterbak.lock"))
-        .count();
+    let files = zipped_files(&env);
     assert!(
         line.contains(&format!("({files} entries, {files} reused"))
             || line.contains(&format!("unchanged ({files} entries")),
@@ -44,7 +43,7 @@ fn no_zip_then_zip_then_a_rerun_reuses_every_unchanged_entry() {
 
     // A new post with a file, and a rerun: the new and changed files are compressed anew.
     env.server.with_world(|w| {
-        let me = w.user_by_name("alice").unwrap().id.to_string();
+        let me = user_id(w, "alice");
         let c = w.member_channels(&me)[0].clone();
         w.add_post(
             &c,
@@ -57,10 +56,7 @@ fn no_zip_then_zip_then_a_rerun_reuses_every_unchanged_entry() {
     });
     let out = env.run_ok(&[]);
     let line = String::from_utf8_lossy(&out.stdout).to_string();
-    let files = tree(&env.data())
-        .keys()
-        .filter(|k| !k.ends_with(".matterbak.lock"))
-        .count();
+    let files = zipped_files(&env);
     let reused: usize = line
         .split(&format!("({files} entries, "))
         .nth(1)

@@ -41,7 +41,7 @@ use self::site::{Site, SitePath};
 use crate::cancel::{Cancel, Cancelled};
 use crate::error::Fatal;
 use crate::export::model::Backup;
-use crate::fetch::human_bytes;
+use crate::units::human_bytes;
 
 /// Options of `matterbak export html`.
 #[derive(Debug, Clone, clap::Args)]

@@ -11,7 +11,7 @@ use super::lookup::{file_path, OnPage, Person};
 use super::render::{emoji_html, escape, escape_into, markdown, safe_url};
 use crate::export::model::{Attachment, Post};
 use crate::export::time;
-use crate::fetch::human_bytes;
+use crate::units::human_bytes;
 
 /// The largest thumbnail, in CSS pixels (the style sheet says the same).
 const THUMB_W: u64 = 320;

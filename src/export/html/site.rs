@@ -393,7 +393,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         fs::write(d.path().join("important.doc"), b"x").unwrap();
         let err = Site::open(d.path()).err().unwrap();
-        assert_eq!(crate::error::code_for(&err), crate::error::Code::Usage);
+        assert_eq!(crate::error::code_for(&err, &[]), crate::error::Code::Usage);
         assert!(err.to_string().contains(MARKER), "{err}");
         // An empty folder is fine.
         let e = tempfile::tempdir().unwrap();

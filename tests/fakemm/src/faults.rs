@@ -2,7 +2,7 @@
 //! server produces (5xx, 429 bursts, dropped connections, truncated bodies, slow responses, 408).
 //!
 //! The configuration ([`Faults`]) lives in `World.config.faults`. The middleware numbers every
-//! `/api/v4` request since the faults were (re)set and asks [`FaultSeq::next`] what to do with
+//! `/api/v4` request since the faults were (re)set and asks [`FaultSeq::next_step`] what to do with
 //! request `n`; the answer depends only on `(seed, n)`, so the same seed and the same request
 //! sequence give the same faults. `/__fake/*` requests never reach the injector.
 

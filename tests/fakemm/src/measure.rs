@@ -8,6 +8,9 @@
 //! FILE -- CMD...` instead ([`run_measured`]): a freshly exec'd, small fakemm that forks the
 //! command, waits for it with `wait4` and writes the figures to FILE ([`measure_main`]).
 
+// getrusage(2) and wait4(2) have no safe wrapper in std or rustix; each call says why it is sound.
+#![allow(unsafe_code)]
+
 use std::process::{Command, ExitStatus};
 use std::time::Instant;
 
