@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The benchmark of issue 7: builds release binaries and runs `fakemm bench` (see README.md,
-# "Benchmark"). Options go to `fakemm bench`, e.g.:
+# The benchmark of issue 7: builds release binaries and runs `fakemm bench` (see docs/benchmark.md).
+# Options go to `fakemm bench`, e.g.:
 #   scripts/bench.sh                          # Large, with the original matterbak 0.5.2 if python3 can install it
 #   scripts/bench.sh --with-rate-limit        # also a full backup at --rate-limit 10 (about 6 more minutes)
 #   scripts/bench.sh --no-original --scale demo

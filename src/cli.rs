@@ -306,6 +306,11 @@ pub struct VerifyArgs {
     /// The data dir to check.
     #[arg(short = 'd', long, value_name = "DIR", default_value = "data")]
     pub data_dir: PathBuf,
+    /// Also check this zip: every entry's data against its CRC-32, and that it holds what the
+    /// data dir holds [default: the backup's default zip matterbak_<user>.zip, if it exists
+    /// and the user is known from credentials.json, MATTERBAK_USER or ~/.netrc].
+    #[arg(long, value_name = "FILE")]
+    pub zip: Option<PathBuf>,
 }
 
 /// Options of the backup, named as in the original matterbak 0.5.2.

@@ -2,18 +2,27 @@
 //! Entries whose file is unchanged since the previous zip are copied from it as they are,
 //! compressed bytes and all, instead of being compressed again. Unchanged means: the same size
 //! and the modification time the previous zip recorded (then the file is not even read), or the
-//! same size and CRC-32 (a zip of the original tool, or a file touched since).
+//! same size and CRC-32 (a zip of the original tool, or a file touched since). A copied entry is
+//! checked first: against the checksum of its compressed bytes matterbak records for each entry
+//! ([`writer::Sum`]), or, in a zip without them, by inflating it and comparing its CRC-32. Damage
+//! in the previous zip is not carried forward. Links inside the data dir are never followed:
+//! they are left out, with a warning.
 
-use std::fs::File;
+use std::fs::{File, Metadata};
 use std::io::{self, BufWriter, Read, Seek};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+mod check;
 mod previous;
+mod walk;
 mod writer;
 
+use check::EntryCheck;
+pub use check::{check_zip, ZipCheck};
 use previous::{Entry, Previous};
+use walk::{open_regular, walk_order, Walk};
 use writer::{Stamp, ZipOut};
 
 use crate::cancel::Cancel;
@@ -26,6 +35,9 @@ const STORED_EXT: &[&str] = &[
     "xlsx", "pptx", "odt", "ods", "odp", "jar", "apk", "pdf",
 ];
 
+/// After this many damaged entries the previous zip is not used any more.
+const MAX_DAMAGED: u64 = 3;
+
 /// What went into the zip.
 #[derive(Debug, Default)]
 pub struct ZipStats {
@@ -34,13 +46,22 @@ pub struct ZipStats {
     pub kept: bool,
     /// Entries copied from the previous zip without compressing them again.
     pub reused: u64,
+    /// Entries of the previous zip found damaged, and compressed afresh from the data dir.
+    pub damaged: u64,
     pub bytes_in: u64,
     pub bytes_out: u64,
 }
 
+/// The zip a backup writes when no `-o` is given: `matterbak_<user>.zip` in the working
+/// directory.
+pub fn default_output(user: &str) -> PathBuf {
+    PathBuf::from(format!("matterbak_{user}.zip"))
+}
+
 /// Zips the contents of `data_dir` (paths relative to it, folders before their contents, names
 /// in byte order) into `output`. Entries of a previous zip at `output` whose file has not
-/// changed are copied from it without compressing them again.
+/// changed are copied from it without compressing them again. Call it holding the data dir's
+/// lock: temp files a killed run left beside `output` are removed.
 ///
 /// # Errors
 /// I/O errors on the data dir or the output; [`crate::cancel::Cancelled`] when interrupted.
@@ -85,13 +106,42 @@ pub fn write_zip_level(
     if !data_dir.is_dir() {
         anyhow::bail!("{} is not a directory", data_dir.display());
     }
+    // An output that is a link (to another disk, say) is the user's choice: the zip is written
+    // where it points, and the link stays.
+    let resolved;
+    let output = match std::fs::symlink_metadata(output) {
+        Ok(m) if m.file_type().is_symlink() => {
+            // A link to a zip not written yet points nowhere so far.
+            resolved = match std::fs::canonicalize(output) {
+                Ok(p) => p,
+                Err(_) => atomic::parent(output).join(
+                    std::fs::read_link(output)
+                        .with_context(|| format!("reading the link {}", output.display()))?,
+                ),
+            };
+            resolved.as_path()
+        }
+        _ => output,
+    };
+    match atomic::remove_stale_temps_beside(output) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            "removed {n} temp files a killed run left beside {}",
+            output.display()
+        ),
+        Err(e) => tracing::warn!(
+            "could not remove the temp files a killed run left beside {}: {e}",
+            output.display()
+        ),
+    }
     let out_abs = std::path::absolute(output).unwrap_or_else(|_| output.to_path_buf());
     // Files modified in this second or later get no trusted time (see `stamp`).
     let started = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     match unchanged(data_dir, output, &out_abs, started, cancel) {
-        Ok(Some(stats)) => {
+        Ok(Some((stats, walk))) => {
+            warn_skipped(data_dir, &walk);
             // Up to date as of now, for whoever watches the zip's time.
             let f = File::options().append(true).open(output);
             if let Err(e) = f.and_then(|f| f.set_modified(std::time::SystemTime::now())) {
@@ -104,7 +154,7 @@ pub fn write_zip_level(
         Err(e) => tracing::debug!("comparing with the previous zip: {e:#}"),
     }
     let sync = DirSync::default();
-    let out = AtomicFile::create(output, &sync)
+    let out = AtomicFile::create_beside(output, &sync)
         .with_context(|| format!("creating the zip {}", output.display()))?;
     let spill = tempfile::tempfile_in(atomic::parent(output))
         .with_context(|| format!("creating a temp file beside {}", output.display()))?;
@@ -120,6 +170,7 @@ pub fn write_zip_level(
     };
 
     let mut stats = ZipStats::default();
+    let mut check = EntryCheck::default();
     let mut zip = ZipOut::new(
         BufWriter::with_capacity(1 << 20, ZipSink(out)),
         spill,
@@ -136,13 +187,20 @@ pub fn write_zip_level(
             continue;
         }
         let ctx = || format!("adding {} to the zip", path.display());
-        let meta = std::fs::metadata(&path).with_context(ctx)?;
+        let meta = std::fs::symlink_metadata(&path).with_context(ctx)?;
+        if meta.is_dir() != is_dir || !(is_dir || meta.is_file()) {
+            tracing::warn!(
+                "{}: not zipped: it became a link or another kind of file while being zipped",
+                path.display()
+            );
+            continue;
+        }
         let stamp = stamp(&meta, is_dir, started);
         if is_dir {
             zip.add_dir(&format!("{name}/"), stamp).with_context(ctx)?;
             continue;
         }
-        let mut f = LazyFile::new(&path);
+        let mut f = LazyFile::new(&path, &meta);
         let len = meta.len();
         stats.files += 1;
         stats.bytes_in += len;
@@ -153,11 +211,44 @@ pub fn write_zip_level(
                         && ((e.mtime.is_some() && e.mtime == stamp.mtime)
                             || crc_of(f.get().with_context(ctx)?).with_context(ctx)? == e.crc) =>
                 {
-                    let raw = &mut prev.raw(&e).with_context(ctx)?;
-                    zip.add_raw(&name, stamp, e.method, e.crc, e.comp, e.size, raw)
-                        .with_context(ctx)?;
-                    stats.reused += 1;
-                    continue;
+                    let copied = match prev.raw(&e) {
+                        Ok(mut raw) => {
+                            let what = (e.method, e.crc, e.comp, e.size, e.sum);
+                            Some(
+                                zip.add_checked(&name, stamp, what, &mut raw, &mut check)
+                                    .with_context(ctx)?,
+                            )
+                        }
+                        Err(err) => {
+                            tracing::warn!(
+                                "the previous zip {} is broken at {name} ({err}); compressing the rest afresh",
+                                output.display()
+                            );
+                            None
+                        }
+                    };
+                    match copied {
+                        Some(Ok(())) => {
+                            stats.reused += 1;
+                            continue;
+                        }
+                        None => previous = None,
+                        Some(Err(why)) => {
+                            stats.damaged += 1;
+                            tracing::warn!(
+                                "{name} in the previous zip {} is damaged ({why}); compressing it afresh from the data dir",
+                                output.display()
+                            );
+                            if stats.damaged >= MAX_DAMAGED {
+                                tracing::warn!(
+                                    "the previous zip {} has {} damaged entries; compressing the rest afresh",
+                                    output.display(),
+                                    stats.damaged
+                                );
+                                previous = None;
+                            }
+                        }
+                    }
                 }
                 Ok(_) => {}
                 Err(e) => {
@@ -196,13 +287,16 @@ pub fn write_zip_level(
         )
         .with_context(ctx)?;
     }
+    warn_skipped(data_dir, &walk);
     let entries = zip.entries();
-    let sink = zip
+    let (sink, end) = zip
         .finish()
-        .and_then(|w| w.into_inner().map_err(|e| e.into_error()))
+        .and_then(|(w, end)| Ok((w.into_inner().map_err(|e| e.into_error())?, end)))
         .with_context(|| format!("writing the zip {}", output.display()))?;
-    sink.0
-        .commit()
+    let mut file = sink.0;
+    // Past `end` lie only the bytes of an entry dropped at the end (damaged in the previous zip).
+    file.set_len(end)
+        .and_then(|()| file.commit())
         .with_context(|| format!("writing the zip {}", output.display()))?;
     stats.bytes_out = std::fs::metadata(output).map(|m| m.len()).unwrap_or(0);
     sync.sync()?;
@@ -213,17 +307,28 @@ pub fn write_zip_level(
     Ok(stats)
 }
 
+/// Says which links (and other entries that are neither file nor folder) were left out.
+fn warn_skipped(data_dir: &Path, walk: &Walk) {
+    for rel in walk.skipped() {
+        tracing::warn!(
+            "{}: a link (or not a regular file or folder): left out of the zip, not followed",
+            data_dir.join(rel).display()
+        );
+    }
+}
+
 /// Is the previous zip at `output` exactly the zip of `data_dir` as it is now (the same
 /// entries in the same order, each unchanged by size and recorded modification time, at the
-/// same offsets)? Then writing it again would copy it byte for byte. Reads the directory and
-/// the previous zip's central directory, no file contents. Returns what the zip holds.
+/// same offsets), and sound: each entry's data inflates to its CRC-32, and every byte of the
+/// file is what writing it again would write? Then it is kept. Reads the directory and the
+/// previous zip, not the files. Returns what the zip holds, and the walk that checked it.
 fn unchanged(
     data_dir: &Path,
     output: &Path,
     out_abs: &Path,
     started: u64,
     cancel: &Cancel,
-) -> Result<Option<ZipStats>> {
+) -> Result<Option<(ZipStats, Walk)>> {
     let Some(mut prev) = Previous::open(output)? else {
         return Ok(None);
     };
@@ -232,7 +337,10 @@ fn unchanged(
         ..ZipStats::default()
     };
     let mut offset = 0u64;
+    let mut cd_len = 0u64;
+    let mut entries = 0u64;
     let mut check_crc = None;
+    let mut buf = vec![0u8; 1 << 16];
     let mut walk = Walk::new(data_dir)?;
     while let Some((name, is_dir)) = walk.next()? {
         cancel.check()?;
@@ -240,7 +348,10 @@ fn unchanged(
         if std::path::absolute(&path).is_ok_and(|p| p == out_abs) {
             continue;
         }
-        let meta = std::fs::metadata(&path)?;
+        let meta = std::fs::symlink_metadata(&path)?;
+        if meta.is_dir() != is_dir || !(is_dir || meta.is_file()) {
+            return Ok(None);
+        }
         let stamp = stamp(&meta, is_dir, started);
         let Some(e) = prev.next_record()? else {
             return Ok(None);
@@ -274,38 +385,75 @@ fn unchanged(
                 offset,
                 zip64: writer::raw_zip64(e.size, e.comp),
                 dir: false,
+                sum: e.sum,
             }
         };
         if writer::central_record(&rec)? != e.record {
             return Ok(None);
         }
         if let Some(crc) = check_crc.take() {
-            if crc_of(&mut File::open(&path)?)? != crc {
+            if crc_of(&mut open_regular(&path, &meta)?)? != crc {
                 return Ok(None);
             }
         }
-        offset += writer::local_header_len(&entry_name, rec.zip64) + rec.comp;
+        // The entry in the file: its local header as it would be written, its data sound.
+        let header = writer::local_header_bytes(
+            rec.name, rec.method, rec.crc, rec.comp, rec.size, rec.zip64, rec.stamp,
+        );
+        let (h, mut data) = prev.header_and_data(offset, header.len() as u64, rec.comp)?;
+        if h != header {
+            tracing::debug!("the previous zip's local header of {entry_name} differs");
+            return Ok(None);
+        }
+        if !rec.dir {
+            // A zip without checksums (of an older version) is written again, once.
+            let Some(want) = e.sum else {
+                return Ok(None);
+            };
+            if !check::sum_matches(&mut data, (rec.crc, rec.size, rec.comp), want, &mut buf)? {
+                tracing::debug!("{entry_name} in the previous zip is damaged");
+                return Ok(None);
+            }
+        }
+        offset += header.len() as u64 + rec.comp;
+        cd_len += e.record.len() as u64;
+        entries += 1;
     }
-    if prev.next_record()?.is_some() {
+    if prev.next_record()?.is_some() || (prev.cd_start, prev.cd_size) != (offset, cd_len) {
         return Ok(None);
     }
-    stats.bytes_out = std::fs::metadata(output)?.len();
-    Ok(Some(stats))
+    // Nothing after the central directory but its end records, as they would be written.
+    let end = writer::end_records(entries, offset, cd_len);
+    if prev.len != offset + cd_len + end.len() as u64 {
+        return Ok(None);
+    }
+    let mut tail = vec![0u8; end.len()];
+    prev.read_at(offset + cd_len, &mut tail)?;
+    if tail != end {
+        return Ok(None);
+    }
+    stats.bytes_out = prev.len;
+    Ok(Some((stats, walk)))
 }
 
 /// A file opened only when its content is needed (most unchanged files never are).
 struct LazyFile<'p> {
     path: &'p Path,
+    meta: &'p Metadata,
     file: Option<File>,
 }
 
 impl<'p> LazyFile<'p> {
-    fn new(path: &'p Path) -> Self {
-        LazyFile { path, file: None }
+    fn new(path: &'p Path, meta: &'p Metadata) -> Self {
+        LazyFile {
+            path,
+            meta,
+            file: None,
+        }
     }
     fn get(&mut self) -> io::Result<&mut File> {
         if self.file.is_none() {
-            self.file = Some(File::open(self.path)?);
+            self.file = Some(open_regular(self.path, self.meta)?);
         }
         Ok(self.file.as_mut().expect("just opened"))
     }
@@ -318,7 +466,7 @@ impl<'p> LazyFile<'p> {
     fn into_file(self) -> io::Result<File> {
         match self.file {
             Some(f) => Ok(f),
-            None => File::open(self.path),
+            None => open_regular(self.path, self.meta),
         }
     }
 }
@@ -355,18 +503,6 @@ fn crc_of(f: &mut File) -> io::Result<u32> {
         }
         h.update(&buf[..n]);
     }
-}
-
-/// The order entries are written in: component by component, a folder right before its
-/// contents (`a/`, `a/x`, `a.json`).
-fn walk_order(a: &str, b: &str) -> std::cmp::Ordering {
-    let parts = |s: &str| -> Vec<String> {
-        s.trim_end_matches('/')
-            .split('/')
-            .map(str::to_string)
-            .collect()
-    };
-    parts(a).cmp(&parts(b))
 }
 
 /// The entry's times and mode. A file's modification time is recorded for the next zip only
@@ -413,56 +549,6 @@ fn dos_time(t: std::time::SystemTime) -> Option<(u16, u16)> {
     Some((time, date))
 }
 
-/// The data dir, depth first: a folder, then its contents, names sorted by bytes; temp files
-/// and the lock left out. Holds one listing per level, not the whole tree.
-struct Walk {
-    root: PathBuf,
-    stack: Vec<(String, std::vec::IntoIter<(String, bool)>)>,
-}
-
-impl Walk {
-    fn new(root: &Path) -> io::Result<Walk> {
-        let top = Self::list(root)?;
-        Ok(Walk {
-            root: root.to_path_buf(),
-            stack: vec![(String::new(), top.into_iter())],
-        })
-    }
-
-    fn list(dir: &Path) -> io::Result<Vec<(String, bool)>> {
-        let mut v = Vec::new();
-        for e in std::fs::read_dir(dir)? {
-            let e = e?;
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with(atomic::TEMP_PREFIX) || name == crate::store::lock::LOCK_FILE {
-                continue;
-            }
-            v.push((name, e.file_type()?.is_dir()));
-        }
-        v.sort();
-        Ok(v)
-    }
-
-    /// The next entry: its path relative to the root (`/`-separated) and whether it is a folder.
-    fn next(&mut self) -> io::Result<Option<(String, bool)>> {
-        loop {
-            let Some((prefix, items)) = self.stack.last_mut() else {
-                return Ok(None);
-            };
-            let Some((name, is_dir)) = items.next() else {
-                self.stack.pop();
-                continue;
-            };
-            let rel = format!("{prefix}{name}");
-            if is_dir {
-                let listing = Self::list(&self.root.join(&rel))?;
-                self.stack.push((format!("{rel}/"), listing.into_iter()));
-            }
-            return Ok(Some((rel, is_dir)));
-        }
-    }
-}
-
 /// The zip writer needs `Write + Seek`; the temp file provides both.
 struct ZipSink(AtomicFile);
 
@@ -483,283 +569,4 @@ impl io::Seek for ZipSink {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::io::Write;
-
-    fn read_all(zip: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
-        let mut z = zip::ZipArchive::new(File::open(zip).unwrap()).unwrap();
-        let mut out = std::collections::BTreeMap::new();
-        for i in 0..z.len() {
-            let mut e = z.by_index(i).unwrap();
-            let mut v = Vec::new();
-            e.read_to_end(&mut v).unwrap();
-            out.insert(e.name().to_string(), v);
-        }
-        out
-    }
-
-    fn put(root: &Path, rel: &str, data: &[u8]) {
-        let p = root.join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::File::create(p).unwrap().write_all(data).unwrap();
-    }
-
-    #[test]
-    fn a_zip_holds_every_file_and_a_rerun_copies_only_the_unchanged_ones() {
-        let tmp = tempfile::tempdir().unwrap();
-        let data = tmp.path().join("data");
-        let big: Vec<u8> = (0..300_000u32)
-            .flat_map(|i| (i % 251).to_le_bytes())
-            .collect();
-        put(
-            &data,
-            "a/x.json",
-            br#"{"id":"x","message":"hello hello hello hello"}"#,
-        );
-        put(&data, "a.json", b"{}");
-        put(&data, "a/files/f__pic.png", &big);
-        put(&data, "a/files/empty.txt", b"");
-        put(
-            &data,
-            "users/\u{e9}l\u{e8}ve.json",
-            "{\"name\":\"\u{e9}\"}".as_bytes(),
-        );
-        put(&data, ".matterbak-tmp-x", b"partial");
-        let zip = tmp.path().join("out.zip");
-        let cancel = Cancel::new();
-        let s = write_zip(&data, &zip, &cancel).unwrap();
-        assert_eq!((s.files, s.reused), (5, 0));
-        let first = read_all(&zip);
-        assert_eq!(first["a/files/f__pic.png"], big);
-        assert_eq!(
-            first["a/x.json"],
-            br#"{"id":"x","message":"hello hello hello hello"}"#
-        );
-        assert_eq!(
-            first["users/\u{e9}l\u{e8}ve.json"],
-            "{\"name\":\"\u{e9}\"}".as_bytes()
-        );
-        assert!(first.contains_key("a/") && first.contains_key("a/files/"));
-        assert!(!first.keys().any(|k| k.contains("tmp")));
-
-        // Unchanged: everything is copied, and the zip reads the same.
-        let s = write_zip(&data, &zip, &cancel).unwrap();
-        assert_eq!((s.files, s.reused), (5, 5));
-        assert_eq!(read_all(&zip), first);
-
-        // Same size, other content; a new file; a removed file.
-        put(
-            &data,
-            "a/x.json",
-            br#"{"id":"x","message":"HELLO hello hello hello"}"#,
-        );
-        put(&data, "b/new.json", b"[1]");
-        std::fs::remove_file(data.join("a.json")).unwrap();
-        let s = write_zip(&data, &zip, &cancel).unwrap();
-        assert_eq!((s.files, s.reused), (5, 3));
-        let third = read_all(&zip);
-        assert_eq!(
-            third["a/x.json"],
-            br#"{"id":"x","message":"HELLO hello hello hello"}"#
-        );
-        assert_eq!(third["b/new.json"], b"[1]");
-        assert!(!third.contains_key("a.json"));
-        assert_eq!(third["a/files/f__pic.png"], big);
-    }
-
-    /// Sets the modification time of every file and folder below `root` (and of `root`).
-    fn age(root: &Path, t: std::time::SystemTime) {
-        for e in std::fs::read_dir(root).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                age(&p, t);
-            } else {
-                File::options()
-                    .append(true)
-                    .open(&p)
-                    .unwrap()
-                    .set_modified(t)
-                    .unwrap();
-            }
-        }
-        File::open(root).unwrap().set_modified(t).unwrap();
-    }
-
-    #[test]
-    fn an_unchanged_backup_keeps_its_zip_and_a_file_with_a_new_time_is_read_again() {
-        let tmp = tempfile::tempdir().unwrap();
-        let data = tmp.path().join("data");
-        put(&data, "a/x.json", br#"{"id":"x","message":"one"}"#);
-        put(&data, "a/files/f__n.txt", &b"note ".repeat(100));
-        put(&data, "b.json", b"{}");
-        let past = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
-        age(&data, past);
-        let zip = tmp.path().join("out.zip");
-        let cancel = Cancel::new();
-        let s = write_zip(&data, &zip, &cancel).unwrap();
-        assert_eq!((s.files, s.reused, s.kept), (3, 0, false));
-        let first = std::fs::read(&zip).unwrap();
-
-        let s = write_zip(&data, &zip, &cancel).unwrap();
-        assert_eq!((s.files, s.reused, s.kept), (3, 3, true));
-        assert_eq!(std::fs::read(&zip).unwrap(), first, "kept byte for byte");
-
-        // Same size, other content, another time: read again, the rest copied.
-        put(&data, "a/x.json", br#"{"id":"x","message":"two"}"#);
-        let later = past + std::time::Duration::from_secs(10);
-        File::options()
-            .append(true)
-            .open(data.join("a/x.json"))
-            .unwrap()
-            .set_modified(later)
-            .unwrap();
-        let s = write_zip(&data, &zip, &cancel).unwrap();
-        assert_eq!((s.files, s.reused, s.kept), (3, 2, false));
-        assert_eq!(read_all(&zip)["a/x.json"], br#"{"id":"x","message":"two"}"#);
-        let s = write_zip(&data, &zip, &cancel).unwrap();
-        assert!(s.kept);
-    }
-
-    #[test]
-    fn an_entry_without_a_trusted_time_is_compared_by_content() {
-        let tmp = tempfile::tempdir().unwrap();
-        let data = tmp.path().join("data");
-        put(&data, "a.json", br#"{"n":1}"#);
-        put(&data, "state.json", br#"{"v":1}"#);
-        let now = std::time::SystemTime::now();
-        age(&data, now - std::time::Duration::from_secs(3600));
-        // A time not before the zip's start (here: ahead of the clock) is not recorded.
-        let ahead = now + std::time::Duration::from_secs(100);
-        let set = |t| {
-            File::options()
-                .append(true)
-                .open(data.join("state.json"))
-                .unwrap()
-                .set_modified(t)
-                .unwrap()
-        };
-        set(ahead);
-        let zip = tmp.path().join("out.zip");
-        let cancel = Cancel::new();
-        write_zip(&data, &zip, &cancel).unwrap();
-        let s = write_zip(&data, &zip, &cancel).unwrap();
-        assert!(s.kept, "same content: kept");
-
-        put(&data, "state.json", br#"{"v":2}"#);
-        set(ahead);
-        let s = write_zip(&data, &zip, &cancel).unwrap();
-        assert_eq!((s.kept, s.reused), (false, 1));
-        assert_eq!(read_all(&zip)["state.json"], br#"{"v":2}"#);
-    }
-
-    #[test]
-    fn a_time_in_the_second_the_zip_starts_is_not_trusted() {
-        let tmp = tempfile::tempdir().unwrap();
-        let p = tmp.path().join("f");
-        std::fs::write(&p, b"x").unwrap();
-        let meta = std::fs::metadata(&p).unwrap();
-        let secs = meta
-            .modified()
-            .unwrap()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
-        assert_eq!(stamp(&meta, false, secs).mtime, None);
-        assert_eq!(stamp(&meta, false, secs + 1).mtime, Some(secs as u32));
-        assert_eq!(stamp(&meta, true, secs + 1).mtime, None, "not for folders");
-    }
-
-    #[test]
-    fn incompressible_data_is_stored_whatever_its_extension() {
-        let tmp = tempfile::tempdir().unwrap();
-        let data = tmp.path().join("data");
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        let noise: Vec<u8> = (0..400_000)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect();
-        put(&data, "noise.txt", &noise);
-        put(&data, "text.txt", &b"all work and no play ".repeat(20_000));
-        let zip = tmp.path().join("out.zip");
-        write_zip(&data, &zip, &Cancel::new()).unwrap();
-        let mut z = zip::ZipArchive::new(File::open(&zip).unwrap()).unwrap();
-        assert_eq!(
-            z.by_name("noise.txt").unwrap().compression(),
-            zip::CompressionMethod::Stored
-        );
-        assert_eq!(
-            z.by_name("text.txt").unwrap().compression(),
-            zip::CompressionMethod::Deflated
-        );
-        assert_eq!(read_all(&zip)["noise.txt"], noise);
-    }
-
-    #[test]
-    fn level_0_stores_every_entry() {
-        let tmp = tempfile::tempdir().unwrap();
-        let data = tmp.path().join("data");
-        let text = b"all work and no play ".repeat(1000);
-        put(&data, "a.json", &text);
-        let zip = tmp.path().join("out.zip");
-        write_zip_level(&data, &zip, 0, &Cancel::new()).unwrap();
-        let mut z = zip::ZipArchive::new(File::open(&zip).unwrap()).unwrap();
-        assert_eq!(
-            z.by_name("a.json").unwrap().compression(),
-            zip::CompressionMethod::Stored
-        );
-        let fast = tmp.path().join("fast.zip");
-        write_zip_level(&data, &fast, 1, &Cancel::new()).unwrap();
-        assert_eq!(read_all(&fast)["a.json"], text);
-        assert!(std::fs::metadata(&fast).unwrap().len() < 2000);
-    }
-
-    #[test]
-    fn a_broken_previous_zip_is_replaced_by_a_fresh_one() {
-        let tmp = tempfile::tempdir().unwrap();
-        let data = tmp.path().join("data");
-        put(&data, "users/u.json", b"{\"id\":\"u\"}");
-        let zip = tmp.path().join("out.zip");
-        std::fs::write(&zip, b"PK\x03\x04 this is not a zip at all, just bytes").unwrap();
-        let s = write_zip(&data, &zip, &Cancel::new()).unwrap();
-        assert_eq!((s.files, s.reused), (1, 0));
-        assert_eq!(read_all(&zip)["users/u.json"], b"{\"id\":\"u\"}");
-    }
-
-    #[test]
-    fn more_than_65535_entries_get_zip64_records() {
-        let tmp = tempfile::tempdir().unwrap();
-        let data = tmp.path().join("data");
-        for d in 0..70 {
-            let dir = data.join(format!("d{d:02}"));
-            std::fs::create_dir_all(&dir).unwrap();
-            for f in 0..1000 {
-                std::fs::write(dir.join(format!("{f:04}.json")), f.to_string()).unwrap();
-            }
-        }
-        let zip = tmp.path().join("out.zip");
-        write_zip(&data, &zip, &Cancel::new()).unwrap();
-        let z = zip::ZipArchive::new(File::open(&zip).unwrap()).unwrap();
-        assert_eq!(z.len(), 70_070);
-        let s = write_zip(&data, &zip, &Cancel::new()).unwrap();
-        assert_eq!(s.reused, 70_000, "the ZIP64 directory is read back too");
-        let mut z = zip::ZipArchive::new(File::open(&zip).unwrap()).unwrap();
-        let mut v = String::new();
-        z.by_name("d69/0999.json")
-            .unwrap()
-            .read_to_string(&mut v)
-            .unwrap();
-        assert_eq!(v, "999");
-    }
-
-    #[test]
-    fn walk_order_puts_a_folder_before_its_contents() {
-        let mut v = vec!["a.json", "a/x", "a/", "a__m.json", "b"];
-        v.sort_by(|a, b| walk_order(a, b));
-        assert_eq!(v, ["a/", "a/x", "a.json", "a__m.json", "b"]);
-    }
-}
+mod tests;

@@ -18,6 +18,8 @@ pub struct Entry {
     pub offset: u64,
     /// Modification time (Unix seconds) from an extended timestamp field, when there is one.
     pub mtime: Option<u32>,
+    /// The entry's checksum as matterbak records it ([`super::writer::Sum`]), when there is one.
+    pub sum: Option<u32>,
     /// The central directory record as it is in the file.
     pub record: Vec<u8>,
 }
@@ -25,8 +27,17 @@ pub struct Entry {
 pub struct Previous {
     cd: BufReader<File>,
     left: u64,
-    data: File,
+    /// Read in the order of the entries, which is mostly the order of the file.
+    data: BufReader<File>,
+    /// Where `data` reads next (`u64::MAX`: not known), kept here to spare a system call
+    /// per entry.
+    pos: u64,
     pending: Option<Entry>,
+    /// Where the central directory starts, and its length.
+    pub cd_start: u64,
+    pub cd_size: u64,
+    /// The length of the file.
+    pub len: u64,
 }
 
 fn bad(what: &str) -> io::Error {
@@ -96,8 +107,12 @@ impl Previous {
         Ok(Some(Previous {
             cd,
             left: entries,
-            data: f,
+            data: BufReader::with_capacity(1 << 16, f),
+            pos: u64::MAX,
             pending: None,
+            cd_start,
+            cd_size,
+            len,
         }))
     }
 
@@ -126,15 +141,49 @@ impl Previous {
     /// The compressed bytes of `e` (exactly `e.comp` of them).
     pub fn raw(&mut self, e: &Entry) -> io::Result<impl Read + '_> {
         let mut h = [0u8; 30];
-        self.data.seek(SeekFrom::Start(e.offset))?;
-        self.data.read_exact(&mut h)?;
+        self.read_at(e.offset, &mut h)?;
         if u32_at(&h, 0) != 0x0403_4b50 {
             return Err(bad("no local header where the directory says"));
         }
-        let skip = u16_at(&h, 26) as i64 + u16_at(&h, 28) as i64;
-        self.data.seek(SeekFrom::Current(skip))?;
-        // Entries are mostly small: read them as they are, without a read-ahead buffer.
-        Ok((&mut self.data).take(e.comp))
+        let skip = u16_at(&h, 26) as u64 + u16_at(&h, 28) as u64;
+        self.read_at(e.offset + 30 + skip, &mut [])?;
+        Ok(self.tracked(e.comp))
+    }
+
+    /// Reads `buf.len()` bytes from `offset` (going back and forth without dropping what was
+    /// read ahead: the next entry's bytes usually follow).
+    pub fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        if self.pos == u64::MAX {
+            self.data.seek(SeekFrom::Start(offset))?;
+        } else if self.pos != offset {
+            self.data
+                .seek_relative(offset.wrapping_sub(self.pos) as i64)?;
+        }
+        self.pos = u64::MAX;
+        self.data.read_exact(buf)?;
+        self.pos = offset + buf.len() as u64;
+        Ok(())
+    }
+
+    /// The data of an entry whose local header of `header_len` bytes is at `offset`: that header
+    /// as it is in the file, then a reader of the `comp` bytes after it.
+    pub fn header_and_data(
+        &mut self,
+        offset: u64,
+        header_len: u64,
+        comp: u64,
+    ) -> io::Result<(Vec<u8>, impl Read + '_)> {
+        let mut h = vec![0u8; header_len as usize];
+        self.read_at(offset, &mut h)?;
+        Ok((h, self.tracked(comp)))
+    }
+
+    /// A reader of the next `len` bytes that keeps `pos` up to date.
+    fn tracked(&mut self, len: u64) -> Tracked<'_> {
+        Tracked {
+            data: (&mut self.data).take(len),
+            pos: &mut self.pos,
+        }
     }
 
     /// The next record of the central directory.
@@ -165,6 +214,7 @@ impl Previous {
             size: u32_at(&h, 24) as u64,
             offset: u32_at(&h, 42) as u64,
             mtime: None,
+            sum: None,
             record: Vec::new(),
         };
         // ZIP64 extra field: the values that are 0xFFFFFFFF above, in this order.
@@ -185,10 +235,27 @@ impl Previous {
                 take(&mut e.offset);
             } else if id == 0x5455 && body.len() >= 5 && body[0] & 1 == 1 {
                 e.mtime = Some(u32_at(body, 1));
+            } else if id == super::writer::EXTRA_SUM && body.len() == 4 {
+                e.sum = Some(u32_at(body, 0));
             }
             extra = &extra[(4 + len).min(extra.len())..];
         }
         e.record = [&h[..], &rest[..]].concat();
         Ok(Some(e))
+    }
+}
+
+/// Reads from the previous zip and counts what it read.
+struct Tracked<'a> {
+    data: io::Take<&'a mut BufReader<File>>,
+    pos: &'a mut u64,
+}
+
+impl Read for Tracked<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let at = std::mem::replace(self.pos, u64::MAX);
+        let n = self.data.read(buf)?;
+        *self.pos = at.saturating_add(n as u64);
+        Ok(n)
     }
 }

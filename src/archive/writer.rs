@@ -7,6 +7,8 @@ use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 
 use flate2::{Compress, Compression, FlushCompress, Status};
 
+use super::check::EntryCheck;
+
 /// Compression methods of the zip format.
 pub const STORED: u16 = 0;
 pub const DEFLATED: u16 = 8;
@@ -61,6 +63,8 @@ pub struct Record<'a> {
     /// The local header has ZIP64 sizes.
     pub zip64: bool,
     pub dir: bool,
+    /// The entry's [`Sum`], recorded in the central directory (files only).
+    pub sum: Option<u32>,
 }
 
 impl<'a> Record<'a> {
@@ -76,18 +80,36 @@ impl<'a> Record<'a> {
             offset,
             zip64: false,
             dir: true,
+            sum: None,
         }
     }
 }
 
+/// A checksum of an entry as it lies in the zip: CRC-32 of its compressed bytes, then of its
+/// CRC-32, size and compressed size (so a damaged claim fails it too). Recorded in an extra
+/// field of the central directory ([`EXTRA_SUM`]), it lets a later run check a copied or kept
+/// entry at the speed of reading it, without inflating it.
+#[derive(Default)]
+pub struct Sum(crc32fast::Hasher);
+
+impl Sum {
+    pub fn update(&mut self, compressed: &[u8]) {
+        self.0.update(compressed);
+    }
+    pub fn finish(mut self, crc: u32, size: u64, comp: u64) -> u32 {
+        self.0.update(&crc.to_le_bytes());
+        self.0.update(&size.to_le_bytes());
+        self.0.update(&comp.to_le_bytes());
+        self.0.finalize()
+    }
+}
+
+/// The extra field of an entry's [`Sum`] (`MB`, 4 bytes; other readers skip it).
+pub const EXTRA_SUM: u16 = 0x424d;
+
 /// Does an entry copied with [`ZipOut::add_raw`] get ZIP64 sizes in its local header?
 pub fn raw_zip64(size: u64, comp: u64) -> bool {
     size >= ZIP64_FROM || comp >= ZIP64_FROM
-}
-
-/// The length of the local header [`ZipOut`] writes for an entry.
-pub fn local_header_len(name: &str, zip64: bool) -> u64 {
-    30 + name.len() as u64 + if zip64 { 20 } else { 0 }
 }
 
 impl<W: Write + Seek> ZipOut<W> {
@@ -128,6 +150,7 @@ impl<W: Write + Seek> ZipOut<W> {
         let zip64 = len >= ZIP64_FROM;
         let header_len = self.local_header(name, method, 0, 0, 0, zip64, stamp)?;
         let mut crc = crc32fast::Hasher::new();
+        let mut sum = Sum::default();
         let mut size = 0u64;
         let mut comp = 0u64;
         if method == DEFLATED {
@@ -146,6 +169,7 @@ impl<W: Write + Seek> ZipOut<W> {
                     break;
                 }
                 self.out.write_all(&self.inbuf[..n])?;
+                sum.update(&self.inbuf[..n]);
                 comp += n as u64;
                 continue;
             }
@@ -168,6 +192,7 @@ impl<W: Write + Seek> ZipOut<W> {
                 }
                 input = &input[consumed..];
                 self.out.write_all(&self.outbuf[..produced])?;
+                sum.update(&self.outbuf[..produced]);
                 comp += produced as u64;
                 let done = match flush {
                     FlushCompress::Finish => status == Status::StreamEnd,
@@ -211,32 +236,72 @@ impl<W: Write + Seek> ZipOut<W> {
             offset,
             zip64,
             dir: false,
+            sum: Some(sum.finish(crc, size, comp)),
         })?;
         Ok(comp)
     }
 
     /// A file entry whose compressed bytes (`comp` of them, from `raw`) are known already: an
-    /// entry of a previous zip copied as it is.
+    /// entry of a previous zip, copied as it is after a check: against its [`Sum`] `sum` when
+    /// the previous zip recorded one, else `check` inflates it and compares its CRC-32 and
+    /// size. When they do not match, or `raw` cannot be read, nothing of the entry stays in
+    /// the zip and the answer says why (the caller compresses the file afresh).
+    ///
+    /// # Errors
+    /// Only errors writing the zip.
     #[allow(clippy::too_many_arguments)]
-    pub fn add_raw(
+    pub fn add_checked(
         &mut self,
         name: &str,
         stamp: Stamp,
-        method: u16,
-        crc: u32,
-        comp: u64,
-        size: u64,
+        (method, crc, comp, size, sum): (u16, u32, u64, u64, Option<u32>),
         raw: &mut dyn Read,
-    ) -> io::Result<()> {
+        check: &mut EntryCheck,
+    ) -> io::Result<Result<(), String>> {
         let offset = self.pos;
         let zip64 = raw_zip64(size, comp);
         self.local_header(name, method, crc, comp, size, zip64, stamp)?;
-        let copied = copy(&mut raw.take(comp), &mut self.out)?;
-        if copied != comp {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!("{name}: the previous zip ends early"),
-            ));
+        if sum.is_none() {
+            check.start(method, size, crc);
+        }
+        let mut new_sum = Sum::default();
+        let mut left = comp;
+        let mut verdict = Ok(());
+        while left > 0 {
+            let want = left.min(self.inbuf.len() as u64) as usize;
+            let n = match raw.read(&mut self.inbuf[..want]) {
+                Ok(0) => {
+                    verdict = Err("the previous zip ends inside it".to_string());
+                    break;
+                }
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    verdict = Err(format!("reading the previous zip: {e}"));
+                    break;
+                }
+            };
+            if sum.is_none() {
+                check.feed(&self.inbuf[..n]);
+                if check.failed() {
+                    break;
+                }
+            }
+            new_sum.update(&self.inbuf[..n]);
+            self.out.write_all(&self.inbuf[..n])?;
+            left -= n as u64;
+        }
+        let new_sum = new_sum.finish(crc, size, comp);
+        let verdict = verdict.and_then(|()| match sum {
+            Some(s) if s == new_sum => Ok(()),
+            Some(_) => Err("its checksum does not match: the data is damaged".to_string()),
+            None => check.finish(),
+        });
+        if let Err(why) = verdict {
+            // Back to where the entry began: what comes next is written over it.
+            self.out.seek(SeekFrom::Start(offset))?;
+            self.pos = offset;
+            return Ok(Err(why));
         }
         self.pos += comp;
         self.record(Record {
@@ -249,48 +314,23 @@ impl<W: Write + Seek> ZipOut<W> {
             offset,
             zip64,
             dir: false,
-        })
+            sum: Some(new_sum),
+        })?;
+        Ok(Ok(()))
     }
 
-    /// Writes the central directory and its end records; returns the output.
-    pub fn finish(mut self) -> io::Result<W> {
+    /// Writes the central directory and its end records; returns the output and the length of
+    /// the zip (the file may be longer where an entry was dropped at its end: cut it there).
+    pub fn finish(mut self) -> io::Result<(W, u64)> {
         let cd_start = self.pos;
         let mut spill = self.cd.into_inner().map_err(|e| e.into_error())?;
         spill.seek(SeekFrom::Start(0))?;
         let copied = io::copy(&mut spill, &mut self.out)?;
         debug_assert_eq!(copied, self.cd_len);
-        let cd_end = cd_start + self.cd_len;
-        let needs64 = self.entries >= 0xFFFF || cd_start >= U32_MAX || self.cd_len >= U32_MAX;
-        let mut e = Vec::with_capacity(98);
-        if needs64 {
-            // ZIP64 end of central directory record, then its locator.
-            e.extend_from_slice(&0x0606_4b50u32.to_le_bytes());
-            e.extend_from_slice(&44u64.to_le_bytes());
-            e.extend_from_slice(&(MADE_BY_UNIX | 45).to_le_bytes());
-            e.extend_from_slice(&45u16.to_le_bytes());
-            e.extend_from_slice(&0u32.to_le_bytes());
-            e.extend_from_slice(&0u32.to_le_bytes());
-            e.extend_from_slice(&self.entries.to_le_bytes());
-            e.extend_from_slice(&self.entries.to_le_bytes());
-            e.extend_from_slice(&self.cd_len.to_le_bytes());
-            e.extend_from_slice(&cd_start.to_le_bytes());
-            e.extend_from_slice(&0x0706_4b50u32.to_le_bytes());
-            e.extend_from_slice(&0u32.to_le_bytes());
-            e.extend_from_slice(&cd_end.to_le_bytes());
-            e.extend_from_slice(&1u32.to_le_bytes());
-        }
-        let n16 = self.entries.min(0xFFFF) as u16;
-        e.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
-        e.extend_from_slice(&0u16.to_le_bytes());
-        e.extend_from_slice(&0u16.to_le_bytes());
-        e.extend_from_slice(&n16.to_le_bytes());
-        e.extend_from_slice(&n16.to_le_bytes());
-        e.extend_from_slice(&(self.cd_len.min(U32_MAX) as u32).to_le_bytes());
-        e.extend_from_slice(&(cd_start.min(U32_MAX) as u32).to_le_bytes());
-        e.extend_from_slice(&0u16.to_le_bytes());
+        let e = end_records(self.entries, cd_start, self.cd_len);
         self.out.write_all(&e)?;
         self.out.flush()?;
-        Ok(self.out)
+        Ok((self.out, cd_start + self.cd_len + e.len() as u64))
     }
 
     /// Entries written so far.
@@ -310,30 +350,7 @@ impl<W: Write + Seek> ZipOut<W> {
         zip64: bool,
         stamp: Stamp,
     ) -> io::Result<u64> {
-        let mut h = Vec::with_capacity(30 + name.len() + 20);
-        h.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
-        h.extend_from_slice(&(if zip64 { 45u16 } else { 20 }).to_le_bytes());
-        h.extend_from_slice(&FLAG_UTF8.to_le_bytes());
-        h.extend_from_slice(&method.to_le_bytes());
-        h.extend_from_slice(&stamp.time.to_le_bytes());
-        h.extend_from_slice(&stamp.date.to_le_bytes());
-        h.extend_from_slice(&crc.to_le_bytes());
-        if zip64 {
-            h.extend_from_slice(&u32::MAX.to_le_bytes());
-            h.extend_from_slice(&u32::MAX.to_le_bytes());
-        } else {
-            h.extend_from_slice(&(comp as u32).to_le_bytes());
-            h.extend_from_slice(&(size as u32).to_le_bytes());
-        }
-        h.extend_from_slice(&(name.len() as u16).to_le_bytes());
-        h.extend_from_slice(&(if zip64 { 20u16 } else { 0 }).to_le_bytes());
-        h.extend_from_slice(name.as_bytes());
-        if zip64 {
-            h.extend_from_slice(&1u16.to_le_bytes());
-            h.extend_from_slice(&16u16.to_le_bytes());
-            h.extend_from_slice(&size.to_le_bytes());
-            h.extend_from_slice(&comp.to_le_bytes());
-        }
+        let h = local_header_bytes(name, method, crc, comp, size, zip64, stamp);
         self.out.write_all(&h)?;
         self.pos += h.len() as u64;
         Ok(h.len() as u64)
@@ -349,20 +366,78 @@ impl<W: Write + Seek> ZipOut<W> {
     }
 }
 
-/// Copies with a buffer large enough for big entries (`io::copy` uses 8 KiB).
-fn copy(src: &mut dyn Read, out: &mut dyn Write) -> io::Result<u64> {
-    let mut buf = vec![0u8; 1 << 18];
-    let mut n = 0u64;
-    loop {
-        let k = match src.read(&mut buf) {
-            Ok(0) => return Ok(n),
-            Ok(k) => k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        out.write_all(&buf[..k])?;
-        n += k as u64;
+/// A local file header as [`ZipOut`] writes it (a deflated entry's CRC and sizes are patched
+/// in once known: the result is this with the final values).
+#[allow(clippy::too_many_arguments)]
+pub fn local_header_bytes(
+    name: &str,
+    method: u16,
+    crc: u32,
+    comp: u64,
+    size: u64,
+    zip64: bool,
+    stamp: Stamp,
+) -> Vec<u8> {
+    let mut h = Vec::with_capacity(30 + name.len() + 20);
+    h.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
+    h.extend_from_slice(&(if zip64 { 45u16 } else { 20 }).to_le_bytes());
+    h.extend_from_slice(&FLAG_UTF8.to_le_bytes());
+    h.extend_from_slice(&method.to_le_bytes());
+    h.extend_from_slice(&stamp.time.to_le_bytes());
+    h.extend_from_slice(&stamp.date.to_le_bytes());
+    h.extend_from_slice(&crc.to_le_bytes());
+    if zip64 {
+        h.extend_from_slice(&u32::MAX.to_le_bytes());
+        h.extend_from_slice(&u32::MAX.to_le_bytes());
+    } else {
+        h.extend_from_slice(&(comp as u32).to_le_bytes());
+        h.extend_from_slice(&(size as u32).to_le_bytes());
     }
+    h.extend_from_slice(&(name.len() as u16).to_le_bytes());
+    h.extend_from_slice(&(if zip64 { 20u16 } else { 0 }).to_le_bytes());
+    h.extend_from_slice(name.as_bytes());
+    if zip64 {
+        h.extend_from_slice(&1u16.to_le_bytes());
+        h.extend_from_slice(&16u16.to_le_bytes());
+        h.extend_from_slice(&size.to_le_bytes());
+        h.extend_from_slice(&comp.to_le_bytes());
+    }
+    h
+}
+
+/// The records after the central directory (`entries` records of `cd_len` bytes from
+/// `cd_start`): the end of central directory record, after ZIP64 ones where needed.
+pub fn end_records(entries: u64, cd_start: u64, cd_len: u64) -> Vec<u8> {
+    let cd_end = cd_start + cd_len;
+    let needs64 = entries >= 0xFFFF || cd_start >= U32_MAX || cd_len >= U32_MAX;
+    let mut e = Vec::with_capacity(98);
+    if needs64 {
+        // ZIP64 end of central directory record, then its locator.
+        e.extend_from_slice(&0x0606_4b50u32.to_le_bytes());
+        e.extend_from_slice(&44u64.to_le_bytes());
+        e.extend_from_slice(&(MADE_BY_UNIX | 45).to_le_bytes());
+        e.extend_from_slice(&45u16.to_le_bytes());
+        e.extend_from_slice(&0u32.to_le_bytes());
+        e.extend_from_slice(&0u32.to_le_bytes());
+        e.extend_from_slice(&entries.to_le_bytes());
+        e.extend_from_slice(&entries.to_le_bytes());
+        e.extend_from_slice(&cd_len.to_le_bytes());
+        e.extend_from_slice(&cd_start.to_le_bytes());
+        e.extend_from_slice(&0x0706_4b50u32.to_le_bytes());
+        e.extend_from_slice(&0u32.to_le_bytes());
+        e.extend_from_slice(&cd_end.to_le_bytes());
+        e.extend_from_slice(&1u32.to_le_bytes());
+    }
+    let n16 = entries.min(0xFFFF) as u16;
+    e.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+    e.extend_from_slice(&0u16.to_le_bytes());
+    e.extend_from_slice(&0u16.to_le_bytes());
+    e.extend_from_slice(&n16.to_le_bytes());
+    e.extend_from_slice(&n16.to_le_bytes());
+    e.extend_from_slice(&(cd_len.min(U32_MAX) as u32).to_le_bytes());
+    e.extend_from_slice(&(cd_start.min(U32_MAX) as u32).to_le_bytes());
+    e.extend_from_slice(&0u16.to_le_bytes());
+    e
 }
 
 /// The central directory record of an entry, exactly as [`ZipOut`] writes it.
@@ -386,6 +461,11 @@ pub fn central_record(r: &Record<'_>) -> io::Result<Vec<u8>> {
         ut.extend_from_slice(&5u16.to_le_bytes());
         ut.push(1);
         ut.extend_from_slice(&t.to_le_bytes());
+    }
+    if let Some(sum) = r.sum {
+        ut.extend_from_slice(&EXTRA_SUM.to_le_bytes());
+        ut.extend_from_slice(&4u16.to_le_bytes());
+        ut.extend_from_slice(&sum.to_le_bytes());
     }
     let version = if big_size || big_off { 45u16 } else { 20 };
     let mut c = Vec::with_capacity(46 + r.name.len() + 4 + extra.len());

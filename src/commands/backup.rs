@@ -63,7 +63,7 @@ fn configure_and_run(
     let output = args
         .output_zip
         .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("matterbak_{}.zip", creds.user)));
+        .unwrap_or_else(|| archive::default_output(&creds.user));
 
     let opts = login::client_options(&args.connect, args.rate_limit, args.retry_wait_scale)?;
 

@@ -15,7 +15,7 @@ use crate::store::atomic;
 use crate::units::human_bytes;
 
 /// What a run did, filled in as it goes. Serialized as the `--summary-json` schema
-/// (README, "Output, logs and summary"): change it only by adding fields.
+/// (docs/operations.md, "The summary JSON"): change it only by adding fields.
 #[derive(Debug, Serialize)]
 pub struct Report {
     /// matterbak's version.

@@ -2,7 +2,9 @@
 
 use anyhow::Result;
 
+use crate::archive;
 use crate::cli::VerifyArgs;
+use crate::config::{Credentials, LoginSources};
 use crate::error::{Code, Fatal};
 use crate::store::verify::verify;
 
@@ -16,7 +18,12 @@ pub fn run(args: VerifyArgs, quiet: bool) -> Result<Code> {
         ))
         .into());
     }
-    let report = verify(&args.data_dir);
+    let mut report = verify(&args.data_dir);
+    let zip = args.zip.clone().or_else(default_zip);
+    let zip_check = zip.map(|z| (archive::check_zip(&z, &args.data_dir), z));
+    if let Some((c, _)) = &zip_check {
+        report.problems.extend(c.problems.iter().cloned());
+    }
     for p in &report.problems {
         println!("{p}");
     }
@@ -26,6 +33,9 @@ pub fn run(args: VerifyArgs, quiet: bool) -> Result<Code> {
         } else {
             Code::Failure
         });
+    }
+    if let Some((c, z)) = &zip_check {
+        println!("verify {}: {} entries checked", z.display(), c.entries);
     }
     println!(
         "verify {}: {} files, {} posts, {} attachments checked; {} problems",
@@ -40,4 +50,13 @@ pub fn run(args: VerifyArgs, quiet: bool) -> Result<Code> {
     } else {
         Code::Failure
     })
+}
+
+/// The zip a backup run from here writes by default, if it exists and the user is known.
+fn default_zip() -> Option<std::path::PathBuf> {
+    let user = std::env::var("MATTERBAK_USER")
+        .ok()
+        .filter(|u| !u.is_empty());
+    let creds = Credentials::resolve(&LoginSources::from_env(None, user, None)).ok()?;
+    Some(archive::default_output(&creds.user)).filter(|z| z.exists())
 }

@@ -130,6 +130,32 @@ impl AtomicFile {
         })
     }
 
+    /// A file that replaces `dest` from outside a data dir (the zip): its temp file is named
+    /// after `dest` (`.matterbak-tmp-<file name>-…`) and locked for as long as it lives, so
+    /// that [`remove_stale_temps_beside`] can tell a leftover of a killed run from a file
+    /// being written.
+    pub fn create_beside(dest: &Path, sync: &DirSync) -> io::Result<Self> {
+        let dir = absolute(parent(dest))?;
+        let tmp = tempfile::Builder::new()
+            .prefix(&temp_prefix_of(dest))
+            .tempfile_in(dir)?;
+        // Best effort: a file system without locks still gets its zip.
+        if let Err(e) = tmp.as_file().try_lock() {
+            tracing::debug!("cannot lock {}: {e}", tmp.path().display());
+        }
+        Ok(AtomicFile {
+            tmp,
+            dest: dest.to_path_buf(),
+            written: 0,
+            sync: sync.clone(),
+        })
+    }
+
+    /// Cuts the file at `len` bytes (the zip writer went back over an entry it dropped).
+    pub fn set_len(&mut self, len: u64) -> io::Result<()> {
+        self.tmp.as_file_mut().set_len(len)
+    }
+
     pub fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
         self.tmp.as_file_mut().write_all(buf)?;
         self.written += buf.len() as u64;
@@ -224,6 +250,74 @@ fn absolute(dir: &Path) -> io::Result<std::borrow::Cow<'_, Path>> {
     Ok(cwd.join(dir).into())
 }
 
+/// The start of the names of [`AtomicFile::create_beside`]'s temp files for `dest`.
+fn temp_prefix_of(dest: &Path) -> String {
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    // Room for the prefix and the random part within the 255 bytes of a file name.
+    let mut cut = name.len().min(160);
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{TEMP_PREFIX}{}-", &name[..cut])
+}
+
+/// A temp file of the older kind, named `.matterbak-tmp-` and six random letters or digits, is
+/// taken for a leftover of a killed zip only when it holds a zip's first bytes and has not
+/// been written to for this long (a live writer writes all the time).
+const OLD_TEMP_IDLE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Removes what a killed run left beside `dest` (the zip; call it while holding the data dir's
+/// lock): temp files of `dest` ([`AtomicFile::create_beside`]) that no live process holds
+/// locked, and zip temp files of the older unnamed kind idle for an hour. Nothing else beside
+/// `dest` is touched, symbolic links included. Returns how many files were removed.
+pub fn remove_stale_temps_beside(dest: &Path) -> io::Result<usize> {
+    let ours = temp_prefix_of(dest);
+    let dir = parent(dest);
+    let mut n = 0;
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    for entry in rd {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix(TEMP_PREFIX) else {
+            continue;
+        };
+        let old_kind = rest.len() == 6 && rest.bytes().all(|b| b.is_ascii_alphanumeric());
+        if !(name.starts_with(&ours) || old_kind) || !entry.file_type()?.is_file() {
+            continue;
+        }
+        let path = entry.path();
+        let Ok(mut f) = File::open(&path) else {
+            continue;
+        };
+        // A live writer holds its temp file locked (the older kind never does).
+        if f.try_lock().is_err() {
+            continue;
+        }
+        if !name.starts_with(&ours) {
+            let mut magic = [0u8; 4];
+            let idle = f
+                .metadata()?
+                .modified()?
+                .elapsed()
+                .is_ok_and(|d| d >= OLD_TEMP_IDLE);
+            if !idle || io::Read::read_exact(&mut f, &mut magic).is_err() || magic != *b"PK\x03\x04"
+            {
+                continue;
+            }
+        }
+        std::fs::remove_file(&path)?;
+        n += 1;
+    }
+    Ok(n)
+}
+
 /// Removes temp files left by an interrupted run, anywhere below `root`. Returns how many.
 pub fn remove_stale_temps(root: &Path) -> io::Result<usize> {
     let mut n = 0;
@@ -267,6 +361,51 @@ mod tests {
         write(&dest, b"new", &s).unwrap();
         assert_eq!(std::fs::read(&dest).unwrap(), b"new");
         s.sync().unwrap();
+    }
+
+    #[test]
+    fn stale_temps_beside_a_zip_are_removed_when_they_are_ours_and_nobody_writes_them() {
+        let d = tempfile::tempdir().unwrap();
+        let s = DirSync::default();
+        let dest = d.path().join("b.zip");
+        let live = AtomicFile::create_beside(&dest, &s).unwrap();
+        let live_path = live.tmp.path().to_path_buf();
+        let name = |p: &Path| p.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(name(&live_path).starts_with(".matterbak-tmp-b.zip-"));
+        let put = |n: &str, data: &[u8]| std::fs::write(d.path().join(n), data).unwrap();
+        put(".matterbak-tmp-b.zip-dead01", b"PK\x03\x04 killed");
+        put(".matterbak-tmp-other.zip-x1", b"PK\x03\x04 another zip's");
+        put(
+            ".matterbak-tmp-Ab3dE9",
+            b"PK\x03\x04 old kind, just written",
+        );
+        put(".matterbak-tmp-Zz9yY8", b"PK\x03\x04 old kind, idle");
+        put(".matterbak-tmp-Qq1wW2", b"{\"not\": \"a zip\"}");
+        put("b.zip", b"the zip");
+        let hour_ago = std::time::SystemTime::now() - OLD_TEMP_IDLE;
+        for n in [".matterbak-tmp-Zz9yY8", ".matterbak-tmp-Qq1wW2"] {
+            let f = File::options().append(true).open(d.path().join(n)).unwrap();
+            f.set_modified(hour_ago).unwrap();
+        }
+        assert_eq!(remove_stale_temps_beside(&dest).unwrap(), 2);
+        let mut left: Vec<String> = std::fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| name(&e.unwrap().path()))
+            .collect();
+        left.sort();
+        let mut want = vec![
+            ".matterbak-tmp-Ab3dE9".to_string(),
+            ".matterbak-tmp-Qq1wW2".into(),
+            ".matterbak-tmp-other.zip-x1".into(),
+            "b.zip".into(),
+            name(&live_path),
+        ];
+        want.sort();
+        assert_eq!(
+            left, want,
+            "the live one, other zips' and others' files stay"
+        );
+        drop(live);
     }
 
     #[test]

@@ -26,3 +26,4 @@ mod robust;
 mod terminal;
 mod util;
 mod zip;
+mod zip_safety;

@@ -1,6 +1,6 @@
 //! The expected data dir, computed from the fake server's world, and a diff against a real one.
 //!
-//! Written from the layout spec (README.md), not from the client's code; only the timestamp
+//! Written from the layout spec (docs/format.md), not from the client's code; only the timestamp
 //! format and the sanitising rule, unit-tested on their own, are borrowed from the library.
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -1,6 +1,6 @@
 //! Smoke test of `fakemm bench` at the tiny scale: the machinery (server, measured children,
 //! the table) works and prints every row, in seconds. The real benchmark is a documented
-//! command (README "Benchmark"), not a timed test.
+//! command (docs/benchmark.md), not a timed test.
 //!
 //! It measures the matterbak binary built next to fakemm (`cargo test --workspace` builds it);
 //! without one it measures a stand-in script, which still exercises the machinery.
