@@ -9,6 +9,10 @@ use std::path::PathBuf;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 use crate::error::{exit_status_help, exit_status_help_all, Code};
+use crate::export::hgf::HgfOptions;
+use crate::export::html::HtmlOptions;
+use crate::export::jsonl::JsonlOptions;
+use crate::export::md::MdOptions;
 
 /// The sources of a login, for the long help of `backup` and `list`.
 macro_rules! login_help {
@@ -194,66 +198,49 @@ pub struct ZipArgs {
     pub zip_level: u32,
 }
 
-/// The formats of `matterbak export`.
+/// The formats of `matterbak export`: the options are the exporters' own.
 #[derive(Debug, Subcommand)]
 pub enum ExportCommand {
     /// A static site to read the backup offline in any browser (no server, no network).
-    Html(HtmlArgs),
+    #[command(after_help = html_after_help())]
+    Html(HtmlOptions),
     /// Markdown, as the original matterexport writes it (one channel, or every channel).
-    Md(MdArgs),
+    Md(MdOptions),
     /// One channel as a zip in the format of the Helmholtz Mattermost archiver (as matterexport hgf).
-    Hgf(HgfArgs),
+    Hgf(HgfOptions),
     /// Mattermost bulk-import JSONL from one or more backups (as the original's mattermerge).
-    Jsonl(JsonlArgs),
+    #[command(after_help = jsonl_after_help())]
+    Jsonl(JsonlOptions),
 }
 
-/// Options of `matterbak export html`.
-#[derive(Debug, Clone, Args)]
-#[command(after_help = crate::export::html::after_help())]
-pub struct HtmlArgs {
-    /// The backup: a data dir or a backup zip.
-    #[arg(short = 'd', long, value_name = "DIR|ZIP", default_value = "data")]
-    pub data_dir: PathBuf,
-    /// The folder to write the site to (created; files matterbak wrote there before are replaced).
-    #[arg(short = 'o', long, value_name = "DIR")]
-    pub output: PathBuf,
-    /// Posts per page of a channel.
-    #[arg(long, value_name = "N", default_value_t = 500)]
-    pub page_size: usize,
-}
+/// The end of `matterbak export html --help`.
+fn html_after_help() -> String {
+    let exit = exit_status_help(&[
+        (Code::Ok, Some("the site was written")),
+        (
+            Code::Failure,
+            Some("a run-time error (unreadable backup file, disk full, ...)"),
+        ),
+        (
+            Code::Usage,
+            Some(
+                "bad command line, no backup at -d, or -o is not a folder the export may write to",
+            ),
+        ),
+        (
+            Code::Interrupted,
+            Some("interrupted by Ctrl+C or SIGTERM (no index.html; a rerun replaces what was written)"),
+        ),
+    ]);
+    format!(
+        "\
+Open DIR/index.html in a browser: the site works from disk, without a server, without
+JavaScript, and loads nothing from the network. Channel pages are DIR/c/<channel id>/<n>.html.
+A rerun into the same folder replaces what the previous export wrote there and leaves other
+files alone; a folder with other content and no .matterbak-site.json is refused.
 
-/// Options of `matterbak export md`, as the original `matterexport md`.
-#[derive(Debug, Clone, Args)]
-pub struct MdArgs {
-    /// The backup: a data dir or a backup zip.
-    #[arg(short = 'd', long, value_name = "DIR|ZIP", default_value = "data")]
-    pub data_dir: PathBuf,
-    /// The Markdown file to write [default: standard output].
-    #[arg(short = 'o', long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-    /// The channel: its id, name or folder [default: every channel, one after the other].
-    #[arg(short = 'c', long, value_name = "CHANNEL")]
-    pub channel: Option<String>,
-    /// Group the posts by thread.
-    #[arg(long)]
-    pub threads: bool,
-}
-
-/// Options of `matterbak export hgf`, as the original `matterexport hgf`.
-#[derive(Debug, Clone, Args)]
-pub struct HgfArgs {
-    /// The backup: a data dir or a backup zip.
-    #[arg(short = 'd', long, value_name = "DIR|ZIP", default_value = "data")]
-    pub data_dir: PathBuf,
-    /// The zip file to write.
-    #[arg(short = 'o', long, value_name = "FILE")]
-    pub output: PathBuf,
-    /// The channel: its id, name or folder.
-    #[arg(short = 'c', long, value_name = "CHANNEL")]
-    pub channel: String,
-    /// Accepted for compatibility with matterexport (the HGF format always has threads.json).
-    #[arg(long)]
-    pub threads: bool,
+{exit}"
+    )
 }
 
 /// The end of `matterbak export jsonl --help`.
@@ -287,23 +274,6 @@ IMPORT:
 
 {exit}"
     )
-}
-
-/// Options of `matterbak export jsonl`, as the original `mattermerge`.
-#[derive(Debug, Clone, Args)]
-#[command(after_help = jsonl_after_help())]
-pub struct JsonlArgs {
-    /// Backups to merge: data dirs or backup zips (the same server's teams, channels, users
-    /// and posts appear once).
-    #[arg(value_name = "DIR|ZIP", required = true)]
-    pub backups: Vec<PathBuf>,
-    /// The JSONL file to write (`-` for standard output, without -a).
-    #[arg(short = 'o', long, value_name = "FILE", default_value = "matter.jsonl")]
-    pub output: PathBuf,
-    /// Also export attachments and custom emojis: they are copied into a `data/` folder beside
-    /// the JSONL file, which the import's paths point into.
-    #[arg(short = 'a', long)]
-    pub attachments: bool,
 }
 
 /// Options of `matterbak list`.

@@ -32,6 +32,10 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
         &["archive", "cli", "commands", "export", "fetch", "store"],
     ),
     (
+        "export",
+        &["api", "cli", "commands", "config", "fetch", "progress"],
+    ),
+    (
         "config",
         &[
             "api", "archive", "cli", "commands", "export", "fetch", "store",

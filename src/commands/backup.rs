@@ -22,9 +22,9 @@ use crate::store::Store;
 
 /// Runs the backup; returns the exit code for a run that ended normally. With
 /// `--summary-json`, the summary is written whatever the outcome.
-pub fn run(args: BackupArgs, out: &GlobalArgs) -> Result<Code> {
+pub fn run(args: BackupArgs, out: &GlobalArgs, cancel: &Cancel) -> Result<Code> {
     let mut report = Report::start(&args.data_dir);
-    let result = configure_and_run(&args, out, &mut report);
+    let result = configure_and_run(&args, out, &mut report, cancel);
     let Some(path) = &args.summary_json else {
         return result;
     };
@@ -44,7 +44,12 @@ pub fn run(args: BackupArgs, out: &GlobalArgs) -> Result<Code> {
     }
 }
 
-fn configure_and_run(args: &BackupArgs, out: &GlobalArgs, report: &mut Report) -> Result<Code> {
+fn configure_and_run(
+    args: &BackupArgs,
+    out: &GlobalArgs,
+    report: &mut Report,
+    cancel: &Cancel,
+) -> Result<Code> {
     // Configuration first: a bad file must not touch the data dir or the network.
     let creds = login::credentials(&args.connect)?;
     let channels = ChannelsConfig::load(&args.channels)?;
@@ -62,8 +67,7 @@ fn configure_and_run(args: &BackupArgs, out: &GlobalArgs, report: &mut Report) -
 
     let opts = login::client_options(&args.connect, args.rate_limit, args.retry_wait_scale)?;
 
-    let cancel = Cancel::new();
-    cancel.install_signal_handler();
+    let cancel = cancel.clone();
     // One worker drives the connections (sending a request, receiving a body) while the main
     // thread writes what came before.
     let rt = tokio::runtime::Builder::new_multi_thread()

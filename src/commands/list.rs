@@ -23,19 +23,17 @@ use crate::export::time;
 use crate::fetch::inventory::{self, ChannelEntry, Inventory, Kind, Person};
 
 /// Runs the listing; returns the exit code for a run that ended normally.
-pub fn run(args: ListArgs) -> Result<Code> {
+pub fn run(args: ListArgs, cancel: &Cancel) -> Result<Code> {
     // Configuration and the output file first: a mistake there must not cost a login.
     let creds = login::credentials(&args.connect)?;
     let opts = login::client_options(&args.connect, args.rate_limit, args.retry_wait_scale)?;
     let mut out = Output::create(args.output.as_deref())?;
 
-    let cancel = Cancel::new();
-    cancel.install_signal_handler();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let inv = rt.block_on(read(&args, &creds, &opts, cancel))?;
+    let inv = rt.block_on(read(&args, &creds, &opts, cancel.clone()))?;
 
     let text = if args.json {
         let mut s = serde_json::to_string_pretty(&to_json(&inv, &creds.api_url))?;

@@ -14,6 +14,7 @@ use std::process::ExitCode;
 use clap::CommandFactory;
 
 use crate::api::ApiError;
+use crate::cancel::Cancel;
 use crate::cli::{Cli, Command, GlobalArgs};
 use crate::error::{self, Code};
 
@@ -32,13 +33,22 @@ pub fn main() -> ExitCode {
     };
     init_logging(&cli.global);
     let g = &cli.global;
+    // The one Ctrl+C / SIGTERM handling, for every command that stops at safe points when
+    // cancelled (the others keep the default: the signal ends them at once).
+    let cancel = Cancel::new();
+    if !matches!(
+        cli.command,
+        Some(Command::Verify(_) | Command::Completions { .. } | Command::Man)
+    ) {
+        cancel.install_signal_handler();
+    }
     let result = match cli.command {
-        None => backup::run(cli.backup, g),
-        Some(Command::Backup(args)) => backup::run(args, g),
+        None => backup::run(cli.backup, g, &cancel),
+        Some(Command::Backup(args)) => backup::run(args, g, &cancel),
         Some(Command::Verify(args)) => verify::run(args, g.quiet),
-        Some(Command::Export(cmd)) => export::run(cmd),
-        Some(Command::List(args)) => list::run(args),
-        Some(Command::Zip(args)) => zip::run(args, g.quiet),
+        Some(Command::Export(cmd)) => export::run(cmd, &cancel),
+        Some(Command::List(args)) => list::run(args, &cancel),
+        Some(Command::Zip(args)) => zip::run(args, g.quiet, &cancel),
         Some(Command::Completions { shell }) => {
             clap_complete::generate(
                 shell,

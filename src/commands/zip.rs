@@ -12,12 +12,10 @@ use crate::store::lock::DirLock;
 use crate::units::human_bytes;
 
 /// With `quiet`, prints nothing on success.
-pub fn run(args: ZipArgs, quiet: bool) -> Result<Code> {
+pub fn run(args: ZipArgs, quiet: bool, cancel: &Cancel) -> Result<Code> {
     let started = Instant::now();
-    let cancel = Cancel::new();
-    cancel.install_signal_handler();
     let _lock = DirLock::acquire(&args.data_dir)?;
-    let zs = archive::write_zip_level(&args.data_dir, &args.output_zip, args.zip_level, &cancel)?;
+    let zs = archive::write_zip_level(&args.data_dir, &args.output_zip, args.zip_level, cancel)?;
     if quiet {
         return Ok(Code::Ok);
     }

@@ -3,6 +3,7 @@
 //! skipped attachments, and the attachments under `files/<id>-<name>`).
 
 use std::io::Write;
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -12,7 +13,7 @@ use zip::CompressionMethod;
 
 use super::model::{Backup, Post};
 use super::out::FileSink;
-use crate::cli::HgfArgs;
+use crate::cancel::Cancel;
 use crate::store::layout::sanitize;
 use crate::units::human_bytes;
 
@@ -34,12 +35,57 @@ const POST_KEYS: [&str; 14] = [
     "hashtags",
 ];
 
-pub fn run(args: &HgfArgs) -> Result<()> {
-    let backup = Backup::open(&args.data_dir)?;
-    let info = backup.find_channel(&args.channel)?.clone();
+/// Options of `matterbak export hgf`, as the original `matterexport hgf`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct HgfOptions {
+    /// The backup: a data dir or a backup zip.
+    #[arg(short = 'd', long, value_name = "DIR|ZIP", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// The zip file to write.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// The channel: its id, name or folder.
+    #[arg(short = 'c', long, value_name = "CHANNEL")]
+    pub channel: String,
+    /// Accepted for compatibility with matterexport (the HGF format always has threads.json).
+    #[arg(long)]
+    pub threads: bool,
+}
+
+/// What an hgf export wrote.
+#[derive(Debug)]
+pub struct HgfSummary {
+    pub posts: usize,
+    /// The channel as the user knows it.
+    pub channel: String,
+    pub output: PathBuf,
+    /// Files left out because they hold more than their file info says (exit 3).
+    pub left_out: Option<anyhow::Error>,
+}
+
+impl HgfSummary {
+    /// The summary line.
+    pub fn lines(&self) -> Vec<String> {
+        vec![format!(
+            "{} posts of {} in {}",
+            self.posts,
+            self.channel,
+            self.output.display()
+        )]
+    }
+}
+
+/// Writes one channel as an HGF zip; the zip appears only when complete.
+///
+/// # Errors
+/// A usage error for a path that is not a backup or an unknown channel; an error naming the
+/// file for an unreadable backup file or a failed write; `Cancelled` when `cancel` is set.
+pub fn export_hgf(opts: &HgfOptions, cancel: &Cancel) -> Result<HgfSummary> {
+    let backup = Backup::open(&opts.data_dir)?;
+    let info = backup.find_channel(&opts.channel)?.clone();
     let channel = backup.load(&info)?;
 
-    let sink = FileSink::create(&args.output)?;
+    let sink = FileSink::create(&opts.output)?;
     let mut zip = zip::ZipWriter::new(sink);
     let deflated = SimpleFileOptions::default().compression_method(CompressionMethod::Deflated);
     let stored = SimpleFileOptions::default()
@@ -55,8 +101,11 @@ pub fn run(args: &HgfArgs) -> Result<()> {
     let mut posts: Vec<Value> = channel
         .posts
         .iter()
-        .map(|p| post_data(&backup, p))
-        .collect();
+        .map(|p| {
+            cancel.check()?;
+            Ok(post_data(&backup, p))
+        })
+        .collect::<Result<_>>()?;
     posts.reverse();
     add_json(&mut zip, "posts.json", &Value::Array(posts))?;
 
@@ -64,6 +113,7 @@ pub fn run(args: &HgfArgs) -> Result<()> {
         .threads()
         .into_iter()
         .map(|t| {
+            cancel.check()?;
             let mut o = Map::new();
             o.insert("root_id".into(), json!(t[0].id));
             o.insert("root".into(), post_data(&backup, t[0]));
@@ -71,9 +121,9 @@ pub fn run(args: &HgfArgs) -> Result<()> {
                 let replies = t[1..].iter().map(|p| post_data(&backup, p)).collect();
                 o.insert("replies".into(), Value::Array(replies));
             }
-            Value::Object(o)
+            Ok(Value::Object(o))
         })
-        .collect();
+        .collect::<Result<_>>()?;
     add_json(&mut zip, "threads.json", &Value::Array(threads))?;
 
     // Attachments that are not in the backup are listed as skipped (the original would stop).
@@ -83,6 +133,7 @@ pub fn run(args: &HgfArgs) -> Result<()> {
     let mut names = std::collections::BTreeSet::new();
     for p in &channel.posts {
         for f in &p.files {
+            cancel.check()?;
             let Some(content) = &f.content else {
                 skipped_bytes += f.size;
                 max = max.max(f.size);
@@ -116,15 +167,14 @@ pub fn run(args: &HgfArgs) -> Result<()> {
     add_json(&mut zip, "skipped_attachments.json", &skipped_json)?;
     let sink = zip
         .finish()
-        .with_context(|| format!("writing {}", args.output.display()))?;
+        .with_context(|| format!("writing {}", opts.output.display()))?;
     sink.commit()?;
-    eprintln!(
-        "matterbak: {} posts of {} in {}",
-        channel.posts.len(),
-        backup.title(&channel.info),
-        args.output.display()
-    );
-    backup.src.check_left_out()
+    Ok(HgfSummary {
+        posts: channel.posts.len(),
+        channel: backup.title(&channel.info),
+        output: opts.output.clone(),
+        left_out: backup.src.check_left_out().err(),
+    })
 }
 
 /// A post as the archiver's format has it, with the author's username and display name.

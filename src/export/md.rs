@@ -2,6 +2,7 @@
 //! writes it, plus markers for edited, deleted and pinned posts.
 
 use std::io::Write;
+use std::path::PathBuf;
 
 use anyhow::Result;
 use serde_json::Value;
@@ -9,32 +10,85 @@ use serde_json::Value;
 use super::model::{Backup, Channel, Kind, Post};
 use super::out::Output;
 use super::time;
-use crate::cli::MdArgs;
+use crate::cancel::Cancel;
 
 /// What is added to a post's heading line (not written by the original).
 pub const EDITED: &str = " *(edited)*";
 pub const DELETED: &str = " *(deleted)*";
 pub const PINNED: &str = " *(pinned)*";
 
-pub fn run(args: &MdArgs) -> Result<()> {
-    let backup = Backup::open(&args.data_dir)?;
-    let channels = match &args.channel {
+/// Options of `matterbak export md`, as the original `matterexport md`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MdOptions {
+    /// The backup: a data dir or a backup zip.
+    #[arg(short = 'd', long, value_name = "DIR|ZIP", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// The Markdown file to write [default: standard output].
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// The channel: its id, name or folder [default: every channel, one after the other].
+    #[arg(short = 'c', long, value_name = "CHANNEL")]
+    pub channel: Option<String>,
+    /// Group the posts by thread.
+    #[arg(long)]
+    pub threads: bool,
+}
+
+/// What an md export wrote.
+#[derive(Debug)]
+pub struct MdSummary {
+    pub channels: usize,
+    pub posts: usize,
+    /// Files left out because they hold more than their file info says (exit 3).
+    pub left_out: Option<anyhow::Error>,
+}
+
+impl MdSummary {
+    /// Nothing: the Markdown may go to standard output, and the original prints nothing.
+    pub fn lines(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// Writes the channels as Markdown to the file (which appears only when complete) or to
+/// standard output.
+///
+/// # Errors
+/// A usage error for a path that is not a backup or an unknown channel; an error naming the
+/// file for an unreadable backup file or a failed write; `Cancelled` when `cancel` is set.
+pub fn export_md(opts: &MdOptions, cancel: &Cancel) -> Result<MdSummary> {
+    let backup = Backup::open(&opts.data_dir)?;
+    let channels = match &opts.channel {
         Some(c) => vec![backup.find_channel(c)?.clone()],
         None => backup.channels.clone(),
     };
-    let mut out = Output::create(args.output.as_deref())?;
+    let mut out = Output::create(opts.output.as_deref())?;
+    let mut posts = 0;
     for (i, info) in channels.iter().enumerate() {
+        cancel.check()?;
         if i > 0 {
             writeln!(out)?;
         }
         let channel = backup.load(info)?;
-        write_channel(&backup, &channel, args.threads, &mut out)?;
+        write_channel(&backup, &channel, opts.threads, &mut out, cancel)?;
+        posts += channel.posts.len();
     }
-    out.finish()
+    out.finish()?;
+    Ok(MdSummary {
+        channels: channels.len(),
+        posts,
+        left_out: backup.src.check_left_out().err(),
+    })
 }
 
 /// One channel: header, metadata, members (DMs and groups), then the posts.
-pub fn write_channel(b: &Backup, c: &Channel, by_threads: bool, out: &mut dyn Write) -> Result<()> {
+pub fn write_channel(
+    b: &Backup,
+    c: &Channel,
+    by_threads: bool,
+    out: &mut dyn Write,
+    cancel: &Cancel,
+) -> Result<()> {
     let meta = &c.info.json;
     let s = |k: &str| meta.get(k).and_then(Value::as_str).unwrap_or("");
     let n = |k: &str| meta.get(k).and_then(Value::as_i64).unwrap_or(0);
@@ -76,6 +130,7 @@ pub fn write_channel(b: &Backup, c: &Channel, by_threads: bool, out: &mut dyn Wr
     writeln!(out, "## Messages\n")?;
     if by_threads {
         for thread in c.threads() {
+            cancel.check()?;
             writeln!(out, "### Thread")?;
             for p in thread {
                 write_post(b, p, "####", out)?;
@@ -83,6 +138,7 @@ pub fn write_channel(b: &Backup, c: &Channel, by_threads: bool, out: &mut dyn Wr
         }
     } else {
         for p in &c.posts {
+            cancel.check()?;
             write_post(b, p, "###", out)?;
         }
     }

@@ -6,6 +6,8 @@ mod browser;
 mod config_errors;
 mod exact;
 mod export;
+mod export_digests;
+mod export_interrupt;
 mod faults;
 mod gzip;
 mod hostile;

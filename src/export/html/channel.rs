@@ -12,6 +12,7 @@ use super::paging::{nav_items, paginate, NavItem};
 use super::post::post_html;
 use super::render::{escape, markdown};
 use super::site::Site;
+use crate::cancel::Cancel;
 use crate::export::model::{Backup, Channel, Kind};
 use crate::export::time;
 
@@ -35,8 +36,10 @@ pub fn write(
     lookup: &Lookup,
     c: &mut Channel,
     page_size: usize,
+    cancel: &Cancel,
 ) -> Result<Stats> {
     for p in &mut c.posts {
+        cancel.check()?;
         for f in &mut p.files {
             if let Some(content) = &f.content {
                 if !site.copy(&b.src, content, &file_path(f), f.limit())? {
@@ -68,6 +71,7 @@ pub fn write(
     }
     crumbs.push((title.clone(), None));
     for (i, range) in pages.iter().enumerate() {
+        cancel.check()?;
         let n = i + 1;
         let nav = nav_html(n, pages.len());
         let mut body = String::with_capacity(64 * 1024);

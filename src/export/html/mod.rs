@@ -30,73 +30,110 @@ pub mod render;
 pub mod site;
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::time::Instant;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
 use self::index::Row;
 use self::lookup::{channel_title, Lookup};
 use self::site::{Site, SitePath};
-use crate::cli::HtmlArgs;
-use crate::error::{Code, Fatal};
+use crate::cancel::{Cancel, Cancelled};
+use crate::error::Fatal;
 use crate::export::model::Backup;
 use crate::units::human_bytes;
 
-/// The end of `matterbak export html --help`.
-pub fn after_help() -> String {
-    let exit = crate::error::exit_status_help(&[
-        (Code::Ok, Some("the site was written")),
-        (
-            Code::Failure,
-            Some("a run-time error (unreadable backup file, disk full, ...)"),
-        ),
-        (
-            Code::Usage,
-            Some(
-                "bad command line, no backup at -d, or -o is not a folder the export may write to",
-            ),
-        ),
-    ]);
-    format!(
-        "\
-Open DIR/index.html in a browser: the site works from disk, without a server, without
-JavaScript, and loads nothing from the network. Channel pages are DIR/c/<channel id>/<n>.html.
-A rerun into the same folder replaces what the previous export wrote there and leaves other
-files alone; a folder with other content and no .matterbak-site.json is refused.
-
-{exit}"
-    )
+/// Options of `matterbak export html`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct HtmlOptions {
+    /// The backup: a data dir or a backup zip.
+    #[arg(short = 'd', long, value_name = "DIR|ZIP", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// The folder to write the site to (created; files matterbak wrote there before are replaced).
+    #[arg(short = 'o', long, value_name = "DIR")]
+    pub output: PathBuf,
+    /// Posts per page of a channel.
+    #[arg(long, value_name = "N", default_value_t = 500)]
+    pub page_size: usize,
 }
 
-pub fn run(args: &HtmlArgs) -> Result<()> {
-    if args.page_size == 0 {
+/// What an html export wrote.
+#[derive(Debug)]
+pub struct HtmlSummary {
+    pub channels: usize,
+    pub posts: usize,
+    pub pages: usize,
+    /// Files written and their total size in bytes.
+    pub files: usize,
+    pub bytes: u64,
+    /// Files of the previous export into the same folder that this one no longer wrote.
+    pub removed: usize,
+    /// The site folder.
+    pub output: PathBuf,
+    pub elapsed: Duration,
+    /// Files left out because they hold more than their file info says (exit 3).
+    pub left_out: Option<anyhow::Error>,
+}
+
+impl HtmlSummary {
+    /// The summary line.
+    pub fn lines(&self) -> Vec<String> {
+        vec![format!(
+            "{} channels, {} posts, {} pages; {} files ({}) in {}{}; open {} in {:.1}s",
+            self.channels,
+            self.posts,
+            self.pages,
+            self.files,
+            human_bytes(self.bytes),
+            self.output.display(),
+            if self.removed > 0 {
+                format!(" ({} old files removed)", self.removed)
+            } else {
+                String::new()
+            },
+            self.output.join("index.html").display(),
+            self.elapsed.as_secs_f64()
+        )]
+    }
+}
+
+/// Writes the site into `opts.output`; every file appears only when complete.
+///
+/// # Errors
+/// A usage error (exit 2) for a page size of 0, a path that is not a backup, or a site folder
+/// that may not be written; an error naming the file for an unreadable backup file or a failed
+/// write; `Cancelled` when `cancel` is set (what was written so far is recorded in the marker,
+/// so that a rerun replaces it).
+pub fn export_html(opts: &HtmlOptions, cancel: &Cancel) -> Result<HtmlSummary> {
+    if opts.page_size == 0 {
         return Err(Fatal::usage("--page-size must be at least 1").into());
     }
     let started = Instant::now();
-    let backup = Backup::open(&args.data_dir)?;
-    refuse_site_in_backup(&args.data_dir, &args.output)?;
-    let mut site = Site::open(&args.output)?;
-    let summary = export(&backup, &mut site, args.page_size)?;
+    let backup = Backup::open(&opts.data_dir)?;
+    refuse_site_in_backup(&opts.data_dir, &opts.output)?;
+    let mut site = Site::open(&opts.output)?;
+    let summary = match export(&backup, &mut site, opts.page_size, cancel) {
+        Ok(s) => s,
+        Err(e) => {
+            if e.chain().any(|c| c.is::<Cancelled>()) {
+                site.record()?;
+            }
+            return Err(e);
+        }
+    };
     let (files, bytes) = site.stats();
     let removed = site.finish()?;
-    println!(
-        "matterbak: {} channels, {} posts, {} pages; {} files ({}) in {}{}; open {} in {:.1}s",
-        summary.channels,
-        summary.posts,
-        summary.pages,
+    Ok(HtmlSummary {
+        channels: summary.channels,
+        posts: summary.posts,
+        pages: summary.pages,
         files,
-        human_bytes(bytes),
-        args.output.display(),
-        if removed > 0 {
-            format!(" ({removed} old files removed)")
-        } else {
-            String::new()
-        },
-        args.output.join("index.html").display(),
-        started.elapsed().as_secs_f64()
-    );
-    backup.src.check_left_out()
+        bytes,
+        removed,
+        output: opts.output.clone(),
+        elapsed: started.elapsed(),
+        left_out: backup.src.check_left_out().err(),
+    })
 }
 
 /// What was exported.
@@ -108,9 +145,10 @@ pub struct Summary {
 }
 
 /// Writes the whole site: images, every channel's pages and attachments, the index.
-pub fn export(b: &Backup, site: &mut Site, page_size: usize) -> Result<Summary> {
+pub fn export(b: &Backup, site: &mut Site, page_size: usize, cancel: &Cancel) -> Result<Summary> {
     let mut avatars = BTreeMap::new();
     for u in b.users.values() {
+        cancel.check()?;
         if let Some(img) = &u.image {
             let path = SitePath::with_ext("avatars", &u.id, img);
             if site.copy(&b.src, img, &path, None)? {
@@ -120,6 +158,7 @@ pub fn export(b: &Backup, site: &mut Site, page_size: usize) -> Result<Summary> 
     }
     let mut emojis = BTreeMap::new();
     for e in b.emojis.values() {
+        cancel.check()?;
         if let Some(img) = &e.image {
             let path = SitePath::with_ext("emoji", &e.id, img);
             if site.copy(&b.src, img, &path, None)? {
@@ -129,6 +168,7 @@ pub fn export(b: &Backup, site: &mut Site, page_size: usize) -> Result<Summary> 
     }
     let mut team_icons = BTreeMap::new();
     for t in &b.teams {
+        cancel.check()?;
         if let Some(img) = &t.icon {
             let path = SitePath::with_ext("teams", &t.id, img);
             if site.copy(&b.src, img, &path, None)? {
@@ -141,8 +181,9 @@ pub fn export(b: &Backup, site: &mut Site, page_size: usize) -> Result<Summary> 
     let mut summary = Summary::default();
     for info in &b.channels {
         // One channel in memory at a time.
+        cancel.check()?;
         let mut c = b.load(info)?;
-        let stats = channel::write(site, b, &lookup, &mut c, page_size)
+        let stats = channel::write(site, b, &lookup, &mut c, page_size, cancel)
             .with_context(|| format!("exporting the channel {}", b.src.describe(&info.dir)))?;
         summary.channels += 1;
         summary.posts += stats.posts;

@@ -155,6 +155,11 @@ impl Site {
         if self.last_checkpoint.elapsed() < CHECKPOINT {
             return Ok(());
         }
+        self.record()
+    }
+
+    /// Records in the marker what this run has written so far, now (an interrupted export).
+    pub fn record(&mut self) -> Result<()> {
         let all: BTreeSet<String> = self.previous.union(&self.written).cloned().collect();
         self.write_marker(&all)?;
         self.last_checkpoint = Instant::now();

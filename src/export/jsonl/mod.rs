@@ -32,7 +32,6 @@ use self::posts::{Convert, Skip};
 use super::model::Backup;
 use super::out::Output;
 use crate::cancel::Cancel;
-use crate::cli::JsonlArgs;
 use crate::error::Fatal;
 
 /// The importer reads lines of at most this many bytes (`maxScanTokenSize` in `import.go`).
@@ -62,32 +61,59 @@ pub struct Stats {
     pub long_lines: usize,
 }
 
-/// Writes the JSONL of `args.backups` to `args.output` (and with `-a` the `data/` folder
-/// beside it), then a summary to stderr.
+/// Options of `matterbak export jsonl`, as the original `mattermerge`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct JsonlOptions {
+    /// Backups to merge: data dirs or backup zips (the same server's teams, channels, users
+    /// and posts appear once).
+    #[arg(value_name = "DIR|ZIP", required = true)]
+    pub backups: Vec<PathBuf>,
+    /// The JSONL file to write (`-` for standard output, without -a).
+    #[arg(short = 'o', long, value_name = "FILE", default_value = "matter.jsonl")]
+    pub output: PathBuf,
+    /// Also export attachments and custom emojis: they are copied into a `data/` folder beside
+    /// the JSONL file, which the import's paths point into.
+    #[arg(short = 'a', long)]
+    pub attachments: bool,
+}
+
+/// What a jsonl export wrote and left out.
+#[derive(Debug)]
+pub struct JsonlSummary {
+    pub stats: Stats,
+    /// The JSONL file, `-` for standard output.
+    pub output: PathBuf,
+    /// With `-a`: the `data/` folder and how many attachments, custom emoji images and bytes
+    /// were copied into it.
+    pub copied: Option<(PathBuf, usize, usize, u64)>,
+    /// Files left out because they hold more than their file info says (exit 3).
+    pub left_out: Option<anyhow::Error>,
+}
+
+/// Writes the JSONL of `opts.backups` to `opts.output` (and with `-a` the `data/` folder
+/// beside it).
 ///
 /// # Errors
 /// A usage error (exit 2) for a path that is not a backup or an output inside a backup; an
-/// error naming the file for an unreadable backup file or a failed write; `Cancelled` on
-/// Ctrl+C. The JSONL file appears only when complete.
-pub fn run(args: &JsonlArgs) -> Result<()> {
-    let to_stdout = args.output.as_os_str() == "-";
-    if to_stdout && args.attachments {
+/// error naming the file for an unreadable backup file or a failed write; `Cancelled` when
+/// `cancel` is set. The JSONL file appears only when complete.
+pub fn export_jsonl(opts: &JsonlOptions, cancel: &Cancel) -> Result<JsonlSummary> {
+    let to_stdout = opts.output.as_os_str() == "-";
+    if to_stdout && opts.attachments {
         return Err(Fatal::usage(
             "-a copies attachments into a data/ folder beside the JSONL file: give -o FILE, not -o -",
         )
         .into());
     }
-    let backups = args
+    let backups = opts
         .backups
         .iter()
         .map(|p| Backup::open(p))
         .collect::<Result<Vec<_>>>()?;
-    let out_dir = parent_dir(&args.output);
+    let out_dir = parent_dir(&opts.output);
     if !to_stdout {
-        check_paths(args, &out_dir)?;
+        check_paths(opts, &out_dir)?;
     }
-    let cancel = Cancel::new();
-    cancel.install_signal_handler();
 
     let mut stats = Stats::default();
     let mut index = Index::build(&backups, &mut stats)?;
@@ -100,7 +126,7 @@ pub fn run(args: &JsonlArgs) -> Result<()> {
         .chain(index.directs.values().map(|d| d.sources.clone()))
         .collect();
     for s in &sources {
-        for id in posts::referenced_users(&posts::merge(&backups, s, &cancel)?) {
+        for id in posts::referenced_users(&posts::merge(&backups, s, cancel)?) {
             index.user(&id, &mut stats);
         }
     }
@@ -110,25 +136,27 @@ pub fn run(args: &JsonlArgs) -> Result<()> {
         std::fs::create_dir_all(&out_dir)
             .with_context(|| format!("creating {}", out_dir.display()))?;
     }
-    let mut files = args.attachments.then(|| Files::new(out_dir.join(DATA_DIR)));
-    let mut out = Output::create((!to_stdout).then_some(args.output.as_path()))?;
+    let mut files = opts.attachments.then(|| Files::new(out_dir.join(DATA_DIR)));
+    let mut out = Output::create((!to_stdout).then_some(opts.output.as_path()))?;
     let mut w = Writer {
         out: &mut out,
         stats: &mut stats,
     };
-    write_all(&backups, &index, files.as_mut(), &mut w, &cancel)?;
+    write_all(&backups, &index, files.as_mut(), &mut w, cancel)?;
     // The copies are on disk before the JSONL that names them appears.
-    let data = files.as_ref().map(|f| f.root().to_path_buf());
-    let copied = files.as_ref().map(|f| (f.attachments, f.emojis, f.bytes));
+    let copied = files
+        .as_ref()
+        .map(|f| (f.root().to_path_buf(), f.attachments, f.emojis, f.bytes));
     if let Some(f) = files {
         f.finish()?;
     }
     out.finish()?;
-    summary(args, &stats, data.as_deref(), copied);
-    for b in &backups {
-        b.src.check_left_out()?;
-    }
-    Ok(())
+    Ok(JsonlSummary {
+        stats,
+        output: opts.output.clone(),
+        copied,
+        left_out: backups.iter().find_map(|b| b.src.check_left_out().err()),
+    })
 }
 
 /// Writes lines, counting the ones the importer cannot read.
@@ -457,7 +485,7 @@ fn parent_dir(p: &Path) -> PathBuf {
 /// The output must not go into a backup (a data dir's files would change, a zip would be
 /// replaced), and neither may the `data/` folder of `-a` (the default `-o matter.jsonl`
 /// beside a data dir called `data` would otherwise write into it).
-fn check_paths(args: &JsonlArgs, out_dir: &Path) -> Result<()> {
+fn check_paths(args: &JsonlOptions, out_dir: &Path) -> Result<()> {
     let out_file = resolve(&args.output);
     let data = resolve(&out_dir.join(DATA_DIR));
     for b in &args.backups {
@@ -508,96 +536,99 @@ fn resolve(p: &Path) -> PathBuf {
     }
 }
 
-/// The summary on stderr: what was written, then what was left out.
-fn summary(args: &JsonlArgs, s: &Stats, data: Option<&Path>, copied: Option<(usize, usize, u64)>) {
-    let target = if args.output.as_os_str() == "-" {
-        "standard output".to_string()
-    } else {
-        args.output.display().to_string()
-    };
-    eprintln!(
-        "matterbak: wrote {target}: {} teams, {} channels, {} users, {} posts with {} replies, \
+impl JsonlSummary {
+    /// The summary: what was written, then what was left out.
+    pub fn lines(&self) -> Vec<String> {
+        let s = &self.stats;
+        let mut lines = Vec::new();
+        let target = if self.output.as_os_str() == "-" {
+            "standard output".to_string()
+        } else {
+            self.output.display().to_string()
+        };
+        lines.push(format!(
+            "wrote {target}: {} teams, {} channels, {} users, {} posts with {} replies, \
          {} direct and group channels with {} posts and {} replies, {} reactions",
-        s.teams,
-        s.channels,
-        s.users,
-        s.posts,
-        s.replies,
-        s.direct_channels,
-        s.direct_posts,
-        s.direct_replies,
-        s.reactions
-    );
-    if let (Some(dir), Some((attachments, emojis, bytes))) = (data, copied) {
-        eprintln!(
-            "matterbak: copied {attachments} attachments and {emojis} custom emoji images \
+            s.teams,
+            s.channels,
+            s.users,
+            s.posts,
+            s.replies,
+            s.direct_channels,
+            s.direct_posts,
+            s.direct_replies,
+            s.reactions
+        ));
+        if let Some((dir, attachments, emojis, bytes)) = &self.copied {
+            lines.push(format!(
+                "copied {attachments} attachments and {emojis} custom emoji images \
              ({bytes} bytes) to {}",
-            dir.display()
-        );
+                dir.display()
+            ));
+        }
+        let mut notes = Vec::new();
+        if s.placeholders > 0 {
+            notes.push(format!(
+                "{} users the backup refers to but does not have are imported as unknown-<id>",
+                s.placeholders
+            ));
+        }
+        if s.no_email > 0 {
+            notes.push(format!(
+                "{} users without an email address in the backup get <username>@{}",
+                s.no_email,
+                names::PLACEHOLDER_EMAIL_DOMAIN
+            ));
+        }
+        if s.orphans > 0 {
+            notes.push(format!(
+                "{} replies whose thread start is not exported are imported as posts",
+                s.orphans
+            ));
+        }
+        if s.renamed + s.cut > 0 {
+            notes.push(format!(
+                "{} names and {} texts were changed to fit the importer (see the warnings above)",
+                s.renamed, s.cut
+            ));
+        }
+        lines.extend(notes);
+        let count = |k: Skip| s.skipped.get(&k).copied().unwrap_or(0);
+        let mut skipped = vec![
+            format!(
+                "{} system messages (joins, leaves, header changes: the importer takes none)",
+                count(Skip::System)
+            ),
+            format!("{} deleted posts", count(Skip::Deleted)),
+        ];
+        if count(Skip::NoTime) > 0 {
+            skipped.push(format!("{} posts without a time", count(Skip::NoTime)));
+        }
+        if s.attachments_missing > 0 {
+            skipped.push(format!(
+                "{} attachments that are not in the backup",
+                s.attachments_missing
+            ));
+        }
+        if s.attachments_not_exported > 0 {
+            skipped.push(format!(
+                "{} attachments and the custom emojis (give -a to copy them)",
+                s.attachments_not_exported
+            ));
+        }
+        if s.skipped_channels > 0 {
+            skipped.push(format!(
+                "{} channels (see the warnings above)",
+                s.skipped_channels
+            ));
+        }
+        if s.long_lines > 0 {
+            lines.push(format!(
+                "{} lines are longer than the importer reads (see the warnings above)",
+                s.long_lines
+            ));
+        }
+        lines.push(format!("left out {}", skipped.join(", ")));
+        lines
     }
-    let mut notes = Vec::new();
-    if s.placeholders > 0 {
-        notes.push(format!(
-            "{} users the backup refers to but does not have are imported as unknown-<id>",
-            s.placeholders
-        ));
-    }
-    if s.no_email > 0 {
-        notes.push(format!(
-            "{} users without an email address in the backup get <username>@{}",
-            s.no_email,
-            names::PLACEHOLDER_EMAIL_DOMAIN
-        ));
-    }
-    if s.orphans > 0 {
-        notes.push(format!(
-            "{} replies whose thread start is not exported are imported as posts",
-            s.orphans
-        ));
-    }
-    if s.renamed + s.cut > 0 {
-        notes.push(format!(
-            "{} names and {} texts were changed to fit the importer (see the warnings above)",
-            s.renamed, s.cut
-        ));
-    }
-    for n in notes {
-        eprintln!("matterbak: {n}");
-    }
-    let count = |k: Skip| s.skipped.get(&k).copied().unwrap_or(0);
-    let mut skipped = vec![
-        format!(
-            "{} system messages (joins, leaves, header changes: the importer takes none)",
-            count(Skip::System)
-        ),
-        format!("{} deleted posts", count(Skip::Deleted)),
-    ];
-    if count(Skip::NoTime) > 0 {
-        skipped.push(format!("{} posts without a time", count(Skip::NoTime)));
-    }
-    if s.attachments_missing > 0 {
-        skipped.push(format!(
-            "{} attachments that are not in the backup",
-            s.attachments_missing
-        ));
-    }
-    if s.attachments_not_exported > 0 {
-        skipped.push(format!(
-            "{} attachments and the custom emojis (give -a to copy them)",
-            s.attachments_not_exported
-        ));
-    }
-    if s.skipped_channels > 0 {
-        skipped.push(format!(
-            "{} channels (see the warnings above)",
-            s.skipped_channels
-        ));
-    }
-    if s.long_lines > 0 {
-        eprintln!(
-            "matterbak: {} lines are longer than the importer reads (see the warnings above)",
-            s.long_lines
-        );
-    }
-    eprintln!("matterbak: left out {}", skipped.join(", "));
 }
