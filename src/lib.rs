@@ -7,6 +7,7 @@
 //! - [`store`]: the data directory (layout, names, atomic writes). Never speaks HTTP.
 //! - [`archive`]: the zip of the data directory.
 //! - [`export`]: reads a backup (data dir or zip) and writes HTML, Markdown, HGF or JSONL.
+//! - [`model`]: types of the server's objects that every layer shares ([`model::ChannelKind`]).
 
 pub mod api;
 pub mod archive;
@@ -17,5 +18,6 @@ pub mod config;
 pub mod error;
 pub mod export;
 pub mod fetch;
+pub mod model;
 pub mod progress;
 pub mod store;

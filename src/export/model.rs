@@ -8,25 +8,8 @@ use serde_json::Value;
 
 use super::source::Source;
 use crate::error::Fatal;
-use crate::store::layout::{self, SEP};
-
-/// Which part of the backup a channel is in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Kind {
-    Team,
-    Direct,
-    Group,
-}
-
-impl Kind {
-    pub fn label(self) -> &'static str {
-        match self {
-            Kind::Team => "team channel",
-            Kind::Direct => "direct message",
-            Kind::Group => "group message",
-        }
-    }
-}
+use crate::model::ChannelKind;
+use crate::store::layout::{self, Place, SEP};
 
 #[derive(Debug, Clone)]
 pub struct Team {
@@ -43,15 +26,16 @@ pub struct Team {
 #[derive(Debug, Clone)]
 pub struct ChannelInfo {
     pub id: String,
-    pub kind: Kind,
+    /// Which folder the channel is in.
+    pub place: Place,
     /// The team's id for team channels.
     pub team_id: Option<String>,
     /// The channel's folder (`direct/<id>__<name>`, `teams/<team>/<id>__<name>`).
     pub dir: String,
     pub name: String,
     pub display_name: String,
-    /// `O`, `P`, `D` or `G`.
-    pub channel_type: String,
+    /// The channel's `type`.
+    pub kind: ChannelKind,
     pub json: Value,
 }
 
@@ -235,14 +219,14 @@ impl Backup {
         b.read_users()?;
         b.read_emojis()?;
         b.read_teams()?;
-        for (kind, dir) in [
-            (Kind::Direct, layout::DIRECT),
-            (Kind::Group, layout::GROUPS),
+        for (place, dir) in [
+            (Place::Direct, layout::DIRECT),
+            (Place::Group, layout::GROUPS),
         ] {
-            b.read_channels(kind, dir, None)?;
+            b.read_channels(place, dir, None)?;
         }
         for t in b.teams.clone() {
-            b.read_channels(Kind::Team, &t.dir, Some(&t.id))?;
+            b.read_channels(Place::Team, &t.dir, Some(&t.id))?;
         }
         if b.channels.is_empty() && b.users.is_empty() && b.teams.is_empty() {
             return Err(Fatal::usage(format!(
@@ -271,7 +255,7 @@ impl Backup {
 
     /// A readable title: the display name, or for DMs and groups the other members' names.
     pub fn title(&self, c: &ChannelInfo) -> String {
-        if c.kind == Kind::Team {
+        if c.place == Place::Team {
             return if c.display_name.is_empty() {
                 c.name.clone()
             } else {
@@ -545,7 +529,7 @@ impl Backup {
         Ok(())
     }
 
-    fn read_channels(&mut self, kind: Kind, dir: &str, team: Option<&str>) -> Result<()> {
+    fn read_channels(&mut self, place: Place, dir: &str, team: Option<&str>) -> Result<()> {
         let names: Vec<String> = self.src.children(dir).map(String::from).collect();
         let mut found = Vec::new();
         for n in &names {
@@ -568,12 +552,12 @@ impl Backup {
                     .to_string()
             };
             found.push(ChannelInfo {
-                kind,
+                place,
                 team_id: team.map(String::from),
                 dir: format!("{dir}/{stem}"),
                 name: s("name"),
                 display_name: s("display_name"),
-                channel_type: s("type"),
+                kind: ChannelKind::from_code(&s("type")),
                 id,
                 json,
             });
@@ -611,12 +595,12 @@ mod tests {
     fn threads_put_the_root_first_and_each_post_once() {
         let info = ChannelInfo {
             id: "c".into(),
-            kind: Kind::Direct,
+            place: Place::Direct,
             team_id: None,
             dir: "direct/c__x".into(),
             name: "x".into(),
             display_name: String::new(),
-            channel_type: "D".into(),
+            kind: ChannelKind::Direct,
             json: Value::Null,
         };
         // "a" sorts before its root "r" (same millisecond); "o" answers a root not in the

@@ -20,7 +20,9 @@ use crate::api::model::{Channel, Member, Raw, Team, User};
 use crate::api::{ApiError, Client};
 use crate::cancel::Cancel;
 use crate::config::ChannelsConfig;
-use crate::store::{layout, stored_members, ChannelKind, State, Store};
+use crate::model::ChannelKind;
+use crate::store::layout::{self, Place};
+use crate::store::{stored_members, State, Store};
 pub(crate) use channel::human_bytes;
 use channel::ChannelStats;
 use serde_json::value::RawValue;
@@ -181,9 +183,8 @@ impl<'a> Engine<'a> {
             }
             self.state.post_names = Some(zone);
         }
-        let (personal, team_channels): (Vec<Raw<Channel>>, Vec<Raw<Channel>>) = channels
-            .into_iter()
-            .partition(|c| matches!(c.v.kind.as_str(), "D" | "G"));
+        let (personal, team_channels): (Vec<Raw<Channel>>, Vec<Raw<Channel>>) =
+            channels.into_iter().partition(|c| c.v.kind.is_personal());
 
         let progress = self.opts.progress.clone();
         if !self.opts.skip_direct {
@@ -259,7 +260,7 @@ impl<'a> Engine<'a> {
         let me = self.me.v.id.clone();
         let partners: Vec<String> = channels
             .iter()
-            .filter(|c| c.v.kind == "D")
+            .filter(|c| c.v.kind == ChannelKind::Direct)
             .filter_map(|c| select::direct_partner(&c.v.name, &me))
             .collect();
         self.resolve_users(partners).await?;
@@ -413,7 +414,7 @@ impl<'a> Engine<'a> {
     async fn direct_channels(&mut self, personal: &[Raw<Channel>]) -> Result<()> {
         let me = self.me.v.id.clone();
         let mut dms: Vec<(&Raw<Channel>, String)> = Vec::new();
-        for c in personal.iter().filter(|c| c.v.kind == "D") {
+        for c in personal.iter().filter(|c| c.v.kind == ChannelKind::Direct) {
             let partner = match select::direct_partner(&c.v.name, &me) {
                 Some(p) => p,
                 // Not named `<id>__<id>`: ask for the members instead.
@@ -454,7 +455,7 @@ impl<'a> Engine<'a> {
             if wanted.remove(&name) {
                 let label = format!("direct/{name}");
                 let r = self
-                    .backup_channel(&mut dir, ChannelKind::Direct, c, None, &name, &label)
+                    .backup_channel(&mut dir, Place::of(&c.v.kind), c, None, &name, &label)
                     .await;
                 self.item(r, &label)?;
             } else {
@@ -473,7 +474,10 @@ impl<'a> Engine<'a> {
     /// Group channels are named by their other members: taken from the stored members list
     /// when there is one (no request), else fetched.
     async fn group_channels(&mut self, personal: &[Raw<Channel>]) -> Result<()> {
-        let groups: Vec<&Raw<Channel>> = personal.iter().filter(|c| c.v.kind == "G").collect();
+        let groups: Vec<&Raw<Channel>> = personal
+            .iter()
+            .filter(|c| c.v.kind == ChannelKind::Group)
+            .collect();
         tracing::info!("group channels: {} found", groups.len());
         let mut dir = self.store.id_dir(Path::new(layout::GROUPS))?;
         let mut with_members: Vec<GroupMembers> = Vec::new();
@@ -526,7 +530,7 @@ impl<'a> Engine<'a> {
                 self.opts.progress.add_total(1);
                 let label = format!("groups/{name}");
                 let r = self
-                    .backup_channel(&mut dir, ChannelKind::Group, c, members, &name, &label)
+                    .backup_channel(&mut dir, Place::of(&c.v.kind), c, members, &name, &label)
                     .await;
                 self.item(r, &label)?;
             } else {
@@ -558,7 +562,7 @@ impl<'a> Engine<'a> {
             let tid = team.v.id.clone();
             let all: Vec<Raw<Channel>> = channels
                 .iter()
-                .filter(|c| c.v.team_id == tid && matches!(c.v.kind.as_str(), "O" | "P"))
+                .filter(|c| c.v.team_id == tid && c.v.kind.is_team())
                 .map(|c| Raw::parse(c.raw.clone()))
                 .collect::<Result<_, _>>()?;
             let choice = select::team_channels(&all, &sel);
@@ -603,7 +607,7 @@ impl<'a> Engine<'a> {
                 let r = self
                     .backup_channel(
                         &mut channels_dir,
-                        ChannelKind::Team,
+                        Place::of(&c.v.kind),
                         c,
                         None,
                         &c.v.name,

@@ -8,17 +8,9 @@ use std::path::{Path, PathBuf};
 
 use super::atomic::{self, AtomicFile, DirSync};
 use super::iddir::IdDir;
-use super::layout::{self, sanitize, SEP};
+use super::layout::{self, sanitize, Place, SEP};
 use super::links;
 use super::{IoPath, StoreError};
-
-/// Where a channel lives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChannelKind {
-    Direct,
-    Group,
-    Team,
-}
 
 /// What writing an object did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,7 +71,7 @@ fn raw_value(bytes: &[u8], path: &Path) -> Result<Box<RawValue>, StoreError> {
 
 /// The stored files of one channel, with indexes of its posts and attachments.
 pub struct ChannelDir {
-    pub kind: ChannelKind,
+    pub kind: Place,
     channel_id: String,
     /// `<channel_id>__<name>`
     base: String,
@@ -100,7 +92,7 @@ pub struct ChannelDir {
 impl ChannelDir {
     pub(crate) fn open(
         parent: &mut IdDir,
-        kind: ChannelKind,
+        kind: Place,
         channel_id: &str,
         name: &str,
         zone: layout::NameZone,

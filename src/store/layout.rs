@@ -11,6 +11,8 @@
 //! emojis/<emoji_id>__<name>.json, emojis/<emoji_id>__<name>.<ext>
 //! ```
 
+use crate::model::ChannelKind;
+
 /// Separator between the parts of a name.
 pub const SEP: &str = "__";
 pub const DIRECT: &str = "direct";
@@ -21,6 +23,37 @@ pub const EMOJIS: &str = "emojis";
 pub const FILES: &str = "files";
 /// Below a posts folder: earlier versions and deletions of posts (not read by the original).
 pub const HISTORY: &str = "history";
+
+/// Where the backup keeps a channel: in `teams/<team>/`, `direct/` or `groups/`. It follows
+/// from the channel's [`ChannelKind`] ([`Place::of`]) when the backup writes it; a reader takes
+/// it from the folder the channel is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Place {
+    Team,
+    Direct,
+    Group,
+}
+
+impl Place {
+    /// Where a channel of this kind is kept: direct and group messages in their own folders,
+    /// every other channel in its team's.
+    pub fn of(kind: &ChannelKind) -> Place {
+        match kind {
+            ChannelKind::Direct => Place::Direct,
+            ChannelKind::Group => Place::Group,
+            _ => Place::Team,
+        }
+    }
+
+    /// `team channel`, `direct message`, `group message`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Place::Team => "team channel",
+            Place::Direct => "direct message",
+            Place::Group => "group message",
+        }
+    }
+}
 
 /// Longest file name written, in bytes (most file systems allow 255).
 const MAX_NAME_BYTES: usize = 200;

@@ -9,8 +9,9 @@ pub mod lock;
 pub mod state;
 pub mod verify;
 
-pub use channel::{stored_members, Change, ChannelDir, ChannelKind, PostVersion};
+pub use channel::{stored_members, Change, ChannelDir, PostVersion};
 pub use iddir::IdDir;
+pub use layout::Place;
 pub use lock::DirLock;
 pub use state::{ChannelState, State};
 
@@ -231,7 +232,7 @@ impl Store {
     pub fn channel(
         &self,
         parent: &mut IdDir,
-        kind: ChannelKind,
+        kind: Place,
         channel_id: &str,
         name: &str,
         zone: layout::NameZone,

@@ -9,7 +9,8 @@ use serde_json::Value;
 
 use super::names;
 use super::Stats;
-use crate::export::model::{Backup, ChannelInfo, Emoji, Kind};
+use crate::export::model::{Backup, ChannelInfo, Emoji};
+use crate::store::layout::Place;
 use crate::store::layout::SEP;
 
 /// One backup's copy of a channel.
@@ -267,19 +268,19 @@ impl Index {
                     backup: bi,
                     info: c.clone(),
                 };
-                if c.kind != Kind::Team {
+                if c.place != Place::Team {
                     self.add_direct(b, src, stats)?;
                     continue;
                 }
                 let Some(team) = c.team_id.as_deref().and_then(|t| team_names.get(t)) else {
                     continue;
                 };
-                if !matches!(c.channel_type.as_str(), "O" | "P") {
+                if !c.kind.is_team() {
                     stats.skipped_channels += 1;
                     tracing::warn!(
                         "{}: a team channel of type {:?} is not exported",
                         b.src.describe(&c.dir),
-                        c.channel_type
+                        c.kind.code()
                     );
                     continue;
                 }
@@ -323,8 +324,8 @@ impl Index {
     fn add_direct(&mut self, b: &Backup, src: Src, stats: &mut Stats) -> Result<()> {
         let c = &src.info;
         let ids = direct_member_ids(b, c)?;
-        let count_ok = match c.kind {
-            Kind::Direct => ids.len() == 2,
+        let count_ok = match c.place {
+            Place::Direct => ids.len() == 2,
             _ => (3..=8).contains(&ids.len()),
         };
         if !count_ok {
@@ -332,7 +333,7 @@ impl Index {
             tracing::warn!(
                 "{}: the members of this {} are not known ({} found), it is not exported",
                 b.src.describe(&c.dir),
-                c.kind.label(),
+                c.place.label(),
                 ids.len()
             );
             return Ok(());
@@ -455,7 +456,7 @@ impl Index {
 /// The members of a direct or group channel as user ids: a direct channel's name is
 /// `<id>__<id>` (the same id twice for the self-DM); otherwise the members file says.
 fn direct_member_ids(b: &Backup, c: &ChannelInfo) -> Result<Vec<String>> {
-    if c.kind == Kind::Direct {
+    if c.place == Place::Direct {
         if let Some((x, y)) = c.name.split_once(SEP) {
             let id = |s: &str| s.len() == 26 && s.bytes().all(|b| b.is_ascii_alphanumeric());
             if id(x) && id(y) {
@@ -470,7 +471,7 @@ fn direct_member_ids(b: &Backup, c: &ChannelInfo) -> Result<Vec<String>> {
         .collect();
     ids.sort();
     ids.dedup();
-    if c.kind == Kind::Direct && ids.len() == 1 {
+    if c.place == Place::Direct && ids.len() == 1 {
         ids.push(ids[0].clone());
     }
     Ok(ids)
