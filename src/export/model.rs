@@ -499,9 +499,12 @@ impl Backup {
                 continue;
             };
             let path = format!("{}/{n}", layout::TEAMS);
-            let Ok(json) = self.src.json::<Value>(&path) else {
-                continue;
-            };
+            // A damaged file fails the export, as everywhere: skipping it would drop the team
+            // and all its channels from the export without a word.
+            let json: Value = self
+                .src
+                .json(&path)
+                .with_context(|| format!("listing the teams in {}", layout::TEAMS))?;
             let Some(id) = object_id(&json, stem) else {
                 continue;
             };

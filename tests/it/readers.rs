@@ -376,3 +376,61 @@ fn a_zip_naming_an_entry_twice_is_refused() {
     let out = matterbak(&env, &["export", "md", "-d", "out.zip"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
+
+/// Issue 14, step 1: a damaged file is reported the same way by every reader. A team whose JSON
+/// is damaged (in the data dir, or one byte flipped in the zip) fails every export naming the
+/// file, as a damaged user or channel file does (before, the exports dropped the team and all
+/// its channels without a word and exited 0), and verify reports it.
+#[test]
+fn a_damaged_team_file_fails_every_export_naming_it() {
+    let env = Env::new(Scale::Tiny);
+    env.run_ok(&[]);
+    let team = tree(&env.data())
+        .into_keys()
+        .find(|k| k.starts_with("teams/") && k.ends_with("__acme.json"))
+        .unwrap();
+    // The zip: one byte of the team's entry flipped (stored uncompressed so that the byte is
+    // the team's), which the entry's CRC reveals.
+    let out = matterbak(
+        &env,
+        &["zip", "-d", "data", "-o", "stored.zip", "--zip-level", "0"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let mut bytes = std::fs::read(env.path("stored.zip")).unwrap();
+    let json = std::fs::read(env.data().join(&team)).unwrap();
+    let at = bytes
+        .windows(json.len())
+        .position(|w| w == json.as_slice())
+        .expect("the team's bytes stored as they are");
+    bytes[at + json.len() / 2] ^= 0x20;
+    std::fs::write(env.path("flipped.zip"), bytes).unwrap();
+    // The data dir: the file cut short.
+    std::fs::write(env.data().join(&team), &json[..json.len() / 2]).unwrap();
+
+    std::fs::create_dir_all(env.path("import")).unwrap();
+    for src in ["data", "flipped.zip"] {
+        for args in [
+            &["export", "md", "-d", src, "-o", "all.md"][..],
+            &["export", "html", "-d", src, "-o", "site"],
+            &["export", "jsonl", src, "-o", "import/matter.jsonl"],
+            &[
+                "export",
+                "hgf",
+                "-d",
+                src,
+                "-c",
+                "acme/town-square",
+                "-o",
+                "t.zip",
+            ],
+        ] {
+            let out = matterbak(&env, args);
+            assert_eq!(out.status.code(), Some(1), "{args:?}\n{}", text(&out));
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains(&team), "{args:?}\n{err}");
+        }
+    }
+    let (code, out) = verify(&env);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains(&team), "{out}");
+}
