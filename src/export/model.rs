@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::source::Source;
 use crate::error::Fatal;
 use crate::model::ChannelKind;
-use crate::store::layout::{self, Place, SEP};
+use crate::store::layout::{self, Place};
 
 #[derive(Debug, Clone)]
 pub struct Team {
@@ -263,7 +263,7 @@ impl Backup {
             };
         }
         // DMs: `<id1>__<id2>`; the folder names carry usernames, the JSON the ids.
-        let ids: Vec<&str> = c.name.split(SEP).filter(|s| s.len() == 26).collect();
+        let ids: Vec<&str> = layout::parts(&c.name).filter(|s| s.len() == 26).collect();
         if !ids.is_empty() && ids.iter().all(|i| self.users.contains_key(*i)) {
             return ids
                 .iter()
@@ -272,9 +272,9 @@ impl Backup {
                 .join(", ");
         }
         let dir_name = c.dir.rsplit('/').next().unwrap_or("");
-        let names = dir_name.split_once(SEP).map(|x| x.1).unwrap_or(dir_name);
+        let names = layout::split_base(dir_name).map_or(dir_name, |x| x.1);
         if !names.is_empty() {
-            return names.replace(SEP, ", ");
+            return layout::parts(names).collect::<Vec<_>>().join(", ");
         }
         c.display_name.clone()
     }
@@ -288,7 +288,7 @@ impl Backup {
         let path = ident.trim_end_matches('/');
         for found in [
             by(&|c| c.id == ident),
-            by(&|c| c.name == ident || folder(c).ends_with(&format!("{SEP}{ident}"))),
+            by(&|c| c.name == ident || layout::base_ends_with_name(&folder(c), ident)),
             by(&|c| c.dir == path || path.ends_with(&format!("/{}", c.dir))),
             by(&|c| c.display_name == ident),
             by(&|c| {
@@ -323,7 +323,7 @@ impl Backup {
     /// Reads a channel's members and posts, with attachments and history.
     pub fn load(&self, info: &ChannelInfo) -> Result<Channel> {
         let src = &self.src;
-        let members_file = format!("{}{SEP}members.json", info.dir);
+        let members_file = layout::members_file(&info.dir);
         let members = if src.exists(&members_file) {
             src.json(&members_file)?
         } else {
@@ -339,11 +339,7 @@ impl Backup {
             .collect();
         let mut posts = Vec::new();
         for name in src.children(&info.dir) {
-            let Some(id) = name
-                .strip_suffix(".json")
-                .and_then(|s| s.rsplit_once(SEP))
-                .map(|x| x.1)
-            else {
+            let Some((_, id)) = layout::post_file_parts(name) else {
                 continue;
             };
             let path = format!("{}/{name}", info.dir);
@@ -394,7 +390,7 @@ impl Backup {
                     info,
                 });
             }
-            let hist_path = format!("{}/{}/{id}.json", info.dir, layout::HISTORY);
+            let hist_path = format!("{}/{}", info.dir, layout::history_file(id));
             let history = if src.exists(&hist_path) {
                 let h: Value = src.json(&hist_path)?;
                 Some(History {
@@ -440,7 +436,7 @@ impl Backup {
             };
             let image = names
                 .iter()
-                .find(|m| m.starts_with(&format!("{stem}{SEP}image.")))
+                .find(|m| m.starts_with(&layout::user_image_prefix(stem)))
                 .map(|m| format!("{}/{m}", layout::USERS));
             self.users.insert(
                 id.clone(),
@@ -516,7 +512,7 @@ impl Backup {
             };
             let icon = names
                 .iter()
-                .find(|m| m.starts_with(&format!("{id}{SEP}icon.")))
+                .find(|m| m.starts_with(&layout::team_icon_prefix(&id)))
                 .map(|m| format!("{}/{m}", layout::TEAMS));
             self.teams.push(Team {
                 name: s("name"),
@@ -574,7 +570,7 @@ impl Backup {
 /// The `id` of an object whose file is named `<id>__...`.
 fn object_id(json: &Value, stem: &str) -> Option<String> {
     let id = json.get("id")?.as_str()?;
-    (json.get("type").is_some() && stem.starts_with(&format!("{id}{SEP}"))).then(|| id.to_string())
+    (json.get("type").is_some() && layout::is_base_of(stem, id)).then(|| id.to_string())
 }
 
 #[cfg(test)]

@@ -266,23 +266,7 @@ impl<'a> Engine<'a> {
         self.resolve_users(partners).await?;
         let mut known: BTreeSet<String> =
             self.users.values().map(|u| u.v.username.clone()).collect();
-        let users_dir = self.store.root().join(layout::USERS);
-        let rd = self
-            .store
-            .is_real_dir(Path::new(layout::USERS))
-            .then(|| std::fs::read_dir(&users_dir));
-        if let Some(Ok(rd)) = rd {
-            for e in rd.flatten() {
-                let n = e.file_name().to_string_lossy().into_owned();
-                if let Some(rest) = n
-                    .strip_suffix(".json")
-                    .and_then(|n| n.split_once(layout::SEP))
-                    .map(|(_, r)| r.to_string())
-                {
-                    known.insert(rest);
-                }
-            }
-        }
+        known.extend(self.store.stored_usernames());
         let mut missing = Vec::new();
         for name in names.into_iter().filter(|n| !known.contains(*n)) {
             if !self
@@ -525,7 +509,7 @@ impl<'a> Engine<'a> {
                 .filter(|u| **u != self.me.v.id)
                 .map(|u| self.username(u))
                 .collect();
-            let name = others.iter().cloned().collect::<Vec<_>>().join(layout::SEP);
+            let name = layout::join_parts(&others.iter().cloned().collect::<Vec<_>>());
             if self.cfg.group_selected(&others) {
                 self.opts.progress.add_total(1);
                 let label = format!("groups/{name}");
@@ -587,10 +571,9 @@ impl<'a> Engine<'a> {
 
             self.opts.progress.phase(&format!("team {key}"));
             self.opts.progress.add_total(choice.selected.len() as u64);
-            let tname = layout::sanitize(&team.v.name);
             let r = self.backup_team_object(&mut teams_dir, team).await;
             self.item(r, &format!("team {key}"))?;
-            let team_base = format!("{tid}{}{tname}", layout::SEP);
+            let team_base = layout::object_base(&tid, &team.v.name);
             let r = teams_dir.adopt_dir(&tid, &team_base).and_then(|_| {
                 self.store
                     .id_dir(&Path::new(layout::TEAMS).join(&team_base))
@@ -621,7 +604,7 @@ impl<'a> Engine<'a> {
             }
             // Team members: when a post says someone joined or left, on a full read, or when
             // they were never stored.
-            let members_name = format!("{team_base}{}members.json", layout::SEP);
+            let members_name = layout::members_file(&team_base);
             if members_changed || self.opts.update_old_posts || !teams_dir.contains(&members_name) {
                 let r = self
                     .client

@@ -20,7 +20,6 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use atomic::DirSync;
-use layout::{sanitize, SEP};
 
 /// An I/O error on a path of the data directory. Its message holds the I/O error's (which is
 /// therefore not its `source()`: an error chain says it once).
@@ -228,6 +227,28 @@ impl Store {
         links::is_real_dir(&dir)
     }
 
+    /// The usernames of the stored user files (`users/<user_id>__<username>.json`, sanitised as
+    /// in their names); temp files left out. Empty when `users/` is missing or a link.
+    pub fn stored_usernames(&self) -> BTreeSet<String> {
+        let mut names = BTreeSet::new();
+        if !self.is_real_dir(Path::new(layout::USERS)) {
+            return names;
+        }
+        let Ok(rd) = std::fs::read_dir(self.root.join(layout::USERS)) else {
+            return names;
+        };
+        for e in rd.flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            if n.starts_with(atomic::TEMP_PREFIX) {
+                continue;
+            }
+            if let Some((_, username)) = layout::parse_object_file(&n) {
+                names.insert(username.to_string());
+            }
+        }
+        names
+    }
+
     /// The folder of one channel (posts, files, threads), adopting a folder of a renamed channel.
     pub fn channel(
         &self,
@@ -264,11 +285,7 @@ impl Store {
             };
             for e in rd.flatten() {
                 let name = e.file_name().to_string_lossy().into_owned();
-                let Some(ts) = name
-                    .split(SEP)
-                    .next()
-                    .filter(|_| layout::post_id_of(&name).is_some() && name.contains(SEP))
-                else {
+                let Some(ts) = layout::post_timestamp_of(&name) else {
                     continue;
                 };
                 let Some(create_at) = links::read(&e.path())
@@ -307,7 +324,7 @@ impl Store {
         username: &str,
         raw: &[u8],
     ) -> Result<(), StoreError> {
-        let name = format!("{user_id}{SEP}{}.json", sanitize(username));
+        let name = layout::object_file(&layout::object_base(user_id, username));
         users.write(&name, raw)?;
         users.remove_others(user_id, &[&name], |n| n.ends_with(".json"))
     }
@@ -384,7 +401,7 @@ impl Store {
 
 fn image_prefix(id: &str, label: Option<&str>) -> String {
     match label {
-        Some(l) => format!("{id}{SEP}{}", sanitize(l)),
+        Some(l) => layout::object_base(id, l),
         None => id.to_string(),
     }
 }

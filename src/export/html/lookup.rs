@@ -10,7 +10,7 @@ use super::site::SitePath;
 use crate::export::model::{Attachment, Backup, ChannelInfo};
 use crate::model::ChannelKind;
 use crate::store::layout::Place;
-use crate::store::layout::{FilesEntry, SEP};
+use crate::store::layout::{self, FilesEntry};
 
 /// A user as the pages show them.
 #[derive(Debug, Clone)]
@@ -149,7 +149,7 @@ pub fn file_path(f: &Attachment) -> SitePath {
 /// person's name (or "notes to self"), for a group the other members' names.
 pub fn channel_title(b: &Backup, c: &ChannelInfo) -> String {
     let folder = c.dir.rsplit('/').next().unwrap_or("");
-    let names_in_folder = folder.split_once(SEP).map(|x| x.1).unwrap_or("");
+    let names_in_folder = layout::name_of_base(folder);
     let by_username = |u: &str| {
         b.users
             .values()
@@ -160,7 +160,7 @@ pub fn channel_title(b: &Backup, c: &ChannelInfo) -> String {
     match c.place {
         Place::Team => b.title(c),
         Place::Direct => {
-            let ids: Vec<&str> = c.name.split(SEP).collect();
+            let ids: Vec<&str> = layout::parts(&c.name).collect();
             if ids.len() == 2 && ids[0] == ids[1] {
                 return format!("{} (notes to self)", b.user_name(ids[0]));
             }
@@ -174,8 +174,7 @@ pub fn channel_title(b: &Backup, c: &ChannelInfo) -> String {
             if names_in_folder.is_empty() {
                 b.title(c)
             } else {
-                names_in_folder
-                    .split(SEP)
+                layout::parts(names_in_folder)
                     .map(by_username)
                     .collect::<Vec<_>>()
                     .join(", ")

@@ -10,8 +10,8 @@ use serde_json::Value;
 use super::names;
 use super::Stats;
 use crate::export::model::{Backup, ChannelInfo, Emoji};
+use crate::store::layout;
 use crate::store::layout::Place;
-use crate::store::layout::SEP;
 
 /// One backup's copy of a channel.
 #[derive(Debug, Clone)]
@@ -457,7 +457,7 @@ impl Index {
 /// `<id>__<id>` (the same id twice for the self-DM); otherwise the members file says.
 fn direct_member_ids(b: &Backup, c: &ChannelInfo) -> Result<Vec<String>> {
     if c.place == Place::Direct {
-        if let Some((x, y)) = c.name.split_once(SEP) {
+        if let Some((x, y)) = layout::pair(&c.name) {
             let id = |s: &str| s.len() == 26 && s.bytes().all(|b| b.is_ascii_alphanumeric());
             if id(x) && id(y) {
                 return Ok(vec![x.to_string(), y.to_string()]);
@@ -479,7 +479,7 @@ fn direct_member_ids(b: &Backup, c: &ChannelInfo) -> Result<Vec<String>> {
 
 /// `<dir>__members.json` of a team or channel: its member objects (none when missing).
 fn members_file(b: &Backup, dir: &str) -> Result<Vec<Value>> {
-    let path = format!("{dir}{SEP}members.json");
+    let path = layout::members_file(dir);
     if !b.src.exists(&path) {
         return Ok(Vec::new());
     }
