@@ -3,13 +3,14 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde_json::Value;
 
 use super::source::Source;
 use crate::error::Fatal;
 use crate::model::ChannelKind;
 use crate::store::layout::{self, Place};
+use crate::store::read::{self, Files};
 
 #[derive(Debug, Clone)]
 pub struct Team {
@@ -83,6 +84,8 @@ pub struct Emoji {
     pub id: String,
     pub name: String,
     pub image: Option<String>,
+    /// Deleted on the server while its files stay in the backup.
+    pub deleted: bool,
 }
 
 /// An attachment: its file info and, when it was backed up, its content.
@@ -322,31 +325,11 @@ impl Backup {
 
     /// Reads a channel's members and posts, with attachments and history.
     pub fn load(&self, info: &ChannelInfo) -> Result<Channel> {
-        let src = &self.src;
-        let members_file = layout::members_file(&info.dir);
-        let members = if src.exists(&members_file) {
-            src.json(&members_file)?
-        } else {
-            Vec::new()
-        };
-        let files_dir = format!("{}/{}", info.dir, layout::FILES);
-        let contents: BTreeMap<&str, &str> = src
-            .children(&files_dir)
-            .filter_map(|n| match layout::FilesEntry::parse(n) {
-                layout::FilesEntry::Attachment(id, _) => Some((id, n)),
-                _ => None,
-            })
-            .collect();
+        let src: &dyn Files = &self.src;
+        let members = read::members(src, &info.dir)?.unwrap_or_default();
+        let contents = read::attachments(src, &info.dir);
         let mut posts = Vec::new();
-        for name in src.children(&info.dir) {
-            let Some((_, id)) = layout::post_file_parts(name) else {
-                continue;
-            };
-            let path = format!("{}/{name}", info.dir);
-            let json: Value = src.json(&path)?;
-            if json.get("id").and_then(Value::as_str) != Some(id) {
-                continue;
-            }
+        for read::PostFile { id, json } in read::posts(src, &info.dir)? {
             let s = |k: &str| {
                 json.get(k)
                     .and_then(Value::as_str)
@@ -361,19 +344,18 @@ impl Backup {
                 .flatten()
                 .filter_map(Value::as_str)
             {
-                let info_path = format!("{files_dir}/{}", layout::file_info_name(fid));
-                let info: Value = if src.exists(&info_path) {
-                    src.json(&info_path)?
-                } else {
+                let info: Value = match read::file_info(src, &info.dir, fid)? {
+                    Some(v) => v,
                     // Fall back to the file info embedded in the post.
-                    json.pointer("/metadata/files")
+                    None => json
+                        .pointer("/metadata/files")
                         .and_then(Value::as_array)
                         .and_then(|a| {
                             a.iter()
                                 .find(|f| f.get("id").and_then(Value::as_str) == Some(fid))
                         })
                         .cloned()
-                        .unwrap_or(Value::Null)
+                        .unwrap_or(Value::Null),
                 };
                 let g = |k: &str| {
                     info.get(k)
@@ -386,33 +368,27 @@ impl Backup {
                     name: g("name"),
                     mime: g("mime_type"),
                     size: info.get("size").and_then(Value::as_u64).unwrap_or(0),
-                    content: contents.get(fid).map(|n| format!("{files_dir}/{n}")),
+                    content: contents.get(fid).cloned(),
                     info,
                 });
             }
-            let hist_path = format!("{}/{}", info.dir, layout::history_file(id));
-            let history = if src.exists(&hist_path) {
-                let h: Value = src.json(&hist_path)?;
-                Some(History {
-                    versions: h
-                        .get("versions")
-                        .and_then(Value::as_array)
-                        .cloned()
-                        .unwrap_or_default(),
-                    deleted: h.get("deleted").cloned(),
-                    deleted_seen_at: h.get("deleted_seen_at").and_then(Value::as_i64),
-                })
-            } else {
-                None
-            };
+            let history = read::history(src, &info.dir, &id)?.map(|h: Value| History {
+                versions: h
+                    .get("versions")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default(),
+                deleted: h.get("deleted").cloned(),
+                deleted_seen_at: h.get("deleted_seen_at").and_then(Value::as_i64),
+            });
             posts.push(Post {
-                id: id.to_string(),
                 create_at: json.get("create_at").and_then(Value::as_i64).unwrap_or(0),
                 user_id: s("user_id"),
                 root_id: s("root_id"),
                 message: s("message"),
                 files,
                 history,
+                id,
                 json,
             });
         }
@@ -425,30 +401,14 @@ impl Backup {
     }
 
     fn read_users(&mut self) -> Result<()> {
-        let names: Vec<String> = self.src.children(layout::USERS).map(String::from).collect();
-        for n in &names {
-            let Some(stem) = n.strip_suffix(".json") else {
-                continue;
-            };
-            let json: Value = self.src.json(&format!("{}/{n}", layout::USERS))?;
-            let Some(id) = json.get("id").and_then(Value::as_str).map(String::from) else {
-                continue;
-            };
-            let image = names
-                .iter()
-                .find(|m| m.starts_with(&layout::user_image_prefix(stem)))
-                .map(|m| format!("{}/{m}", layout::USERS));
+        for u in read::users(&self.src)? {
             self.users.insert(
-                id.clone(),
+                u.id.clone(),
                 User {
-                    username: json
-                        .get("username")
-                        .and_then(Value::as_str)
-                        .unwrap_or(&id)
-                        .to_string(),
-                    id,
-                    image,
-                    json,
+                    username: u.username.unwrap_or_else(|| u.id.clone()),
+                    id: u.id,
+                    image: u.image,
+                    json: u.json,
                 },
             );
         }
@@ -456,32 +416,14 @@ impl Backup {
     }
 
     fn read_emojis(&mut self) -> Result<()> {
-        let names: Vec<String> = self
-            .src
-            .children(layout::EMOJIS)
-            .map(String::from)
-            .collect();
-        for n in &names {
-            let Some(stem) = n.strip_suffix(".json") else {
-                continue;
-            };
-            let json: Value = self.src.json(&format!("{}/{n}", layout::EMOJIS))?;
-            let (Some(id), Some(name)) = (
-                json.get("id").and_then(Value::as_str),
-                json.get("name").and_then(Value::as_str),
-            ) else {
-                continue;
-            };
-            let image = names
-                .iter()
-                .find(|m| m.starts_with(&format!("{stem}.")) && !m.ends_with(".json"))
-                .map(|m| format!("{}/{m}", layout::EMOJIS));
+        for e in read::emojis(&self.src)? {
             self.emojis.insert(
-                name.to_string(),
+                e.name.clone(),
                 Emoji {
-                    id: id.to_string(),
-                    name: name.to_string(),
-                    image,
+                    id: e.id,
+                    name: e.name,
+                    image: e.image,
+                    deleted: e.deleted,
                 },
             );
         }
@@ -489,38 +431,21 @@ impl Backup {
     }
 
     fn read_teams(&mut self) -> Result<()> {
-        let names: Vec<String> = self.src.children(layout::TEAMS).map(String::from).collect();
-        for n in &names {
-            let Some(stem) = n.strip_suffix(".json") else {
-                continue;
-            };
-            let path = format!("{}/{n}", layout::TEAMS);
-            // A damaged file fails the export, as everywhere: skipping it would drop the team
-            // and all its channels from the export without a word.
-            let json: Value = self
-                .src
-                .json(&path)
-                .with_context(|| format!("listing the teams in {}", layout::TEAMS))?;
-            let Some(id) = object_id(&json, stem) else {
-                continue;
-            };
+        for t in read::teams(&self.src)? {
             let s = |k: &str| {
-                json.get(k)
+                t.json
+                    .get(k)
                     .and_then(Value::as_str)
                     .unwrap_or("")
                     .to_string()
             };
-            let icon = names
-                .iter()
-                .find(|m| m.starts_with(&layout::team_icon_prefix(&id)))
-                .map(|m| format!("{}/{m}", layout::TEAMS));
             self.teams.push(Team {
                 name: s("name"),
                 display_name: s("display_name"),
-                dir: format!("{}/{stem}", layout::TEAMS),
-                icon,
-                id,
-                json,
+                dir: t.dir,
+                icon: t.icon,
+                id: t.id,
+                json: t.json,
             });
         }
         self.teams
@@ -529,23 +454,11 @@ impl Backup {
     }
 
     fn read_channels(&mut self, place: Place, dir: &str, team: Option<&str>) -> Result<()> {
-        let names: Vec<String> = self.src.children(dir).map(String::from).collect();
         let mut found = Vec::new();
-        for n in &names {
-            let Some(stem) = n.strip_suffix(".json") else {
-                continue;
-            };
-            let path = format!("{dir}/{n}");
-            // Members (an array) and threads (no `id`) files are not channels.
-            let json: Value = self
-                .src
-                .json(&path)
-                .with_context(|| format!("listing the channels in {dir}"))?;
-            let Some(id) = object_id(&json, stem) else {
-                continue;
-            };
+        for c in read::channels(&self.src, dir)? {
             let s = |k: &str| {
-                json.get(k)
+                c.json
+                    .get(k)
                     .and_then(Value::as_str)
                     .unwrap_or("")
                     .to_string()
@@ -553,24 +466,18 @@ impl Backup {
             found.push(ChannelInfo {
                 place,
                 team_id: team.map(String::from),
-                dir: format!("{dir}/{stem}"),
                 name: s("name"),
                 display_name: s("display_name"),
-                kind: ChannelKind::from_code(&s("type")),
-                id,
-                json,
+                dir: c.dir,
+                kind: c.kind,
+                id: c.id,
+                json: c.json,
             });
         }
         found.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
         self.channels.extend(found);
         Ok(())
     }
-}
-
-/// The `id` of an object whose file is named `<id>__...`.
-fn object_id(json: &Value, stem: &str) -> Option<String> {
-    let id = json.get("id")?.as_str()?;
-    (json.get("type").is_some() && layout::is_base_of(stem, id)).then(|| id.to_string())
 }
 
 #[cfg(test)]

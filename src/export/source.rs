@@ -223,6 +223,21 @@ impl Source {
     }
 }
 
+impl crate::store::read::Files for Source {
+    fn list(&self, dir: &str) -> Vec<String> {
+        self.children(dir).map(String::from).collect()
+    }
+    fn exists(&self, name: &str) -> bool {
+        Source::exists(self, name)
+    }
+    fn read(&self, name: &str) -> Result<Vec<u8>> {
+        Source::read(self, name)
+    }
+    fn describe(&self, name: &str) -> String {
+        Source::describe(self, name)
+    }
+}
+
 /// One `read` that is retried when interrupted.
 fn read_some(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
     loop {

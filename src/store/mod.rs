@@ -6,6 +6,7 @@ mod iddir;
 pub mod layout;
 pub mod links;
 pub mod lock;
+pub mod read;
 pub mod state;
 pub mod verify;
 

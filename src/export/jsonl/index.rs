@@ -12,6 +12,7 @@ use super::Stats;
 use crate::export::model::{Backup, ChannelInfo, Emoji};
 use crate::store::layout;
 use crate::store::layout::Place;
+use crate::store::read;
 
 /// One backup's copy of a channel.
 #[derive(Debug, Clone)]
@@ -417,9 +418,9 @@ impl Index {
     fn add_emojis(&mut self, backups: &[Backup]) -> Result<()> {
         for (bi, b) in backups.iter().enumerate() {
             for (name, e) in &b.emojis {
-                let Some(image) = &e.image else {
+                if e.image.is_none() {
                     continue;
-                };
+                }
                 if self.emojis.contains_key(name) {
                     continue;
                 }
@@ -430,15 +431,8 @@ impl Index {
                     continue;
                 }
                 // A deleted emoji whose files are still in the backup stays out.
-                let json_path = image
-                    .rsplit_once('.')
-                    .map(|(stem, _)| format!("{stem}.json"))
-                    .unwrap_or_default();
-                if b.src.exists(&json_path) {
-                    let json: Value = b.src.json(&json_path)?;
-                    if json.get("delete_at").and_then(Value::as_i64).unwrap_or(0) > 0 {
-                        continue;
-                    }
+                if e.deleted {
+                    continue;
                 }
                 self.emojis.insert(
                     name.clone(),
@@ -479,13 +473,8 @@ fn direct_member_ids(b: &Backup, c: &ChannelInfo) -> Result<Vec<String>> {
 
 /// `<dir>__members.json` of a team or channel: its member objects (none when missing).
 fn members_file(b: &Backup, dir: &str) -> Result<Vec<Value>> {
-    let path = layout::members_file(dir);
-    if !b.src.exists(&path) {
-        return Ok(Vec::new());
-    }
-    let v: Value = b.src.json(&path)?;
-    Ok(match v {
-        Value::Array(a) => a,
+    Ok(match read::members(&b.src, dir)? {
+        Some(Value::Array(a)) => a,
         _ => Vec::new(),
     })
 }
