@@ -329,21 +329,9 @@ impl Backup {
         let members = read::members(src, &info.dir)?.unwrap_or_default();
         let contents = read::attachments(src, &info.dir);
         let mut posts = Vec::new();
-        for read::PostFile { id, json } in read::posts(src, &info.dir)? {
-            let s = |k: &str| {
-                json.get(k)
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string()
-            };
+        for read::PostFile { id, v, json } in read::posts(src, &info.dir)? {
             let mut files = Vec::new();
-            for fid in json
-                .get("file_ids")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-            {
+            for fid in &v.file_ids {
                 let info: Value = match read::file_info(src, &info.dir, fid)? {
                     Some(v) => v,
                     // Fall back to the file info embedded in the post.
@@ -357,17 +345,12 @@ impl Backup {
                         .cloned()
                         .unwrap_or(Value::Null),
                 };
-                let g = |k: &str| {
-                    info.get(k)
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                        .to_string()
-                };
+                let f = read::FileInfoFields::of(&info);
                 files.push(Attachment {
                     id: fid.to_string(),
-                    name: g("name"),
-                    mime: g("mime_type"),
-                    size: info.get("size").and_then(Value::as_u64).unwrap_or(0),
+                    name: f.name,
+                    mime: f.mime_type,
+                    size: f.size,
                     content: contents.get(fid).cloned(),
                     info,
                 });
@@ -382,10 +365,10 @@ impl Backup {
                 deleted_seen_at: h.get("deleted_seen_at").and_then(Value::as_i64),
             });
             posts.push(Post {
-                create_at: json.get("create_at").and_then(Value::as_i64).unwrap_or(0),
-                user_id: s("user_id"),
-                root_id: s("root_id"),
-                message: s("message"),
+                create_at: v.create_at,
+                user_id: v.user_id,
+                root_id: v.root_id,
+                message: v.message,
                 files,
                 history,
                 id,
@@ -432,16 +415,9 @@ impl Backup {
 
     fn read_teams(&mut self) -> Result<()> {
         for t in read::teams(&self.src)? {
-            let s = |k: &str| {
-                t.json
-                    .get(k)
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string()
-            };
             self.teams.push(Team {
-                name: s("name"),
-                display_name: s("display_name"),
+                name: t.names.name,
+                display_name: t.names.display_name,
                 dir: t.dir,
                 icon: t.icon,
                 id: t.id,
@@ -456,18 +432,11 @@ impl Backup {
     fn read_channels(&mut self, place: Place, dir: &str, team: Option<&str>) -> Result<()> {
         let mut found = Vec::new();
         for c in read::channels(&self.src, dir)? {
-            let s = |k: &str| {
-                c.json
-                    .get(k)
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string()
-            };
             found.push(ChannelInfo {
                 place,
                 team_id: team.map(String::from),
-                name: s("name"),
-                display_name: s("display_name"),
+                name: c.names.name,
+                display_name: c.names.display_name,
                 dir: c.dir,
                 kind: c.kind,
                 id: c.id,

@@ -1,4 +1,5 @@
-//! Where a backup is read from: a data dir or a backup zip, seen as one list of relative paths.
+//! Where a backup is read from: a data dir or a backup zip, seen as one list of relative paths
+//! ([`crate::store::read::Files`]; what each file is, `store::read` says).
 
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -127,13 +128,6 @@ impl Source {
             bail!("{}: larger than 512 MiB", self.describe(name));
         }
         Ok(out)
-    }
-
-    /// A file parsed as JSON.
-    pub fn json<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<T> {
-        let bytes = self.read(name)?;
-        serde_json::from_slice(&bytes)
-            .with_context(|| format!("{}: not valid JSON", self.describe(name)))
     }
 
     /// Copies a file to `dest` (streamed), never more than `limit` bytes: an attachment's size

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use super::layout::{self, FilesEntry};
@@ -34,6 +35,82 @@ pub fn json<T: DeserializeOwned>(files: &dyn Files, name: &str) -> Result<T> {
     let bytes = files.read(name)?;
     serde_json::from_slice(&bytes)
         .with_context(|| format!("{}: not valid JSON", files.describe(name)))
+}
+
+/// A string field; `null`, a missing field or another type read as empty (as the exports of the
+/// original treat them).
+fn lenient_str<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(Value::deserialize(d)?.as_str().unwrap_or("").to_string())
+}
+
+/// An integer field; anything else reads as 0.
+fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    Ok(Value::deserialize(d)?.as_i64().unwrap_or(0))
+}
+
+/// A size; anything but a non-negative integer reads as 0.
+fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    Ok(Value::deserialize(d)?.as_u64().unwrap_or(0))
+}
+
+/// A list of strings; other items are left out, anything but a list reads as empty.
+fn lenient_strs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Array(a) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(String::from)
+            .collect(),
+        _ => Vec::new(),
+    })
+}
+
+/// The typed view of an object's JSON (the default when it is not an object).
+fn typed<T: DeserializeOwned + Default>(json: &Value) -> T {
+    T::deserialize(json).unwrap_or_default()
+}
+
+/// The names of a team or channel.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Names {
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub name: String,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub display_name: String,
+}
+
+/// The fields of a post the readers use.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PostFields {
+    #[serde(default, deserialize_with = "lenient_i64")]
+    pub create_at: i64,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub user_id: String,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub root_id: String,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub message: String,
+    /// The ids of its attachments.
+    #[serde(default, deserialize_with = "lenient_strs")]
+    pub file_ids: Vec<String>,
+}
+
+/// The fields of a file info the readers use.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct FileInfoFields {
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub name: String,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub mime_type: String,
+    #[serde(default, deserialize_with = "lenient_u64")]
+    pub size: u64,
+}
+
+impl FileInfoFields {
+    /// The typed view of a file info's JSON (stored, or embedded in its post).
+    pub fn of(json: &Value) -> FileInfoFields {
+        typed(json)
+    }
 }
 
 /// `users/<user_id>__<username>.json`.
@@ -66,6 +143,7 @@ pub struct TeamFile {
     pub dir: String,
     /// The team's icon (`teams/<team_id>__icon.<ext>`), if stored.
     pub icon: Option<String>,
+    pub names: Names,
     pub json: Value,
 }
 
@@ -77,6 +155,7 @@ pub struct ChannelFile {
     pub dir: String,
     /// The channel's `type`.
     pub kind: ChannelKind,
+    pub names: Names,
     pub json: Value,
 }
 
@@ -84,6 +163,7 @@ pub struct ChannelFile {
 #[derive(Debug, Clone)]
 pub struct PostFile {
     pub id: String,
+    pub v: PostFields,
     pub json: Value,
 }
 
@@ -166,6 +246,7 @@ pub fn teams(files: &dyn Files) -> Result<Vec<TeamFile>> {
             .find(|m| m.starts_with(&prefix))
             .map(|m| format!("{}/{m}", layout::TEAMS));
         out.push(TeamFile {
+            names: typed(&json),
             dir: format!("{}/{stem}", layout::TEAMS),
             icon,
             id,
@@ -190,6 +271,7 @@ pub fn channels(files: &dyn Files, dir: &str) -> Result<Vec<ChannelFile>> {
         out.push(ChannelFile {
             dir: format!("{dir}/{stem}"),
             kind: ChannelKind::from_code(str_field(&json, "type").unwrap_or("")),
+            names: typed(&json),
             id,
             json,
         });
@@ -221,6 +303,7 @@ pub fn posts(files: &dyn Files, channel_dir: &str) -> Result<Vec<PostFile>> {
         }
         out.push(PostFile {
             id: id.to_string(),
+            v: typed(&json),
             json,
         });
     }
@@ -345,6 +428,22 @@ mod tests {
         assert_eq!(u[0].image.as_deref(), Some("users/u1__bob__image.png"));
         let members: Vec<Value> = members(&m, &t[0].dir).unwrap().unwrap();
         assert_eq!(members.len(), 1);
+    }
+
+    #[test]
+    fn typed_fields_read_odd_values_as_empty_as_the_exports_always_did() {
+        let v: PostFields = typed(&serde_json::json!({
+            "create_at": "x", "message": null, "file_ids": [1, "f"], "user_id": 7
+        }));
+        assert_eq!((v.create_at, v.message.as_str()), (0, ""));
+        assert_eq!(
+            (v.file_ids, v.user_id.as_str()),
+            (vec!["f".to_string()], "")
+        );
+        let f = FileInfoFields::of(&Value::Null);
+        assert_eq!((f.name.as_str(), f.size), ("", 0));
+        let f = FileInfoFields::of(&serde_json::json!({"name": "a.txt", "size": -1}));
+        assert_eq!((f.name.as_str(), f.size), ("a.txt", 0));
     }
 
     #[test]
