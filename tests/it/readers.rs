@@ -434,3 +434,27 @@ fn a_damaged_team_file_fails_every_export_naming_it() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains(&team), "{out}");
 }
+
+/// Issue 14, step 1: the engine reads the stored users through the store, which leaves temp
+/// files out: a temp file in `users/` named like a user file does not make its username known
+/// (before, a channels file naming that user passed the check and the user was never looked up).
+#[test]
+fn a_temp_file_in_users_does_not_make_a_user_known() {
+    let env = Env::new(Scale::Tiny);
+    env.run_ok(&[]);
+    std::fs::write(
+        env.data().join("users/.matterbak-tmp-x__nobody-here.json"),
+        br#"{"id":"x","username":"nobody-here"}"#,
+    )
+    .unwrap();
+    let mut channels = env.server.with_world(|w| w.sample_channels_json());
+    channels["direct"]
+        .as_array_mut()
+        .unwrap()
+        .push("nobody-here".into());
+    env.write_channels(&channels);
+    let out = env.run(&[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("\"nobody-here\""), "{err}");
+}
