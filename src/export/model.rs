@@ -1,5 +1,5 @@
-//! A backup as the exports see it: teams, channels, posts, users and emojis, read through a
-//! [`Source`] in the original's layout (one channel's posts in memory at a time).
+//! A backup as the exports see it: teams, channels, posts, users and emojis, read from a
+//! [`Source`] by [`crate::store::read`] (one channel's posts in memory at a time).
 
 use std::collections::BTreeMap;
 
@@ -46,28 +46,22 @@ pub struct User {
     pub id: String,
     pub username: String,
     pub image: Option<String>,
+    pub names: read::PersonNames,
     pub json: Value,
 }
 
 impl User {
-    fn field(&self, k: &str) -> &str {
-        self.json
-            .get(k)
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .trim()
-    }
-
     /// First and last name, or empty.
     pub fn given_name(&self) -> String {
-        format!("{} {}", self.field("first_name"), self.field("last_name"))
+        let n = &self.names;
+        format!("{} {}", n.first_name.trim(), n.last_name.trim())
             .trim()
             .to_string()
     }
 
     /// The name the original's exports show: nickname, else first and last name, else username.
     pub fn display_name(&self) -> String {
-        let nick = self.field("nickname");
+        let nick = self.names.nickname.trim();
         if !nick.is_empty() {
             return nick.to_string();
         }
@@ -391,6 +385,7 @@ impl Backup {
                     username: u.username.unwrap_or_else(|| u.id.clone()),
                     id: u.id,
                     image: u.image,
+                    names: u.names,
                     json: u.json,
                 },
             );

@@ -79,6 +79,17 @@ pub struct Names {
     pub display_name: String,
 }
 
+/// The names of a user besides the username.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PersonNames {
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub first_name: String,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub last_name: String,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub nickname: String,
+}
+
 /// The fields of a post the readers use.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct PostFields {
@@ -121,6 +132,7 @@ pub struct UserFile {
     pub username: Option<String>,
     /// The profile image beside it (`<user_id>__<username>__image.<ext>`), if stored.
     pub image: Option<String>,
+    pub names: PersonNames,
     pub json: Value,
 }
 
@@ -199,6 +211,7 @@ pub fn users(files: &dyn Files) -> Result<Vec<UserFile>> {
             .map(|m| format!("{}/{m}", layout::USERS));
         out.push(UserFile {
             username: str_field(&json, "username").map(String::from),
+            names: typed(&json),
             id,
             image,
             json,
