@@ -203,6 +203,7 @@ pub fn users(files: &dyn Files) -> Result<Vec<UserFile>> {
     for (path, stem) in found {
         let json: Value = self::json(files, &path)?;
         let Some(id) = str_field(&json, "id").map(String::from) else {
+            left_out(files, &path, "user");
             continue;
         };
         let prefix = layout::user_image_prefix(&stem);
@@ -227,6 +228,7 @@ pub fn emojis(files: &dyn Files) -> Result<Vec<EmojiFile>> {
     for (path, stem) in found {
         let json: Value = self::json(files, &path)?;
         let (Some(id), Some(name)) = (str_field(&json, "id"), str_field(&json, "name")) else {
+            left_out(files, &path, "custom emoji");
             continue;
         };
         let prefix = format!("{stem}.");
@@ -252,6 +254,9 @@ pub fn teams(files: &dyn Files) -> Result<Vec<TeamFile>> {
         let json: Value = self::json(files, &path)
             .with_context(|| format!("listing the teams in {}", layout::TEAMS))?;
         let Some(id) = object_id(&json, &stem) else {
+            if !layout::is_members_file(&path) {
+                left_out(files, &path, "team");
+            }
             continue;
         };
         let prefix = layout::team_icon_prefix(&id);
@@ -279,6 +284,9 @@ pub fn channels(files: &dyn Files, dir: &str) -> Result<Vec<ChannelFile>> {
         let json: Value =
             self::json(files, &path).with_context(|| format!("listing the channels in {dir}"))?;
         let Some(id) = object_id(&json, &stem) else {
+            if !layout::is_members_file(&path) && !layout::is_threads_file(&path) {
+                left_out(files, &path, "channel");
+            }
             continue;
         };
         out.push(ChannelFile {
@@ -310,8 +318,10 @@ pub fn posts(files: &dyn Files, channel_dir: &str) -> Result<Vec<PostFile>> {
         let Some((_, id)) = layout::post_file_parts(&name) else {
             continue;
         };
-        let json: Value = json(files, &format!("{channel_dir}/{name}"))?;
+        let path = format!("{channel_dir}/{name}");
+        let json: Value = json(files, &path)?;
         if str_field(&json, "id") != Some(id) {
+            left_out(files, &path, &format!("post {id}"));
             continue;
         }
         out.push(PostFile {
@@ -354,6 +364,14 @@ pub fn history(files: &dyn Files, channel_dir: &str, post_id: &str) -> Result<Op
         return Ok(None);
     }
     json(files, &path).map(Some)
+}
+
+/// Reports a file that parses but is not the object its name says; it is left out.
+fn left_out(files: &dyn Files, path: &str, what: &str) {
+    tracing::warn!(
+        "{}: not a {what} (its id is missing or not the one in its name); left out",
+        files.describe(path)
+    );
 }
 
 /// The `id` of a team or channel object whose file is named `<id>__...` (it has a `type`).

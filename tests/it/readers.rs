@@ -458,3 +458,34 @@ fn a_temp_file_in_users_does_not_make_a_user_known() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("\"nobody-here\""), "{err}");
 }
+
+/// Issue 14, step 1: a file that parses but is not the object its name says (a post file that
+/// holds another post, a user file without an id) is left out with a warning naming it, never
+/// without a word.
+#[test]
+fn a_file_that_is_not_what_its_name_says_is_reported() {
+    let env = Env::new(Scale::Tiny);
+    env.run_ok(&[]);
+    let data = tree(&env.data());
+    let post = data
+        .keys()
+        .find(|k| k.starts_with("direct/") && k.matches('/').count() == 2 && k.ends_with(".json"))
+        .unwrap()
+        .clone();
+    std::fs::write(env.data().join(&post), br#"{"id":"someotherpost"}"#).unwrap();
+    let user = data
+        .keys()
+        .find(|k| k.starts_with("users/") && k.ends_with("__bob.json"))
+        .unwrap()
+        .clone();
+    std::fs::write(env.data().join(&user), br#"{"username":"bob"}"#).unwrap();
+    let out = matterbak(&env, &["export", "md", "-d", "data", "-o", "all.md"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for f in [&post, &user] {
+        assert!(
+            err.contains(f.as_str()) && err.contains("left out"),
+            "{f}\n{err}"
+        );
+    }
+}
