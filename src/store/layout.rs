@@ -298,6 +298,17 @@ pub fn post_file_parts(file_name: &str) -> Option<(&str, &str)> {
     file_name.strip_suffix(".json")?.rsplit_once(SEP)
 }
 
+/// The post id of a post file as the readers (verify, the exports) take it: `<TS>__<id>.json`
+/// with a non-empty id, not a temp file. (The engine's own scan, [`post_id_of`], also takes a
+/// bare `<id>.json`.)
+pub fn post_file_id(file_name: &str) -> Option<&str> {
+    if file_name.starts_with(super::atomic::TEMP_PREFIX) {
+        return None;
+    }
+    let (_, id) = post_file_parts(file_name)?;
+    (!id.is_empty()).then_some(id)
+}
+
 /// The timestamp of a post file name (the part before the first `__`), if it is one.
 pub fn post_timestamp_of(file_name: &str) -> Option<&str> {
     post_id_of(file_name)?;
@@ -453,6 +464,10 @@ mod tests {
         );
         assert_eq!(post_timestamp_of("abc.json"), None);
         assert_eq!(post_file_parts("t__a__b.json"), Some(("t__a", "b")));
+        assert_eq!(post_file_id("t__a__b.json"), Some("b"));
+        for not_post in ["b.json", "t__.json", ".matterbak-tmp-x__b.json", "t__b.txt"] {
+            assert_eq!(post_file_id(not_post), None, "{not_post}");
+        }
         assert_eq!(parse_object_file("uid__bob.json"), Some(("uid", "bob")));
         assert_eq!(parse_object_file("uid__bob__image.png"), None);
         assert_eq!(name_of_base("gid__bob__carol"), "bob__carol");

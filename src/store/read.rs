@@ -315,7 +315,7 @@ pub fn members<T: DeserializeOwned>(files: &dyn Files, dir: &str) -> Result<Opti
 pub fn posts(files: &dyn Files, channel_dir: &str) -> Result<Vec<PostFile>> {
     let mut out = Vec::new();
     for name in files.list(channel_dir) {
-        let Some((_, id)) = layout::post_file_parts(&name) else {
+        let Some(id) = layout::post_file_id(&name) else {
             continue;
         };
         let path = format!("{channel_dir}/{name}");

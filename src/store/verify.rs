@@ -206,8 +206,7 @@ fn check_channel(r: &mut Report, root: &Path, parent: &Path, base: &str, posts_d
             }
             continue;
         }
-        let post_id = layout::post_id_of(&e.name)
-            .filter(|_| layout::is_object_base(&e.name) && !e.name.starts_with(TEMP_PREFIX));
+        let post_id = layout::post_file_id(&e.name);
         let Some(id) = post_id else {
             check_file(r, root, &e);
             continue;
