@@ -124,31 +124,53 @@ pub struct Post {
     pub user_id: String,
     pub root_id: String,
     pub message: String,
+    pub update_at: i64,
+    pub edit_at: i64,
+    pub delete_at: i64,
+    pub pinned: bool,
+    /// The post's `type`.
+    pub kind: String,
     pub json: Value,
     pub files: Vec<Attachment>,
     pub history: Option<History>,
 }
 
 impl Post {
-    pub fn int(&self, k: &str) -> i64 {
-        self.json.get(k).and_then(Value::as_i64).unwrap_or(0)
+    /// A post from its file: its id, typed fields and JSON.
+    pub fn new(id: String, v: read::PostFields, json: Value) -> Post {
+        Post {
+            id,
+            create_at: v.create_at,
+            user_id: v.user_id,
+            root_id: v.root_id,
+            message: v.message,
+            update_at: v.update_at,
+            edit_at: v.edit_at,
+            delete_at: v.delete_at,
+            pinned: v.is_pinned,
+            kind: v.kind,
+            json,
+            files: Vec::new(),
+            history: None,
+        }
     }
+
     pub fn is_pinned(&self) -> bool {
-        self.json.get("is_pinned").and_then(Value::as_bool) == Some(true)
+        self.pinned
     }
     pub fn is_edited(&self) -> bool {
-        self.int("edit_at") > 0
+        self.edit_at > 0
             || self
                 .history
                 .as_ref()
                 .is_some_and(|h| !h.versions.is_empty())
     }
     pub fn is_deleted(&self) -> bool {
-        self.int("delete_at") > 0 || self.history.as_ref().is_some_and(|h| h.deleted.is_some())
+        self.delete_at > 0 || self.history.as_ref().is_some_and(|h| h.deleted.is_some())
     }
     /// A system message (`system_join_channel`, ...).
     pub fn post_type(&self) -> &str {
-        self.json.get("type").and_then(Value::as_str).unwrap_or("")
+        &self.kind
     }
     /// The reactions in `metadata.reactions`.
     pub fn reactions(&self) -> &[Value] {
@@ -359,14 +381,9 @@ impl Backup {
                 deleted_seen_at: h.get("deleted_seen_at").and_then(Value::as_i64),
             });
             posts.push(Post {
-                create_at: v.create_at,
-                user_id: v.user_id,
-                root_id: v.root_id,
-                message: v.message,
                 files,
                 history,
-                id,
-                json,
+                ..Post::new(id, v, json)
             });
         }
         posts.sort_by(|a, b| (a.create_at, &a.id).cmp(&(b.create_at, &b.id)));
@@ -455,6 +472,11 @@ mod tests {
             user_id: String::new(),
             root_id: root.into(),
             message: String::new(),
+            update_at: 0,
+            edit_at: 0,
+            delete_at: 0,
+            pinned: false,
+            kind: String::new(),
             json: Value::Null,
             files: Vec::new(),
             history: None,

@@ -53,6 +53,11 @@ fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     Ok(Value::deserialize(d)?.as_u64().unwrap_or(0))
 }
 
+/// A flag: only `true` is true.
+fn lenient_true<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    Ok(Value::deserialize(d)?.as_bool() == Some(true))
+}
+
 /// A list of strings; other items are left out, anything but a list reads as empty.
 fn lenient_strs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     Ok(match Value::deserialize(d)? {
@@ -101,6 +106,17 @@ pub struct PostFields {
     pub root_id: String,
     #[serde(default, deserialize_with = "lenient_str")]
     pub message: String,
+    #[serde(default, deserialize_with = "lenient_i64")]
+    pub update_at: i64,
+    #[serde(default, deserialize_with = "lenient_i64")]
+    pub edit_at: i64,
+    #[serde(default, deserialize_with = "lenient_i64")]
+    pub delete_at: i64,
+    #[serde(default, deserialize_with = "lenient_true")]
+    pub is_pinned: bool,
+    /// The post's `type` (`system_join_channel`, ...; empty for a user's post).
+    #[serde(rename = "type", default, deserialize_with = "lenient_str")]
+    pub kind: String,
     /// The ids of its attachments.
     #[serde(default, deserialize_with = "lenient_strs")]
     pub file_ids: Vec<String>,
@@ -115,6 +131,13 @@ pub struct FileInfoFields {
     pub mime_type: String,
     #[serde(default, deserialize_with = "lenient_u64")]
     pub size: u64,
+}
+
+impl PostFields {
+    /// The typed view of a post's JSON.
+    pub fn of(json: &Value) -> PostFields {
+        typed(json)
+    }
 }
 
 impl FileInfoFields {
@@ -471,6 +494,10 @@ mod tests {
             (v.file_ids, v.user_id.as_str()),
             (vec!["f".to_string()], "")
         );
+        let v = PostFields::of(&serde_json::json!({"is_pinned": "true", "type": null}));
+        assert!(!v.is_pinned && v.kind.is_empty());
+        let v = PostFields::of(&serde_json::json!({"is_pinned": true, "type": "system_x"}));
+        assert!(v.is_pinned && v.kind == "system_x");
         let f = FileInfoFields::of(&Value::Null);
         assert_eq!((f.name.as_str(), f.size), ("", 0));
         let f = FileInfoFields::of(&serde_json::json!({"name": "a.txt", "size": -1}));
