@@ -4,7 +4,8 @@
 //! - [`commands`]: the CLI adapters (`backup` is the default command).
 //! - [`fetch`]: the backup engine; pages through the API and hands every object to the store.
 //! - [`api`]: the Mattermost HTTP client (auth, rate limit, typed endpoints). Never touches the disk.
-//! - [`store`]: the data directory (layout, names, atomic writes). Never speaks HTTP.
+//! - [`store`]: the data directory (layout, names, atomic writes; [`store::read`] reads a backup
+//!   for the exports). Never speaks HTTP.
 //! - [`archive`]: the zip of the data directory.
 //! - [`export`]: reads a backup (data dir or zip) and writes HTML, Markdown, HGF or JSONL.
 //! - [`model`]: types of the server's objects that every layer shares ([`model::ChannelKind`]).

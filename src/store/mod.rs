@@ -1,4 +1,5 @@
-//! The data directory: layout, names, atomic writes. It never speaks HTTP.
+//! The data directory: layout, names, atomic writes, and its read side ([`read`]). It never
+//! speaks HTTP.
 
 pub mod atomic;
 mod channel;
