@@ -4,9 +4,11 @@
 //! - [`commands`]: the CLI adapters (`backup` is the default command).
 //! - [`fetch`]: the backup engine; pages through the API and hands every object to the store.
 //! - [`api`]: the Mattermost HTTP client (auth, rate limit, typed endpoints). Never touches the disk.
-//! - [`store`]: the data directory (layout, names, atomic writes). Never speaks HTTP.
+//! - [`store`]: the data directory (layout, names, atomic writes; [`store::read`] reads a backup
+//!   for the exports). Never speaks HTTP.
 //! - [`archive`]: the zip of the data directory.
 //! - [`export`]: reads a backup (data dir or zip) and writes HTML, Markdown, HGF or JSONL.
+//! - [`model`]: types of the server's objects that every layer shares ([`model::ChannelKind`]).
 //!
 //! Beside them, used by all: [`error`] (exit codes), [`cancel`] (Ctrl+C), [`progress`] (counters
 //! and the status line), [`units`] (byte counts for people).
@@ -22,6 +24,7 @@ pub mod config;
 pub mod error;
 pub mod export;
 pub mod fetch;
+pub mod model;
 pub mod progress;
 pub mod store;
 pub mod units;

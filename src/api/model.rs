@@ -8,6 +8,8 @@ use std::collections::HashMap;
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
+pub use crate::model::ChannelKind;
+
 /// An API object as sent by the server, plus the typed fields matterbak uses.
 #[derive(Debug)]
 pub struct Raw<T> {
@@ -57,7 +59,7 @@ pub struct Channel {
     #[serde(default, deserialize_with = "nullable")]
     pub team_id: String,
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: ChannelKind,
     #[serde(default, deserialize_with = "nullable")]
     pub name: String,
     #[serde(default, deserialize_with = "nullable")]

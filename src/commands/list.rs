@@ -20,7 +20,8 @@ use crate::config::{ChannelsConfig, Credentials};
 use crate::error::Code;
 use crate::export::out::Output;
 use crate::export::time;
-use crate::fetch::inventory::{self, ChannelEntry, Inventory, Kind, Person};
+use crate::fetch::inventory::{self, ChannelEntry, Inventory, Person};
+use crate::model::ChannelKind;
 
 /// Runs the listing; returns the exit code for a run that ended normally.
 pub fn run(args: ListArgs, cancel: &Cancel) -> Result<Code> {
@@ -128,7 +129,7 @@ fn person_name(p: &Person) -> String {
 /// The six cells of a channel's row.
 fn row(c: &ChannelEntry) -> [String; 6] {
     let (name, display) = match c.kind {
-        Kind::Direct => (
+        ChannelKind::Direct => (
             c.others
                 .iter()
                 .map(Person::label)
@@ -140,7 +141,7 @@ fn row(c: &ChannelEntry) -> [String; 6] {
                 .collect::<Vec<_>>()
                 .join(", "),
         ),
-        Kind::Group => (
+        ChannelKind::Group => (
             c.others
                 .iter()
                 .map(Person::label)
@@ -275,7 +276,7 @@ fn channel_json(c: &ChannelEntry, with_team: bool) -> Value {
         "last_post_at": c.last_post_at,
         "last_post": last_post(c.last_post_at),
     });
-    if matches!(c.kind, Kind::Direct | Kind::Group) {
+    if c.kind.is_personal() {
         v["other_members"] = c.others.iter().map(person_json).collect();
     } else if with_team {
         v["team_id"] = json!(c.team_id);
@@ -331,7 +332,7 @@ pub fn skeleton(inv: &Inventory) -> Result<(String, Vec<String>)> {
         let mut include = Vec::new();
         for c in &t.channels {
             match c.kind {
-                Kind::Open | Kind::Private => include.push(quoted(&c.name)),
+                ChannelKind::Open | ChannelKind::Private => include.push(quoted(&c.name)),
                 _ => left_out.push(format!(
                     "channel {} of team {}: type {} is not backed up",
                     c.name,
@@ -406,7 +407,7 @@ mod tests {
         }
     }
 
-    fn channel(name: &str, kind: Kind, others: Vec<Person>) -> ChannelEntry {
+    fn channel(name: &str, kind: ChannelKind, others: Vec<Person>) -> ChannelEntry {
         ChannelEntry {
             id: format!("{name:c>26}"),
             name: name.into(),
@@ -422,7 +423,7 @@ mod tests {
     }
 
     fn sample() -> Inventory {
-        let mut archived = channel("old\u{1b}[31m", Kind::Private, vec![]);
+        let mut archived = channel("old\u{1b}[31m", ChannelKind::Private, vec![]);
         archived.delete_at = 5;
         Inventory {
             me: person("alice", false),
@@ -431,7 +432,7 @@ mod tests {
                     id: "t1".into(),
                     name: "acme".into(),
                     display_name: "Acme \"Corp\"".into(),
-                    channels: vec![channel("general", Kind::Open, vec![]), archived],
+                    channels: vec![channel("general", ChannelKind::Open, vec![]), archived],
                 },
                 TeamEntry {
                     id: "t2".into(),
@@ -441,11 +442,11 @@ mod tests {
                 },
             ],
             direct: vec![
-                channel("d1", Kind::Direct, vec![person("alice", false)]),
-                channel("d2", Kind::Direct, vec![person("erin", true)]),
+                channel("d1", ChannelKind::Direct, vec![person("alice", false)]),
+                channel("d2", ChannelKind::Direct, vec![person("erin", true)]),
                 channel(
                     "d3",
-                    Kind::Direct,
+                    ChannelKind::Direct,
                     vec![Person {
                         id: "gone".into(),
                         ..Person::default()
@@ -454,7 +455,7 @@ mod tests {
             ],
             groups: vec![channel(
                 "g1",
-                Kind::Group,
+                ChannelKind::Group,
                 vec![person("carol", false), person("bob", false)],
             )],
             orphans: vec![],

@@ -7,10 +7,12 @@ use std::path::PathBuf;
 use anyhow::Result;
 use serde_json::Value;
 
-use super::model::{Backup, Channel, Kind, Post};
+use super::model::{Backup, Channel, Post};
 use super::out::Output;
 use super::time;
 use crate::cancel::Cancel;
+use crate::model::ChannelKind;
+use crate::store::layout::Place;
 
 /// What is added to a post's heading line (not written by the original).
 pub const EDITED: &str = " *(edited)*";
@@ -92,9 +94,9 @@ pub fn write_channel(
     let meta = &c.info.json;
     let s = |k: &str| meta.get(k).and_then(Value::as_str).unwrap_or("");
     let n = |k: &str| meta.get(k).and_then(Value::as_i64).unwrap_or(0);
-    match c.info.channel_type.as_str() {
-        "D" => writeln!(out, "# Direct channel\n")?,
-        "G" => writeln!(out, "# Group channel\n")?,
+    match c.info.kind {
+        ChannelKind::Direct => writeln!(out, "# Direct channel\n")?,
+        ChannelKind::Group => writeln!(out, "# Group channel\n")?,
         _ => {
             let name = if s("display_name").is_empty() {
                 s("name")
@@ -113,7 +115,7 @@ pub fn write_channel(
     )?;
     writeln!(out, "## Metadata\n")?;
     writeln!(out, "Created at {}\n", time::local(n("create_at")))?;
-    if c.info.kind == Kind::Team && matches!(c.info.channel_type.as_str(), "O" | "P") {
+    if c.info.place == Place::Team && c.info.kind.is_team() {
         let team = c.info.team_id.as_deref().and_then(|t| b.team(t));
         let name = team
             .map(|t| format!("{} ({})", t.display_name, t.name))

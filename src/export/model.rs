@@ -1,32 +1,16 @@
-//! A backup as the exports see it: teams, channels, posts, users and emojis, read through a
-//! [`Source`] in the original's layout (one channel's posts in memory at a time).
+//! A backup as the exports see it: teams, channels, posts, users and emojis, read from a
+//! [`Source`] by [`crate::store::read`] (one channel's posts in memory at a time).
 
 use std::collections::BTreeMap;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde_json::Value;
 
 use super::source::Source;
 use crate::error::Fatal;
-use crate::store::layout::{self, SEP};
-
-/// Which part of the backup a channel is in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Kind {
-    Team,
-    Direct,
-    Group,
-}
-
-impl Kind {
-    pub fn label(self) -> &'static str {
-        match self {
-            Kind::Team => "team channel",
-            Kind::Direct => "direct message",
-            Kind::Group => "group message",
-        }
-    }
-}
+use crate::model::ChannelKind;
+use crate::store::layout::{self, Place};
+use crate::store::read::{self, Files};
 
 #[derive(Debug, Clone)]
 pub struct Team {
@@ -43,15 +27,16 @@ pub struct Team {
 #[derive(Debug, Clone)]
 pub struct ChannelInfo {
     pub id: String,
-    pub kind: Kind,
+    /// Which folder the channel is in.
+    pub place: Place,
     /// The team's id for team channels.
     pub team_id: Option<String>,
     /// The channel's folder (`direct/<id>__<name>`, `teams/<team>/<id>__<name>`).
     pub dir: String,
     pub name: String,
     pub display_name: String,
-    /// `O`, `P`, `D` or `G`.
-    pub channel_type: String,
+    /// The channel's `type`.
+    pub kind: ChannelKind,
     pub json: Value,
 }
 
@@ -61,28 +46,22 @@ pub struct User {
     pub id: String,
     pub username: String,
     pub image: Option<String>,
+    pub names: read::PersonNames,
     pub json: Value,
 }
 
 impl User {
-    fn field(&self, k: &str) -> &str {
-        self.json
-            .get(k)
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .trim()
-    }
-
     /// First and last name, or empty.
     pub fn given_name(&self) -> String {
-        format!("{} {}", self.field("first_name"), self.field("last_name"))
+        let n = &self.names;
+        format!("{} {}", n.first_name.trim(), n.last_name.trim())
             .trim()
             .to_string()
     }
 
     /// The name the original's exports show: nickname, else first and last name, else username.
     pub fn display_name(&self) -> String {
-        let nick = self.field("nickname");
+        let nick = self.names.nickname.trim();
         if !nick.is_empty() {
             return nick.to_string();
         }
@@ -99,6 +78,8 @@ pub struct Emoji {
     pub id: String,
     pub name: String,
     pub image: Option<String>,
+    /// Deleted on the server while its files stay in the backup.
+    pub deleted: bool,
 }
 
 /// An attachment: its file info and, when it was backed up, its content.
@@ -143,31 +124,53 @@ pub struct Post {
     pub user_id: String,
     pub root_id: String,
     pub message: String,
+    pub update_at: i64,
+    pub edit_at: i64,
+    pub delete_at: i64,
+    pub pinned: bool,
+    /// The post's `type`.
+    pub kind: String,
     pub json: Value,
     pub files: Vec<Attachment>,
     pub history: Option<History>,
 }
 
 impl Post {
-    pub fn int(&self, k: &str) -> i64 {
-        self.json.get(k).and_then(Value::as_i64).unwrap_or(0)
+    /// A post from its file: its id, typed fields and JSON.
+    pub fn new(id: String, v: read::PostFields, json: Value) -> Post {
+        Post {
+            id,
+            create_at: v.create_at,
+            user_id: v.user_id,
+            root_id: v.root_id,
+            message: v.message,
+            update_at: v.update_at,
+            edit_at: v.edit_at,
+            delete_at: v.delete_at,
+            pinned: v.is_pinned,
+            kind: v.kind,
+            json,
+            files: Vec::new(),
+            history: None,
+        }
     }
+
     pub fn is_pinned(&self) -> bool {
-        self.json.get("is_pinned").and_then(Value::as_bool) == Some(true)
+        self.pinned
     }
     pub fn is_edited(&self) -> bool {
-        self.int("edit_at") > 0
+        self.edit_at > 0
             || self
                 .history
                 .as_ref()
                 .is_some_and(|h| !h.versions.is_empty())
     }
     pub fn is_deleted(&self) -> bool {
-        self.int("delete_at") > 0 || self.history.as_ref().is_some_and(|h| h.deleted.is_some())
+        self.delete_at > 0 || self.history.as_ref().is_some_and(|h| h.deleted.is_some())
     }
     /// A system message (`system_join_channel`, ...).
     pub fn post_type(&self) -> &str {
-        self.json.get("type").and_then(Value::as_str).unwrap_or("")
+        &self.kind
     }
     /// The reactions in `metadata.reactions`.
     pub fn reactions(&self) -> &[Value] {
@@ -235,14 +238,14 @@ impl Backup {
         b.read_users()?;
         b.read_emojis()?;
         b.read_teams()?;
-        for (kind, dir) in [
-            (Kind::Direct, layout::DIRECT),
-            (Kind::Group, layout::GROUPS),
+        for (place, dir) in [
+            (Place::Direct, layout::DIRECT),
+            (Place::Group, layout::GROUPS),
         ] {
-            b.read_channels(kind, dir, None)?;
+            b.read_channels(place, dir, None)?;
         }
         for t in b.teams.clone() {
-            b.read_channels(Kind::Team, &t.dir, Some(&t.id))?;
+            b.read_channels(Place::Team, &t.dir, Some(&t.id))?;
         }
         if b.channels.is_empty() && b.users.is_empty() && b.teams.is_empty() {
             return Err(Fatal::usage(format!(
@@ -271,7 +274,7 @@ impl Backup {
 
     /// A readable title: the display name, or for DMs and groups the other members' names.
     pub fn title(&self, c: &ChannelInfo) -> String {
-        if c.kind == Kind::Team {
+        if c.place == Place::Team {
             return if c.display_name.is_empty() {
                 c.name.clone()
             } else {
@@ -279,7 +282,7 @@ impl Backup {
             };
         }
         // DMs: `<id1>__<id2>`; the folder names carry usernames, the JSON the ids.
-        let ids: Vec<&str> = c.name.split(SEP).filter(|s| s.len() == 26).collect();
+        let ids: Vec<&str> = layout::parts(&c.name).filter(|s| s.len() == 26).collect();
         if !ids.is_empty() && ids.iter().all(|i| self.users.contains_key(*i)) {
             return ids
                 .iter()
@@ -288,9 +291,9 @@ impl Backup {
                 .join(", ");
         }
         let dir_name = c.dir.rsplit('/').next().unwrap_or("");
-        let names = dir_name.split_once(SEP).map(|x| x.1).unwrap_or(dir_name);
+        let names = layout::split_base(dir_name).map_or(dir_name, |x| x.1);
         if !names.is_empty() {
-            return names.replace(SEP, ", ");
+            return layout::parts(names).collect::<Vec<_>>().join(", ");
         }
         c.display_name.clone()
     }
@@ -304,7 +307,7 @@ impl Backup {
         let path = ident.trim_end_matches('/');
         for found in [
             by(&|c| c.id == ident),
-            by(&|c| c.name == ident || folder(c).ends_with(&format!("{SEP}{ident}"))),
+            by(&|c| c.name == ident || layout::base_ends_with_name(&folder(c), ident)),
             by(&|c| c.dir == path || path.ends_with(&format!("/{}", c.dir))),
             by(&|c| c.display_name == ident),
             by(&|c| {
@@ -338,102 +341,49 @@ impl Backup {
 
     /// Reads a channel's members and posts, with attachments and history.
     pub fn load(&self, info: &ChannelInfo) -> Result<Channel> {
-        let src = &self.src;
-        let members_file = format!("{}{SEP}members.json", info.dir);
-        let members = if src.exists(&members_file) {
-            src.json(&members_file)?
-        } else {
-            Vec::new()
-        };
-        let files_dir = format!("{}/{}", info.dir, layout::FILES);
-        let contents: BTreeMap<&str, &str> = src
-            .children(&files_dir)
-            .filter_map(|n| match layout::FilesEntry::parse(n) {
-                layout::FilesEntry::Attachment(id, _) => Some((id, n)),
-                _ => None,
-            })
-            .collect();
+        let src: &dyn Files = &self.src;
+        let members = read::members(src, &info.dir)?.unwrap_or_default();
+        let contents = read::attachments(src, &info.dir);
         let mut posts = Vec::new();
-        for name in src.children(&info.dir) {
-            let Some(id) = name
-                .strip_suffix(".json")
-                .and_then(|s| s.rsplit_once(SEP))
-                .map(|x| x.1)
-            else {
-                continue;
-            };
-            let path = format!("{}/{name}", info.dir);
-            let json: Value = src.json(&path)?;
-            if json.get("id").and_then(Value::as_str) != Some(id) {
-                continue;
-            }
-            let s = |k: &str| {
-                json.get(k)
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string()
-            };
+        for read::PostFile { id, v, json } in read::posts(src, &info.dir)? {
             let mut files = Vec::new();
-            for fid in json
-                .get("file_ids")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-            {
-                let info_path = format!("{files_dir}/{}", layout::file_info_name(fid));
-                let info: Value = if src.exists(&info_path) {
-                    src.json(&info_path)?
-                } else {
+            for fid in &v.file_ids {
+                let info: Value = match read::file_info(src, &info.dir, fid)? {
+                    Some(v) => v,
                     // Fall back to the file info embedded in the post.
-                    json.pointer("/metadata/files")
+                    None => json
+                        .pointer("/metadata/files")
                         .and_then(Value::as_array)
                         .and_then(|a| {
                             a.iter()
                                 .find(|f| f.get("id").and_then(Value::as_str) == Some(fid))
                         })
                         .cloned()
-                        .unwrap_or(Value::Null)
+                        .unwrap_or(Value::Null),
                 };
-                let g = |k: &str| {
-                    info.get(k)
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                        .to_string()
-                };
+                let f = read::FileInfoFields::of(&info);
                 files.push(Attachment {
                     id: fid.to_string(),
-                    name: g("name"),
-                    mime: g("mime_type"),
-                    size: info.get("size").and_then(Value::as_u64).unwrap_or(0),
-                    content: contents.get(fid).map(|n| format!("{files_dir}/{n}")),
+                    name: f.name,
+                    mime: f.mime_type,
+                    size: f.size,
+                    content: contents.get(fid).cloned(),
                     info,
                 });
             }
-            let hist_path = format!("{}/{}/{id}.json", info.dir, layout::HISTORY);
-            let history = if src.exists(&hist_path) {
-                let h: Value = src.json(&hist_path)?;
-                Some(History {
-                    versions: h
-                        .get("versions")
-                        .and_then(Value::as_array)
-                        .cloned()
-                        .unwrap_or_default(),
-                    deleted: h.get("deleted").cloned(),
-                    deleted_seen_at: h.get("deleted_seen_at").and_then(Value::as_i64),
-                })
-            } else {
-                None
-            };
+            let history = read::history(src, &info.dir, &id)?.map(|h: Value| History {
+                versions: h
+                    .get("versions")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default(),
+                deleted: h.get("deleted").cloned(),
+                deleted_seen_at: h.get("deleted_seen_at").and_then(Value::as_i64),
+            });
             posts.push(Post {
-                id: id.to_string(),
-                create_at: json.get("create_at").and_then(Value::as_i64).unwrap_or(0),
-                user_id: s("user_id"),
-                root_id: s("root_id"),
-                message: s("message"),
                 files,
                 history,
-                json,
+                ..Post::new(id, v, json)
             });
         }
         posts.sort_by(|a, b| (a.create_at, &a.id).cmp(&(b.create_at, &b.id)));
@@ -445,30 +395,15 @@ impl Backup {
     }
 
     fn read_users(&mut self) -> Result<()> {
-        let names: Vec<String> = self.src.children(layout::USERS).map(String::from).collect();
-        for n in &names {
-            let Some(stem) = n.strip_suffix(".json") else {
-                continue;
-            };
-            let json: Value = self.src.json(&format!("{}/{n}", layout::USERS))?;
-            let Some(id) = json.get("id").and_then(Value::as_str).map(String::from) else {
-                continue;
-            };
-            let image = names
-                .iter()
-                .find(|m| m.starts_with(&format!("{stem}{SEP}image.")))
-                .map(|m| format!("{}/{m}", layout::USERS));
+        for u in read::users(&self.src)? {
             self.users.insert(
-                id.clone(),
+                u.id.clone(),
                 User {
-                    username: json
-                        .get("username")
-                        .and_then(Value::as_str)
-                        .unwrap_or(&id)
-                        .to_string(),
-                    id,
-                    image,
-                    json,
+                    username: u.username.unwrap_or_else(|| u.id.clone()),
+                    id: u.id,
+                    image: u.image,
+                    names: u.names,
+                    json: u.json,
                 },
             );
         }
@@ -476,32 +411,14 @@ impl Backup {
     }
 
     fn read_emojis(&mut self) -> Result<()> {
-        let names: Vec<String> = self
-            .src
-            .children(layout::EMOJIS)
-            .map(String::from)
-            .collect();
-        for n in &names {
-            let Some(stem) = n.strip_suffix(".json") else {
-                continue;
-            };
-            let json: Value = self.src.json(&format!("{}/{n}", layout::EMOJIS))?;
-            let (Some(id), Some(name)) = (
-                json.get("id").and_then(Value::as_str),
-                json.get("name").and_then(Value::as_str),
-            ) else {
-                continue;
-            };
-            let image = names
-                .iter()
-                .find(|m| m.starts_with(&format!("{stem}.")) && !m.ends_with(".json"))
-                .map(|m| format!("{}/{m}", layout::EMOJIS));
+        for e in read::emojis(&self.src)? {
             self.emojis.insert(
-                name.to_string(),
+                e.name.clone(),
                 Emoji {
-                    id: id.to_string(),
-                    name: name.to_string(),
-                    image,
+                    id: e.id,
+                    name: e.name,
+                    image: e.image,
+                    deleted: e.deleted,
                 },
             );
         }
@@ -509,35 +426,14 @@ impl Backup {
     }
 
     fn read_teams(&mut self) -> Result<()> {
-        let names: Vec<String> = self.src.children(layout::TEAMS).map(String::from).collect();
-        for n in &names {
-            let Some(stem) = n.strip_suffix(".json") else {
-                continue;
-            };
-            let path = format!("{}/{n}", layout::TEAMS);
-            let Ok(json) = self.src.json::<Value>(&path) else {
-                continue;
-            };
-            let Some(id) = object_id(&json, stem) else {
-                continue;
-            };
-            let s = |k: &str| {
-                json.get(k)
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string()
-            };
-            let icon = names
-                .iter()
-                .find(|m| m.starts_with(&format!("{id}{SEP}icon.")))
-                .map(|m| format!("{}/{m}", layout::TEAMS));
+        for t in read::teams(&self.src)? {
             self.teams.push(Team {
-                name: s("name"),
-                display_name: s("display_name"),
-                dir: format!("{}/{stem}", layout::TEAMS),
-                icon,
-                id,
-                json,
+                name: t.names.name,
+                display_name: t.names.display_name,
+                dir: t.dir,
+                icon: t.icon,
+                id: t.id,
+                json: t.json,
             });
         }
         self.teams
@@ -545,49 +441,24 @@ impl Backup {
         Ok(())
     }
 
-    fn read_channels(&mut self, kind: Kind, dir: &str, team: Option<&str>) -> Result<()> {
-        let names: Vec<String> = self.src.children(dir).map(String::from).collect();
+    fn read_channels(&mut self, place: Place, dir: &str, team: Option<&str>) -> Result<()> {
         let mut found = Vec::new();
-        for n in &names {
-            let Some(stem) = n.strip_suffix(".json") else {
-                continue;
-            };
-            let path = format!("{dir}/{n}");
-            // Members (an array) and threads (no `id`) files are not channels.
-            let json: Value = self
-                .src
-                .json(&path)
-                .with_context(|| format!("listing the channels in {dir}"))?;
-            let Some(id) = object_id(&json, stem) else {
-                continue;
-            };
-            let s = |k: &str| {
-                json.get(k)
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string()
-            };
+        for c in read::channels(&self.src, dir)? {
             found.push(ChannelInfo {
-                kind,
+                place,
                 team_id: team.map(String::from),
-                dir: format!("{dir}/{stem}"),
-                name: s("name"),
-                display_name: s("display_name"),
-                channel_type: s("type"),
-                id,
-                json,
+                name: c.names.name,
+                display_name: c.names.display_name,
+                dir: c.dir,
+                kind: c.kind,
+                id: c.id,
+                json: c.json,
             });
         }
         found.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
         self.channels.extend(found);
         Ok(())
     }
-}
-
-/// The `id` of an object whose file is named `<id>__...`.
-fn object_id(json: &Value, stem: &str) -> Option<String> {
-    let id = json.get("id")?.as_str()?;
-    (json.get("type").is_some() && stem.starts_with(&format!("{id}{SEP}"))).then(|| id.to_string())
 }
 
 #[cfg(test)]
@@ -601,6 +472,11 @@ mod tests {
             user_id: String::new(),
             root_id: root.into(),
             message: String::new(),
+            update_at: 0,
+            edit_at: 0,
+            delete_at: 0,
+            pinned: false,
+            kind: String::new(),
             json: Value::Null,
             files: Vec::new(),
             history: None,
@@ -611,12 +487,12 @@ mod tests {
     fn threads_put_the_root_first_and_each_post_once() {
         let info = ChannelInfo {
             id: "c".into(),
-            kind: Kind::Direct,
+            place: Place::Direct,
             team_id: None,
             dir: "direct/c__x".into(),
             name: "x".into(),
             display_name: String::new(),
-            channel_type: "D".into(),
+            kind: ChannelKind::Direct,
             json: Value::Null,
         };
         // "a" sorts before its root "r" (same millisecond); "o" answers a root not in the

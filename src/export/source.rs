@@ -1,4 +1,5 @@
-//! Where a backup is read from: a data dir or a backup zip, seen as one list of relative paths.
+//! Where a backup is read from: a data dir or a backup zip, seen as one list of relative paths
+//! ([`crate::store::read::Files`]; what each file is, `store::read` says).
 
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -129,13 +130,6 @@ impl Source {
         Ok(out)
     }
 
-    /// A file parsed as JSON.
-    pub fn json<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<T> {
-        let bytes = self.read(name)?;
-        serde_json::from_slice(&bytes)
-            .with_context(|| format!("{}: not valid JSON", self.describe(name)))
-    }
-
     /// Copies a file to `dest` (streamed), never more than `limit` bytes: an attachment's size
     /// from its file info, or `None` for a file that has none (`MAX_UNSIZED`). A file that
     /// holds more (a damaged or crafted backup: a small zip entry can inflate to gigabytes) is
@@ -220,6 +214,21 @@ impl Source {
                 f(&mut entry).with_context(ctx)
             }
         }
+    }
+}
+
+impl crate::store::read::Files for Source {
+    fn list(&self, dir: &str) -> Vec<String> {
+        self.children(dir).map(String::from).collect()
+    }
+    fn exists(&self, name: &str) -> bool {
+        Source::exists(self, name)
+    }
+    fn read(&self, name: &str) -> Result<Vec<u8>> {
+        Source::read(self, name)
+    }
+    fn describe(&self, name: &str) -> String {
+        Source::describe(self, name)
     }
 }
 

@@ -15,7 +15,7 @@ use crate::api::model::{Channel, FileInfo, Member, Post, PostList, Raw};
 use crate::api::{Anchor, ApiError, Client};
 use crate::cancel::Cancel;
 use crate::store::atomic::AtomicFile;
-use crate::store::{Change, ChannelDir, ChannelKind, ChannelState, IdDir, PostVersion};
+use crate::store::{Change, ChannelDir, ChannelState, IdDir, Place, PostVersion};
 use crate::units::human_bytes;
 
 /// `since` is strictly greater-than: ask again for this much before the newest change seen, so
@@ -155,7 +155,7 @@ impl<'a> Engine<'a> {
     pub(super) async fn backup_channel(
         &mut self,
         parent: &mut IdDir,
-        kind: ChannelKind,
+        kind: Place,
         channel: &Raw<Channel>,
         members: Option<Vec<Raw<Member>>>,
         name: &str,

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use super::select::direct_partner;
 use crate::api::model::{Channel, Raw, User};
 use crate::api::Client;
+use crate::model::ChannelKind;
 
 /// Everything `list` shows.
 #[derive(Debug, Default)]
@@ -38,47 +39,13 @@ pub struct TeamEntry {
     pub channels: Vec<ChannelEntry>,
 }
 
-/// The kind of a channel, as the server's `type` says.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Kind {
-    Open,
-    Private,
-    Direct,
-    Group,
-    /// A type this version does not know (newer servers have more).
-    Other(String),
-}
-
-impl Kind {
-    fn of(t: &str) -> Kind {
-        match t {
-            "O" => Kind::Open,
-            "P" => Kind::Private,
-            "D" => Kind::Direct,
-            "G" => Kind::Group,
-            other => Kind::Other(other.to_string()),
-        }
-    }
-
-    /// `open`, `private`, `direct`, `group`, or the server's letter.
-    pub fn label(&self) -> &str {
-        match self {
-            Kind::Open => "open",
-            Kind::Private => "private",
-            Kind::Direct => "direct",
-            Kind::Group => "group",
-            Kind::Other(t) => t,
-        }
-    }
-}
-
 /// One channel with the numbers the server keeps on it.
 #[derive(Debug, Clone)]
 pub struct ChannelEntry {
     pub id: String,
     pub name: String,
     pub display_name: String,
-    pub kind: Kind,
+    pub kind: ChannelKind,
     pub team_id: String,
     /// When the channel was archived (ms), 0 if it is not.
     pub delete_at: i64,
@@ -192,7 +159,7 @@ fn entry(c: &Raw<Channel>, others: Vec<Person>) -> ChannelEntry {
         id: c.v.id.clone(),
         name: c.v.name.clone(),
         display_name: c.v.display_name.clone(),
-        kind: Kind::of(&c.v.kind),
+        kind: c.v.kind.clone(),
         team_id: c.v.team_id.clone(),
         delete_at: n.delete_at,
         posts: n.total_msg_count,
@@ -219,12 +186,9 @@ pub async fn gather(client: &Client, me: &Raw<User>) -> Result<Inventory> {
 
     // The members of direct and group channels other than me, as ids.
     let mut others: HashMap<String, Vec<String>> = HashMap::new();
-    for c in channels
-        .iter()
-        .filter(|c| matches!(c.v.kind.as_str(), "D" | "G"))
-    {
+    for c in channels.iter().filter(|c| c.v.kind.is_personal()) {
         client.cancel.check()?;
-        let partner = (c.v.kind == "D")
+        let partner = (c.v.kind == ChannelKind::Direct)
             .then(|| direct_partner(&c.v.name, &my_id))
             .flatten();
         let ids = match partner {
@@ -234,7 +198,7 @@ pub async fn gather(client: &Client, me: &Raw<User>) -> Result<Inventory> {
                 let members = client.channel_members(&c.v.id).await.with_context(|| {
                     format!(
                         "reading the members of {} channel {}",
-                        Kind::of(&c.v.kind).label(),
+                        c.v.kind.label(),
                         c.v.id
                     )
                 })?;
@@ -243,7 +207,7 @@ pub async fn gather(client: &Client, me: &Raw<User>) -> Result<Inventory> {
                     .map(|m| m.v.user_id)
                     .filter(|u| *u != my_id)
                     .collect();
-                if ids.is_empty() && c.v.kind == "D" {
+                if ids.is_empty() && c.v.kind == ChannelKind::Direct {
                     ids.push(my_id.clone());
                 }
                 ids
@@ -299,8 +263,8 @@ pub async fn gather(client: &Client, me: &Raw<User>) -> Result<Inventory> {
         people_of.sort_by(|a, b| (&a.username, &a.id).cmp(&(&b.username, &b.id)));
         let e = entry(c, people_of);
         match e.kind {
-            Kind::Direct => inv.direct.push(e),
-            Kind::Group => inv.groups.push(e),
+            ChannelKind::Direct => inv.direct.push(e),
+            ChannelKind::Group => inv.groups.push(e),
             _ => match inv.teams.iter_mut().find(|t| t.id == e.team_id) {
                 Some(t) => t.channels.push(e),
                 None => inv.orphans.push(e),

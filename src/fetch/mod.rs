@@ -20,7 +20,9 @@ use crate::api::model::{Channel, Member, Raw, Team, User};
 use crate::api::{ApiError, Client};
 use crate::cancel::Cancel;
 use crate::config::ChannelsConfig;
-use crate::store::{layout, stored_members, ChannelKind, State, Store};
+use crate::model::ChannelKind;
+use crate::store::layout::{self, Place};
+use crate::store::{stored_members, State, Store};
 use channel::ChannelStats;
 use serde_json::value::RawValue;
 
@@ -180,9 +182,8 @@ impl<'a> Engine<'a> {
             }
             self.state.post_names = Some(zone);
         }
-        let (personal, team_channels): (Vec<Raw<Channel>>, Vec<Raw<Channel>>) = channels
-            .into_iter()
-            .partition(|c| matches!(c.v.kind.as_str(), "D" | "G"));
+        let (personal, team_channels): (Vec<Raw<Channel>>, Vec<Raw<Channel>>) =
+            channels.into_iter().partition(|c| c.v.kind.is_personal());
 
         let progress = self.opts.progress.clone();
         if !self.opts.skip_direct {
@@ -258,29 +259,13 @@ impl<'a> Engine<'a> {
         let me = self.me.v.id.clone();
         let partners: Vec<String> = channels
             .iter()
-            .filter(|c| c.v.kind == "D")
+            .filter(|c| c.v.kind == ChannelKind::Direct)
             .filter_map(|c| select::direct_partner(&c.v.name, &me))
             .collect();
         self.resolve_users(partners).await?;
         let mut known: BTreeSet<String> =
             self.users.values().map(|u| u.v.username.clone()).collect();
-        let users_dir = self.store.root().join(layout::USERS);
-        let rd = self
-            .store
-            .is_real_dir(Path::new(layout::USERS))
-            .then(|| std::fs::read_dir(&users_dir));
-        if let Some(Ok(rd)) = rd {
-            for e in rd.flatten() {
-                let n = e.file_name().to_string_lossy().into_owned();
-                if let Some(rest) = n
-                    .strip_suffix(".json")
-                    .and_then(|n| n.split_once(layout::SEP))
-                    .map(|(_, r)| r.to_string())
-                {
-                    known.insert(rest);
-                }
-            }
-        }
+        known.extend(self.store.stored_usernames());
         let mut missing = Vec::new();
         for name in names.into_iter().filter(|n| !known.contains(*n)) {
             if !self
@@ -412,7 +397,7 @@ impl<'a> Engine<'a> {
     async fn direct_channels(&mut self, personal: &[Raw<Channel>]) -> Result<()> {
         let me = self.me.v.id.clone();
         let mut dms: Vec<(&Raw<Channel>, String)> = Vec::new();
-        for c in personal.iter().filter(|c| c.v.kind == "D") {
+        for c in personal.iter().filter(|c| c.v.kind == ChannelKind::Direct) {
             let partner = match select::direct_partner(&c.v.name, &me) {
                 Some(p) => p,
                 // Not named `<id>__<id>`: ask for the members instead.
@@ -453,7 +438,7 @@ impl<'a> Engine<'a> {
             if wanted.remove(&name) {
                 let label = format!("direct/{name}");
                 let r = self
-                    .backup_channel(&mut dir, ChannelKind::Direct, c, None, &name, &label)
+                    .backup_channel(&mut dir, Place::of(&c.v.kind), c, None, &name, &label)
                     .await;
                 self.item(r, &label)?;
             } else {
@@ -472,7 +457,10 @@ impl<'a> Engine<'a> {
     /// Group channels are named by their other members: taken from the stored members list
     /// when there is one (no request), else fetched.
     async fn group_channels(&mut self, personal: &[Raw<Channel>]) -> Result<()> {
-        let groups: Vec<&Raw<Channel>> = personal.iter().filter(|c| c.v.kind == "G").collect();
+        let groups: Vec<&Raw<Channel>> = personal
+            .iter()
+            .filter(|c| c.v.kind == ChannelKind::Group)
+            .collect();
         tracing::info!("group channels: {} found", groups.len());
         let mut dir = self.store.id_dir(Path::new(layout::GROUPS))?;
         let mut with_members: Vec<GroupMembers> = Vec::new();
@@ -520,12 +508,12 @@ impl<'a> Engine<'a> {
                 .filter(|u| **u != self.me.v.id)
                 .map(|u| self.username(u))
                 .collect();
-            let name = others.iter().cloned().collect::<Vec<_>>().join(layout::SEP);
+            let name = layout::join_parts(&others.iter().cloned().collect::<Vec<_>>());
             if self.cfg.group_selected(&others) {
                 self.opts.progress.add_total(1);
                 let label = format!("groups/{name}");
                 let r = self
-                    .backup_channel(&mut dir, ChannelKind::Group, c, members, &name, &label)
+                    .backup_channel(&mut dir, Place::of(&c.v.kind), c, members, &name, &label)
                     .await;
                 self.item(r, &label)?;
             } else {
@@ -557,7 +545,7 @@ impl<'a> Engine<'a> {
             let tid = team.v.id.clone();
             let all: Vec<Raw<Channel>> = channels
                 .iter()
-                .filter(|c| c.v.team_id == tid && matches!(c.v.kind.as_str(), "O" | "P"))
+                .filter(|c| c.v.team_id == tid && c.v.kind.is_team())
                 .map(|c| Raw::parse(c.raw.clone()))
                 .collect::<Result<_, _>>()?;
             let choice = select::team_channels(&all, &sel);
@@ -582,10 +570,9 @@ impl<'a> Engine<'a> {
 
             self.opts.progress.phase(&format!("team {key}"));
             self.opts.progress.add_total(choice.selected.len() as u64);
-            let tname = layout::sanitize(&team.v.name);
             let r = self.backup_team_object(&mut teams_dir, team).await;
             self.item(r, &format!("team {key}"))?;
-            let team_base = format!("{tid}{}{tname}", layout::SEP);
+            let team_base = layout::object_base(&tid, &team.v.name);
             let r = teams_dir.adopt_dir(&tid, &team_base).and_then(|_| {
                 self.store
                     .id_dir(&Path::new(layout::TEAMS).join(&team_base))
@@ -602,7 +589,7 @@ impl<'a> Engine<'a> {
                 let r = self
                     .backup_channel(
                         &mut channels_dir,
-                        ChannelKind::Team,
+                        Place::of(&c.v.kind),
                         c,
                         None,
                         &c.v.name,
@@ -616,7 +603,7 @@ impl<'a> Engine<'a> {
             }
             // Team members: when a post says someone joined or left, on a full read, or when
             // they were never stored.
-            let members_name = format!("{team_base}{}members.json", layout::SEP);
+            let members_name = layout::members_file(&team_base);
             if members_changed || self.opts.update_old_posts || !teams_dir.contains(&members_name) {
                 let r = self
                     .client

@@ -27,11 +27,7 @@ impl Engine<'_> {
         let tid = &team.v.id;
         let old = self.store.stored_json(dir, tid);
         dir.write(
-            &format!(
-                "{tid}{}{}.json",
-                layout::SEP,
-                layout::sanitize(&team.v.name)
-            ),
+            &layout::object_file(&layout::object_base(tid, &team.v.name)),
             team.bytes(),
         )?;
         let has_icon = self.store.has_image(dir, tid, Some("icon"));
@@ -132,7 +128,7 @@ impl Engine<'_> {
             if skip_images {
                 continue;
             }
-            let label = format!("{}{}image", layout::sanitize(&username), layout::SEP);
+            let label = layout::user_image_label(&username);
             // Only a picture newer than the stored one is fetched. A removed picture
             // (`last_picture_update` back to 0) keeps the old image: the server now serves a
             // generated default. Without an uploaded picture, an image stored under a former
@@ -207,8 +203,7 @@ impl Engine<'_> {
             self.cancel.check()?;
             let id = &e.v.id;
             let old = self.store.stored_json(&dir, id);
-            let name = layout::sanitize(&e.v.name);
-            let json_name = format!("{id}{}{name}.json", layout::SEP);
+            let json_name = layout::object_file(&layout::object_base(id, &e.v.name));
             dir.write(&json_name, e.bytes())?;
             dir.remove_others(id, &[&json_name], |n| n.ends_with(".json"))?;
             let changed = stored_i64(&old, "update_at").is_none_or(|o| o < e.v.update_at);

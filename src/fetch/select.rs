@@ -54,7 +54,7 @@ pub fn team_channels<'a>(channels: &'a [Raw<Channel>], sel: &TeamSelection) -> T
 /// The other person of a direct channel, from its name `<user_id>__<user_id>`; the caller's own
 /// id for the self-DM. `None` if the name is not of that form.
 pub fn direct_partner(channel_name: &str, me: &str) -> Option<String> {
-    let (a, b) = channel_name.split_once("__")?;
+    let (a, b) = crate::store::layout::pair(channel_name)?;
     match (a == me, b == me) {
         (true, true) => Some(me.to_string()),
         (true, false) => Some(b.to_string()),

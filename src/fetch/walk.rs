@@ -372,7 +372,7 @@ mod tests {
         let ch = |count, last| Channel {
             id: "c".into(),
             team_id: String::new(),
-            kind: "O".into(),
+            kind: crate::model::ChannelKind::Open,
             name: String::new(),
             display_name: String::new(),
             total_msg_count: Some(count),

@@ -8,17 +8,9 @@ use std::path::{Path, PathBuf};
 
 use super::atomic::{self, AtomicFile, DirSync};
 use super::iddir::IdDir;
-use super::layout::{self, sanitize, SEP};
+use super::layout::{self, sanitize, Place};
 use super::links;
 use super::{IoPath, StoreError};
-
-/// Where a channel lives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChannelKind {
-    Direct,
-    Group,
-    Team,
-}
 
 /// What writing an object did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,7 +71,7 @@ fn raw_value(bytes: &[u8], path: &Path) -> Result<Box<RawValue>, StoreError> {
 
 /// The stored files of one channel, with indexes of its posts and attachments.
 pub struct ChannelDir {
-    pub kind: ChannelKind,
+    pub kind: Place,
     channel_id: String,
     /// `<channel_id>__<name>`
     base: String,
@@ -100,13 +92,13 @@ pub struct ChannelDir {
 impl ChannelDir {
     pub(crate) fn open(
         parent: &mut IdDir,
-        kind: ChannelKind,
+        kind: Place,
         channel_id: &str,
         name: &str,
         zone: layout::NameZone,
         sync: &DirSync,
     ) -> Result<Self, StoreError> {
-        let base = format!("{channel_id}{SEP}{}", sanitize(name));
+        let base = layout::object_base(channel_id, name);
         let posts_dir = parent.adopt_dir(channel_id, &base)?;
         let files_dir = posts_dir.join(layout::FILES);
         links::ensure_dir(&files_dir)?;
@@ -145,7 +137,7 @@ impl ChannelDir {
         let mut threads: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let thread_files: Vec<String> = parent
             .names_of(channel_id)
-            .filter(|n| n.ends_with(&format!("{SEP}threads.json")))
+            .filter(|n| layout::is_threads_file(n))
             .map(str::to_string)
             .collect();
         for tf in thread_files {
@@ -231,7 +223,7 @@ impl ChannelDir {
     ) -> Result<(), StoreError> {
         parent.write(&format!("{}.json", self.base), raw)?;
         if let Some(m) = members {
-            parent.write(&format!("{}{SEP}members.json", self.base), m)?;
+            parent.write(&layout::members_file(&self.base), m)?;
         }
         Ok(())
     }
@@ -419,11 +411,11 @@ impl ChannelDir {
             replies.sort_by(|a, b| posts.get(a).cmp(&posts.get(b)).then(a.cmp(b)));
         }
         let threads = serde_json::to_vec(&self.threads).expect("strings serialise");
-        let tname = format!("{}{SEP}threads.json", self.base);
+        let tname = layout::threads_file(&self.base);
         parent.write(&tname, &threads)?;
         let keep = [
             format!("{}.json", self.base),
-            format!("{}{SEP}members.json", self.base),
+            layout::members_file(&self.base),
             tname,
         ];
         let keep: Vec<&str> = keep.iter().map(String::as_str).collect();
@@ -435,8 +427,9 @@ impl ChannelDir {
 
 /// The user ids in the stored members list of a channel, if there is one.
 pub fn stored_members(parent: &IdDir, channel_id: &str) -> Option<Vec<String>> {
-    let suffix = format!("{SEP}members.json");
-    let name = parent.names_of(channel_id).find(|n| n.ends_with(&suffix))?;
+    let name = parent
+        .names_of(channel_id)
+        .find(|n| layout::is_members_file(n))?;
     let v = parent.read_json(name)?;
     Some(
         v.as_array()?

@@ -11,6 +11,8 @@
 //! emojis/<emoji_id>__<name>.json, emojis/<emoji_id>__<name>.<ext>
 //! ```
 
+use crate::model::ChannelKind;
+
 /// Separator between the parts of a name.
 pub const SEP: &str = "__";
 pub const DIRECT: &str = "direct";
@@ -21,6 +23,37 @@ pub const EMOJIS: &str = "emojis";
 pub const FILES: &str = "files";
 /// Below a posts folder: earlier versions and deletions of posts (not read by the original).
 pub const HISTORY: &str = "history";
+
+/// Where the backup keeps a channel: in `teams/<team>/`, `direct/` or `groups/`. It follows
+/// from the channel's [`ChannelKind`] ([`Place::of`]) when the backup writes it; a reader takes
+/// it from the folder the channel is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Place {
+    Team,
+    Direct,
+    Group,
+}
+
+impl Place {
+    /// Where a channel of this kind is kept: direct and group messages in their own folders,
+    /// every other channel in its team's.
+    pub fn of(kind: &ChannelKind) -> Place {
+        match kind {
+            ChannelKind::Direct => Place::Direct,
+            ChannelKind::Group => Place::Group,
+            _ => Place::Team,
+        }
+    }
+
+    /// `team channel`, `direct message`, `group message`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Place::Team => "team channel",
+            Place::Direct => "direct message",
+            Place::Group => "group message",
+        }
+    }
+}
 
 /// Longest file name written, in bytes (most file systems allow 255).
 const MAX_NAME_BYTES: usize = 200;
@@ -156,6 +189,130 @@ pub fn id_prefix(file_name: &str) -> &str {
         .or_else(|| file_name.find('.'))
         .unwrap_or(file_name.len());
     &file_name[..end]
+}
+
+/// `<id>__<name>`: the base of the names of a team's, channel's, user's or emoji's files and
+/// folder (`name` sanitised).
+pub fn object_base(id: &str, name: &str) -> String {
+    format!("{id}{SEP}{}", sanitize(name))
+}
+
+/// `<base>.json`: the object file of a team, channel, user or emoji.
+pub fn object_file(base: &str) -> String {
+    format!("{base}.json")
+}
+
+/// The id and the rest of `<id>__<rest>` (a folder, or a name's stem); `None` without `__`.
+pub fn split_base(base: &str) -> Option<(&str, &str)> {
+    base.split_once(SEP)
+}
+
+/// The name part of `<id>__<name>` (the usernames of a direct or group folder: `bob`,
+/// `bob__carol`); empty without `__`.
+pub fn name_of_base(base: &str) -> &str {
+    split_base(base).map(|x| x.1).unwrap_or("")
+}
+
+/// `<id>__<rest>.json`: an object file's id and rest; `None` for any other name.
+pub fn parse_object_file(file_name: &str) -> Option<(&str, &str)> {
+    split_base(file_name.strip_suffix(".json")?)
+}
+
+/// The parts of a name joined with `__`: the two user ids of a direct channel's server name
+/// (`<id>__<id>`), the usernames in a group's folder name.
+pub fn parts(name: &str) -> std::str::Split<'_, &'static str> {
+    name.split(SEP)
+}
+
+/// The two halves of a name joined by the first `__` (a direct channel's `<id>__<id>`).
+pub fn pair(name: &str) -> Option<(&str, &str)> {
+    name.split_once(SEP)
+}
+
+/// Joins names with `__` (the usernames of a group's folder).
+pub fn join_parts(parts: &[String]) -> String {
+    parts.join(SEP)
+}
+
+/// Whether `base` is `<id>__...` of this id.
+pub fn is_base_of(base: &str, id: &str) -> bool {
+    base.starts_with(&format!("{id}{SEP}"))
+}
+
+/// Whether `base` ends in `__<name>` (a folder `<id>__<name>` of that name, or of a name that
+/// ends in `__<name>`).
+pub fn base_ends_with_name(base: &str, name: &str) -> bool {
+    base.ends_with(&format!("{SEP}{name}"))
+}
+
+/// Whether `name` has the `<id>__<name>` form of a channel's or team's folder.
+pub fn is_object_base(name: &str) -> bool {
+    name.contains(SEP)
+}
+
+/// `<base>__members.json`: the members of a team or channel.
+pub fn members_file(base: &str) -> String {
+    format!("{base}{SEP}members.json")
+}
+
+/// `<base>__threads.json`: a channel's threads.
+pub fn threads_file(base: &str) -> String {
+    format!("{base}{SEP}threads.json")
+}
+
+/// A `<base>__members.json` name.
+pub fn is_members_file(name: &str) -> bool {
+    name.ends_with(&format!("{SEP}members.json"))
+}
+
+/// A `<base>__threads.json` name.
+pub fn is_threads_file(name: &str) -> bool {
+    name.ends_with(&format!("{SEP}threads.json"))
+}
+
+/// `<username>__image`: the label of a profile image, which gets the extension of its type
+/// (`users/<user_id>__<username>__image.<ext>`).
+pub fn user_image_label(username: &str) -> String {
+    format!("{}{SEP}image", sanitize(username))
+}
+
+/// The start of the name of the profile image beside the user file of stem `stem`
+/// (`<user_id>__<username>__image.`).
+pub fn user_image_prefix(stem: &str) -> String {
+    format!("{stem}{SEP}image.")
+}
+
+/// The start of the name of a team's icon (`<team_id>__icon.`).
+pub fn team_icon_prefix(team_id: &str) -> String {
+    format!("{team_id}{SEP}icon.")
+}
+
+/// `history/<post_id>.json` below a channel's folder.
+pub fn history_file(post_id: &str) -> String {
+    format!("{HISTORY}/{post_id}.json")
+}
+
+/// The timestamp and the id of a post file name (`<TS>__<post_id>.json`), split at the last
+/// `__`; `None` for any other name.
+pub fn post_file_parts(file_name: &str) -> Option<(&str, &str)> {
+    file_name.strip_suffix(".json")?.rsplit_once(SEP)
+}
+
+/// The post id of a post file as the readers (verify, the exports) take it: `<TS>__<id>.json`
+/// with a non-empty id, not a temp file. (The engine's own scan, [`post_id_of`], also takes a
+/// bare `<id>.json`.)
+pub fn post_file_id(file_name: &str) -> Option<&str> {
+    if file_name.starts_with(super::atomic::TEMP_PREFIX) {
+        return None;
+    }
+    let (_, id) = post_file_parts(file_name)?;
+    (!id.is_empty()).then_some(id)
+}
+
+/// The timestamp of a post file name (the part before the first `__`), if it is one.
+pub fn post_timestamp_of(file_name: &str) -> Option<&str> {
+    post_id_of(file_name)?;
+    file_name.split_once(SEP).map(|x| x.0)
 }
 
 /// What a name in a channel's `files/` folder is. The one rule: a file info is exactly
@@ -301,6 +458,24 @@ mod tests {
         assert_eq!(post_id_of("x.txt"), None);
         assert_eq!(id_prefix("uid__bob__image.png"), "uid");
         assert_eq!(id_prefix("fid.json"), "fid");
+        assert_eq!(
+            post_timestamp_of("20240102-030405123000__abc.json"),
+            Some("20240102-030405123000")
+        );
+        assert_eq!(post_timestamp_of("abc.json"), None);
+        assert_eq!(post_file_parts("t__a__b.json"), Some(("t__a", "b")));
+        assert_eq!(post_file_id("t__a__b.json"), Some("b"));
+        for not_post in ["b.json", "t__.json", ".matterbak-tmp-x__b.json", "t__b.txt"] {
+            assert_eq!(post_file_id(not_post), None, "{not_post}");
+        }
+        assert_eq!(parse_object_file("uid__bob.json"), Some(("uid", "bob")));
+        assert_eq!(parse_object_file("uid__bob__image.png"), None);
+        assert_eq!(name_of_base("gid__bob__carol"), "bob__carol");
+        assert_eq!(name_of_base("gid"), "");
+        assert!(is_members_file(&members_file("cid__x")));
+        assert!(is_threads_file(&threads_file("cid__x")));
+        assert!(!is_members_file(&threads_file("cid__x")));
+        assert_eq!(object_base("cid", "a/b"), "cid__a_b");
         assert_eq!(image_ext("image/png"), Some("png".into()));
         assert_eq!(
             image_ext("image/svg+xml; charset=x"),

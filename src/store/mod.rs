@@ -1,4 +1,5 @@
-//! The data directory: layout, names, atomic writes. It never speaks HTTP.
+//! The data directory: layout, names, atomic writes, and its read side ([`read`]). It never
+//! speaks HTTP.
 
 pub mod atomic;
 mod channel;
@@ -6,11 +7,13 @@ mod iddir;
 pub mod layout;
 pub mod links;
 pub mod lock;
+pub mod read;
 pub mod state;
 pub mod verify;
 
-pub use channel::{stored_members, Change, ChannelDir, ChannelKind, PostVersion};
+pub use channel::{stored_members, Change, ChannelDir, PostVersion};
 pub use iddir::IdDir;
+pub use layout::Place;
 pub use lock::DirLock;
 pub use state::{ChannelState, State};
 
@@ -19,7 +22,6 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use atomic::DirSync;
-use layout::{sanitize, SEP};
 
 /// An I/O error on a path of the data directory. Its message holds the I/O error's (which is
 /// therefore not its `source()`: an error chain says it once).
@@ -227,11 +229,33 @@ impl Store {
         links::is_real_dir(&dir)
     }
 
+    /// The usernames of the stored user files (`users/<user_id>__<username>.json`, sanitised as
+    /// in their names); temp files left out. Empty when `users/` is missing or a link.
+    pub fn stored_usernames(&self) -> BTreeSet<String> {
+        let mut names = BTreeSet::new();
+        if !self.is_real_dir(Path::new(layout::USERS)) {
+            return names;
+        }
+        let Ok(rd) = std::fs::read_dir(self.root.join(layout::USERS)) else {
+            return names;
+        };
+        for e in rd.flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            if n.starts_with(atomic::TEMP_PREFIX) {
+                continue;
+            }
+            if let Some((_, username)) = layout::parse_object_file(&n) {
+                names.insert(username.to_string());
+            }
+        }
+        names
+    }
+
     /// The folder of one channel (posts, files, threads), adopting a folder of a renamed channel.
     pub fn channel(
         &self,
         parent: &mut IdDir,
-        kind: ChannelKind,
+        kind: Place,
         channel_id: &str,
         name: &str,
         zone: layout::NameZone,
@@ -263,11 +287,7 @@ impl Store {
             };
             for e in rd.flatten() {
                 let name = e.file_name().to_string_lossy().into_owned();
-                let Some(ts) = name
-                    .split(SEP)
-                    .next()
-                    .filter(|_| layout::post_id_of(&name).is_some() && name.contains(SEP))
-                else {
+                let Some(ts) = layout::post_timestamp_of(&name) else {
                     continue;
                 };
                 let Some(create_at) = links::read(&e.path())
@@ -306,7 +326,7 @@ impl Store {
         username: &str,
         raw: &[u8],
     ) -> Result<(), StoreError> {
-        let name = format!("{user_id}{SEP}{}.json", sanitize(username));
+        let name = layout::object_file(&layout::object_base(user_id, username));
         users.write(&name, raw)?;
         users.remove_others(user_id, &[&name], |n| n.ends_with(".json"))
     }
@@ -383,7 +403,7 @@ impl Store {
 
 fn image_prefix(id: &str, label: Option<&str>) -> String {
     match label {
-        Some(l) => format!("{id}{SEP}{}", sanitize(l)),
+        Some(l) => layout::object_base(id, l),
         None => id.to_string(),
     }
 }

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::atomic::TEMP_PREFIX;
-use super::layout::{self, FilesEntry, SEP};
+use super::layout::{self, FilesEntry};
 
 /// Largest post (or post history) file whose fields are read. A post's message is at most
 /// 65,535 bytes and its props 800,000 characters on the server; a larger file is not a post.
@@ -95,7 +95,7 @@ pub fn verify(root: &Path) -> Report {
     let mut channels = Vec::new();
     for parent in &parents {
         for e in entries(parent) {
-            if e.is_dir && e.name.contains(SEP) {
+            if e.is_dir && layout::is_object_base(&e.name) {
                 channels.push((parent.clone(), e.name, e.path));
             }
         }
@@ -206,8 +206,7 @@ fn check_channel(r: &mut Report, root: &Path, parent: &Path, base: &str, posts_d
             }
             continue;
         }
-        let post_id = layout::post_id_of(&e.name)
-            .filter(|_| e.name.contains(SEP) && !e.name.starts_with(TEMP_PREFIX));
+        let post_id = layout::post_file_id(&e.name);
         let Some(id) = post_id else {
             check_file(r, root, &e);
             continue;
@@ -232,7 +231,7 @@ fn check_channel(r: &mut Report, root: &Path, parent: &Path, base: &str, posts_d
         }
     }
     // threads: every listed post exists, every reply is listed under its root
-    let tpath = parent.join(format!("{base}{SEP}threads.json"));
+    let tpath = parent.join(layout::threads_file(base));
     let Ok(meta) = std::fs::symlink_metadata(&tpath) else {
         if !root_of.is_empty() {
             r.problem(root, &tpath, "missing, but the channel has replies");

@@ -359,3 +359,113 @@ fn a_zip_naming_an_entry_twice_is_refused() {
     let out = env.exec(&["export", "md", "-d", "out.zip"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
+
+/// Issue 14, step 1: a damaged file is reported the same way by every reader. A team whose JSON
+/// is damaged (in the data dir, or one byte flipped in the zip) fails every export naming the
+/// file, as a damaged user or channel file does (before, the exports dropped the team and all
+/// its channels without a word and exited 0), and verify reports it.
+#[test]
+fn a_damaged_team_file_fails_every_export_naming_it() {
+    let env = Env::new(Scale::Tiny);
+    env.run_ok(&[]);
+    let team = tree(&env.data())
+        .into_keys()
+        .find(|k| k.starts_with("teams/") && k.ends_with("__acme.json"))
+        .unwrap();
+    // The zip: one byte of the team's entry flipped (stored uncompressed so that the byte is
+    // the team's), which the entry's CRC reveals.
+    let out = env.exec(&["zip", "-d", "data", "-o", "stored.zip", "--zip-level", "0"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let mut bytes = std::fs::read(env.path("stored.zip")).unwrap();
+    let json = std::fs::read(env.data().join(&team)).unwrap();
+    let at = bytes
+        .windows(json.len())
+        .position(|w| w == json.as_slice())
+        .expect("the team's bytes stored as they are");
+    bytes[at + json.len() / 2] ^= 0x20;
+    std::fs::write(env.path("flipped.zip"), bytes).unwrap();
+    // The data dir: the file cut short.
+    std::fs::write(env.data().join(&team), &json[..json.len() / 2]).unwrap();
+
+    std::fs::create_dir_all(env.path("import")).unwrap();
+    for src in ["data", "flipped.zip"] {
+        for args in [
+            &["export", "md", "-d", src, "-o", "all.md"][..],
+            &["export", "html", "-d", src, "-o", "site"],
+            &["export", "jsonl", src, "-o", "import/matter.jsonl"],
+            &[
+                "export",
+                "hgf",
+                "-d",
+                src,
+                "-c",
+                "acme/town-square",
+                "-o",
+                "t.zip",
+            ],
+        ] {
+            let out = env.exec(args);
+            assert_eq!(out.status.code(), Some(1), "{args:?}\n{}", text(&out));
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains(&team), "{args:?}\n{err}");
+        }
+    }
+    let (code, out) = verify(&env);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains(&team), "{out}");
+}
+
+/// Issue 14, step 1: the engine reads the stored users through the store, which leaves temp
+/// files out: a temp file in `users/` named like a user file does not make its username known
+/// (before, a channels file naming that user passed the check and the user was never looked up).
+#[test]
+fn a_temp_file_in_users_does_not_make_a_user_known() {
+    let env = Env::new(Scale::Tiny);
+    env.run_ok(&[]);
+    std::fs::write(
+        env.data().join("users/.matterbak-tmp-x__nobody-here.json"),
+        br#"{"id":"x","username":"nobody-here"}"#,
+    )
+    .unwrap();
+    let mut channels = env.server.with_world(|w| w.sample_channels_json());
+    channels["direct"]
+        .as_array_mut()
+        .unwrap()
+        .push("nobody-here".into());
+    env.write_channels(&channels);
+    let out = env.run(&[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("\"nobody-here\""), "{err}");
+}
+
+/// Issue 14, step 1: a file that parses but is not the object its name says (a post file that
+/// holds another post, a user file without an id) is left out with a warning naming it, never
+/// without a word.
+#[test]
+fn a_file_that_is_not_what_its_name_says_is_reported() {
+    let env = Env::new(Scale::Tiny);
+    env.run_ok(&[]);
+    let data = tree(&env.data());
+    let post = data
+        .keys()
+        .find(|k| k.starts_with("direct/") && k.matches('/').count() == 2 && k.ends_with(".json"))
+        .unwrap()
+        .clone();
+    std::fs::write(env.data().join(&post), br#"{"id":"someotherpost"}"#).unwrap();
+    let user = data
+        .keys()
+        .find(|k| k.starts_with("users/") && k.ends_with("__bob.json"))
+        .unwrap()
+        .clone();
+    std::fs::write(env.data().join(&user), br#"{"username":"bob"}"#).unwrap();
+    let out = env.exec(&["export", "md", "-d", "data", "-o", "all.md"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for f in [&post, &user] {
+        assert!(
+            err.contains(f.as_str()) && err.contains("left out"),
+            "{f}\n{err}"
+        );
+    }
+}

@@ -4,7 +4,7 @@
 
 use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fakemm::Scale;
@@ -12,12 +12,6 @@ use fakemm::Scale;
 use crate::util::{text, tree, Env};
 
 /// `matterbak <args>` in the env's temp dir.
-fn matterbak(env: &Env, args: &[&str]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_matterbak"));
-    env.hermetic(&mut c);
-    c.args(args).output().unwrap()
-}
-
 /// Temp files of matterbak beside the zip (in the env's temp dir itself).
 fn temps_beside(env: &Env) -> Vec<String> {
     std::fs::read_dir(env.tmp.path())
@@ -103,10 +97,7 @@ fn a_zip_killed_with_sigkill_leaves_a_temp_file_the_next_run_removes() {
     .unwrap();
 
     kill_while_zipping(&env);
-    let out = matterbak(
-        &env,
-        &["zip", "-d", "data", "-o", "out.zip", "--zip-level", "1"],
-    );
+    let out = env.exec(&["zip", "-d", "data", "-o", "out.zip", "--zip-level", "1"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(
         temps_beside(&env),
@@ -146,7 +137,7 @@ fn a_deflated_entry(env: &Env) -> (String, u64, u64) {
 }
 
 fn verify_zip(env: &Env) -> (i32, String) {
-    let out = matterbak(env, &["verify", "-d", "data", "--zip", "out.zip"]);
+    let out = env.exec(&["verify", "-d", "data", "--zip", "out.zip"]);
     (out.status.code().unwrap_or(-1), text(&out))
 }
 
@@ -206,7 +197,7 @@ fn verify_checks_the_default_zip_and_names_entries_missing_from_it() {
     );
     std::fs::rename(env.zip(), env.path("matterbak_alice.zip")).unwrap();
     std::fs::write(env.data().join("new.json"), b"{}").unwrap();
-    let out = matterbak(&env, &["verify", "-d", "data"]);
+    let out = env.exec(&["verify", "-d", "data"]);
     let s = text(&out);
     assert_eq!(out.status.code(), Some(1), "{s}");
     assert!(
@@ -253,7 +244,7 @@ fn an_unreadable_previous_zip_never_blocks_a_run() {
             .count();
         assert_eq!(warnings, 1, "{what}: one warning: {}", text(&out));
         assert_zip_is_the_data_dir(&env);
-        let out = matterbak(&env, &["zip", "-d", "data", "-o", "out.zip"]);
+        let out = env.exec(&["zip", "-d", "data", "-o", "out.zip"]);
         assert_eq!(out.status.code(), Some(0), "{what}: {}", text(&out));
     }
 }
@@ -283,7 +274,7 @@ fn the_zip_never_follows_a_link_inside_the_data_dir() {
 
     // The data dir may be a link itself (the user's choice).
     std::os::unix::fs::symlink(env.data(), env.path("via")).unwrap();
-    let out = matterbak(&env, &["zip", "-d", "via", "-o", "out.zip"]);
+    let out = env.exec(&["zip", "-d", "via", "-o", "out.zip"]);
     let s = text(&out);
     assert_eq!(out.status.code(), Some(0), "{s}");
     assert!(

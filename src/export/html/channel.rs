@@ -13,8 +13,9 @@ use super::post::post_html;
 use super::render::{escape, markdown};
 use super::site::Site;
 use crate::cancel::Cancel;
-use crate::export::model::{Backup, Channel, Kind};
+use crate::export::model::{Backup, Channel};
 use crate::export::time;
+use crate::store::layout::Place;
 
 /// From a channel page (`c/<id>/<n>.html`) to the site folder.
 pub const UP: &str = "../../";
@@ -63,10 +64,10 @@ pub fn write(
     let cx = lookup.on_page(c.info.team_id.as_deref(), UP);
     let head = header_html(b, c, &title, &stats, &cx);
     let mut crumbs = Vec::new();
-    match (c.info.kind, team) {
-        (Kind::Team, Some(t)) => crumbs.push((t.display_name.clone(), None)),
-        (Kind::Direct, _) => crumbs.push(("Direct messages".to_string(), None)),
-        (Kind::Group, _) => crumbs.push(("Group messages".to_string(), None)),
+    match (c.info.place, team) {
+        (Place::Team, Some(t)) => crumbs.push((t.display_name.clone(), None)),
+        (Place::Direct, _) => crumbs.push(("Direct messages".to_string(), None)),
+        (Place::Group, _) => crumbs.push(("Group messages".to_string(), None)),
         _ => {}
     }
     crumbs.push((title.clone(), None));
@@ -140,7 +141,7 @@ fn header_html(
     }
     h.push_str("</h1>\n<p class=\"meta\">");
     let mut meta = Vec::new();
-    if c.info.kind == Kind::Team {
+    if c.info.place == Place::Team {
         let team = c.info.team_id.as_deref().and_then(|t| b.team(t));
         let t = team.map(|t| t.display_name.as_str()).unwrap_or("");
         meta.push(format!("~{} in {}", escape(&c.info.name), escape(t)));

@@ -9,8 +9,9 @@ use super::lookup::{channel_badges, page_path};
 use super::page;
 use super::post::time_html;
 use super::render::escape;
-use crate::export::model::{Backup, ChannelInfo, Kind, Team};
+use crate::export::model::{Backup, ChannelInfo, Team};
 use crate::export::time;
+use crate::store::layout::Place;
 
 /// A channel as listed on the index.
 pub struct Row<'a> {
@@ -56,7 +57,7 @@ pub fn index_html(
     for team in &b.teams {
         let mut list: Vec<&Row> = rows
             .iter()
-            .filter(|r| r.info.kind == Kind::Team && r.info.team_id.as_deref() == Some(&team.id))
+            .filter(|r| r.info.place == Place::Team && r.info.team_id.as_deref() == Some(&team.id))
             .collect();
         list.sort_by_key(|r| (r.title.to_lowercase(), r.info.id.clone()));
         let heading = team_heading(team, team_icons.get(&team.id));
@@ -66,7 +67,7 @@ pub fn index_html(
     let orphans: Vec<&Row> = rows
         .iter()
         .filter(|r| {
-            r.info.kind == Kind::Team
+            r.info.place == Place::Team
                 && r.info
                     .team_id
                     .as_deref()
@@ -77,10 +78,10 @@ pub fn index_html(
         section(&mut body, "Other channels", "", &orphans);
     }
     for (kind, label) in [
-        (Kind::Direct, "Direct messages"),
-        (Kind::Group, "Group messages"),
+        (Place::Direct, "Direct messages"),
+        (Place::Group, "Group messages"),
     ] {
-        let mut list: Vec<&Row> = rows.iter().filter(|r| r.info.kind == kind).collect();
+        let mut list: Vec<&Row> = rows.iter().filter(|r| r.info.place == kind).collect();
         list.sort_by_key(|r| (r.title.to_lowercase(), r.info.id.clone()));
         if !list.is_empty() {
             section(&mut body, &escape(label), "", &list);
@@ -150,7 +151,7 @@ fn section(body: &mut String, heading_html: &str, filter_extra: &str, rows: &[&R
             escape(&url),
             escape(&r.title)
         );
-        if r.info.kind == Kind::Team && r.info.name != r.title {
+        if r.info.place == Place::Team && r.info.name != r.title {
             let _ = write!(
                 body,
                 " <span class=\"username\">~{}</span>",

@@ -7,8 +7,10 @@ use serde_json::Value;
 
 use super::render::Resolve;
 use super::site::SitePath;
-use crate::export::model::{Attachment, Backup, ChannelInfo, Kind};
-use crate::store::layout::{FilesEntry, SEP};
+use crate::export::model::{Attachment, Backup, ChannelInfo};
+use crate::model::ChannelKind;
+use crate::store::layout::Place;
+use crate::store::layout::{self, FilesEntry};
 
 /// A user as the pages show them.
 #[derive(Debug, Clone)]
@@ -56,7 +58,7 @@ impl Lookup {
             );
         }
         let mut channels: BTreeMap<String, Vec<ChannelRef>> = BTreeMap::new();
-        for c in b.channels.iter().filter(|c| c.kind == Kind::Team) {
+        for c in b.channels.iter().filter(|c| c.place == Place::Team) {
             channels
                 .entry(c.name.to_lowercase())
                 .or_default()
@@ -147,7 +149,7 @@ pub fn file_path(f: &Attachment) -> SitePath {
 /// person's name (or "notes to self"), for a group the other members' names.
 pub fn channel_title(b: &Backup, c: &ChannelInfo) -> String {
     let folder = c.dir.rsplit('/').next().unwrap_or("");
-    let names_in_folder = folder.split_once(SEP).map(|x| x.1).unwrap_or("");
+    let names_in_folder = layout::name_of_base(folder);
     let by_username = |u: &str| {
         b.users
             .values()
@@ -155,10 +157,10 @@ pub fn channel_title(b: &Backup, c: &ChannelInfo) -> String {
             .map(|x| x.display_name())
             .unwrap_or_else(|| u.to_string())
     };
-    match c.kind {
-        Kind::Team => b.title(c),
-        Kind::Direct => {
-            let ids: Vec<&str> = c.name.split(SEP).collect();
+    match c.place {
+        Place::Team => b.title(c),
+        Place::Direct => {
+            let ids: Vec<&str> = layout::parts(&c.name).collect();
             if ids.len() == 2 && ids[0] == ids[1] {
                 return format!("{} (notes to self)", b.user_name(ids[0]));
             }
@@ -168,12 +170,11 @@ pub fn channel_title(b: &Backup, c: &ChannelInfo) -> String {
                 by_username(names_in_folder)
             }
         }
-        Kind::Group => {
+        Place::Group => {
             if names_in_folder.is_empty() {
                 b.title(c)
             } else {
-                names_in_folder
-                    .split(SEP)
+                layout::parts(names_in_folder)
                     .map(by_username)
                     .collect::<Vec<_>>()
                     .join(", ")
@@ -185,10 +186,10 @@ pub fn channel_title(b: &Backup, c: &ChannelInfo) -> String {
 /// The channel's kind in words, with its state: "public channel", "private channel, archived".
 pub fn channel_badges(c: &ChannelInfo) -> Vec<&'static str> {
     let mut out = Vec::new();
-    match c.channel_type.as_str() {
-        "P" => out.push("private"),
-        "D" => out.push("direct message"),
-        "G" => out.push("group message"),
+    match c.kind {
+        ChannelKind::Private => out.push("private"),
+        ChannelKind::Direct => out.push("direct message"),
+        ChannelKind::Group => out.push("group message"),
         _ => {}
     }
     if c.json.get("delete_at").and_then(Value::as_i64).unwrap_or(0) > 0 {

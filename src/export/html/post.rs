@@ -165,7 +165,7 @@ fn marks_html(out: &mut String, p: &Post) {
         out.push_str("<span class=\"mark pinned\">pinned</span>");
     }
     if p.is_edited() {
-        let at = p.int("edit_at");
+        let at = p.edit_at;
         let title = if at > 0 {
             format!("edited {}", time::local(at))
         } else {
@@ -184,7 +184,7 @@ fn marks_html(out: &mut String, p: &Post) {
             .and_then(|d| d.get("delete_at"))
             .and_then(Value::as_i64)
             .filter(|t| *t > 0)
-            .unwrap_or(p.int("delete_at"));
+            .unwrap_or(p.delete_at);
         let title = if at > 0 {
             format!(
                 "deleted {}; the last known content is shown",
@@ -433,22 +433,8 @@ mod tests {
     use serde_json::json;
 
     fn post(json: Value) -> Post {
-        let s = |k: &str| {
-            json.get(k)
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string()
-        };
-        Post {
-            id: s("id"),
-            create_at: json["create_at"].as_i64().unwrap_or(0),
-            user_id: s("user_id"),
-            root_id: s("root_id"),
-            message: s("message"),
-            files: Vec::new(),
-            history: None,
-            json,
-        }
+        let id = json["id"].as_str().unwrap_or("").to_string();
+        Post::new(id, crate::store::read::PostFields::of(&json), json)
     }
 
     fn html(p: &Post) -> String {

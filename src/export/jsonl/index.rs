@@ -9,8 +9,10 @@ use serde_json::Value;
 
 use super::names;
 use super::Stats;
-use crate::export::model::{Backup, ChannelInfo, Emoji, Kind};
-use crate::store::layout::SEP;
+use crate::export::model::{Backup, ChannelInfo, Emoji};
+use crate::store::layout;
+use crate::store::layout::Place;
+use crate::store::read;
 
 /// One backup's copy of a channel.
 #[derive(Debug, Clone)]
@@ -267,19 +269,19 @@ impl Index {
                     backup: bi,
                     info: c.clone(),
                 };
-                if c.kind != Kind::Team {
+                if c.place != Place::Team {
                     self.add_direct(b, src, stats)?;
                     continue;
                 }
                 let Some(team) = c.team_id.as_deref().and_then(|t| team_names.get(t)) else {
                     continue;
                 };
-                if !matches!(c.channel_type.as_str(), "O" | "P") {
+                if !c.kind.is_team() {
                     stats.skipped_channels += 1;
                     tracing::warn!(
                         "{}: a team channel of type {:?} is not exported",
                         b.src.describe(&c.dir),
-                        c.channel_type
+                        c.kind.code()
                     );
                     continue;
                 }
@@ -323,8 +325,8 @@ impl Index {
     fn add_direct(&mut self, b: &Backup, src: Src, stats: &mut Stats) -> Result<()> {
         let c = &src.info;
         let ids = direct_member_ids(b, c)?;
-        let count_ok = match c.kind {
-            Kind::Direct => ids.len() == 2,
+        let count_ok = match c.place {
+            Place::Direct => ids.len() == 2,
             _ => (3..=8).contains(&ids.len()),
         };
         if !count_ok {
@@ -332,7 +334,7 @@ impl Index {
             tracing::warn!(
                 "{}: the members of this {} are not known ({} found), it is not exported",
                 b.src.describe(&c.dir),
-                c.kind.label(),
+                c.place.label(),
                 ids.len()
             );
             return Ok(());
@@ -416,9 +418,9 @@ impl Index {
     fn add_emojis(&mut self, backups: &[Backup]) -> Result<()> {
         for (bi, b) in backups.iter().enumerate() {
             for (name, e) in &b.emojis {
-                let Some(image) = &e.image else {
+                if e.image.is_none() {
                     continue;
-                };
+                }
                 if self.emojis.contains_key(name) {
                     continue;
                 }
@@ -429,15 +431,8 @@ impl Index {
                     continue;
                 }
                 // A deleted emoji whose files are still in the backup stays out.
-                let json_path = image
-                    .rsplit_once('.')
-                    .map(|(stem, _)| format!("{stem}.json"))
-                    .unwrap_or_default();
-                if b.src.exists(&json_path) {
-                    let json: Value = b.src.json(&json_path)?;
-                    if json.get("delete_at").and_then(Value::as_i64).unwrap_or(0) > 0 {
-                        continue;
-                    }
+                if e.deleted {
+                    continue;
                 }
                 self.emojis.insert(
                     name.clone(),
@@ -455,8 +450,8 @@ impl Index {
 /// The members of a direct or group channel as user ids: a direct channel's name is
 /// `<id>__<id>` (the same id twice for the self-DM); otherwise the members file says.
 fn direct_member_ids(b: &Backup, c: &ChannelInfo) -> Result<Vec<String>> {
-    if c.kind == Kind::Direct {
-        if let Some((x, y)) = c.name.split_once(SEP) {
+    if c.place == Place::Direct {
+        if let Some((x, y)) = layout::pair(&c.name) {
             let id = |s: &str| s.len() == 26 && s.bytes().all(|b| b.is_ascii_alphanumeric());
             if id(x) && id(y) {
                 return Ok(vec![x.to_string(), y.to_string()]);
@@ -470,7 +465,7 @@ fn direct_member_ids(b: &Backup, c: &ChannelInfo) -> Result<Vec<String>> {
         .collect();
     ids.sort();
     ids.dedup();
-    if c.kind == Kind::Direct && ids.len() == 1 {
+    if c.place == Place::Direct && ids.len() == 1 {
         ids.push(ids[0].clone());
     }
     Ok(ids)
@@ -478,13 +473,8 @@ fn direct_member_ids(b: &Backup, c: &ChannelInfo) -> Result<Vec<String>> {
 
 /// `<dir>__members.json` of a team or channel: its member objects (none when missing).
 fn members_file(b: &Backup, dir: &str) -> Result<Vec<Value>> {
-    let path = format!("{dir}{SEP}members.json");
-    if !b.src.exists(&path) {
-        return Ok(Vec::new());
-    }
-    let v: Value = b.src.json(&path)?;
-    Ok(match v {
-        Value::Array(a) => a,
+    Ok(match read::members(&b.src, dir)? {
+        Some(Value::Array(a)) => a,
         _ => Vec::new(),
     })
 }

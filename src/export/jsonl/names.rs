@@ -155,7 +155,7 @@ fn is_alnum_dash(s: &str) -> bool {
     if b.iter().all(|&c| alnum(c) || c == b'-') {
         return true;
     }
-    match s.split_once("__") {
+    match crate::store::layout::pair(s) {
         Some((l, r)) => {
             !l.is_empty() && !r.is_empty() && l.bytes().all(alnum) && r.bytes().all(alnum)
         }

@@ -66,7 +66,7 @@ pub fn merge(backups: &[Backup], sources: &[Src], cancel: &Cancel) -> Result<Vec
                 Some(m) => {
                     m.deleted |= deleted;
                     // Keep the newest version; an attachment missing from it may be in the other.
-                    let (other, other_content) = if p.int("update_at") > m.post.int("update_at") {
+                    let (other, other_content) = if p.update_at > m.post.update_at {
                         let old = std::mem::replace(&mut m.post, p);
                         (old, std::mem::replace(&mut m.content, content))
                     } else {
@@ -216,7 +216,7 @@ impl Convert<'_> {
             o.insert("props".into(), props);
         }
         o.insert("create_at".into(), p.create_at.into());
-        let edit_at = p.int("edit_at");
+        let edit_at = p.edit_at;
         if edit_at > 0 {
             o.insert("edit_at".into(), edit_at.into());
         }

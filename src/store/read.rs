@@ -1,0 +1,517 @@
+//! The read side of the data-dir format: which file of a backup is what (users, emojis, teams,
+//! channels, members, posts, file infos, attachments, history), each as its JSON with the typed
+//! fields the readers need. The names are parsed in [`super::layout`], next to the code that
+//! builds them.
+//!
+//! The files come from a [`Files`]: a data dir or a backup zip (`export::source::Source`).
+//! Every reader treats a damaged file the same way: an error that names it (never a file left
+//! out without a word). A file of another kind (a members list where channels are listed, a
+//! JSON without the object's `id`) is not an error: it is simply not that object.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+
+use super::layout::{self, FilesEntry};
+use crate::model::ChannelKind;
+
+/// The files of a backup, by `/`-separated path relative to its top.
+pub trait Files {
+    /// The names of the files directly in folder `dir` (no trailing `/`), sorted.
+    fn list(&self, dir: &str) -> Vec<String>;
+    /// Whether the file `name` is there.
+    fn exists(&self, name: &str) -> bool;
+    /// The whole content of the file `name`.
+    fn read(&self, name: &str) -> Result<Vec<u8>>;
+    /// `name` as a user can find it (a path, or `zip:entry`).
+    fn describe(&self, name: &str) -> String;
+}
+
+/// The file `name` parsed as JSON; an error naming it when it is not.
+pub fn json<T: DeserializeOwned>(files: &dyn Files, name: &str) -> Result<T> {
+    let bytes = files.read(name)?;
+    serde_json::from_slice(&bytes)
+        .with_context(|| format!("{}: not valid JSON", files.describe(name)))
+}
+
+/// A string field; `null`, a missing field or another type read as empty (as the exports of the
+/// original treat them).
+fn lenient_str<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(Value::deserialize(d)?.as_str().unwrap_or("").to_string())
+}
+
+/// An integer field; anything else reads as 0.
+fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    Ok(Value::deserialize(d)?.as_i64().unwrap_or(0))
+}
+
+/// A size; anything but a non-negative integer reads as 0.
+fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    Ok(Value::deserialize(d)?.as_u64().unwrap_or(0))
+}
+
+/// A flag: only `true` is true.
+fn lenient_true<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    Ok(Value::deserialize(d)?.as_bool() == Some(true))
+}
+
+/// A list of strings; other items are left out, anything but a list reads as empty.
+fn lenient_strs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Array(a) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(String::from)
+            .collect(),
+        _ => Vec::new(),
+    })
+}
+
+/// The typed view of an object's JSON (the default when it is not an object).
+fn typed<T: DeserializeOwned + Default>(json: &Value) -> T {
+    T::deserialize(json).unwrap_or_default()
+}
+
+/// The names of a team or channel.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Names {
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub name: String,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub display_name: String,
+}
+
+/// The names of a user besides the username.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PersonNames {
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub first_name: String,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub last_name: String,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub nickname: String,
+}
+
+/// The fields of a post the readers use.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PostFields {
+    #[serde(default, deserialize_with = "lenient_i64")]
+    pub create_at: i64,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub user_id: String,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub root_id: String,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub message: String,
+    #[serde(default, deserialize_with = "lenient_i64")]
+    pub update_at: i64,
+    #[serde(default, deserialize_with = "lenient_i64")]
+    pub edit_at: i64,
+    #[serde(default, deserialize_with = "lenient_i64")]
+    pub delete_at: i64,
+    #[serde(default, deserialize_with = "lenient_true")]
+    pub is_pinned: bool,
+    /// The post's `type` (`system_join_channel`, ...; empty for a user's post).
+    #[serde(rename = "type", default, deserialize_with = "lenient_str")]
+    pub kind: String,
+    /// The ids of its attachments.
+    #[serde(default, deserialize_with = "lenient_strs")]
+    pub file_ids: Vec<String>,
+}
+
+/// The fields of a file info the readers use.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct FileInfoFields {
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub name: String,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub mime_type: String,
+    #[serde(default, deserialize_with = "lenient_u64")]
+    pub size: u64,
+}
+
+impl PostFields {
+    /// The typed view of a post's JSON.
+    pub fn of(json: &Value) -> PostFields {
+        typed(json)
+    }
+}
+
+impl FileInfoFields {
+    /// The typed view of a file info's JSON (stored, or embedded in its post).
+    pub fn of(json: &Value) -> FileInfoFields {
+        typed(json)
+    }
+}
+
+/// `users/<user_id>__<username>.json`.
+#[derive(Debug, Clone)]
+pub struct UserFile {
+    pub id: String,
+    /// The user's `username`, if it has one.
+    pub username: Option<String>,
+    /// The profile image beside it (`<user_id>__<username>__image.<ext>`), if stored.
+    pub image: Option<String>,
+    pub names: PersonNames,
+    pub json: Value,
+}
+
+/// `emojis/<emoji_id>__<name>.json`.
+#[derive(Debug, Clone)]
+pub struct EmojiFile {
+    pub id: String,
+    pub name: String,
+    /// The image beside it (`<emoji_id>__<name>.<ext>`), if stored.
+    pub image: Option<String>,
+    /// Deleted on the server (`delete_at` set) while its files stay in the backup.
+    pub deleted: bool,
+}
+
+/// `teams/<team_id>__<name>.json`, with the team's folder.
+#[derive(Debug, Clone)]
+pub struct TeamFile {
+    pub id: String,
+    /// The team's folder (`teams/<team_id>__<name>`).
+    pub dir: String,
+    /// The team's icon (`teams/<team_id>__icon.<ext>`), if stored.
+    pub icon: Option<String>,
+    pub names: Names,
+    pub json: Value,
+}
+
+/// `<folder>/<channel_id>__<name>.json`, with the channel's folder.
+#[derive(Debug, Clone)]
+pub struct ChannelFile {
+    pub id: String,
+    /// The channel's folder (`direct/<id>__<name>`, `teams/<team>/<id>__<name>`).
+    pub dir: String,
+    /// The channel's `type`.
+    pub kind: ChannelKind,
+    pub names: Names,
+    pub json: Value,
+}
+
+/// `<channel folder>/<TS>__<post_id>.json`.
+#[derive(Debug, Clone)]
+pub struct PostFile {
+    pub id: String,
+    pub v: PostFields,
+    pub json: Value,
+}
+
+/// The JSON files directly in `dir` with their stems (`<stem>.json`), and every name there.
+fn json_files(files: &dyn Files, dir: &str) -> (Vec<(String, String)>, Vec<String>) {
+    let names = files.list(dir);
+    let found = names
+        .iter()
+        .filter_map(|n| {
+            let stem = n.strip_suffix(".json")?;
+            Some((format!("{dir}/{n}"), stem.to_string()))
+        })
+        .collect();
+    (found, names)
+}
+
+fn str_field<'a>(json: &'a Value, k: &str) -> Option<&'a str> {
+    json.get(k).and_then(Value::as_str)
+}
+
+/// The users in `users/` (files without an `id` are not users).
+pub fn users(files: &dyn Files) -> Result<Vec<UserFile>> {
+    let (found, names) = json_files(files, layout::USERS);
+    let mut out = Vec::new();
+    for (path, stem) in found {
+        let json: Value = self::json(files, &path)?;
+        let Some(id) = str_field(&json, "id").map(String::from) else {
+            left_out(files, &path, "user");
+            continue;
+        };
+        let prefix = layout::user_image_prefix(&stem);
+        let image = (names.iter())
+            .find(|m| m.starts_with(&prefix))
+            .map(|m| format!("{}/{m}", layout::USERS));
+        out.push(UserFile {
+            username: str_field(&json, "username").map(String::from),
+            names: typed(&json),
+            id,
+            image,
+            json,
+        });
+    }
+    Ok(out)
+}
+
+/// The custom emojis in `emojis/` (files without `id` and `name` are not emojis).
+pub fn emojis(files: &dyn Files) -> Result<Vec<EmojiFile>> {
+    let (found, names) = json_files(files, layout::EMOJIS);
+    let mut out = Vec::new();
+    for (path, stem) in found {
+        let json: Value = self::json(files, &path)?;
+        let (Some(id), Some(name)) = (str_field(&json, "id"), str_field(&json, "name")) else {
+            left_out(files, &path, "custom emoji");
+            continue;
+        };
+        let prefix = format!("{stem}.");
+        let image = (names.iter())
+            .find(|m| m.starts_with(&prefix) && !m.ends_with(".json"))
+            .map(|m| format!("{}/{m}", layout::EMOJIS));
+        out.push(EmojiFile {
+            deleted: json.get("delete_at").and_then(Value::as_i64).unwrap_or(0) > 0,
+            id: id.to_string(),
+            name: name.to_string(),
+            image,
+        });
+    }
+    Ok(out)
+}
+
+/// The teams in `teams/`, in the order of their files.
+pub fn teams(files: &dyn Files) -> Result<Vec<TeamFile>> {
+    let (found, names) = json_files(files, layout::TEAMS);
+    let mut out = Vec::new();
+    for (path, stem) in found {
+        // Members files (an array) are not teams.
+        let json: Value = self::json(files, &path)
+            .with_context(|| format!("listing the teams in {}", layout::TEAMS))?;
+        let Some(id) = object_id(&json, &stem) else {
+            if !layout::is_members_file(&path) {
+                left_out(files, &path, "team");
+            }
+            continue;
+        };
+        let prefix = layout::team_icon_prefix(&id);
+        let icon = (names.iter())
+            .find(|m| m.starts_with(&prefix))
+            .map(|m| format!("{}/{m}", layout::TEAMS));
+        out.push(TeamFile {
+            names: typed(&json),
+            dir: format!("{}/{stem}", layout::TEAMS),
+            icon,
+            id,
+            json,
+        });
+    }
+    Ok(out)
+}
+
+/// The channels in folder `dir` (`direct`, `groups` or a team's folder), in the order of their
+/// files.
+pub fn channels(files: &dyn Files, dir: &str) -> Result<Vec<ChannelFile>> {
+    let (found, _) = json_files(files, dir);
+    let mut out = Vec::new();
+    for (path, stem) in found {
+        // Members (an array) and threads (no `id`) files are not channels.
+        let json: Value =
+            self::json(files, &path).with_context(|| format!("listing the channels in {dir}"))?;
+        let Some(id) = object_id(&json, &stem) else {
+            if !layout::is_members_file(&path) && !layout::is_threads_file(&path) {
+                left_out(files, &path, "channel");
+            }
+            continue;
+        };
+        out.push(ChannelFile {
+            dir: format!("{dir}/{stem}"),
+            kind: ChannelKind::from_code(str_field(&json, "type").unwrap_or("")),
+            names: typed(&json),
+            id,
+            json,
+        });
+    }
+    Ok(out)
+}
+
+/// The members list of the team or channel whose folder is `dir` (`<dir>__members.json`), if
+/// stored.
+pub fn members<T: DeserializeOwned>(files: &dyn Files, dir: &str) -> Result<Option<T>> {
+    let path = layout::members_file(dir);
+    if !files.exists(&path) {
+        return Ok(None);
+    }
+    json(files, &path).map(Some)
+}
+
+/// The posts in a channel's folder, in the order of their files. A file whose `id` is not the
+/// one in its name is not that post.
+pub fn posts(files: &dyn Files, channel_dir: &str) -> Result<Vec<PostFile>> {
+    let mut out = Vec::new();
+    for name in files.list(channel_dir) {
+        let Some(id) = layout::post_file_id(&name) else {
+            continue;
+        };
+        let path = format!("{channel_dir}/{name}");
+        let json: Value = json(files, &path)?;
+        if str_field(&json, "id") != Some(id) {
+            left_out(files, &path, &format!("post {id}"));
+            continue;
+        }
+        out.push(PostFile {
+            id: id.to_string(),
+            v: typed(&json),
+            json,
+        });
+    }
+    Ok(out)
+}
+
+/// The attachments stored in a channel's `files/` folder: file id to path.
+pub fn attachments(files: &dyn Files, channel_dir: &str) -> BTreeMap<String, String> {
+    let files_dir = format!("{channel_dir}/{}", layout::FILES);
+    (files.list(&files_dir).iter())
+        .filter_map(|n| match FilesEntry::parse(n) {
+            FilesEntry::Attachment(id, _) => Some((id.to_string(), format!("{files_dir}/{n}"))),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The file info of attachment `file_id` in a channel's `files/` folder, if stored.
+pub fn file_info(files: &dyn Files, channel_dir: &str, file_id: &str) -> Result<Option<Value>> {
+    let path = format!(
+        "{channel_dir}/{}/{}",
+        layout::FILES,
+        layout::file_info_name(file_id)
+    );
+    if !files.exists(&path) {
+        return Ok(None);
+    }
+    json(files, &path).map(Some)
+}
+
+/// The history of post `post_id` in a channel's folder (`history/<post_id>.json`), if stored.
+pub fn history(files: &dyn Files, channel_dir: &str, post_id: &str) -> Result<Option<Value>> {
+    let path = format!("{channel_dir}/{}", layout::history_file(post_id));
+    if !files.exists(&path) {
+        return Ok(None);
+    }
+    json(files, &path).map(Some)
+}
+
+/// Reports a file that parses but is not the object its name says; it is left out.
+fn left_out(files: &dyn Files, path: &str, what: &str) {
+    tracing::warn!(
+        "{}: not a {what} (its id is missing or not the one in its name); left out",
+        files.describe(path)
+    );
+}
+
+/// The `id` of a team or channel object whose file is named `<id>__...` (it has a `type`).
+fn object_id(json: &Value, stem: &str) -> Option<String> {
+    let id = str_field(json, "id")?;
+    (json.get("type").is_some() && layout::is_base_of(stem, id)).then(|| id.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Files in memory.
+    struct Mem(BTreeMap<String, Vec<u8>>);
+
+    impl Files for Mem {
+        fn list(&self, dir: &str) -> Vec<String> {
+            let p = format!("{dir}/");
+            (self.0.keys())
+                .filter_map(|k| k.strip_prefix(&p))
+                .filter(|k| !k.contains('/'))
+                .map(String::from)
+                .collect()
+        }
+        fn exists(&self, name: &str) -> bool {
+            self.0.contains_key(name)
+        }
+        fn read(&self, name: &str) -> Result<Vec<u8>> {
+            self.0.get(name).cloned().context("missing")
+        }
+        fn describe(&self, name: &str) -> String {
+            format!("mem:{name}")
+        }
+    }
+
+    fn mem(files: &[(&str, &str)]) -> Mem {
+        Mem(files
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+            .collect())
+    }
+
+    #[test]
+    fn objects_are_told_from_the_files_beside_them() {
+        let m = mem(&[
+            (
+                "teams/t1__acme.json",
+                r#"{"id":"t1","type":"O","name":"acme"}"#,
+            ),
+            ("teams/t1__acme__members.json", r#"[{"user_id":"u1"}]"#),
+            ("teams/t1__icon.png", "png"),
+            ("teams/t1__acme/c1__town.json", r#"{"id":"c1","type":"P"}"#),
+            ("teams/t1__acme/c1__town__threads.json", "{}"),
+            ("teams/t1__acme/c1__town__members.json", "[]"),
+            (
+                "teams/t1__acme/c1__town/20240101-000000000000__p1.json",
+                r#"{"id":"p1"}"#,
+            ),
+            (
+                "teams/t1__acme/c1__town/20240101-000000000000__p2.json",
+                r#"{"id":"px"}"#,
+            ),
+            ("teams/t1__acme/c1__town/files/f1.json", r#"{"id":"f1"}"#),
+            ("teams/t1__acme/c1__town/files/f1__a.json", "not json"),
+            ("users/u1__bob.json", r#"{"id":"u1","username":"bob"}"#),
+            ("users/u1__bob__image.png", "png"),
+        ]);
+        let t = teams(&m).unwrap();
+        assert_eq!(t.len(), 1);
+        assert_eq!(
+            (t[0].id.as_str(), t[0].dir.as_str()),
+            ("t1", "teams/t1__acme")
+        );
+        assert_eq!(t[0].icon.as_deref(), Some("teams/t1__icon.png"));
+        let c = channels(&m, &t[0].dir).unwrap();
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].kind, ChannelKind::Private);
+        let p = posts(&m, &c[0].dir).unwrap();
+        assert_eq!(p.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), ["p1"]);
+        let a = attachments(&m, &c[0].dir);
+        assert_eq!(a["f1"], "teams/t1__acme/c1__town/files/f1__a.json");
+        assert!(file_info(&m, &c[0].dir, "f1").unwrap().is_some());
+        assert!(history(&m, &c[0].dir, "p1").unwrap().is_none());
+        let u = users(&m).unwrap();
+        assert_eq!(u[0].image.as_deref(), Some("users/u1__bob__image.png"));
+        let members: Vec<Value> = members(&m, &t[0].dir).unwrap().unwrap();
+        assert_eq!(members.len(), 1);
+    }
+
+    #[test]
+    fn typed_fields_read_odd_values_as_empty_as_the_exports_always_did() {
+        let v: PostFields = typed(&serde_json::json!({
+            "create_at": "x", "message": null, "file_ids": [1, "f"], "user_id": 7
+        }));
+        assert_eq!((v.create_at, v.message.as_str()), (0, ""));
+        assert_eq!(
+            (v.file_ids, v.user_id.as_str()),
+            (vec!["f".to_string()], "")
+        );
+        let v = PostFields::of(&serde_json::json!({"is_pinned": "true", "type": null}));
+        assert!(!v.is_pinned && v.kind.is_empty());
+        let v = PostFields::of(&serde_json::json!({"is_pinned": true, "type": "system_x"}));
+        assert!(v.is_pinned && v.kind == "system_x");
+        let f = FileInfoFields::of(&Value::Null);
+        assert_eq!((f.name.as_str(), f.size), ("", 0));
+        let f = FileInfoFields::of(&serde_json::json!({"name": "a.txt", "size": -1}));
+        assert_eq!((f.name.as_str(), f.size), ("a.txt", 0));
+    }
+
+    #[test]
+    fn a_damaged_file_is_an_error_naming_it() {
+        let m = mem(&[("teams/t1__acme.json", r#"{"id":"t1","#)]);
+        let e = format!("{:#}", teams(&m).unwrap_err());
+        assert!(e.contains("mem:teams/t1__acme.json"), "{e}");
+        let m = mem(&[("users/u1__bob.json", "{")]);
+        assert!(users(&m).is_err());
+        let m = mem(&[("direct/c1__x.json", "[")]);
+        assert!(channels(&m, "direct").is_err());
+    }
+}
