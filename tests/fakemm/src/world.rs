@@ -827,6 +827,39 @@ impl World {
             .ok_or_else(|| format!("unknown user {user_id}"))
     }
 
+    /// The channel, author and root (`Id::NONE` for none) of a new post, checked: the root must
+    /// be a root post of the same channel (and live, with `live_root`).
+    fn new_post_parts(
+        &self,
+        channel_id: &str,
+        user_id: &str,
+        root_id: Option<&str>,
+        live_root: bool,
+    ) -> Result<(Id, Id, Id), String> {
+        let ch = Id::lookup(channel_id);
+        if !self.channels.contains_key(&ch) {
+            return Err(format!("unknown channel {channel_id}"));
+        }
+        let user = self.uid(user_id)?;
+        let root = match root_id {
+            Some(r) if !r.is_empty() => {
+                let rid = Id::lookup(r);
+                match self.posts.get(&rid) {
+                    Some(p)
+                        if p.channel_id == ch
+                            && p.root_id.is_none()
+                            && (p.delete_at == 0 || !live_root) =>
+                    {
+                        rid
+                    }
+                    _ => return Err(format!("bad root {r}")),
+                }
+            }
+            _ => Id::NONE,
+        };
+        Ok((ch, user, root))
+    }
+
     /// Creates a post (or a reply when `root_id` is given) now. `files` are (name, mime, size);
     /// sizes of images are raised to the smallest valid image size if needed.
     /// `user_id` may also be a username.
@@ -838,21 +871,7 @@ impl World {
         root_id: Option<&str>,
         files: Vec<(String, String, u64)>,
     ) -> Result<String, String> {
-        let ch = Id::lookup(channel_id);
-        if !self.channels.contains_key(&ch) {
-            return Err(format!("unknown channel {channel_id}"));
-        }
-        let user = self.uid(user_id)?;
-        let root = match root_id {
-            Some(r) if !r.is_empty() => {
-                let rid = Id::lookup(r);
-                match self.posts.get(&rid) {
-                    Some(p) if p.channel_id == ch && p.root_id.is_none() && p.delete_at == 0 => rid,
-                    _ => return Err(format!("bad root {r}")),
-                }
-            }
-            _ => Id::NONE,
-        };
+        let (ch, user, root) = self.new_post_parts(channel_id, user_id, root_id, true)?;
         let t = self.tick();
         Ok(self
             .post_at(t, ch, user, message, root, "", Map::new(), &files)
@@ -873,21 +892,8 @@ impl World {
         root_id: Option<&str>,
         create_at: i64,
     ) -> Result<String, String> {
-        let ch = Id::lookup(channel_id);
-        if !self.channels.contains_key(&ch) {
-            return Err(format!("unknown channel {channel_id}"));
-        }
-        let user = self.uid(user_id)?;
-        let root = match root_id {
-            Some(r) if !r.is_empty() => {
-                let rid = Id::lookup(r);
-                match self.posts.get(&rid) {
-                    Some(p) if p.channel_id == ch && p.root_id.is_none() => rid,
-                    _ => return Err(format!("bad root {r}")),
-                }
-            }
-            _ => Id::NONE,
-        };
+        // An import may answer a root deleted since.
+        let (ch, user, root) = self.new_post_parts(channel_id, user_id, root_id, false)?;
         Ok(self
             .post_at(create_at, ch, user, message, root, "", Map::new(), &[])
             .to_string())
