@@ -370,34 +370,32 @@ impl<'a> Engine<'a> {
             // while the posts go to disk.
             let step = cursor.step(&anchor, &posts, fresh.len());
             let ids: Vec<String> = fresh.iter().map(|p| p.id.clone()).collect();
-            match step {
-                _ if done_looking => {}
+            let stop = match step {
+                _ if done_looking => None,
                 walk::Step::Next(a) if cursor.seen.len() <= cap => {
                     anchor = a;
                     next = Some(request_page(self.client, &cid, anchor.clone()).await);
+                    None
                 }
-                walk::Step::Next(_) => {
-                    self.finish_downloads(dir, dl, stats, walk, label).await?;
-                    anyhow::bail!(ItemError(format!(
-                        "GET /channels/{cid}/posts: the server listed more than {cap} posts, far more than the channel's count; stopped (the next run tries again)"
-                    )));
+                walk::Step::Next(_) => Some(format!(
+                    "GET /channels/{cid}/posts: the server listed more than {cap} posts, far more than the channel's count; stopped (the next run tries again)"
+                )),
+                walk::Step::End => {
+                    proven = true;
+                    None
                 }
-                walk::Step::End => proven = true,
-                walk::Step::Repeated => {
-                    for id in &ids {
-                        let raw = listed(&page, id, label)?;
-                        self.apply_post(dir, dl, raw, stats, walk, label).await?;
-                    }
-                    self.finish_downloads(dir, dl, stats, walk, label).await?;
-                    anyhow::bail!(ItemError(format!(
-                        "GET /channels/{cid}/posts: the server repeated a page of posts after {} posts; stopped (the next run tries again)",
-                        cursor.seen.len()
-                    )));
-                }
-            }
+                walk::Step::Repeated => Some(format!(
+                    "GET /channels/{cid}/posts: the server repeated a page of posts after {} posts; stopped (the next run tries again)",
+                    cursor.seen.len()
+                )),
+            };
             for id in &ids {
                 let raw = listed(&page, id, label)?;
                 self.apply_post(dir, dl, raw, stats, walk, label).await?;
+            }
+            if let Some(msg) = stop {
+                self.finish_downloads(dir, dl, stats, walk, label).await?;
+                anyhow::bail!(ItemError(msg));
             }
         }
         if let Some(m) = missing.filter(|m| *m > 0 && proven) {
