@@ -98,40 +98,44 @@ pub fn export_hgf(opts: &HgfOptions, cancel: &Cancel) -> Result<HgfSummary> {
     };
 
     add_json(&mut zip, "channel.json", &channel.info.json)?;
-    let mut posts: Vec<Value> = channel
-        .posts
-        .iter()
-        .map(|p| {
+    // The lists are written item by item: one post in memory at a time.
+    zip.start_file("posts.json", deflated)?;
+    write_array(
+        &mut zip,
+        channel.posts.iter().rev().map(|k| {
             cancel.check()?;
-            Ok(post_data(&backup, p))
-        })
-        .collect::<Result<_>>()?;
-    posts.reverse();
-    add_json(&mut zip, "posts.json", &Value::Array(posts))?;
+            Ok(post_data(&backup, &backup.post(&channel, k)?))
+        }),
+    )?;
 
-    let threads: Vec<Value> = channel
-        .threads()
-        .into_iter()
-        .map(|t| {
+    zip.start_file("threads.json", deflated)?;
+    write_array(
+        &mut zip,
+        channel.threads().into_iter().map(|t| {
             cancel.check()?;
             let mut o = Map::new();
             o.insert("root_id".into(), json!(t[0].id));
-            o.insert("root".into(), post_data(&backup, t[0]));
+            o.insert(
+                "root".into(),
+                post_data(&backup, &backup.post(&channel, t[0])?),
+            );
             if t.len() > 1 {
-                let replies = t[1..].iter().map(|p| post_data(&backup, p)).collect();
+                let replies = (t[1..].iter())
+                    .map(|k| Ok(post_data(&backup, &backup.post(&channel, k)?)))
+                    .collect::<Result<_>>()?;
                 o.insert("replies".into(), Value::Array(replies));
             }
             Ok(Value::Object(o))
-        })
-        .collect::<Result<_>>()?;
-    add_json(&mut zip, "threads.json", &Value::Array(threads))?;
+        }),
+    )?;
 
     // Attachments that are not in the backup are listed as skipped (the original would stop).
     let mut skipped = Vec::new();
     let mut skipped_bytes = 0;
     let mut max = 0;
     let mut names = std::collections::BTreeSet::new();
-    for p in &channel.posts {
+    for k in &channel.posts {
+        let p = backup.post(&channel, k)?;
         for f in &p.files {
             cancel.check()?;
             let Some(content) = &f.content else {
@@ -204,6 +208,26 @@ fn post_data(b: &Backup, p: &Post) -> Value {
     Value::Object(o)
 }
 
+/// A JSON array of `items` written as [`pretty`] writes the whole array, one item at a time.
+fn write_array(out: &mut dyn Write, items: impl Iterator<Item = Result<Value>>) -> Result<()> {
+    let mut first = true;
+    out.write_all(b"[")?;
+    for item in items {
+        let mut buf: Vec<u8> = if first { b"\n  ".to_vec() } else { b",\n  ".to_vec() };
+        first = false;
+        // One level deeper: JSON text holds no raw newline but between its lines.
+        for (i, line) in pretty(&item?)?.split(|&b| b == b'\n').enumerate() {
+            if i > 0 {
+                buf.extend_from_slice(b"\n  ");
+            }
+            buf.extend_from_slice(line);
+        }
+        out.write_all(&buf)?;
+    }
+    out.write_all(if first { b"]" } else { b"\n]" })?;
+    Ok(())
+}
+
 /// JSON indented by two spaces, as Python's `json.dump(indent=2, ensure_ascii=False)`.
 fn pretty(v: &Value) -> Result<Vec<u8>> {
     let mut out = Vec::new();
@@ -219,5 +243,25 @@ fn human_size(n: u64) -> String {
         "0 B".to_string()
     } else {
         human_bytes(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arrays_written_item_by_item_are_the_arrays_pretty_writes() {
+        let items = [
+            json!({"a": [1, {"b": "x\ny"}], "c": {}, "d": []}),
+            json!("s"),
+            json!({"e": {"f": [true, null]}}),
+        ];
+        for n in 0..=items.len() {
+            let mut out = Vec::new();
+            write_array(&mut out, items[..n].iter().cloned().map(Ok)).unwrap();
+            let whole = pretty(&Value::Array(items[..n].to_vec())).unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), String::from_utf8(whole).unwrap());
+        }
     }
 }

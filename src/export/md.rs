@@ -134,14 +134,14 @@ pub fn write_channel(
         for thread in c.threads() {
             cancel.check()?;
             writeln!(out, "### Thread")?;
-            for p in thread {
-                write_post(b, p, "####", out)?;
+            for k in thread {
+                write_post(b, &b.post(c, k)?, "####", out)?;
             }
         }
     } else {
-        for p in &c.posts {
+        for k in &c.posts {
             cancel.check()?;
-            write_post(b, p, "###", out)?;
+            write_post(b, &b.post(c, k)?, "###", out)?;
         }
     }
     Ok(())

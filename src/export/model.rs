@@ -1,5 +1,6 @@
 //! A backup as the exports see it: teams, channels, posts, users and emojis, read from a
-//! [`Source`] by [`crate::store::read`] (one channel's posts in memory at a time).
+//! [`Source`] by [`crate::store::read`]: a channel is an index of its posts, each post read
+//! when an export writes it.
 
 use std::collections::BTreeMap;
 
@@ -10,7 +11,7 @@ use super::source::Source;
 use crate::error::Fatal;
 use crate::model::ChannelKind;
 use crate::store::layout::{self, Place};
-use crate::store::read::{self, Files};
+use crate::store::read::{self, Files, PostKey};
 
 #[derive(Debug, Clone)]
 pub struct Team {
@@ -182,37 +183,69 @@ impl Post {
     }
 }
 
-/// A channel with its members and posts, oldest first.
+/// What [`Channel::threads`] needs of a post.
+pub trait Threaded {
+    fn id(&self) -> &str;
+    fn root_id(&self) -> &str;
+}
+
+impl Threaded for Post {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn root_id(&self) -> &str {
+        &self.root_id
+    }
+}
+
+impl Threaded for PostKey {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn root_id(&self) -> &str {
+        &self.root_id
+    }
+}
+
+/// A channel with its members and the index of its posts, oldest first: the posts themselves
+/// are read when needed ([`Backup::post`]), so a channel of any size takes little memory.
 #[derive(Debug, Clone)]
 pub struct Channel {
     pub info: ChannelInfo,
     pub members: Vec<Value>,
-    pub posts: Vec<Post>,
+    pub posts: Vec<PostKey>,
+    /// The attachments stored in the channel's `files/`: file id to path.
+    attachments: BTreeMap<String, String>,
 }
 
 impl Channel {
     /// Threads in order of their roots: each root (or single post) first, then its replies,
     /// oldest first. A reply whose root is not in the backup (or is not a root) stands alone.
-    pub fn threads(&self) -> Vec<Vec<&Post>> {
-        let roots: std::collections::BTreeSet<&str> = (self.posts.iter())
-            .filter(|p| p.root_id.is_empty())
-            .map(|p| p.id.as_str())
-            .collect();
-        let is_reply = |p: &Post| roots.contains(p.root_id.as_str());
-        let mut replies: BTreeMap<&str, Vec<&Post>> = BTreeMap::new();
-        for p in self.posts.iter().filter(|p| is_reply(p)) {
-            replies.entry(p.root_id.as_str()).or_default().push(p);
-        }
-        self.posts
-            .iter()
-            .filter(|p| !is_reply(p))
-            .map(|root| {
-                let mut t = vec![root];
-                t.extend(replies.remove(root.id.as_str()).unwrap_or_default());
-                t
-            })
-            .collect()
+    pub fn threads(&self) -> Vec<Vec<&PostKey>> {
+        threads(&self.posts)
     }
+}
+
+/// [`Channel::threads`] of posts given oldest first.
+pub fn threads<P: Threaded>(posts: &[P]) -> Vec<Vec<&P>> {
+    let roots: std::collections::BTreeSet<&str> = (posts.iter())
+        .filter(|p| p.root_id().is_empty())
+        .map(|p| p.id())
+        .collect();
+    let is_reply = |p: &P| roots.contains(p.root_id());
+    let mut replies: BTreeMap<&str, Vec<&P>> = BTreeMap::new();
+    for p in posts.iter().filter(|p| is_reply(p)) {
+        replies.entry(p.root_id()).or_default().push(p);
+    }
+    posts
+        .iter()
+        .filter(|p| !is_reply(p))
+        .map(|root| {
+            let mut t = vec![root];
+            t.extend(replies.remove(root.id()).unwrap_or_default());
+            t
+        })
+        .collect()
 }
 
 /// A backup opened for reading.
@@ -339,59 +372,74 @@ impl Backup {
         .into())
     }
 
-    /// Reads a channel's members and posts, with attachments and history.
+    /// Reads a channel's members and the index of its posts (oldest first).
     pub fn load(&self, info: &ChannelInfo) -> Result<Channel> {
         let src: &dyn Files = &self.src;
         let members = read::members(src, &info.dir)?.unwrap_or_default();
-        let contents = read::attachments(src, &info.dir);
-        let mut posts = Vec::new();
-        for read::PostFile { id, v, json } in read::posts(src, &info.dir)? {
-            let mut files = Vec::new();
-            for fid in &v.file_ids {
-                let info: Value = match read::file_info(src, &info.dir, fid)? {
-                    Some(v) => v,
-                    // Fall back to the file info embedded in the post.
-                    None => json
-                        .pointer("/metadata/files")
-                        .and_then(Value::as_array)
-                        .and_then(|a| {
-                            a.iter()
-                                .find(|f| f.get("id").and_then(Value::as_str) == Some(fid))
-                        })
-                        .cloned()
-                        .unwrap_or(Value::Null),
-                };
-                let f = read::FileInfoFields::of(&info);
-                files.push(Attachment {
-                    id: fid.to_string(),
-                    name: f.name,
-                    mime: f.mime_type,
-                    size: f.size,
-                    content: contents.get(fid).cloned(),
-                    info,
-                });
-            }
-            let history = read::history(src, &info.dir, &id)?.map(|h: Value| History {
-                versions: h
-                    .get("versions")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default(),
-                deleted: h.get("deleted").cloned(),
-                deleted_seen_at: h.get("deleted_seen_at").and_then(Value::as_i64),
-            });
-            posts.push(Post {
-                files,
-                history,
-                ..Post::new(id, v, json)
-            });
-        }
+        let attachments = read::attachments(src, &info.dir);
+        let mut posts = read::post_keys(src, &info.dir)?;
         posts.sort_by(|a, b| (a.create_at, &a.id).cmp(&(b.create_at, &b.id)));
         Ok(Channel {
             info: info.clone(),
             members,
             posts,
+            attachments,
         })
+    }
+
+    /// Reads a post of channel `c`, with its attachments and history.
+    pub fn post(&self, c: &Channel, key: &PostKey) -> Result<Post> {
+        let src: &dyn Files = &self.src;
+        let dir = &c.info.dir;
+        let read::PostFile { id, v, json } = read::post(src, dir, key)?;
+        let mut files = Vec::new();
+        for fid in &v.file_ids {
+            let info: Value = match read::file_info(src, dir, fid)? {
+                Some(v) => v,
+                // Fall back to the file info embedded in the post.
+                None => json
+                    .pointer("/metadata/files")
+                    .and_then(Value::as_array)
+                    .and_then(|a| {
+                        a.iter()
+                            .find(|f| f.get("id").and_then(Value::as_str) == Some(fid))
+                    })
+                    .cloned()
+                    .unwrap_or(Value::Null),
+            };
+            let f = read::FileInfoFields::of(&info);
+            files.push(Attachment {
+                id: fid.to_string(),
+                name: f.name,
+                mime: f.mime_type,
+                size: f.size,
+                content: c.attachments.get(fid).cloned(),
+                info,
+            });
+        }
+        let history = read::history(src, dir, &id)?.map(|h: Value| History {
+            versions: h
+                .get("versions")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default(),
+            deleted: h.get("deleted").cloned(),
+            deleted_seen_at: h.get("deleted_seen_at").and_then(Value::as_i64),
+        });
+        Ok(Post {
+            files,
+            history,
+            ..Post::new(id, v, json)
+        })
+    }
+
+    /// Reads the posts of `keys` (of channel `c`) in their order.
+    pub fn posts<'a>(
+        &self,
+        c: &Channel,
+        keys: impl IntoIterator<Item = &'a PostKey>,
+    ) -> Result<Vec<Post>> {
+        keys.into_iter().map(|k| self.post(c, k)).collect()
     }
 
     fn read_users(&mut self) -> Result<()> {
@@ -485,32 +533,17 @@ mod tests {
 
     #[test]
     fn threads_put_the_root_first_and_each_post_once() {
-        let info = ChannelInfo {
-            id: "c".into(),
-            place: Place::Direct,
-            team_id: None,
-            dir: "direct/c__x".into(),
-            name: "x".into(),
-            display_name: String::new(),
-            kind: ChannelKind::Direct,
-            json: Value::Null,
-        };
         // "a" sorts before its root "r" (same millisecond); "o" answers a root not in the
         // backup; "n" names a reply as its root.
-        let c = Channel {
-            info,
-            members: Vec::new(),
-            posts: vec![
+        let posts = vec![
                 post("a", 1, "r"),
                 post("r", 1, ""),
                 post("s", 2, ""),
                 post("o", 3, "gone"),
                 post("b", 4, "r"),
-                post("n", 5, "a"),
-            ],
-        };
-        let ids: Vec<Vec<&str>> = c
-            .threads()
+            post("n", 5, "a"),
+        ];
+        let ids: Vec<Vec<&str>> = threads(&posts)
             .iter()
             .map(|t| t.iter().map(|p| p.id.as_str()).collect())
             .collect();

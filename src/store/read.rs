@@ -337,23 +337,96 @@ pub fn members<T: DeserializeOwned>(files: &dyn Files, dir: &str) -> Result<Opti
 /// one in its name is not that post.
 pub fn posts(files: &dyn Files, channel_dir: &str) -> Result<Vec<PostFile>> {
     let mut out = Vec::new();
+    for k in post_keys(files, channel_dir)? {
+        out.push(post(files, channel_dir, &k)?);
+    }
+    Ok(out)
+}
+
+/// What orders and groups a post, without its content: a channel's index (a few dozen bytes
+/// a post, where the post itself takes kilobytes once parsed).
+#[derive(Debug, Clone)]
+pub struct PostKey {
+    pub id: String,
+    /// The post file's name in its channel's folder.
+    pub file: String,
+    pub create_at: i64,
+    pub root_id: String,
+}
+
+/// The fields of [`PostKey`] read straight from a post file's bytes.
+#[derive(Default, Deserialize)]
+struct KeyFields {
+    #[serde(default, deserialize_with = "lenient_opt_str")]
+    id: Option<String>,
+    #[serde(default, deserialize_with = "lenient_i64")]
+    create_at: i64,
+    #[serde(default, deserialize_with = "lenient_str")]
+    root_id: String,
+}
+
+fn lenient_opt_str<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(Value::deserialize(d)?.as_str().map(String::from))
+}
+
+/// The posts in a channel's folder as [`PostKey`]s, in the order of their files: the same posts
+/// as [`posts`] (a file whose `id` is not the one in its name is left out, a damaged file is an
+/// error naming it), one file parsed at a time and none kept.
+pub fn post_keys(files: &dyn Files, channel_dir: &str) -> Result<Vec<PostKey>> {
+    let mut out = Vec::new();
     for name in files.list(channel_dir) {
         let Some(id) = layout::post_file_id(&name) else {
             continue;
         };
         let path = format!("{channel_dir}/{name}");
-        let json: Value = json(files, &path)?;
-        if str_field(&json, "id") != Some(id) {
+        let bytes = files.read(&path)?;
+        let object = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+        // An object with each key once reads directly; anything else as a JSON value, which is
+        // how `posts` read it (a repeated key: the last one counts).
+        let k = match serde_json::from_slice::<KeyFields>(&bytes) {
+            Ok(k) if object => k,
+            _ => {
+                let json: Value = serde_json::from_slice(&bytes)
+                    .with_context(|| format!("{}: not valid JSON", files.describe(&path)))?;
+                let v: PostFields = typed(&json);
+                KeyFields {
+                    id: str_field(&json, "id").map(String::from),
+                    create_at: v.create_at,
+                    root_id: v.root_id,
+                }
+            }
+        };
+        if k.id.as_deref() != Some(id) {
             left_out(files, &path, &format!("post {id}"));
             continue;
         }
-        out.push(PostFile {
+        out.push(PostKey {
             id: id.to_string(),
-            v: typed(&json),
-            json,
+            file: name.clone(),
+            create_at: k.create_at,
+            root_id: k.root_id,
         });
     }
     Ok(out)
+}
+
+/// The post a [`PostKey`] of `channel_dir` names. An error naming the file when it no longer
+/// holds that post (changed since it was listed).
+pub fn post(files: &dyn Files, channel_dir: &str, key: &PostKey) -> Result<PostFile> {
+    let path = format!("{channel_dir}/{}", key.file);
+    let json: Value = json(files, &path)?;
+    if str_field(&json, "id") != Some(key.id.as_str()) {
+        anyhow::bail!(
+            "{}: no longer holds post {} (the backup changed during the export; run it again)",
+            files.describe(&path),
+            key.id
+        );
+    }
+    Ok(PostFile {
+        id: key.id.clone(),
+        v: typed(&json),
+        json,
+    })
 }
 
 /// The attachments stored in a channel's `files/` folder: file id to path.

@@ -13,7 +13,8 @@ use super::post::post_html;
 use super::render::{escape, markdown};
 use super::site::Site;
 use crate::cancel::Cancel;
-use crate::export::model::{Backup, Channel};
+use crate::export::model::{Backup, Channel, Post};
+use crate::store::read::PostKey;
 use crate::export::time;
 use crate::store::layout::Place;
 
@@ -29,27 +30,17 @@ pub struct Stats {
     pub pages: usize,
 }
 
-/// Copies the attachments of `c` and writes its pages. An attachment left out of the copy
-/// (larger than its file info says) is shown as not in the backup.
+/// Writes the pages of `c`, one page's posts in memory at a time, with the copies of their
+/// attachments. An attachment left out of the copy (larger than its file info says) is shown as
+/// not in the backup.
 pub fn write(
     site: &mut Site,
     b: &Backup,
     lookup: &Lookup,
-    c: &mut Channel,
+    c: &Channel,
     page_size: usize,
     cancel: &Cancel,
 ) -> Result<Stats> {
-    for p in &mut c.posts {
-        cancel.check()?;
-        for f in &mut p.files {
-            if let Some(content) = &f.content {
-                if !site.copy(&b.src, content, &file_path(f), f.limit())? {
-                    f.content = None;
-                }
-            }
-        }
-    }
-    let c = &*c;
     let threads = c.threads();
     let sizes: Vec<usize> = threads.iter().map(Vec::len).collect();
     let pages = paginate(&sizes, page_size);
@@ -82,8 +73,13 @@ pub fn write(
         if range.is_empty() {
             body.push_str("<p class=\"empty\">No posts in this channel.</p>\n");
         }
-        for thread in &threads[range.clone()] {
-            let root = thread[0];
+        for keys in &threads[range.clone()] {
+            let mut thread = Vec::with_capacity(keys.len());
+            for k in keys {
+                cancel.check()?;
+                thread.push(read_post(site, b, c, k)?);
+            }
+            let root = &thread[0];
             let d = time::local_date(root.create_at);
             if d != day {
                 let _ = writeln!(
@@ -116,6 +112,19 @@ pub fn write(
         site.write(&page_path(&c.info.id, n), html.as_bytes())?;
     }
     Ok(stats)
+}
+
+/// A post of `c` with its attachments copied into the site.
+fn read_post(site: &mut Site, b: &Backup, c: &Channel, key: &PostKey) -> Result<Post> {
+    let mut p = b.post(c, key)?;
+    for f in &mut p.files {
+        if let Some(content) = &f.content {
+            if !site.copy(&b.src, content, &file_path(f), f.limit())? {
+                f.content = None;
+            }
+        }
+    }
+    Ok(p)
 }
 
 /// `Monday, 2024-01-01`, in local time.

@@ -180,10 +180,10 @@ pub fn export(b: &Backup, site: &mut Site, page_size: usize, cancel: &Cancel) ->
     let mut rows = Vec::with_capacity(b.channels.len());
     let mut summary = Summary::default();
     for info in &b.channels {
-        // One channel in memory at a time.
+        // One channel's index and one page's posts in memory at a time.
         cancel.check()?;
-        let mut c = b.load(info)?;
-        let stats = channel::write(site, b, &lookup, &mut c, page_size, cancel)
+        let c = b.load(info)?;
+        let stats = channel::write(site, b, &lookup, &c, page_size, cancel)
             .with_context(|| format!("exporting the channel {}", b.src.describe(&info.dir)))?;
         summary.channels += 1;
         summary.posts += stats.posts;

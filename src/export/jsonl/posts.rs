@@ -45,7 +45,7 @@ pub fn merge(backups: &[Backup], sources: &[Src], cancel: &Cancel) -> Result<Vec
     for s in sources {
         cancel.check()?;
         let channel = backups[s.backup].load(&s.info)?;
-        for p in channel.posts {
+        for p in backups[s.backup].posts(&channel, &channel.posts)? {
             let deleted = is_gone(&p);
             let content: Vec<Option<(usize, String)>> = p
                 .files
