@@ -2,7 +2,8 @@
 //!
 //! Serves a generated data set in process and runs, one after the other and each measured with
 //! `wait4`: matterbak's full backup and its no-change rerun at `--rate-limit 0`, its zip step
-//! alone (fresh, then with the previous zip present), optionally a full backup at
+//! alone (fresh, then with the previous zip present), every export from the data dir and from
+//! the zip (issue 15), optionally a full backup at
 //! `--rate-limit 10`, and the original Python matterbak 0.5.2 (from PyPI, in a venv) against the
 //! same server and data. Prints one Markdown table with a PASS/FAIL column against the issue's
 //! targets. The fake server's own CPU seconds are rows too, to show whether it is the
@@ -226,6 +227,72 @@ fn measured(
     })
 }
 
+/// Every export (html; md; hgf of the channel with the most posts; jsonl) of the backup in
+/// `mb`, from the data dir and from the zip: a row each, peak RSS under 64 MiB. What they write
+/// is removed after each.
+fn export_rows(server: &FakeServer, mb: &Path, matterbak: &Path) -> Result<Vec<Row>> {
+    let channel = largest_channel(&mb.join("data"))?;
+    let mut rows = Vec::new();
+    for (src, from) in [("data", "data dir"), ("backup.zip", "zip")] {
+        for (what, args) in [
+            ("html", vec!["export", "html", "-d", src, "-o", "export-site"]),
+            ("md", vec!["export", "md", "-d", src, "-o", "export.md"]),
+            (
+                "hgf (largest channel)",
+                vec!["export", "hgf", "-d", src, "-c", &channel, "-o", "export-hgf.zip"],
+            ),
+            (
+                "jsonl",
+                vec!["export", "jsonl", src, "-o", "export-jsonl/matter.jsonl"],
+            ),
+        ] {
+            std::fs::create_dir_all(mb.join("export-jsonl"))?;
+            let args: Vec<String> = args.into_iter().map(String::from).collect();
+            let log = format!("export-{}-{src}", what.split(' ').next().unwrap_or(what));
+            let r = measured(server, mb, &log, matterbak, &args)?;
+            rows.push(Row::matterbak(
+                &format!("matterbak export {what}, from the {from}"),
+                &r,
+            ));
+            let _ = std::fs::remove_dir_all(mb.join("export-site"));
+            let _ = std::fs::remove_dir_all(mb.join("export-jsonl"));
+            let _ = std::fs::remove_file(mb.join("export.md"));
+            let _ = std::fs::remove_file(mb.join("export-hgf.zip"));
+        }
+    }
+    Ok(rows)
+}
+
+/// The folder (relative to `data`) of the channel with the most files in it.
+fn largest_channel(data: &Path) -> Result<String> {
+    let mut best = (0, String::new());
+    let mut parents = vec!["direct".to_string(), "groups".to_string()];
+    for t in std::fs::read_dir(data.join("teams"))? {
+        let t = t?;
+        if t.file_type()?.is_dir() {
+            parents.push(format!("teams/{}", t.file_name().to_string_lossy()));
+        }
+    }
+    for p in parents {
+        let Ok(dirs) = std::fs::read_dir(data.join(&p)) else {
+            continue;
+        };
+        for c in dirs {
+            let c = c?;
+            if c.file_type()?.is_dir() {
+                let n = std::fs::read_dir(c.path())?.count();
+                if n > best.0 {
+                    best = (n, format!("{p}/{}", c.file_name().to_string_lossy()));
+                }
+            }
+        }
+    }
+    if best.1.is_empty() {
+        bail!("no channel folder in {}", data.display());
+    }
+    Ok(best.1)
+}
+
 /// A directory with credentials.json and channels.json for `server`.
 fn client_dir(dir: &Path, server: &FakeServer, channels: &serde_json::Value) -> Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
@@ -384,6 +451,9 @@ pub fn run(o: Opts) -> Result<()> {
         Some(zr >= 5.0),
     ));
     let _ = std::fs::remove_file(mb.join("zip-step.zip"));
+
+    say("matterbak exports, from the data dir and from the zip");
+    rows.extend(export_rows(&server, &mb, &matterbak)?);
 
     if o.with_rate_limit {
         say("matterbak full backup at --rate-limit 10 --no-zip (minutes)");
