@@ -45,8 +45,10 @@ pub fn merge(backups: &[Backup], sources: &[Src], cancel: &Cancel) -> Result<Vec
     for s in sources {
         cancel.check()?;
         let channel = backups[s.backup].load(&s.info)?;
-        for p in backups[s.backup].posts(&channel, &channel.posts)? {
+        for k in &channel.posts {
+            let p = backups[s.backup].post(&channel, k)?;
             let deleted = is_gone(&p);
+            let p = slim(p);
             let content: Vec<Option<(usize, String)>> = p
                 .files
                 .iter()
@@ -90,6 +92,31 @@ pub fn merge(backups: &[Backup], sources: &[Src], cancel: &Cancel) -> Result<Vec
     let mut out: Vec<Merged> = by_id.into_values().collect();
     out.sort_by(|a, b| (a.post.create_at, &a.post.id).cmp(&(b.post.create_at, &b.post.id)));
     Ok(out)
+}
+
+/// The part of a post the conversion reads (a channel's posts are all held while merging):
+/// without its history (read by [`is_gone`] before), its JSON cut to `props` and
+/// `metadata.reactions`, its attachments' file infos to their `size`.
+fn slim(mut p: Post) -> Post {
+    let mut o = Map::new();
+    if let Some(v) = p.json.get_mut("props") {
+        o.insert("props".into(), v.take());
+    }
+    if let Some(v) = p.json.pointer_mut("/metadata/reactions") {
+        let mut meta = Map::new();
+        meta.insert("reactions".into(), v.take());
+        o.insert("metadata".into(), Value::Object(meta));
+    }
+    p.json = Value::Object(o);
+    p.history = None;
+    for f in &mut p.files {
+        let mut info = Map::new();
+        if let Some(v) = f.info.get_mut("size") {
+            info.insert("size".into(), v.take());
+        }
+        f.info = Value::Object(info);
+    }
+    p
 }
 
 /// Deleted on the server (`delete_at`, or a deletion recorded in `history/`), or no longer
