@@ -8,6 +8,7 @@ mod exact;
 mod export;
 mod export_digests;
 mod export_interrupt;
+mod export_memory;
 mod faults;
 mod gzip;
 mod hostile;

@@ -1,0 +1,105 @@
+//! Exports in bounded memory (issue 15): a channel's posts are read one page (html) or one post
+//! (md, hgf) at a time, never all at once. A backup with one channel of 4,000 posts of 16 KB
+//! each (64 MB of JSON) is exported, and the export's own peak RSS (`VmHWM`, which starts anew
+//! at `exec`) stays far below what holding the channel would take.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use fakemm::Scale;
+
+use crate::util::Env;
+
+const POSTS: usize = 4000;
+const MESSAGE: usize = 16 << 10;
+/// Holding the channel would take more than twice its 64 MB (each message twice, once parsed).
+const LIMIT_KIB: u64 = 48 << 10;
+
+/// A data dir with one team channel of `POSTS` long posts.
+fn big_channel(data: &Path) {
+    let id = |p: &str, i: usize| format!("{p}{i:0>25}");
+    let (user, team, chan) = (id("u", 1), id("t", 1), id("c", 1));
+    let w = |rel: &str, v: serde_json::Value| {
+        let p = data.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, v.to_string()).unwrap();
+    };
+    w(
+        &format!("users/{user}__bob.json"),
+        serde_json::json!({"id": user, "username": "bob"}),
+    );
+    let tdir = format!("teams/{team}__acme");
+    w(
+        &format!("{tdir}.json"),
+        serde_json::json!({"id": team, "type": "O", "name": "acme", "display_name": "Acme"}),
+    );
+    let cdir = format!("{tdir}/{chan}__big");
+    w(
+        &format!("{cdir}.json"),
+        serde_json::json!({"id": chan, "type": "O", "name": "big", "display_name": "Big",
+            "team_id": team}),
+    );
+    let text = "lorem ipsum ".repeat(MESSAGE / 12);
+    for i in 0..POSTS {
+        let pid = id("p", i);
+        let at = 1_700_000_000_000i64 + i as i64 * 60_000;
+        w(
+            &format!("{cdir}/20231114-{i:012}__{pid}.json"),
+            serde_json::json!({"id": pid, "create_at": at, "update_at": at, "user_id": user,
+                "channel_id": chan, "root_id": "", "message": format!("{i} {text}"),
+                "type": "", "props": {}}),
+        );
+    }
+}
+
+/// Runs `matterbak ARGS` in `env`'s temp dir; its peak RSS in KiB, read from `/proc` until it
+/// exits (`VmHWM` only grows, so the last reading is the peak up to a few milliseconds).
+fn peak_kib(env: &Env, args: &[&str]) -> u64 {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_matterbak"));
+    env.hermetic(&mut c);
+    let mut child = c
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let status = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    loop {
+        if let Ok(s) = std::fs::read_to_string(&status) {
+            let hwm = s.lines().find_map(|l| l.strip_prefix("VmHWM:"));
+            if let Some(kib) = hwm.and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            {
+                peak = kib;
+            }
+        }
+        if let Some(st) = child.try_wait().unwrap() {
+            assert!(st.success(), "matterbak {args:?}: {st}");
+            return peak;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn exports_of_a_big_channel_stay_in_bounded_memory() {
+    let env = Env::new(Scale::Tiny);
+    big_channel(&env.path("big"));
+    for args in [
+        &["export", "md", "-d", "big", "-o", "big.md"][..],
+        &["export", "html", "-d", "big", "-o", "site"],
+        &["export", "hgf", "-d", "big", "-c", "big", "-o", "big.zip"],
+    ] {
+        let kib = peak_kib(&env, args);
+        assert!(kib > 0, "{args:?}: no reading of its RSS");
+        assert!(
+            kib < LIMIT_KIB,
+            "{args:?}: peak RSS {} MiB, not under {} MiB",
+            kib >> 10,
+            LIMIT_KIB >> 10
+        );
+    }
+    let md = std::fs::read_to_string(env.path("big.md")).unwrap();
+    let posts = md.lines().filter(|l| l.starts_with("### bob at ")).count();
+    assert_eq!(posts, POSTS);
+}
