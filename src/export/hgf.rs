@@ -213,7 +213,11 @@ fn write_array(out: &mut dyn Write, items: impl Iterator<Item = Result<Value>>) 
     let mut first = true;
     out.write_all(b"[")?;
     for item in items {
-        let mut buf: Vec<u8> = if first { b"\n  ".to_vec() } else { b",\n  ".to_vec() };
+        let mut buf: Vec<u8> = if first {
+            b"\n  ".to_vec()
+        } else {
+            b",\n  ".to_vec()
+        };
         first = false;
         // One level deeper: JSON text holds no raw newline but between its lines.
         for (i, line) in pretty(&item?)?.split(|&b| b == b'\n').enumerate() {
@@ -261,7 +265,10 @@ mod tests {
             let mut out = Vec::new();
             write_array(&mut out, items[..n].iter().cloned().map(Ok)).unwrap();
             let whole = pretty(&Value::Array(items[..n].to_vec())).unwrap();
-            assert_eq!(String::from_utf8(out).unwrap(), String::from_utf8(whole).unwrap());
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                String::from_utf8(whole).unwrap()
+            );
         }
     }
 }

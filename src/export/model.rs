@@ -536,11 +536,11 @@ mod tests {
         // "a" sorts before its root "r" (same millisecond); "o" answers a root not in the
         // backup; "n" names a reply as its root.
         let posts = vec![
-                post("a", 1, "r"),
-                post("r", 1, ""),
-                post("s", 2, ""),
-                post("o", 3, "gone"),
-                post("b", 4, "r"),
+            post("a", 1, "r"),
+            post("r", 1, ""),
+            post("s", 2, ""),
+            post("o", 3, "gone"),
+            post("b", 4, "r"),
             post("n", 5, "a"),
         ];
         let ids: Vec<Vec<&str>> = threads(&posts)

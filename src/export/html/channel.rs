@@ -14,9 +14,9 @@ use super::render::{escape, markdown};
 use super::site::Site;
 use crate::cancel::Cancel;
 use crate::export::model::{Backup, Channel, Post};
-use crate::store::read::PostKey;
 use crate::export::time;
 use crate::store::layout::Place;
+use crate::store::read::PostKey;
 
 /// From a channel page (`c/<id>/<n>.html`) to the site folder.
 pub const UP: &str = "../../";

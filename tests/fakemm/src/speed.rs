@@ -235,11 +235,23 @@ fn export_rows(server: &FakeServer, mb: &Path, matterbak: &Path) -> Result<Vec<R
     let mut rows = Vec::new();
     for (src, from) in [("data", "data dir"), ("backup.zip", "zip")] {
         for (what, args) in [
-            ("html", vec!["export", "html", "-d", src, "-o", "export-site"]),
+            (
+                "html",
+                vec!["export", "html", "-d", src, "-o", "export-site"],
+            ),
             ("md", vec!["export", "md", "-d", src, "-o", "export.md"]),
             (
                 "hgf (largest channel)",
-                vec!["export", "hgf", "-d", src, "-c", &channel, "-o", "export-hgf.zip"],
+                vec![
+                    "export",
+                    "hgf",
+                    "-d",
+                    src,
+                    "-c",
+                    &channel,
+                    "-o",
+                    "export-hgf.zip",
+                ],
             ),
             (
                 "jsonl",
