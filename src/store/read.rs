@@ -333,16 +333,6 @@ pub fn members<T: DeserializeOwned>(files: &dyn Files, dir: &str) -> Result<Opti
     json(files, &path).map(Some)
 }
 
-/// The posts in a channel's folder, in the order of their files. A file whose `id` is not the
-/// one in its name is not that post.
-pub fn posts(files: &dyn Files, channel_dir: &str) -> Result<Vec<PostFile>> {
-    let mut out = Vec::new();
-    for k in post_keys(files, channel_dir)? {
-        out.push(post(files, channel_dir, &k)?);
-    }
-    Ok(out)
-}
-
 /// What orders and groups a post, without its content: a channel's index (a few dozen bytes
 /// a post, where the post itself takes kilobytes once parsed).
 #[derive(Debug, Clone)]
@@ -369,9 +359,9 @@ fn lenient_opt_str<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D:
     Ok(Value::deserialize(d)?.as_str().map(String::from))
 }
 
-/// The posts in a channel's folder as [`PostKey`]s, in the order of their files: the same posts
-/// as [`posts`] (a file whose `id` is not the one in its name is left out, a damaged file is an
-/// error naming it), one file parsed at a time and none kept.
+/// The posts in a channel's folder as [`PostKey`]s, in the order of their files (a file whose
+/// `id` is not the one in its name is not that post, a damaged file is an error naming it), one
+/// file parsed at a time and none kept; [`post`] reads each.
 pub fn post_keys(files: &dyn Files, channel_dir: &str) -> Result<Vec<PostKey>> {
     let mut out = Vec::new();
     for name in files.list(channel_dir) {
@@ -545,8 +535,9 @@ mod tests {
         let c = channels(&m, &t[0].dir).unwrap();
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].kind, ChannelKind::Private);
-        let p = posts(&m, &c[0].dir).unwrap();
+        let p = post_keys(&m, &c[0].dir).unwrap();
         assert_eq!(p.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), ["p1"]);
+        assert_eq!(post(&m, &c[0].dir, &p[0]).unwrap().json["id"], "p1");
         let a = attachments(&m, &c[0].dir);
         assert_eq!(a["f1"], "teams/t1__acme/c1__town/files/f1__a.json");
         assert!(file_info(&m, &c[0].dir, "f1").unwrap().is_some());
@@ -575,6 +566,34 @@ mod tests {
         assert_eq!((f.name.as_str(), f.size), ("", 0));
         let f = FileInfoFields::of(&serde_json::json!({"name": "a.txt", "size": -1}));
         assert_eq!((f.name.as_str(), f.size), ("a.txt", 0));
+    }
+
+    #[test]
+    fn post_keys_read_a_post_file_as_its_json_value_does() {
+        let d = "direct/c1__x";
+        let m = mem(&[
+            // A repeated key: the last one counts, as in a parsed value.
+            (
+                "direct/c1__x/1__p1.json",
+                r#"{"id":"p1","create_at":5,"create_at":7,"root_id":null}"#,
+            ),
+            // Not an object: not a post.
+            ("direct/c1__x/2__p2.json", r#"["p2", 1, ""]"#),
+            (
+                "direct/c1__x/3__p3.json",
+                r#" {"create_at":"x","root_id":"p1","id":"p3","message":"m"}"#,
+            ),
+        ]);
+        let k = post_keys(&m, d).unwrap();
+        let got: Vec<_> = (k.iter())
+            .map(|k| (k.id.as_str(), k.create_at, k.root_id.as_str()))
+            .collect();
+        assert_eq!(got, [("p1", 7, ""), ("p3", 0, "p1")]);
+        let p = post(&m, d, &k[1]).unwrap();
+        assert_eq!((p.v.message.as_str(), p.v.create_at), ("m", 0));
+        let m = mem(&[("direct/c1__x/1__p1.json", r#"{"id":"p1","#)]);
+        let e = format!("{:#}", post_keys(&m, d).unwrap_err());
+        assert!(e.contains("mem:direct/c1__x/1__p1.json"), "{e}");
     }
 
     #[test]
