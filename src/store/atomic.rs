@@ -240,7 +240,9 @@ impl Dir {
                     return Err(super::links::link_error(path))
                 }
                 // O_NOFOLLOW|O_DIRECTORY on a link to a folder fails with ENOTDIR on some systems.
-                Err(_) if super::links::is_link(path) => return Err(super::links::link_error(path)),
+                Err(_) if super::links::is_link(path) => {
+                    return Err(super::links::link_error(path))
+                }
                 Err(e) => return Err(e.into()),
             };
             Ok(Dir {
@@ -567,9 +569,15 @@ mod tests {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         left.sort();
-        assert_eq!(left, ["link.json", "new.json", "outside"], "no temp file left");
+        assert_eq!(
+            left,
+            ["link.json", "new.json", "outside"],
+            "no temp file left"
+        );
         std::os::unix::fs::symlink(d.path(), d.path().join("sub")).unwrap();
-        let e = Dir::open(&d.path().join("sub")).err().expect("a link is refused");
+        let e = Dir::open(&d.path().join("sub"))
+            .err()
+            .expect("a link is refused");
         assert!(super::super::links::is_link_error(&anyhow::Error::new(e)));
         s.sync().unwrap();
     }
