@@ -218,6 +218,137 @@ impl AtomicFile {
     }
 }
 
+/// A folder held open (`O_NOFOLLOW`, checked once when opened): the files written through it
+/// are created and renamed by name relative to it, one path lookup each and none through a
+/// link, so a new file costs four system calls (create, write, rename, close).
+pub struct Dir {
+    #[cfg(unix)]
+    fd: std::os::fd::OwnedFd,
+    path: PathBuf,
+}
+
+impl Dir {
+    /// Opens the folder `path`; a symbolic link there is an error (see [`super::links`]).
+    pub fn open(path: &Path) -> io::Result<Dir> {
+        #[cfg(unix)]
+        {
+            use rustix::fs::{Mode, OFlags};
+            let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+            let fd = match rustix::fs::open(path, flags, Mode::empty()) {
+                Ok(fd) => fd,
+                Err(e) if e == rustix::io::Errno::LOOP => {
+                    return Err(super::links::link_error(path))
+                }
+                // O_NOFOLLOW|O_DIRECTORY on a link to a folder fails with ENOTDIR on some systems.
+                Err(_) if super::links::is_link(path) => {
+                    return Err(super::links::link_error(path))
+                }
+                Err(e) => return Err(e.into()),
+            };
+            Ok(Dir {
+                fd,
+                path: path.to_path_buf(),
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            super::links::refuse_link(path)?;
+            Ok(Dir {
+                path: path.to_path_buf(),
+            })
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes `data` to the file `name` in this folder as [`write_batched`] does: a temp file
+    /// renamed into place, a new file made durable at the next checkpoint, a file that replaces
+    /// another fsynced first, a symbolic link at `name` left alone (an error).
+    pub fn write_batched(&self, name: &str, data: &[u8], sync: &DirSync) -> io::Result<()> {
+        #[cfg(unix)]
+        {
+            self.write_at(name, data, sync)
+        }
+        #[cfg(not(unix))]
+        {
+            write_batched(&self.path.join(name), data, sync)
+        }
+    }
+
+    #[cfg(unix)]
+    fn write_at(&self, name: &str, data: &[u8], sync: &DirSync) -> io::Result<()> {
+        use rustix::fs::{AtFlags, Mode, OFlags};
+        use rustix::io::Errno;
+        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC;
+        let (tmp, fd) = loop {
+            let tmp = temp_name();
+            match rustix::fs::openat(&self.fd, &tmp, flags, Mode::from_raw_mode(0o600)) {
+                Ok(fd) => break (tmp, fd),
+                // A leftover of a killed run of the same process id: take the next name.
+                Err(Errno::EXIST) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        };
+        let mut file = File::from(fd);
+        let unlink = |e: io::Error| {
+            let _ = rustix::fs::unlinkat(&self.fd, &tmp, AtFlags::empty());
+            e
+        };
+        file.write_all(data).map_err(unlink)?;
+        // A new file: renamed only if nothing is there (no lookup before, no race), fsynced at
+        // the next checkpoint.
+        #[cfg(target_os = "linux")]
+        match rustix::fs::renameat_with(
+            &self.fd,
+            &tmp,
+            &self.fd,
+            name,
+            rustix::fs::RenameFlags::NOREPLACE,
+        ) {
+            Ok(()) => {
+                sync.mark(&self.path);
+                return Ok(());
+            }
+            // Something is there: the checked replacement below.
+            Err(Errno::EXIST) => {}
+            // A file system without RENAME_NOREPLACE: looked up first, below.
+            Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => {}
+            Err(e) => return Err(unlink(e.into())),
+        }
+        match rustix::fs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => {
+                if rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Symlink
+                {
+                    return Err(unlink(super::links::link_error(&self.path.join(name))));
+                }
+                // It replaces a file: durable before the rename (see the module documentation).
+                file.sync_all().map_err(unlink)?;
+            }
+            Err(Errno::NOENT) => {
+                #[cfg(not(target_os = "linux"))]
+                sync.mark_file(self.path.join(name));
+            }
+            Err(e) => return Err(unlink(e.into())),
+        }
+        rustix::fs::renameat(&self.fd, &tmp, &self.fd, name).map_err(|e| unlink(e.into()))?;
+        sync.mark(&self.path);
+        Ok(())
+    }
+}
+
+/// A fresh temp file name for [`Dir::write_batched`]: the prefix, the process id and a counter
+/// (the data dir's lock keeps other runs out, the counter other threads).
+#[cfg(unix)]
+fn temp_name() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    let pid = PID.get_or_init(std::process::id);
+    format!("{TEMP_PREFIX}{pid}-{}", N.fetch_add(1, Ordering::Relaxed))
+}
+
 /// Writes `data` to `dest` atomically and durably.
 pub fn write(dest: &Path, data: &[u8], sync: &DirSync) -> io::Result<()> {
     let mut f = AtomicFile::create(dest, sync)?;
@@ -406,6 +537,49 @@ mod tests {
             "the live one, other zips' and others' files stay"
         );
         drop(live);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_held_folder_writes_new_files_private_replaces_old_ones_and_leaves_links_alone() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let s = DirSync::default();
+        let dir = Dir::open(d.path()).unwrap();
+        dir.write_batched("new.json", b"one", &s).unwrap();
+        let mode = std::fs::metadata(d.path().join("new.json"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "{mode:o}");
+        dir.write_batched("new.json", b"two", &s).unwrap();
+        assert_eq!(std::fs::read(d.path().join("new.json")).unwrap(), b"two");
+        let outside = d.path().join("outside");
+        std::fs::write(&outside, b"secret").unwrap();
+        std::os::unix::fs::symlink(&outside, d.path().join("link.json")).unwrap();
+        let e = dir.write_batched("link.json", b"three", &s).unwrap_err();
+        assert!(super::super::links::is_link_error(&anyhow::Error::new(e)));
+        assert_eq!(std::fs::read(&outside).unwrap(), b"secret");
+        assert!(std::fs::symlink_metadata(d.path().join("link.json"))
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        let mut left: Vec<String> = std::fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            ["link.json", "new.json", "outside"],
+            "no temp file left"
+        );
+        std::os::unix::fs::symlink(d.path(), d.path().join("sub")).unwrap();
+        let e = Dir::open(&d.path().join("sub"))
+            .err()
+            .expect("a link is refused");
+        assert!(super::super::links::is_link_error(&anyhow::Error::new(e)));
+        s.sync().unwrap();
     }
 
     #[test]

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use std::path::{Path, PathBuf};
 
-use super::atomic::{self, AtomicFile, DirSync};
+use super::atomic::{self, AtomicFile, Dir, DirSync};
 use super::iddir::IdDir;
 use super::layout::{self, sanitize, Place};
 use super::links;
@@ -78,6 +78,9 @@ pub struct ChannelDir {
     parent: PathBuf,
     posts_dir: PathBuf,
     files_dir: PathBuf,
+    /// `posts_dir` and `files_dir` held open: a post's file is written by name in it.
+    posts_fd: Dir,
+    files_fd: Dir,
     /// post id -> file name in `posts_dir`
     posts: HashMap<String, String>,
     /// file id -> names of attachment files (`<file_id>__<name>`, any extension) in `files_dir`
@@ -103,6 +106,9 @@ impl ChannelDir {
         let files_dir = posts_dir.join(layout::FILES);
         links::ensure_dir(&files_dir)?;
         sync.mark(&posts_dir);
+        // Opened without following a link: checked here once, not once per file.
+        let posts_fd = Dir::open(&posts_dir).at(&posts_dir)?;
+        let files_fd = Dir::open(&files_dir).at(&files_dir)?;
 
         let mut posts = HashMap::new();
         for entry in std::fs::read_dir(&posts_dir).at(&posts_dir)? {
@@ -166,6 +172,8 @@ impl ChannelDir {
             parent: parent.path().to_path_buf(),
             posts_dir,
             files_dir,
+            posts_fd,
+            files_fd,
             posts,
             files,
             threads,
@@ -196,17 +204,18 @@ impl ChannelDir {
     }
 
     fn write_in(
-        dir: &Path,
+        dir: &Dir,
         name: &str,
         data: &[u8],
         existed: bool,
         sync: &DirSync,
     ) -> Result<Change, StoreError> {
-        let path = dir.join(name);
-        if existed && links::read(&path).is_ok_and(|old| old == data) {
+        let at = || dir.path().join(name);
+        if existed && links::read(&at()).is_ok_and(|old| old == data) {
             return Ok(Change::Unchanged);
         }
-        atomic::write_batched(&path, data, sync).at(&path)?;
+        dir.write_batched(name, data, sync)
+            .map_err(|source| StoreError { path: at(), source })?;
         Ok(if existed {
             Change::Updated
         } else {
@@ -242,7 +251,7 @@ impl ChannelDir {
                 return Ok(Change::Skipped);
             }
             let name = layout::post_file_in(p.create_at, &sanitize(p.id), self.zone);
-            Self::write_in(&self.posts_dir, &name, p.raw, false, &self.sync)?;
+            Self::write_in(&self.posts_fd, &name, p.raw, false, &self.sync)?;
             self.posts.insert(p.id.to_string(), name);
             return Ok(Change::New);
         };
@@ -282,7 +291,7 @@ impl ChannelDir {
                 self.write_history(&h)?;
             }
         }
-        Self::write_in(&self.posts_dir, &name, p.raw, true, &self.sync)?;
+        Self::write_in(&self.posts_fd, &name, p.raw, true, &self.sync)?;
         Ok(if edited {
             Change::Edited
         } else {
@@ -354,7 +363,7 @@ impl ChannelDir {
         let name = layout::file_info_name(file_id);
         let existed =
             std::fs::symlink_metadata(self.files_dir.join(&name)).is_ok_and(|m| m.is_file());
-        Self::write_in(&self.files_dir, &name, raw, existed, &self.sync)
+        Self::write_in(&self.files_fd, &name, raw, existed, &self.sync)
     }
 
     /// Is the attachment already stored (under any name) with this size (negative: any size)?

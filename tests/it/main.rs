@@ -24,6 +24,7 @@ mod policy;
 mod readers;
 mod rerun;
 mod robust;
+mod syscalls;
 mod terminal;
 mod util;
 mod zip;

@@ -22,6 +22,8 @@ pub struct Usage {
     pub wall: f64,
     /// User + system CPU seconds of the child (and of the children it waited for).
     pub cpu: f64,
+    /// The system (kernel) part of `cpu`.
+    pub sys: f64,
     /// Peak resident set size in bytes (`ru_maxrss`, which Linux gives in KiB).
     pub max_rss: u64,
 }
@@ -74,20 +76,28 @@ pub fn run(cmd: &mut Command) -> Result<(ExitStatus, Usage)> {
         Usage {
             wall,
             cpu: cpu_of(&ru),
+            sys: seconds(ru.ru_stime),
             max_rss: ru.ru_maxrss.max(0) as u64 * 1024,
         },
     ))
 }
 
 /// `fakemm measure --out FILE -- CMD...`: runs CMD with this process's stdio, writes
-/// "<wait status> <wall> <cpu> <max rss>" to FILE and exits 0 (the status is in FILE).
+/// "<wait status> <wall> <cpu> <max rss> <sys>" to FILE and exits 0 (the status is in FILE).
 pub fn measure_main(out: &std::path::Path, cmd: &[String]) -> Result<()> {
     let (prog, args) = cmd.split_first().context("fakemm measure: no command")?;
     let (status, u) = run(Command::new(prog).args(args))?;
     use std::os::unix::process::ExitStatusExt;
     std::fs::write(
         out,
-        format!("{} {} {} {}\n", status.into_raw(), u.wall, u.cpu, u.max_rss),
+        format!(
+            "{} {} {} {} {}\n",
+            status.into_raw(),
+            u.wall,
+            u.cpu,
+            u.max_rss,
+            u.sys
+        ),
     )
     .with_context(|| format!("writing {}", out.display()))
 }
@@ -119,13 +129,14 @@ pub fn run_measured(
     let text = std::fs::read_to_string(usage_file)
         .with_context(|| format!("fakemm measure ({st}) wrote no {}", usage_file.display()))?;
     let f: Vec<&str> = text.split_whitespace().collect();
-    anyhow::ensure!(f.len() == 4, "bad {}: {text:?}", usage_file.display());
+    anyhow::ensure!(f.len() == 5, "bad {}: {text:?}", usage_file.display());
     Ok((
         ExitStatus::from_raw(f[0].parse()?),
         Usage {
             wall: f[1].parse()?,
             cpu: f[2].parse()?,
             max_rss: f[3].parse()?,
+            sys: f[4].parse()?,
         },
     ))
 }
