@@ -498,10 +498,13 @@ impl Build<'_> {
             } => {
                 self.broken(broke);
                 self.ahead_bytes -= len.min(fresh::MAX_HELD);
-                return self.receive(&name, stamp, len, &from).with_context(|| ctx(&name));
+                return self
+                    .receive(&name, stamp, len, &from)
+                    .with_context(|| ctx(&name));
             }
         };
-        let (method, mut src) = fresh::source(file, &name, len, self.level).with_context(|| ctx(&name))?;
+        let (method, mut src) =
+            fresh::source(file, &name, len, self.level).with_context(|| ctx(&name))?;
         self.zip
             .add_file(&name, stamp, method, &mut src, len)
             .with_context(|| ctx(&name))?;

@@ -544,7 +544,11 @@ fn varied_data(root: &Path) -> PathBuf {
     // Mostly text, with a stretch of noise inside: deflated, larger than what a worker holds
     // of an entry before the writer takes it.
     assert!(noise.len() as u64 > fresh::MAX_HELD);
-    put(&data, "files/mixed.txt", &[&text[..200_000], &noise, &text[..]].concat());
+    put(
+        &data,
+        "files/mixed.txt",
+        &[&text[..200_000], &noise, &text[..]].concat(),
+    );
     for i in 0..700 {
         let n = format!("c/{:02}/{i:04}.json", i % 7);
         put(
@@ -590,7 +594,11 @@ fn a_rezip_with_changes_and_damage_is_the_same_whatever_the_number_of_threads() 
     let base = tmp.path().join("base.zip");
     write_zip_threads(&data, &base, DEFAULT_LEVEL, 1, &cancel).unwrap();
     // Changed files (one with a new time only), a new one, and a damaged entry in the copy.
-    put(&data, "c/03/0003.json", b"{\"id\":3,\"message\":\"edited\"}");
+    put(
+        &data,
+        "c/03/0003.json",
+        b"{\"id\":3,\"message\":\"edited\"}",
+    );
     put(&data, "c/05/new.json", b"{\"id\":\"new\"}");
     File::options()
         .append(true)
