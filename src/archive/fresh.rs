@@ -109,13 +109,26 @@ fn compressible(sample: &[u8]) -> bool {
         .is_ok_and(|out| out.len() * 10 < sample.len() * 9)
 }
 
-/// A new entry for a worker: its file, and where its data goes.
-pub struct Job {
+/// A new entry for a worker.
+pub struct Task {
     pub name: String,
     pub file: LazyFile,
     pub len: u64,
+}
+
+/// Entries for a worker, compressed in their order, and where their data goes. Small files go
+/// in batches (a hand-over between threads per file would cost more than compressing it).
+pub struct Job {
+    pub tasks: Vec<Task>,
     pub to: SyncSender<io::Result<Piece>>,
 }
+
+/// A batch holds at most this many entries...
+pub const BATCH: usize = 32;
+/// ...and this many bytes of files.
+pub const BATCH_BYTES: u64 = 256 << 10;
+/// A file larger than this is a job of its own.
+pub const ALONE: u64 = PIECE as u64;
 
 /// A piece of an entry's data as it goes into the zip; the last one says what the data came to.
 pub struct Piece {
@@ -124,9 +137,9 @@ pub struct Piece {
     pub end: Option<Data>,
 }
 
-/// The channel a worker sends one entry's pieces on.
-pub fn channel() -> (SyncSender<io::Result<Piece>>, Receiver<io::Result<Piece>>) {
-    std::sync::mpsc::sync_channel(QUEUED)
+/// The channel a worker sends the pieces of a job of `entries` entries on.
+pub fn channel(entries: usize) -> (SyncSender<io::Result<Piece>>, Receiver<io::Result<Piece>>) {
+    std::sync::mpsc::sync_channel(QUEUED + entries)
 }
 
 /// A worker thread: compresses the entries of `jobs`, one at a time in the order they come,
@@ -142,10 +155,12 @@ pub fn work(jobs: &Mutex<Receiver<Job>>, level: u32) {
         let Ok(job) = job else {
             return;
         };
-        let to = job.to.clone();
-        if let Err(e) = compress(job, level, &mut deflater) {
-            // The writer may have gone (it stopped at an error of its own): nobody to tell.
-            let _ = to.send(Err(e));
+        for task in job.tasks {
+            if let Err(e) = compress(task, &job.to, level, &mut deflater) {
+                // The writer may have gone (it stopped at an error of its own): nobody to tell.
+                let _ = job.to.send(Err(e));
+                break;
+            }
         }
     }
 }
@@ -155,13 +170,13 @@ fn gone<T>(_: T) -> io::Error {
     io::Error::other("the zip writer stopped")
 }
 
-fn compress(job: Job, level: u32, deflater: &mut Deflater) -> io::Result<()> {
-    let Job {
-        name,
-        file,
-        len,
-        to,
-    } = job;
+fn compress(
+    task: Task,
+    to: &SyncSender<io::Result<Piece>>,
+    level: u32,
+    deflater: &mut Deflater,
+) -> io::Result<()> {
+    let Task { name, file, len } = task;
     let (method, mut src) = source(file, &name, len, level)?;
     let mut bytes = Vec::with_capacity(len.min(PIECE as u64) as usize);
     let data = deflater.compress(&name, method, &mut src, &mut |b| {

@@ -12,6 +12,7 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, BufWriter, Read};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::{mpsc, Mutex};
 
 use anyhow::{Context, Result};
@@ -219,6 +220,9 @@ pub fn write_zip_threads(
             jobs: (workers > 0).then_some(tx),
             ahead: VecDeque::new(),
             ahead_bytes: 0,
+            batch: Vec::new(),
+            batch_bytes: 0,
+            batch_to: None,
         };
         // On an error, `b` drops the job queue and the entries ahead: the workers stop.
         b.run().map(|()| (b.zip, b.walk, b.stats))
@@ -270,6 +274,23 @@ struct Build<'a> {
     ahead: VecDeque<Ahead>,
     /// The bytes of new entries in `ahead`, each counted up to [`fresh::MAX_HELD`].
     ahead_bytes: u64,
+    /// Small files planned but not yet handed to the workers, their bytes, and the channel
+    /// their data will come on.
+    batch: Vec<fresh::Task>,
+    batch_bytes: u64,
+    batch_to: Option<(mpsc::SyncSender<io::Result<fresh::Piece>>, Rc<Receiver>)>,
+}
+
+type Receiver = mpsc::Receiver<io::Result<fresh::Piece>>;
+
+/// Hands `tasks` to the workers, their data to come on `to`.
+fn send(
+    jobs: &mpsc::Sender<Job>,
+    tasks: Vec<fresh::Task>,
+    to: mpsc::SyncSender<io::Result<fresh::Piece>>,
+) -> Result<()> {
+    jobs.send(Job { tasks, to })
+        .map_err(|_| anyhow::anyhow!("the threads that compress the zip's entries stopped"))
 }
 
 /// An entry planned ahead of the writer.
@@ -300,7 +321,7 @@ enum Ahead {
         name: String,
         stamp: Stamp,
         len: u64,
-        from: mpsc::Receiver<io::Result<fresh::Piece>>,
+        from: Rc<mpsc::Receiver<io::Result<fresh::Piece>>>,
         broke: Option<String>,
     },
 }
@@ -313,20 +334,33 @@ impl Build<'_> {
         };
         let mut walked = false;
         loop {
-            while !walked
-                && (self.ahead.is_empty()
-                    || (self.ahead.len() < most && self.ahead_bytes < most_bytes))
-            {
-                match self.plan()? {
-                    Some(a) => self.ahead.push_back(a),
-                    None => walked = true,
+            // Planned in rounds, from half full: small files go to the workers in batches.
+            if !walked && self.ahead.len() <= most / 2 {
+                while !walked
+                    && (self.ahead.is_empty()
+                        || (self.ahead.len() < most && self.ahead_bytes < most_bytes))
+                {
+                    match self.plan()? {
+                        Some(a) => self.ahead.push_back(a),
+                        None => walked = true,
+                    }
                 }
+                self.flush()?;
             }
             let Some(a) = self.ahead.pop_front() else {
                 return Ok(());
             };
             self.write(a)?;
         }
+    }
+
+    /// Hands the batch of small files planned so far to the workers.
+    fn flush(&mut self) -> Result<()> {
+        if let (Some((to, _)), Some(jobs)) = (self.batch_to.take(), &self.jobs) {
+            self.batch_bytes = 0;
+            send(jobs, std::mem::take(&mut self.batch), to)?;
+        }
+        Ok(())
     }
 
     /// Plans the next entry of the walk: `None` at its end.
@@ -388,7 +422,7 @@ impl Build<'_> {
                     }
                 }
             }
-            let Some(jobs) = &self.jobs else {
+            let Some(jobs) = self.jobs.clone() else {
                 return Ok(Some(Ahead::Here {
                     name,
                     stamp,
@@ -397,16 +431,33 @@ impl Build<'_> {
                     broke,
                 }));
             };
-            let (to, from) = fresh::channel();
-            let job = Job {
+            let task = fresh::Task {
                 name: name.clone(),
                 file,
                 len,
-                to,
             };
-            if jobs.send(job).is_err() {
-                anyhow::bail!("the threads that compress the zip's entries stopped");
-            }
+            let from = if len > fresh::ALONE {
+                self.flush()?;
+                let (to, from) = fresh::channel(1);
+                send(&jobs, vec![task], to)?;
+                Rc::new(from)
+            } else {
+                let from = match &self.batch_to {
+                    Some((_, from)) => from.clone(),
+                    None => {
+                        let (to, from) = fresh::channel(fresh::BATCH);
+                        let from = Rc::new(from);
+                        self.batch_to = Some((to, from.clone()));
+                        from
+                    }
+                };
+                self.batch_bytes += len;
+                self.batch.push(task);
+                if self.batch.len() >= fresh::BATCH || self.batch_bytes >= fresh::BATCH_BYTES {
+                    self.flush()?;
+                }
+                from
+            };
             self.ahead_bytes += len.min(fresh::MAX_HELD);
             return Ok(Some(Ahead::Sent {
                 name,
