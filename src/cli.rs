@@ -196,6 +196,10 @@ pub struct ZipArgs {
     /// Deflate level of new entries: 1 fastest to 9 smallest, 0 stores everything.
     #[arg(long, value_name = "N", default_value_t = crate::archive::DEFAULT_LEVEL, value_parser = clap::value_parser!(u32).range(0..=9))]
     pub zip_level: u32,
+    /// Threads that compress new entries [default: one per core, at most 8]. The zip is the
+    /// same whatever the number; 1 compresses on the thread that writes the zip.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub threads: Option<u64>,
 }
 
 /// The formats of `matterbak export`: the options are the exporters' own.

@@ -8,32 +8,30 @@
 //! in the previous zip is not carried forward. Links inside the data dir are never followed:
 //! they are left out, with a warning.
 
-use std::fs::{File, Metadata};
-use std::io::{self, BufWriter, Read, Seek};
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{self, BufWriter, Read};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::{mpsc, Mutex};
 
 use anyhow::{Context, Result};
 
 mod check;
+mod fresh;
 mod previous;
 mod walk;
 mod writer;
 
 use check::EntryCheck;
 pub use check::{check_zip, ZipCheck};
+use fresh::{Job, LazyFile};
 use previous::{Entry, Previous};
 use walk::{open_regular, walk_order, Walk};
 use writer::{Stamp, ZipOut};
 
 use crate::cancel::Cancel;
 use crate::store::atomic::{self, AtomicFile, DirSync};
-
-/// Extensions of formats that are compressed already: stored, not deflated again.
-const STORED_EXT: &[&str] = &[
-    "jpg", "jpeg", "png", "gif", "webp", "avif", "heic", "mp4", "m4v", "mov", "mkv", "webm", "mp3",
-    "m4a", "ogg", "opus", "flac", "zip", "gz", "tgz", "bz2", "xz", "zst", "7z", "rar", "docx",
-    "xlsx", "pptx", "odt", "ods", "odp", "jar", "apk", "pdf",
-];
 
 /// After this many damaged entries the previous zip is not used any more.
 const MAX_DAMAGED: u64 = 3;
@@ -103,6 +101,29 @@ pub fn write_zip_level(
     level: u32,
     cancel: &Cancel,
 ) -> Result<ZipStats> {
+    write_zip_threads(data_dir, output, level, default_threads(), cancel)
+}
+
+/// The threads that compress new entries by default: one per core, up to [`MAX_THREADS`].
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS))
+}
+
+/// The most threads that compress new entries by default (each holds about a megabyte).
+pub const MAX_THREADS: usize = 8;
+
+/// [`write_zip_level`] with `threads` threads compressing new entries (1: the thread that
+/// writes the zip compresses them too). The zip is the same, byte for byte, whatever the number.
+///
+/// # Errors
+/// As [`write_zip`].
+pub fn write_zip_threads(
+    data_dir: &Path,
+    output: &Path,
+    level: u32,
+    threads: usize,
+    cancel: &Cancel,
+) -> Result<ZipStats> {
     if !data_dir.is_dir() {
         anyhow::bail!("{} is not a directory", data_dir.display());
     }
@@ -158,7 +179,7 @@ pub fn write_zip_level(
         .with_context(|| format!("creating the zip {}", output.display()))?;
     let spill = tempfile::tempfile_in(atomic::parent(output))
         .with_context(|| format!("creating a temp file beside {}", output.display()))?;
-    let mut previous = match Previous::open(output) {
+    let previous = match Previous::open(output) {
         Ok(p) => p,
         Err(e) => {
             tracing::warn!(
@@ -168,125 +189,44 @@ pub fn write_zip_level(
             None
         }
     };
-
-    let mut stats = ZipStats::default();
-    let mut check = EntryCheck::default();
-    let mut zip = ZipOut::new(
+    let level = level.min(9);
+    let zip = ZipOut::new(
         BufWriter::with_capacity(1 << 20, ZipSink(out)),
         spill,
-        level.min(9),
+        level,
     )?;
-    let mut walk = Walk::new(data_dir)?;
-    while let Some((name, is_dir)) = walk
-        .next()
-        .with_context(|| format!("reading {}", data_dir.display()))?
-    {
-        cancel.check()?;
-        let path = data_dir.join(&name);
-        if std::path::absolute(&path).is_ok_and(|p| p == out_abs) {
-            continue;
+    let walk = Walk::new(data_dir)?;
+    // One thread compresses on its own; more get workers, and the writer plans ahead for them.
+    let workers = if threads > 1 { threads } else { 0 };
+    let (tx, rx) = mpsc::channel::<Job>();
+    let jobs = Mutex::new(rx);
+    let (zip, walk, mut stats) = std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| fresh::work(&jobs, level));
         }
-        let ctx = || format!("adding {} to the zip", path.display());
-        let meta = std::fs::symlink_metadata(&path).with_context(ctx)?;
-        if meta.is_dir() != is_dir || !(is_dir || meta.is_file()) {
-            tracing::warn!(
-                "{}: not zipped: it became a link or another kind of file while being zipped",
-                path.display()
-            );
-            continue;
-        }
-        let stamp = stamp(&meta, is_dir, started);
-        if is_dir {
-            zip.add_dir(&format!("{name}/"), stamp).with_context(ctx)?;
-            continue;
-        }
-        let mut f = LazyFile::new(&path, &meta);
-        let len = meta.len();
-        stats.files += 1;
-        stats.bytes_in += len;
-        if let Some(prev) = previous.as_mut() {
-            match prev.find(&name, walk_order) {
-                Ok(Some(e))
-                    if reusable(&e, len)
-                        && ((e.mtime.is_some() && e.mtime == stamp.mtime)
-                            || crc_of(f.get().with_context(ctx)?).with_context(ctx)? == e.crc) =>
-                {
-                    let copied = match prev.raw(&e) {
-                        Ok(mut raw) => {
-                            let what = (e.method, e.crc, e.comp, e.size, e.sum);
-                            Some(
-                                zip.add_checked(&name, stamp, what, &mut raw, &mut check)
-                                    .with_context(ctx)?,
-                            )
-                        }
-                        Err(err) => {
-                            tracing::warn!(
-                                "the previous zip {} is broken at {name} ({err}); compressing the rest afresh",
-                                output.display()
-                            );
-                            None
-                        }
-                    };
-                    match copied {
-                        Some(Ok(())) => {
-                            stats.reused += 1;
-                            continue;
-                        }
-                        None => previous = None,
-                        Some(Err(why)) => {
-                            stats.damaged += 1;
-                            tracing::warn!(
-                                "{name} in the previous zip {} is damaged ({why}); compressing it afresh from the data dir",
-                                output.display()
-                            );
-                            if stats.damaged >= MAX_DAMAGED {
-                                tracing::warn!(
-                                    "the previous zip {} has {} damaged entries; compressing the rest afresh",
-                                    output.display(),
-                                    stats.damaged
-                                );
-                                previous = None;
-                            }
-                        }
-                    }
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::warn!("the previous zip is broken ({e}); compressing the rest afresh");
-                    previous = None;
-                }
-            }
-            f.rewind().with_context(ctx)?;
-        }
-        let mut f = f.into_file().with_context(ctx)?;
-        let ext = Path::new(&name)
-            .extension()
-            .map(|e| e.to_string_lossy().to_ascii_lowercase())
-            .unwrap_or_default();
-        let mut method = if level == 0 || STORED_EXT.contains(&ext.as_str()) || len < 64 {
-            writer::STORED
-        } else {
-            writer::DEFLATED
+        let mut b = Build {
+            data_dir,
+            output,
+            out_abs: &out_abs,
+            started,
+            level,
+            cancel,
+            walk,
+            previous,
+            find: true,
+            stats: ZipStats::default(),
+            zip,
+            check: EntryCheck::default(),
+            jobs: (workers > 0).then_some(tx),
+            ahead: VecDeque::new(),
+            ahead_bytes: 0,
+            batch: Vec::new(),
+            batch_bytes: 0,
+            batch_to: None,
         };
-        let mut head = Vec::new();
-        if method == writer::DEFLATED && len >= 4 * SAMPLE as u64 {
-            (&mut f)
-                .take(SAMPLE as u64)
-                .read_to_end(&mut head)
-                .with_context(ctx)?;
-            if !compressible(&head) {
-                method = writer::STORED;
-            }
-        }
-        zip.add_file(
-            &name,
-            stamp,
-            method,
-            &mut io::Cursor::new(head).chain(f),
-            len,
-        )
-        .with_context(ctx)?;
-    }
+        // On an error, `b` drops the job queue and the entries ahead: the workers stop.
+        b.run().map(|()| (b.zip, b.walk, b.stats))
+    })?;
     warn_skipped(data_dir, &walk);
     let entries = zip.entries();
     let (sink, end) = zip
@@ -305,6 +245,356 @@ pub fn write_zip_level(
         stats.reused
     );
     Ok(stats)
+}
+
+/// How many entries the writer plans ahead of the one it writes, when workers compress.
+const AHEAD: usize = 256;
+/// And how many bytes of new entries (each counted up to [`fresh::MAX_HELD`]): what the
+/// compressed data waiting for the writer can take at most.
+const AHEAD_BYTES: u64 = 8 << 20;
+
+/// The zip being written: the walk of the data dir, what is planned ahead, the writer.
+struct Build<'a> {
+    data_dir: &'a Path,
+    output: &'a Path,
+    out_abs: &'a Path,
+    started: u64,
+    level: u32,
+    cancel: &'a Cancel,
+    walk: Walk,
+    previous: Option<Previous>,
+    /// Entries are still looked up in the previous zip (false once its directory broke).
+    find: bool,
+    stats: ZipStats,
+    zip: ZipOut<BufWriter<ZipSink>>,
+    check: EntryCheck,
+    /// Where new entries go to be compressed, when workers do it.
+    jobs: Option<mpsc::Sender<Job>>,
+    /// Entries planned, in the order they are written.
+    ahead: VecDeque<Ahead>,
+    /// The bytes of new entries in `ahead`, each counted up to [`fresh::MAX_HELD`].
+    ahead_bytes: u64,
+    /// Small files planned but not yet handed to the workers, their bytes, and the channel
+    /// their data will come on.
+    batch: Vec<fresh::Task>,
+    batch_bytes: u64,
+    batch_to: Option<(mpsc::SyncSender<io::Result<fresh::Piece>>, Rc<Receiver>)>,
+}
+
+type Receiver = mpsc::Receiver<io::Result<fresh::Piece>>;
+
+/// Hands `tasks` to the workers, their data to come on `to`.
+fn send(
+    jobs: &mpsc::Sender<Job>,
+    tasks: Vec<fresh::Task>,
+    to: mpsc::SyncSender<io::Result<fresh::Piece>>,
+) -> Result<()> {
+    jobs.send(Job { tasks, to })
+        .map_err(|_| anyhow::anyhow!("the threads that compress the zip's entries stopped"))
+}
+
+/// An entry planned ahead of the writer.
+enum Ahead {
+    Dir {
+        name: String,
+        stamp: Stamp,
+    },
+    /// Copied from the previous zip if it is still in use when the writer comes to it and the
+    /// copy checks out; else compressed from `file`.
+    Copy {
+        name: String,
+        stamp: Stamp,
+        entry: Entry,
+        file: LazyFile,
+    },
+    /// Compressed by the writer.
+    Here {
+        name: String,
+        stamp: Stamp,
+        file: LazyFile,
+        len: u64,
+        /// The previous zip's directory broke where this entry was looked up: why.
+        broke: Option<String>,
+    },
+    /// Compressed by a worker, which sends the data on `from`.
+    Sent {
+        name: String,
+        stamp: Stamp,
+        len: u64,
+        from: Rc<mpsc::Receiver<io::Result<fresh::Piece>>>,
+        broke: Option<String>,
+    },
+}
+
+impl Build<'_> {
+    fn run(&mut self) -> Result<()> {
+        let (most, most_bytes) = match self.jobs {
+            Some(_) => (AHEAD, AHEAD_BYTES),
+            None => (1, 0),
+        };
+        let mut walked = false;
+        loop {
+            // Planned in rounds, from half full: small files go to the workers in batches.
+            if !walked && self.ahead.len() <= most / 2 {
+                while !walked
+                    && (self.ahead.is_empty()
+                        || (self.ahead.len() < most && self.ahead_bytes < most_bytes))
+                {
+                    match self.plan()? {
+                        Some(a) => self.ahead.push_back(a),
+                        None => walked = true,
+                    }
+                }
+                self.flush()?;
+            }
+            let Some(a) = self.ahead.pop_front() else {
+                return Ok(());
+            };
+            self.write(a)?;
+        }
+    }
+
+    /// Hands the batch of small files planned so far to the workers.
+    fn flush(&mut self) -> Result<()> {
+        if let (Some((to, _)), Some(jobs)) = (self.batch_to.take(), &self.jobs) {
+            self.batch_bytes = 0;
+            send(jobs, std::mem::take(&mut self.batch), to)?;
+        }
+        Ok(())
+    }
+
+    /// Plans the next entry of the walk: `None` at its end.
+    fn plan(&mut self) -> Result<Option<Ahead>> {
+        let data_dir = self.data_dir;
+        loop {
+            let Some((name, is_dir)) = self
+                .walk
+                .next()
+                .with_context(|| format!("reading {}", data_dir.display()))?
+            else {
+                return Ok(None);
+            };
+            self.cancel.check()?;
+            let path = data_dir.join(&name);
+            if std::path::absolute(&path).is_ok_and(|p| p == self.out_abs) {
+                continue;
+            }
+            let ctx = || format!("adding {} to the zip", path.display());
+            let meta = std::fs::symlink_metadata(&path).with_context(ctx)?;
+            if meta.is_dir() != is_dir || !(is_dir || meta.is_file()) {
+                tracing::warn!(
+                    "{}: not zipped: it became a link or another kind of file while being zipped",
+                    path.display()
+                );
+                continue;
+            }
+            let stamp = stamp(&meta, is_dir, self.started);
+            if is_dir {
+                return Ok(Some(Ahead::Dir {
+                    name: format!("{name}/"),
+                    stamp,
+                }));
+            }
+            let len = meta.len();
+            let mut file = LazyFile::new(path.clone(), meta);
+            self.stats.files += 1;
+            self.stats.bytes_in += len;
+            let mut broke = None;
+            if let Some(prev) = self.previous.as_mut().filter(|_| self.find) {
+                match prev.find(&name, walk_order) {
+                    Ok(Some(e))
+                        if reusable(&e, len)
+                            && ((e.mtime.is_some() && e.mtime == stamp.mtime)
+                                || crc_of(file.get().with_context(ctx)?).with_context(ctx)?
+                                    == e.crc) =>
+                    {
+                        return Ok(Some(Ahead::Copy {
+                            name,
+                            stamp,
+                            entry: e,
+                            file,
+                        }));
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        self.find = false;
+                        broke = Some(e.to_string());
+                    }
+                }
+            }
+            let Some(jobs) = self.jobs.clone() else {
+                return Ok(Some(Ahead::Here {
+                    name,
+                    stamp,
+                    file,
+                    len,
+                    broke,
+                }));
+            };
+            let task = fresh::Task {
+                name: name.clone(),
+                file,
+                len,
+            };
+            let from = if len > fresh::ALONE {
+                self.flush()?;
+                let (to, from) = fresh::channel(1);
+                send(&jobs, vec![task], to)?;
+                Rc::new(from)
+            } else {
+                let from = match &self.batch_to {
+                    Some((_, from)) => from.clone(),
+                    None => {
+                        let (to, from) = fresh::channel(fresh::BATCH);
+                        let from = Rc::new(from);
+                        self.batch_to = Some((to, from.clone()));
+                        from
+                    }
+                };
+                self.batch_bytes += len;
+                self.batch.push(task);
+                if self.batch.len() >= fresh::BATCH || self.batch_bytes >= fresh::BATCH_BYTES {
+                    self.flush()?;
+                }
+                from
+            };
+            self.ahead_bytes += len.min(fresh::MAX_HELD);
+            return Ok(Some(Ahead::Sent {
+                name,
+                stamp,
+                len,
+                from,
+                broke,
+            }));
+        }
+    }
+
+    /// Writes the next entry.
+    fn write(&mut self, a: Ahead) -> Result<()> {
+        let output = self.output;
+        let data_dir = self.data_dir;
+        let ctx = |name: &str| format!("adding {} to the zip", data_dir.join(name).display());
+        let (name, stamp, file, len) = match a {
+            Ahead::Dir { name, stamp } => {
+                return self
+                    .zip
+                    .add_dir(&name, stamp)
+                    .with_context(|| ctx(name.trim_end_matches('/')));
+            }
+            Ahead::Copy {
+                name,
+                stamp,
+                entry: e,
+                file,
+            } => {
+                if let Some(prev) = self.previous.as_mut() {
+                    let copied = match prev.raw(&e) {
+                        Ok(mut raw) => {
+                            let what = (e.method, e.crc, e.comp, e.size, e.sum);
+                            Some(
+                                self.zip
+                                    .add_checked(&name, stamp, what, &mut raw, &mut self.check)
+                                    .with_context(|| ctx(&name))?,
+                            )
+                        }
+                        Err(err) => {
+                            tracing::warn!(
+                                "the previous zip {} is broken at {name} ({err}); compressing the rest afresh",
+                                output.display()
+                            );
+                            None
+                        }
+                    };
+                    match copied {
+                        Some(Ok(())) => {
+                            self.stats.reused += 1;
+                            return Ok(());
+                        }
+                        None => self.previous = None,
+                        Some(Err(why)) => {
+                            self.stats.damaged += 1;
+                            tracing::warn!(
+                                "{name} in the previous zip {} is damaged ({why}); compressing it afresh from the data dir",
+                                output.display()
+                            );
+                            if self.stats.damaged >= MAX_DAMAGED {
+                                tracing::warn!(
+                                    "the previous zip {} has {} damaged entries; compressing the rest afresh",
+                                    output.display(),
+                                    self.stats.damaged
+                                );
+                                self.previous = None;
+                            }
+                        }
+                    }
+                }
+                (name, stamp, file, e.size)
+            }
+            Ahead::Here {
+                name,
+                stamp,
+                file,
+                len,
+                broke,
+            } => {
+                self.broken(broke);
+                (name, stamp, file, len)
+            }
+            Ahead::Sent {
+                name,
+                stamp,
+                len,
+                from,
+                broke,
+            } => {
+                self.broken(broke);
+                self.ahead_bytes -= len.min(fresh::MAX_HELD);
+                return self
+                    .receive(&name, stamp, len, &from)
+                    .with_context(|| ctx(&name));
+            }
+        };
+        let (method, mut src) =
+            fresh::source(file, &name, len, self.level).with_context(|| ctx(&name))?;
+        self.zip
+            .add_file(&name, stamp, method, &mut src, len)
+            .with_context(|| ctx(&name))?;
+        Ok(())
+    }
+
+    /// The previous zip's directory broke where an entry was looked up (`Some`): the writer has
+    /// come to that entry, and stops using the previous zip.
+    fn broken(&mut self, broke: Option<String>) {
+        if let Some(why) = broke {
+            tracing::warn!("the previous zip is broken ({why}); compressing the rest afresh");
+            self.previous = None;
+        }
+    }
+
+    /// Writes the entry `name` as a worker compressed it.
+    fn receive(
+        &mut self,
+        name: &str,
+        stamp: Stamp,
+        len: u64,
+        from: &mpsc::Receiver<io::Result<fresh::Piece>>,
+    ) -> io::Result<()> {
+        let stopped = || io::Error::other("the thread compressing it stopped");
+        let mut begun = None;
+        loop {
+            let piece = from.recv().map_err(|_| stopped())??;
+            let b = match &mut begun {
+                Some(b) => b,
+                None => begun.insert(self.zip.begin_file(name, stamp, piece.method, len)?),
+            };
+            self.zip.write_data(b, &piece.bytes)?;
+            if let Some(data) = piece.end {
+                let b = begun.take().ok_or_else(stopped)?;
+                self.zip.end_file(name, stamp, b, data)?;
+                return Ok(());
+            }
+        }
+    }
 }
 
 /// Says which links (and other entries that are neither file nor folder) were left out.
@@ -434,57 +724,6 @@ fn unchanged(
     }
     stats.bytes_out = prev.len;
     Ok(Some((stats, walk)))
-}
-
-/// A file opened only when its content is needed (most unchanged files never are).
-struct LazyFile<'p> {
-    path: &'p Path,
-    meta: &'p Metadata,
-    file: Option<File>,
-}
-
-impl<'p> LazyFile<'p> {
-    fn new(path: &'p Path, meta: &'p Metadata) -> Self {
-        LazyFile {
-            path,
-            meta,
-            file: None,
-        }
-    }
-    fn get(&mut self) -> io::Result<&mut File> {
-        if self.file.is_none() {
-            self.file = Some(open_regular(self.path, self.meta)?);
-        }
-        Ok(self.file.as_mut().expect("just opened"))
-    }
-    fn rewind(&mut self) -> io::Result<()> {
-        match &mut self.file {
-            Some(f) => f.seek(io::SeekFrom::Start(0)).map(|_| ()),
-            None => Ok(()),
-        }
-    }
-    fn into_file(self) -> io::Result<File> {
-        match self.file {
-            Some(f) => Ok(f),
-            None => open_regular(self.path, self.meta),
-        }
-    }
-}
-
-/// How much of a large file is tried before deflating it.
-const SAMPLE: usize = 64 * 1024;
-
-/// Does deflate save at least a tenth of `sample`? (Media and archives under other extensions,
-/// random data: stored, instead of spending CPU for nothing.)
-fn compressible(sample: &[u8]) -> bool {
-    use std::io::Write;
-    let mut enc = flate2::write::DeflateEncoder::new(
-        Vec::with_capacity(sample.len()),
-        flate2::Compression::fast(),
-    );
-    enc.write_all(sample)
-        .and_then(|()| enc.finish())
-        .is_ok_and(|out| out.len() * 10 < sample.len() * 9)
 }
 
 /// An entry of the previous zip that can stand for a file of `len` bytes if its time or CRC

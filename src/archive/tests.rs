@@ -516,3 +516,110 @@ fn an_output_link_to_a_zip_not_written_yet_is_followed() {
         .is_symlink());
     assert_eq!(read_all(&tmp.path().join("big/real.zip")).len(), 4);
 }
+
+/// A data dir of entries of every kind the writer treats apart: empty, tiny (stored), small
+/// JSON, incompressible data (stored after its sample), media (stored by name), text larger
+/// than a worker's piece, and more small files than the writer plans ahead; written an hour ago.
+fn varied_data(root: &Path) -> PathBuf {
+    let data = root.join("data");
+    put(&data, "empty.json", b"");
+    put(&data, "tiny.json", b"{}");
+    put(&data, "exactly64.json", &[b'a'; 64]);
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let noise: Vec<u8> = (0..1_000_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    put(&data, "files/noise.bin", &noise);
+    put(&data, "files/photo.jpg", &noise[..300_000]);
+    put(&data, "files/small-noise.txt", &noise[..1000]);
+    let text: Vec<u8> = (0..60_000u32)
+        .flat_map(|i| format!("line {i} of the text, {}\n", i % 97).into_bytes())
+        .collect();
+    put(&data, "files/big.txt", &text);
+    // Mostly text, with a stretch of noise inside: deflated, larger than what a worker holds
+    // of an entry before the writer takes it.
+    assert!(noise.len() as u64 > fresh::MAX_HELD);
+    put(
+        &data,
+        "files/mixed.txt",
+        &[&text[..200_000], &noise, &text[..]].concat(),
+    );
+    for i in 0..700 {
+        let n = format!("c/{:02}/{i:04}.json", i % 7);
+        put(
+            &data,
+            &n,
+            format!("{{\"id\":{i},\"message\":\"{}\"}}", "post ".repeat(i % 50)).as_bytes(),
+        );
+    }
+    age(
+        &data,
+        std::time::SystemTime::now() - std::time::Duration::from_secs(3600),
+    );
+    data
+}
+
+#[test]
+fn the_zip_is_the_same_byte_for_byte_whatever_the_number_of_threads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = varied_data(tmp.path());
+    let cancel = Cancel::new();
+    for level in [0, DEFAULT_LEVEL, 9] {
+        let one = tmp.path().join(format!("one-{level}.zip"));
+        write_zip_threads(&data, &one, level, 1, &cancel).unwrap();
+        let want = std::fs::read(&one).unwrap();
+        assert_eq!(read_all(&one).len(), 708 + 9);
+        for threads in [2, 8] {
+            let z = tmp.path().join(format!("{threads}-{level}.zip"));
+            let s = write_zip_threads(&data, &z, level, threads, &cancel).unwrap();
+            assert_eq!((s.files, s.reused), (708, 0));
+            assert!(
+                std::fs::read(&z).unwrap() == want,
+                "level {level}, {threads} threads: not the zip of one thread"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_rezip_with_changes_and_damage_is_the_same_whatever_the_number_of_threads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = varied_data(tmp.path());
+    let cancel = Cancel::new();
+    let base = tmp.path().join("base.zip");
+    write_zip_threads(&data, &base, DEFAULT_LEVEL, 1, &cancel).unwrap();
+    // Changed files (one with a new time only), a new one, and a damaged entry in the copy.
+    put(
+        &data,
+        "c/03/0003.json",
+        b"{\"id\":3,\"message\":\"edited\"}",
+    );
+    put(&data, "c/05/new.json", b"{\"id\":\"new\"}");
+    File::options()
+        .append(true)
+        .open(data.join("files/big.txt"))
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(60))
+        .unwrap();
+    let (start, comp) = data_of(&base, "c/06/0006.json");
+    flip(&base, start + comp / 2);
+    let mut zips = Vec::new();
+    for threads in [1, 2, 4] {
+        let z = tmp.path().join(format!("{threads}.zip"));
+        std::fs::copy(&base, &z).unwrap();
+        let s = write_zip_threads(&data, &z, DEFAULT_LEVEL, threads, &cancel).unwrap();
+        assert_eq!((s.files, s.damaged), (709, 1), "{threads} threads");
+        // Every file but the edited, the new and the damaged one is copied (the one with a new
+        // time, by its CRC-32).
+        assert_eq!(s.reused, 706, "{threads} threads");
+        zips.push(std::fs::read(&z).unwrap());
+    }
+    assert!(zips.iter().all(|z| *z == zips[0]));
+    let c = check_zip(&tmp.path().join("4.zip"), &data);
+    assert!(c.problems.is_empty(), "{:?}", c.problems);
+}

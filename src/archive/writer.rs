@@ -44,11 +44,126 @@ pub struct ZipOut<W: Write + Seek> {
     cd: BufWriter<File>,
     cd_len: u64,
     entries: u64,
+    /// For entries compressed on the writing thread.
+    deflater: Deflater,
+    /// For entries copied from the previous zip.
+    buf: Vec<u8>,
+}
+
+/// What an entry's data came to: CRC-32 and size of the file, length and [`Sum`] of its bytes
+/// in the zip.
+#[derive(Debug, Clone, Copy)]
+pub struct Data {
+    pub crc: u32,
+    pub size: u64,
+    pub comp: u64,
+    pub sum: u32,
+}
+
+/// Compresses the data of one entry at a time, on whichever thread owns it. The bytes it gives
+/// depend only on the data, the method and the level: the same whether the writer compresses
+/// an entry itself or a worker thread does it ahead of the writer.
+pub struct Deflater {
     /// One compressor for every entry, reset in between (a new one per entry would allocate
     /// and clear its tables each time: most entries are small JSON files).
     deflate: Compress,
     inbuf: Vec<u8>,
     outbuf: Vec<u8>,
+}
+
+impl Deflater {
+    pub fn new(level: u32) -> Self {
+        Deflater {
+            deflate: Compress::new(Compression::new(level), false),
+            inbuf: vec![0u8; 1 << 16],
+            outbuf: vec![0u8; 1 << 16],
+        }
+    }
+
+    /// Reads `src` to its end and gives its bytes as they go into the zip (`method`: stored or
+    /// deflated) to `out`, in pieces of at most 64 KiB. `name` is for errors.
+    pub fn compress(
+        &mut self,
+        name: &str,
+        method: u16,
+        src: &mut dyn Read,
+        out: &mut dyn FnMut(&[u8]) -> io::Result<()>,
+    ) -> io::Result<Data> {
+        let mut crc = crc32fast::Hasher::new();
+        let mut sum = Sum::default();
+        let mut size = 0u64;
+        let mut comp = 0u64;
+        if method == DEFLATED {
+            self.deflate.reset();
+        }
+        loop {
+            let n = match src.read(&mut self.inbuf) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            crc.update(&self.inbuf[..n]);
+            size += n as u64;
+            if method != DEFLATED {
+                if n == 0 {
+                    break;
+                }
+                out(&self.inbuf[..n])?;
+                sum.update(&self.inbuf[..n]);
+                comp += n as u64;
+                continue;
+            }
+            let flush = if n == 0 {
+                FlushCompress::Finish
+            } else {
+                FlushCompress::None
+            };
+            let mut input = &self.inbuf[..n];
+            loop {
+                let (in0, out0) = (self.deflate.total_in(), self.deflate.total_out());
+                let status = self
+                    .deflate
+                    .compress(input, &mut self.outbuf, flush)
+                    .map_err(io::Error::other)?;
+                let produced = (self.deflate.total_out() - out0) as usize;
+                let consumed = (self.deflate.total_in() - in0) as usize;
+                if status == Status::BufError && produced == 0 && consumed == 0 {
+                    return Err(io::Error::other(format!("{name}: the compressor is stuck")));
+                }
+                input = &input[consumed..];
+                out(&self.outbuf[..produced])?;
+                sum.update(&self.outbuf[..produced]);
+                comp += produced as u64;
+                let done = match flush {
+                    FlushCompress::Finish => status == Status::StreamEnd,
+                    _ => input.is_empty() && produced < self.outbuf.len(),
+                };
+                if done {
+                    break;
+                }
+            }
+            if n == 0 {
+                break;
+            }
+        }
+        let crc = crc.finalize();
+        Ok(Data {
+            crc,
+            size,
+            comp,
+            sum: sum.finish(crc, size, comp),
+        })
+    }
+}
+
+/// A file entry whose local header is written and whose data is being written: see
+/// [`ZipOut::begin_file`].
+pub struct Begun {
+    offset: u64,
+    header_len: u64,
+    zip64: bool,
+    method: u16,
+    written: u64,
 }
 
 /// What the central directory needs of an entry.
@@ -123,9 +238,8 @@ impl<W: Write + Seek> ZipOut<W> {
             cd: BufWriter::with_capacity(1 << 16, spill),
             cd_len: 0,
             entries: 0,
-            deflate: Compress::new(Compression::new(level), false),
-            inbuf: vec![0u8; 1 << 16],
-            outbuf: vec![0u8; 1 << 16],
+            deflater: Deflater::new(level),
+            buf: vec![0u8; 1 << 16],
         })
     }
 
@@ -137,7 +251,7 @@ impl<W: Write + Seek> ZipOut<W> {
     }
 
     /// A file entry from `src`, which holds `len` bytes (its size on disk), compressed with
-    /// `method`. Returns the number of bytes the entry's data took in the zip.
+    /// `method` on this thread. Returns the number of bytes the entry's data took in the zip.
     pub fn add_file(
         &mut self,
         name: &str,
@@ -146,65 +260,68 @@ impl<W: Write + Seek> ZipOut<W> {
         src: &mut dyn Read,
         len: u64,
     ) -> io::Result<u64> {
+        let mut begun = self.begin_file(name, stamp, method, len)?;
+        let out = &mut self.out;
+        let data = self.deflater.compress(name, method, src, &mut |b| {
+            begun.written += b.len() as u64;
+            out.write_all(b)
+        })?;
+        self.end_file(name, stamp, begun, data)
+    }
+
+    /// Starts a file entry of a file of `len` bytes (its size on disk) whose data, compressed
+    /// with `method`, follows in pieces ([`ZipOut::write_data`]); [`ZipOut::end_file`] ends it.
+    pub fn begin_file(
+        &mut self,
+        name: &str,
+        stamp: Stamp,
+        method: u16,
+        len: u64,
+    ) -> io::Result<Begun> {
         let offset = self.pos;
         let zip64 = len >= ZIP64_FROM;
         let header_len = self.local_header(name, method, 0, 0, 0, zip64, stamp)?;
-        let mut crc = crc32fast::Hasher::new();
-        let mut sum = Sum::default();
-        let mut size = 0u64;
-        let mut comp = 0u64;
-        if method == DEFLATED {
-            self.deflate.reset();
-        }
-        loop {
-            let n = match src.read(&mut self.inbuf) {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            crc.update(&self.inbuf[..n]);
-            size += n as u64;
-            if method != DEFLATED {
-                if n == 0 {
-                    break;
-                }
-                self.out.write_all(&self.inbuf[..n])?;
-                sum.update(&self.inbuf[..n]);
-                comp += n as u64;
-                continue;
-            }
-            let flush = if n == 0 {
-                FlushCompress::Finish
-            } else {
-                FlushCompress::None
-            };
-            let mut input = &self.inbuf[..n];
-            loop {
-                let (in0, out0) = (self.deflate.total_in(), self.deflate.total_out());
-                let status = self
-                    .deflate
-                    .compress(input, &mut self.outbuf, flush)
-                    .map_err(io::Error::other)?;
-                let produced = (self.deflate.total_out() - out0) as usize;
-                let consumed = (self.deflate.total_in() - in0) as usize;
-                if status == Status::BufError && produced == 0 && consumed == 0 {
-                    return Err(io::Error::other(format!("{name}: the compressor is stuck")));
-                }
-                input = &input[consumed..];
-                self.out.write_all(&self.outbuf[..produced])?;
-                sum.update(&self.outbuf[..produced]);
-                comp += produced as u64;
-                let done = match flush {
-                    FlushCompress::Finish => status == Status::StreamEnd,
-                    _ => input.is_empty() && produced < self.outbuf.len(),
-                };
-                if done {
-                    break;
-                }
-            }
-            if n == 0 {
-                break;
-            }
+        Ok(Begun {
+            offset,
+            header_len,
+            zip64,
+            method,
+            written: 0,
+        })
+    }
+
+    /// The next piece of the data of the entry `begun`.
+    pub fn write_data(&mut self, begun: &mut Begun, bytes: &[u8]) -> io::Result<()> {
+        begun.written += bytes.len() as u64;
+        self.out.write_all(bytes)
+    }
+
+    /// Ends the entry `begun`, whose data came to `data`: patches its CRC and sizes into the
+    /// local header and records it. Returns the number of bytes its data took in the zip.
+    pub fn end_file(
+        &mut self,
+        name: &str,
+        stamp: Stamp,
+        begun: Begun,
+        data: Data,
+    ) -> io::Result<u64> {
+        let Begun {
+            offset,
+            header_len,
+            zip64,
+            method,
+            written,
+        } = begun;
+        let Data {
+            crc,
+            size,
+            comp,
+            sum,
+        } = data;
+        if written != comp {
+            return Err(io::Error::other(format!(
+                "{name}: {written} bytes written of {comp} compressed"
+            )));
         }
         let end = offset + header_len + comp;
         if !zip64 && (size > U32_MAX || comp > U32_MAX) {
@@ -212,7 +329,6 @@ impl<W: Write + Seek> ZipOut<W> {
                 "{name}: grew past 4 GiB while being zipped"
             )));
         }
-        let crc = crc.finalize();
         // Patch CRC and sizes into the local header.
         self.out.seek(SeekFrom::Start(offset + 14))?;
         self.out.write_all(&crc.to_le_bytes())?;
@@ -236,7 +352,7 @@ impl<W: Write + Seek> ZipOut<W> {
             offset,
             zip64,
             dir: false,
-            sum: Some(sum.finish(crc, size, comp)),
+            sum: Some(sum),
         })?;
         Ok(comp)
     }
@@ -268,8 +384,8 @@ impl<W: Write + Seek> ZipOut<W> {
         let mut left = comp;
         let mut verdict = Ok(());
         while left > 0 {
-            let want = left.min(self.inbuf.len() as u64) as usize;
-            let n = match raw.read(&mut self.inbuf[..want]) {
+            let want = left.min(self.buf.len() as u64) as usize;
+            let n = match raw.read(&mut self.buf[..want]) {
                 Ok(0) => {
                     verdict = Err("the previous zip ends inside it".to_string());
                     break;
@@ -282,13 +398,13 @@ impl<W: Write + Seek> ZipOut<W> {
                 }
             };
             if sum.is_none() {
-                check.feed(&self.inbuf[..n]);
+                check.feed(&self.buf[..n]);
                 if check.failed() {
                     break;
                 }
             }
-            new_sum.update(&self.inbuf[..n]);
-            self.out.write_all(&self.inbuf[..n])?;
+            new_sum.update(&self.buf[..n]);
+            self.out.write_all(&self.buf[..n])?;
             left -= n as u64;
         }
         let new_sum = new_sum.finish(crc, size, comp);

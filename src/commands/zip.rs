@@ -15,7 +15,16 @@ use crate::units::human_bytes;
 pub fn run(args: ZipArgs, quiet: bool, cancel: &Cancel) -> Result<Code> {
     let started = Instant::now();
     let _lock = DirLock::acquire(&args.data_dir)?;
-    let zs = archive::write_zip_level(&args.data_dir, &args.output_zip, args.zip_level, cancel)?;
+    let threads = args
+        .threads
+        .map_or_else(archive::default_threads, |n| n as usize);
+    let zs = archive::write_zip_threads(
+        &args.data_dir,
+        &args.output_zip,
+        args.zip_level,
+        threads,
+        cancel,
+    )?;
     if quiet {
         return Ok(Code::Ok);
     }

@@ -114,3 +114,50 @@ fn a_run_that_finds_nothing_new_changes_nothing_on_disk() {
     assert!(changed.is_empty(), "changed: {changed:?}");
     assert!(line.contains(" unchanged ("), "the zip is kept: {line}");
 }
+
+/// Sets the modification time of every file and folder below `root` to an hour ago: every zip
+/// written after trusts the same times, whatever second it starts in.
+fn age(root: &std::path::Path) {
+    let t = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    for e in std::fs::read_dir(root).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            age(&p);
+        }
+        std::fs::File::open(&p).unwrap().set_modified(t).unwrap();
+    }
+}
+
+/// Issue 15: new entries are compressed on worker threads, and the zip is still the one a single
+/// thread writes, byte for byte.
+#[test]
+fn the_zip_of_the_demo_data_set_is_the_same_whatever_the_number_of_threads() {
+    let env = Env::new(Scale::Demo);
+    env.run_ok(&["--no-zip"]);
+    age(&env.data());
+    let zip = |name: &str, extra: &[&str]| {
+        let mut args = vec!["zip", "-d", "data", "-o", name];
+        args.extend(extra);
+        let out = env.exec(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        std::fs::read(env.path(name)).unwrap()
+    };
+    let one = zip("one.zip", &["--threads", "1"]);
+    let files = zipped_files(&env);
+    let mut z = zip::ZipArchive::new(std::io::Cursor::new(&one)).unwrap();
+    assert_eq!(
+        (0..z.len())
+            .filter(|&i| !z.by_index(i).unwrap().is_dir())
+            .count(),
+        files
+    );
+    for threads in ["2", "5"] {
+        let many = zip(&format!("{threads}.zip"), &["--threads", threads]);
+        assert!(
+            many == one,
+            "--threads {threads}: not the zip of one thread"
+        );
+    }
+    // The default: one thread per core (a backup's zip step has the same).
+    assert!(zip("default.zip", &[]) == one);
+}

@@ -2,8 +2,9 @@
 //!
 //! Serves a generated data set in process and runs, one after the other and each measured with
 //! `wait4`: matterbak's full backup and its no-change rerun at `--rate-limit 0`, its zip step
-//! alone (fresh, then with the previous zip present), every export from the data dir and from
-//! the zip (issue 15), optionally a full backup at
+//! alone (fresh on one thread and on every core, then with the previous zip present, and with
+//! one new file), every export from the data dir and from the zip (issue 15), optionally a full
+//! backup at
 //! `--rate-limit 10`, and the original Python matterbak 0.5.2 (from PyPI, in a venv) against the
 //! same server and data. Prints one Markdown table with a PASS/FAIL column against the issue's
 //! targets. The fake server's own CPU seconds are rows too, to show whether it is the
@@ -305,6 +306,26 @@ fn largest_channel(data: &Path) -> Result<String> {
     Ok(best.1)
 }
 
+/// Do the files at `a` and `b` hold the same bytes?
+fn same_files(a: &Path, b: &Path) -> Result<bool> {
+    use std::io::Read;
+    let (mut a, mut b) = (File::open(a)?, File::open(b)?);
+    if a.metadata()?.len() != b.metadata()?.len() {
+        return Ok(false);
+    }
+    let (mut x, mut y) = (vec![0u8; 1 << 20], vec![0u8; 1 << 20]);
+    loop {
+        let n = a.read(&mut x)?;
+        if n == 0 {
+            return Ok(true);
+        }
+        b.read_exact(&mut y[..n])?;
+        if x[..n] != y[..n] {
+            return Ok(false);
+        }
+    }
+}
+
 /// A directory with credentials.json and channels.json for `server`.
 fn client_dir(dir: &Path, server: &FakeServer, channels: &serde_json::Value) -> Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
@@ -439,18 +460,55 @@ pub fn run(o: Opts) -> Result<()> {
     ));
     rows.push(Row::server("  fakemm server meanwhile", &rerun));
 
-    say("matterbak zip, fresh and unchanged");
-    let zip = |log: &str| {
-        let args = ["zip", "-d", "data", "-o", "zip-step.zip"].map(String::from);
+    say("matterbak zip: fresh on one thread, fresh, unchanged, one new file");
+    let zip = |log: &str, extra: &[&str]| {
+        let mut args = ["zip", "-d", "data", "-o", "zip-step.zip"]
+            .map(String::from)
+            .to_vec();
+        args.extend(extra.iter().map(|s| s.to_string()));
         measured(&server, &mb, log, &matterbak, &args)
     };
     let _ = std::fs::remove_file(mb.join("zip-step.zip"));
-    let fresh = zip("zip-fresh")?;
-    let same = zip("zip-unchanged")?;
+    let one = zip("zip-fresh-1", &["--threads", "1"])?;
+    std::fs::rename(mb.join("zip-step.zip"), mb.join("zip-step-1.zip"))?;
+    let fresh = zip("zip-fresh", &[])?;
+    let same_bytes = same_files(&mb.join("zip-step.zip"), &mb.join("zip-step-1.zip"))?;
+    std::fs::remove_file(mb.join("zip-step-1.zip"))?;
+    let same = zip("zip-unchanged", &[])?;
     let zip_size = std::fs::metadata(mb.join("zip-step.zip")).map_or(0, |m| m.len());
+    // One file more: the unchanged zip cannot be kept, every other entry is copied.
+    let new_file = mb.join("data/bench-new-file.json");
+    std::fs::write(&new_file, b"{\"bench\":true}")?;
+    let reuse = zip("zip-reuse", &[]);
+    std::fs::remove_file(&new_file)?;
+    let reuse = reuse?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     rows.push(Row::matterbak(
-        &format!("matterbak zip, fresh ({:.0} MB zip)", zip_size as f64 / 1e6),
+        &format!(
+            "matterbak zip, fresh, --threads 1 ({:.0} MB zip)",
+            zip_size as f64 / 1e6
+        ),
+        &one,
+    ));
+    rows.push(Row::matterbak(
+        &format!("matterbak zip, fresh ({cores} cores)"),
         &fresh,
+    ));
+    // Close to half the time on two cores: the part that is not compression (walking the
+    // data dir, writing the zip) stays on one.
+    let want = 1.0 + 0.75 * (cores.min(8) as f64 - 1.0);
+    let speedup = one.usage.wall / fresh.usage.wall.max(1e-9);
+    rows.push(Row::ratio(
+        "  zip fresh: one thread ÷ every core, wall",
+        format!(
+            "{speedup:.2}× (≥ {want:.2}×); the zips {}",
+            if same_bytes {
+                "are identical"
+            } else {
+                "DIFFER"
+            }
+        ),
+        Some(speedup >= want && same_bytes),
     ));
     rows.push(Row::matterbak(
         "matterbak zip, unchanged (previous zip present)",
@@ -461,6 +519,10 @@ pub fn run(o: Opts) -> Result<()> {
         "  zip fresh ÷ unchanged, wall",
         format!("{zr:.1}× (≥ 5×)"),
         Some(zr >= 5.0),
+    ));
+    rows.push(Row::matterbak(
+        "matterbak zip, one new file (the rest copied from the previous zip)",
+        &reuse,
     ));
     let _ = std::fs::remove_file(mb.join("zip-step.zip"));
 
