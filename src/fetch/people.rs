@@ -61,16 +61,16 @@ impl Engine<'_> {
     pub(super) async fn backup_users(&mut self) -> Result<()> {
         let mut dir = self.store.id_dir(Path::new(layout::USERS))?;
         let stored: BTreeSet<String> = dir.ids_with(|n| n.ends_with(".json")).collect();
-        let pending = self.state.pending_users.clone();
+        let pending = self.state.get_mut().pending_users.clone();
         let all: BTreeSet<String> = stored
             .iter()
-            .chain(&self.seen)
+            .chain(self.seen.get_mut().iter())
             .chain(&pending)
             .cloned()
             .collect();
         tracing::info!(
             "users: {} seen in this run, {} in the backup",
-            self.seen.len(),
+            self.seen.get_mut().len(),
             all.len()
         );
 
@@ -84,8 +84,8 @@ impl Engine<'_> {
             .filter(|id| !self.fresh.contains(*id))
             .cloned()
             .collect();
-        let since = (self.state.users_max_update_at > 0)
-            .then(|| self.state.users_max_update_at - USERS_SINCE_OVERLAP_MS);
+        let since = (self.state.get_mut().users_max_update_at > 0)
+            .then(|| self.state.get_mut().users_max_update_at - USERS_SINCE_OVERLAP_MS);
         let mut fetched = Vec::new();
         if !new.is_empty() {
             fetched.extend(
@@ -119,8 +119,8 @@ impl Engine<'_> {
             let username = user.v.username.clone();
             let lpu = user.v.last_picture_update;
             if self.fresh.contains(id) {
-                self.state.users_max_update_at =
-                    self.state.users_max_update_at.max(user.v.update_at);
+                self.state.get_mut().users_max_update_at =
+                    self.state.get_mut().users_max_update_at.max(user.v.update_at);
                 self.store
                     .write_user(&mut dir, id, &username, user.bytes())?;
                 written += 1;
@@ -176,11 +176,11 @@ impl Engine<'_> {
             );
         }
         // All stored now: nothing else is pending any more.
-        self.seen.clear();
-        self.state.pending_users = hidden.iter().cloned().collect();
-        self.summary.hidden_users = hidden;
-        self.summary.users += written;
-        self.summary.images += images;
+        self.seen.get_mut().clear();
+        self.state.get_mut().pending_users = hidden.iter().cloned().collect();
+        self.summary.get_mut().hidden_users = hidden;
+        self.summary.get_mut().users += written;
+        self.summary.get_mut().images += images;
         self.store.checkpoint()?;
         tracing::info!("users: {written} fetched and stored, {images} profile images downloaded");
         Ok(())
@@ -227,7 +227,7 @@ impl Engine<'_> {
                     }
                 }
             }
-            self.summary.emojis += 1;
+            self.summary.get_mut().emojis += 1;
         }
         self.store.checkpoint()?;
         tracing::info!(
