@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use futures_util::StreamExt;
 
 use super::Engine;
 use crate::api::model::{Raw, Team};
@@ -110,6 +111,7 @@ impl Engine<'_> {
 
         let skip_images = self.opts.skip_user_images || self.opts.skip_users;
         let (mut written, mut images) = (0, 0);
+        let mut wanted: Vec<(String, String, String)> = Vec::new();
         for id in &all {
             self.cancel.check()?;
             let Some(user) = self.users.get(id) else {
@@ -139,26 +141,37 @@ impl Engine<'_> {
                 missing = !self.store.relabel_image(&mut dir, id, &label)?;
             }
             if grew || missing {
-                if let Some(img) = self
-                    .client
-                    .user_image(id)
+                wanted.push((id.clone(), username, label));
+            }
+        }
+        // Up to --jobs images in flight, written in the users' order.
+        let client = self.client;
+        let mut fetches = futures_util::stream::iter(wanted)
+            .map(|(id, username, label)| async move {
+                let r = client
+                    .user_image(&id)
                     .await
-                    .with_context(|| format!("profile image of {username}"))?
-                {
-                    if self.store.write_image(
-                        &mut dir,
-                        id,
-                        Some(&label),
-                        ImageData {
-                            content_type: &img.content_type,
-                            bytes: &img.bytes,
-                        },
-                    )? {
-                        images += 1;
-                    }
+                    .with_context(|| format!("profile image of {username}"));
+                (id, label, r)
+            })
+            .buffered(self.opts.jobs.max(1));
+        while let Some((id, label, r)) = fetches.next().await {
+            self.cancel.check()?;
+            if let Some(img) = r? {
+                if self.store.write_image(
+                    &mut dir,
+                    &id,
+                    Some(&label),
+                    ImageData {
+                        content_type: &img.content_type,
+                        bytes: &img.bytes,
+                    },
+                )? {
+                    images += 1;
                 }
             }
         }
+        drop(fetches);
         // Users the server left out of its answer (`GetViewUsersRestrictions`: a guest, or a
         // scheme without `view_members`): no failure; their posts are stored all the same.
         // They stay pending, so a later run stores them once the server shows them.
@@ -199,6 +212,7 @@ impl Engine<'_> {
         };
         let mut dir = self.store.id_dir(Path::new(layout::EMOJIS))?;
         let mut images = 0;
+        let mut wanted = Vec::new();
         for e in &emojis {
             self.cancel.check()?;
             let id = &e.v.id;
@@ -208,27 +222,38 @@ impl Engine<'_> {
             dir.remove_others(id, &[&json_name], |n| n.ends_with(".json"))?;
             let changed = stored_i64(&old, "update_at").is_none_or(|o| o < e.v.update_at);
             if changed || !self.store.has_image(&dir, id, Some(&e.v.name)) {
-                if let Some(img) = self
-                    .client
-                    .emoji_image(id)
-                    .await
-                    .with_context(|| format!("image of emoji {}", e.v.name))?
-                {
-                    if self.store.write_image(
-                        &mut dir,
-                        id,
-                        Some(&e.v.name),
-                        ImageData {
-                            content_type: &img.content_type,
-                            bytes: &img.bytes,
-                        },
-                    )? {
-                        images += 1;
-                    }
-                }
+                wanted.push((id.as_str(), e.v.name.as_str()));
             }
             self.summary.get_mut().emojis += 1;
         }
+        // Up to --jobs images in flight, written in the emojis' order.
+        let client = self.client;
+        let mut fetches = futures_util::stream::iter(wanted)
+            .map(|(id, name)| async move {
+                let r = client
+                    .emoji_image(id)
+                    .await
+                    .with_context(|| format!("image of emoji {name}"));
+                (id, name, r)
+            })
+            .buffered(self.opts.jobs.max(1));
+        while let Some((id, name, r)) = fetches.next().await {
+            self.cancel.check()?;
+            if let Some(img) = r? {
+                if self.store.write_image(
+                    &mut dir,
+                    id,
+                    Some(name),
+                    ImageData {
+                        content_type: &img.content_type,
+                        bytes: &img.bytes,
+                    },
+                )? {
+                    images += 1;
+                }
+            }
+        }
+        drop(fetches);
         self.store.checkpoint()?;
         tracing::info!(
             "custom emojis: {} stored, {images} images downloaded",
