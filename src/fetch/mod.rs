@@ -40,7 +40,8 @@ pub struct Options {
     pub skip_emojis: bool,
     /// Up to this many seconds of random pause between backup units.
     pub step_jitter: f64,
-    /// Attachments downloaded at the same time.
+    /// Channels walked at the same time; attachments (of each channel) and images downloaded
+    /// at the same time.
     pub jobs: usize,
     /// `--reread-every DAYS`: also read in full the channels whose turn it is (0: never).
     pub reread_every: u32,
