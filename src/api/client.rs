@@ -21,8 +21,8 @@ use reqwest::header::{
 use reqwest::{Method, Response, StatusCode};
 use serde::de::DeserializeOwned;
 
-use super::error::ApiError;
 use super::bucket::{Bucket, Sent};
+use super::error::ApiError;
 use super::pace::{next_chunk, MinSpeed, Pace};
 use super::retry::{is_retryable, rate_limit_pause, RetryPolicy};
 use crate::cancel::Cancel;

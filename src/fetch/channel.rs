@@ -166,7 +166,9 @@ impl<'a> Engine<'a> {
         let cid = channel.v.id.clone();
         let (zone, stored) = {
             let state = self.state.borrow();
-            let zone = state.post_names.unwrap_or(crate::store::layout::NameZone::Utc);
+            let zone = state
+                .post_names
+                .unwrap_or(crate::store::layout::NameZone::Utc);
             (zone, state.channels.get(&cid).cloned())
         };
         let mut dir = self

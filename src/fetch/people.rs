@@ -121,8 +121,11 @@ impl Engine<'_> {
             let username = user.v.username.clone();
             let lpu = user.v.last_picture_update;
             if self.fresh.contains(id) {
-                self.state.get_mut().users_max_update_at =
-                    self.state.get_mut().users_max_update_at.max(user.v.update_at);
+                self.state.get_mut().users_max_update_at = self
+                    .state
+                    .get_mut()
+                    .users_max_update_at
+                    .max(user.v.update_at);
                 self.store
                     .write_user(&mut dir, id, &username, user.bytes())?;
                 written += 1;

@@ -14,7 +14,12 @@ fn channel_lines(out: &std::process::Output) -> Vec<String> {
     String::from_utf8_lossy(&out.stderr)
         .lines()
         .filter(|l| l.contains(" posts read ("))
-        .map(|l| l.split_once(" INFO ").map_or(l, |(_, m)| m).trim().to_string())
+        .map(|l| {
+            l.split_once(" INFO ")
+                .map_or(l, |(_, m)| m)
+                .trim()
+                .to_string()
+        })
         .collect()
 }
 
@@ -26,7 +31,11 @@ fn zip_entries(path: &std::path::Path) -> Vec<(String, u16, Vec<u8>)> {
             let mut e = zip.by_index(i).unwrap();
             let mut bytes = Vec::new();
             std::io::Read::read_to_end(&mut e, &mut bytes).unwrap();
-            let method = if e.compression() == zip::CompressionMethod::Stored { 0 } else { 8 };
+            let method = if e.compression() == zip::CompressionMethod::Stored {
+                0
+            } else {
+                8
+            };
             (e.name().to_string(), method, bytes)
         })
         .collect()
@@ -52,7 +61,10 @@ fn issue15_channels_walked_at_once_give_the_same_data_state_and_zip_as_one_at_a_
 
     let many = env.run_ok(&["--jobs", "8"]);
     let many_peak = env.server.peak_in_flight()[POSTS];
-    assert_eq!(one_peak, 1, "one channel at a time: one page request at a time");
+    assert_eq!(
+        one_peak, 1,
+        "one channel at a time: one page request at a time"
+    );
     assert!(
         many_peak >= 2,
         "--jobs 8 walks several channels at once: at most {many_peak} page request(s) were in flight"
@@ -68,8 +80,14 @@ fn issue15_channels_walked_at_once_give_the_same_data_state_and_zip_as_one_at_a_
             .collect::<Vec<_>>()
     };
     assert_eq!(names(&one_tree), names(&many_tree));
-    for (k, v) in one_tree.iter().filter(|(k, _)| k.as_str() != ".matterbak.lock") {
-        assert!(&many_tree[k] == v, "{k} differs between --jobs 1 and --jobs 8");
+    for (k, v) in one_tree
+        .iter()
+        .filter(|(k, _)| k.as_str() != ".matterbak.lock")
+    {
+        assert!(
+            &many_tree[k] == v,
+            "{k} differs between --jobs 1 and --jobs 8"
+        );
     }
     assert!(one_tree.contains_key(".matterbak-state.json"));
     // (The entries carry the files' mtimes, which differ from run to run anyway.)

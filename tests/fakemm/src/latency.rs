@@ -86,7 +86,9 @@ pub fn run(o: Opts) -> Result<()> {
             latency_ms: Some((ms, ms)),
             ..Faults::default()
         });
-        say(&format!("matterbak full backup, {ms} ms latency, --jobs {jobs}"));
+        say(&format!(
+            "matterbak full backup, {ms} ms latency, --jobs {jobs}"
+        ));
         let _ = std::fs::remove_dir_all(mb.join("data"));
         let _ = std::fs::remove_file(mb.join("backup.zip"));
         let full = measured(
@@ -134,7 +136,9 @@ pub fn run(o: Opts) -> Result<()> {
             let _ = std::fs::remove_dir_all(od.join("data"));
         }
         if o.with_rate_limit {
-            say(&format!("matterbak full backup, {ms} ms latency, --rate-limit 10"));
+            say(&format!(
+                "matterbak full backup, {ms} ms latency, --rate-limit 10"
+            ));
             let rl = measured(
                 &server,
                 &mb,

@@ -227,7 +227,11 @@ pub(crate) fn measured(
 }
 
 /// A directory with credentials.json and channels.json for `server`.
-pub(crate) fn client_dir(dir: &Path, server: &FakeServer, channels: &serde_json::Value) -> Result<PathBuf> {
+pub(crate) fn client_dir(
+    dir: &Path,
+    server: &FakeServer,
+    channels: &serde_json::Value,
+) -> Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
     let creds = serde_json::json!({
         "user": "alice", "password": "alice-password", "url": format!("{}/api", server.base_url())
@@ -238,7 +242,12 @@ pub(crate) fn client_dir(dir: &Path, server: &FakeServer, channels: &serde_json:
     Ok(dir.to_path_buf())
 }
 
-pub(crate) fn backup_args(data: &str, zip: Option<&str>, rate: &str, extra: &[String]) -> Vec<String> {
+pub(crate) fn backup_args(
+    data: &str,
+    zip: Option<&str>,
+    rate: &str,
+    extra: &[String],
+) -> Vec<String> {
     let mut a: Vec<String> = [
         "--credentials",
         "credentials.json",
