@@ -21,6 +21,7 @@ use reqwest::header::{
 use reqwest::{Method, Response, StatusCode};
 use serde::de::DeserializeOwned;
 
+use super::bucket::{Bucket, Sent};
 use super::error::ApiError;
 use super::pace::{next_chunk, MinSpeed, Pace};
 use super::retry::{is_retryable, rate_limit_pause, RetryPolicy};
@@ -76,6 +77,8 @@ pub struct Client {
     min_speed: MinSpeed,
     /// The server said `X-RateLimit-Remaining: 0`: no request before this instant.
     pause_until: Mutex<Option<Instant>>,
+    /// Requests in flight against the tokens the server's last answer reported.
+    bucket: Bucket,
     pub(crate) cancel: Cancel,
     requests: AtomicU64,
     retries: AtomicU64,
@@ -134,6 +137,7 @@ impl Client {
             retry: opts.retry.clone(),
             min_speed: opts.min_speed,
             pause_until: Mutex::new(None),
+            bucket: Bucket::default(),
             cancel,
             requests: AtomicU64::new(0),
             retries: AtomicU64::new(0),
@@ -239,7 +243,7 @@ impl Client {
             let _w = self.limit_wait.enter(Some(&self.waiting));
             self.wait_turn().await
         };
-        waited?;
+        let sent = waited?;
         self.cancel.check().map_err(|_| ApiError::Cancelled)?;
         let mut req = self.http.request(method.clone(), &url).headers(headers);
         if !query.is_empty() {
@@ -270,6 +274,8 @@ impl Client {
             }
         };
         let resp = resp?;
+        sent.answered(resp.headers());
+        drop(sent);
         if let Some(pause) = rate_limit_pause(resp.headers()) {
             let until = Instant::now() + pause;
             let mut p = self.pause_until.lock().expect("not poisoned");
@@ -285,7 +291,28 @@ impl Client {
     }
 
     /// Waits for a pause the server asked for, then for the rate limiter.
-    async fn wait_turn(&self) -> Result<(), ApiError> {
+    async fn wait_turn(&self) -> Result<Sent<'_>, ApiError> {
+        let sent = loop {
+            self.wait_pause().await?;
+            match self.bucket.try_take() {
+                Ok(s) => break s,
+                Err(answered) => tokio::select! {
+                    _ = answered => {}
+                    _ = self.cancel.cancelled() => return Err(ApiError::Cancelled),
+                },
+            }
+        };
+        if let Some(l) = &self.limiter {
+            tokio::select! {
+                _ = l.until_ready() => {}
+                _ = self.cancel.cancelled() => return Err(ApiError::Cancelled),
+            }
+        }
+        Ok(sent)
+    }
+
+    /// Waits for a pause the server asked for.
+    async fn wait_pause(&self) -> Result<(), ApiError> {
         let pause = *self.pause_until.lock().expect("not poisoned");
         if let Some(until) = pause {
             let now = Instant::now();
@@ -299,12 +326,6 @@ impl Client {
                     .sleep(wait)
                     .await
                     .map_err(|_| ApiError::Cancelled)?;
-            }
-        }
-        if let Some(l) = &self.limiter {
-            tokio::select! {
-                _ = l.until_ready() => {}
-                _ = self.cancel.cancelled() => return Err(ApiError::Cancelled),
             }
         }
         Ok(())

@@ -2,6 +2,7 @@
 //!
 //! It never touches the disk: downloads are handed out as a [`Download`] stream.
 
+mod bucket;
 mod client;
 mod endpoints;
 mod error;

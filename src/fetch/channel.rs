@@ -1,6 +1,7 @@
 //! Backing up one channel: its posts (in full, or only what changed since the last run),
 //! threads, attachments, and members when they may have changed.
 
+use std::cell::RefCell;
 use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
@@ -153,8 +154,8 @@ impl<'a> Engine<'a> {
     ///
     /// `members`: the channel's members if the caller fetched them already.
     pub(super) async fn backup_channel(
-        &mut self,
-        parent: &mut IdDir,
+        &self,
+        parent: &RefCell<IdDir>,
         kind: Place,
         channel: &Raw<Channel>,
         members: Option<Vec<Raw<Member>>>,
@@ -163,12 +164,16 @@ impl<'a> Engine<'a> {
     ) -> Result<bool> {
         self.cancel.check()?;
         let cid = channel.v.id.clone();
-        let zone = self
-            .state
-            .post_names
-            .unwrap_or(crate::store::layout::NameZone::Utc);
-        let mut dir = self.store.channel(parent, kind, &cid, name, zone)?;
-        let stored = self.state.channels.get(&cid).cloned();
+        let (zone, stored) = {
+            let state = self.state.borrow();
+            let zone = state
+                .post_names
+                .unwrap_or(crate::store::layout::NameZone::Utc);
+            (zone, state.channels.get(&cid).cloned())
+        };
+        let mut dir = self
+            .store
+            .channel(&mut parent.borrow_mut(), kind, &cid, name, zone)?;
         let due = self.opts.reread_every > 0
             && stored.is_some()
             && walk::reread_due(
@@ -260,7 +265,8 @@ impl<'a> Engine<'a> {
             self.file_fetched(&mut dir, f, &mut stats, &mut walk, label)?;
         }
 
-        let members = if full || walk.members_changed || dir.stored_members(parent).is_none() {
+        let unknown_members = dir.stored_members(&parent.borrow()).is_none();
+        let members = if full || walk.members_changed || unknown_members {
             let m = match members {
                 Some(m) => m,
                 None => self
@@ -269,15 +275,17 @@ impl<'a> Engine<'a> {
                     .await
                     .with_context(|| format!("members of {label}"))?,
             };
-            for u in &m {
-                self.seen.insert(u.v.user_id.clone());
-            }
+            self.seen
+                .borrow_mut()
+                .extend(m.iter().map(|u| u.v.user_id.clone()));
             Some(json_array(m.iter().map(|u| u.raw.get())))
         } else {
             None
         };
-        dir.write_channel(parent, channel.bytes(), members.as_deref())?;
-        dir.finish(parent)?;
+        let mut parent = parent.borrow_mut();
+        dir.write_channel(&mut parent, channel.bytes(), members.as_deref())?;
+        dir.finish(&mut parent)?;
+        drop(parent);
         let mut max_update_at = walk.cursor();
         if let Some(r) = walk.retry_from {
             max_update_at = max_update_at.min(r - 1);
@@ -288,7 +296,7 @@ impl<'a> Engine<'a> {
         } else {
             stored.and_then(|s| s.full_read_day)
         };
-        self.state.channels.insert(
+        self.state.borrow_mut().channels.insert(
             cid,
             ChannelState {
                 max_update_at,
@@ -309,8 +317,10 @@ impl<'a> Engine<'a> {
             stats.files,
             human_bytes(stats.bytes)
         );
-        self.summary.add(&stats);
-        self.summary.channels += 1;
+        let mut summary = self.summary.borrow_mut();
+        summary.add(&stats);
+        summary.channels += 1;
+        drop(summary);
         self.opts.progress.channel_done();
         Ok(walk.team_members_changed || full)
     }
@@ -326,7 +336,7 @@ impl<'a> Engine<'a> {
     /// An [`ItemError`] when the server repeats itself or lists more posts than it can have:
     /// the channel is then partial and keeps its cursor, so the next run tries again.
     async fn walk_posts(
-        &mut self,
+        &self,
         dir: &mut ChannelDir,
         dl: &mut Downloads<'a>,
         stats: &mut ChannelStats,
@@ -413,7 +423,7 @@ impl<'a> Engine<'a> {
     /// says does not exist (404) is recorded as deleted; one it still has (it was filtered
     /// from the pages) is kept as it is.
     async fn check_unlisted(
-        &mut self,
+        &self,
         dir: &mut ChannelDir,
         listed: &HashSet<String>,
         stats: &mut ChannelStats,
@@ -444,7 +454,7 @@ impl<'a> Engine<'a> {
 
     /// Waits for the downloads in flight and commits them.
     async fn finish_downloads(
-        &mut self,
+        &self,
         dir: &mut ChannelDir,
         dl: &mut Downloads<'a>,
         stats: &mut ChannelStats,
@@ -460,7 +470,7 @@ impl<'a> Engine<'a> {
     /// Files one post row of the server: a post (new, changed, edited or deleted) with its
     /// attachments, or an edit-history row (skipped: the store keeps the versions it saw).
     async fn apply_post(
-        &mut self,
+        &self,
         dir: &mut ChannelDir,
         dl: &mut Downloads<'a>,
         raw: &RawValue,
@@ -501,11 +511,11 @@ impl<'a> Engine<'a> {
             dir.add_thread(&post.root_id, &post.id);
         }
         if !post.user_id.is_empty() {
-            self.seen.insert(post.user_id.clone());
+            self.seen.borrow_mut().insert(post.user_id.clone());
         }
         for r in &post.metadata.reactions {
             if !r.user_id.is_empty() {
-                self.seen.insert(r.user_id.clone());
+                self.seen.borrow_mut().insert(r.user_id.clone());
             }
         }
         for f in &post.metadata.files {
@@ -538,7 +548,7 @@ impl<'a> Engine<'a> {
 
     /// Commits a download that ended, or records its failure (the next run tries again).
     fn file_fetched(
-        &mut self,
+        &self,
         dir: &mut ChannelDir,
         f: Fetched,
         stats: &mut ChannelStats,
@@ -559,7 +569,7 @@ impl<'a> Engine<'a> {
                     f.info.id, f.info.name, f.post_id
                 );
                 tracing::warn!("{msg}");
-                self.summary.failures.push(msg);
+                self.summary.borrow_mut().failures.push(msg);
                 walk.retry_from = Some(walk.retry_from.map_or(f.update_at, |r| r.min(f.update_at)));
             }
             Err(e) => return Err(e),

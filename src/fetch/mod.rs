@@ -6,9 +6,11 @@
 mod channel;
 pub mod inventory;
 mod people;
+mod pool;
 pub mod select;
 mod walk;
 
+use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::time::Duration;
@@ -38,7 +40,8 @@ pub struct Options {
     pub skip_emojis: bool,
     /// Up to this many seconds of random pause between backup units.
     pub step_jitter: f64,
-    /// Attachments downloaded at the same time.
+    /// Channels walked at the same time; attachments (of each channel) and images downloaded
+    /// at the same time.
     pub jobs: usize,
     /// `--reread-every DAYS`: also read in full the channels whose turn it is (0: never).
     pub reread_every: u32,
@@ -105,15 +108,16 @@ pub struct Engine<'a> {
     users: HashMap<String, Raw<User>>,
     /// The ids in `users` that were fetched from the server in this run.
     fresh: BTreeSet<String>,
-    /// Cursors of the channels whose walk completed.
-    state: State,
+    /// Cursors of the channels whose walk completed. The fields in a `RefCell` are shared by
+    /// the channels walked at the same time (on one task; never borrowed across an `.await`).
+    state: RefCell<State>,
     /// When this run started (ms since the epoch), for records of deletions.
     now: i64,
     /// Every user id seen as a member, author or reactor.
-    seen: BTreeSet<String>,
+    seen: RefCell<BTreeSet<String>>,
     /// Users with a stored profile when the run started (read at the first save of the state).
-    stored_users: Option<BTreeSet<String>>,
-    summary: Summary,
+    stored_users: RefCell<Option<BTreeSet<String>>>,
+    summary: RefCell<Summary>,
 }
 
 impl<'a> Engine<'a> {
@@ -144,11 +148,11 @@ impl<'a> Engine<'a> {
             me,
             users,
             fresh,
-            state,
+            state: RefCell::new(state),
             now,
-            seen,
-            stored_users: None,
-            summary: Summary::default(),
+            seen: RefCell::new(seen),
+            stored_users: RefCell::new(None),
+            summary: RefCell::new(Summary::default()),
         }
     }
 
@@ -167,12 +171,13 @@ impl<'a> Engine<'a> {
         channels: Vec<Raw<Channel>>,
     ) -> (Summary, Result<()>) {
         let r = self.phases(teams, channels).await;
-        (self.summary, r)
+        (self.summary.into_inner(), r)
     }
 
     async fn phases(&mut self, teams: Vec<Raw<Team>>, channels: Vec<Raw<Channel>>) -> Result<()> {
-        self.state = State::load(self.store.root());
-        if self.state.post_names.is_none() {
+        let state = self.state.get_mut();
+        *state = State::load(self.store.root());
+        if state.post_names.is_none() {
             let zone = self
                 .store
                 .detect_post_zone()
@@ -180,7 +185,7 @@ impl<'a> Engine<'a> {
             if zone == layout::NameZone::Local {
                 tracing::info!("post files in this data dir are named in local time (as by the original matterbak); keeping that");
             }
-            self.state.post_names = Some(zone);
+            state.post_names = Some(zone);
         }
         let (personal, team_channels): (Vec<Raw<Channel>>, Vec<Raw<Channel>>) =
             channels.into_iter().partition(|c| c.v.kind.is_personal());
@@ -203,10 +208,13 @@ impl<'a> Engine<'a> {
             self.unless_link(r, layout::TEAMS)?;
             self.step_jitter().await?;
         }
-        if !self.summary.refused_channels.is_empty() {
+        let refused = &mut self.summary.get_mut().refused_channels;
+        if !refused.is_empty() {
+            // Channels walked at the same time end in any order: list them in a stable one.
+            refused.sort();
             tracing::warn!(
                 "the server does not show the posts of archived channels (TeamSettings.ExperimentalViewArchivedChannels is off); kept what the backup has of {} (an admin can turn the setting on)",
-                self.summary.refused_channels.join(", ")
+                refused.join(", ")
             );
         }
         if !self.opts.skip_users {
@@ -222,7 +230,7 @@ impl<'a> Engine<'a> {
             self.step_jitter().await?;
         }
         if self.opts.skip_users {
-            self.state.pending_users.clear();
+            self.state.get_mut().pending_users.clear();
         }
         self.save_state()?;
         Ok(())
@@ -291,16 +299,17 @@ impl<'a> Engine<'a> {
     /// Saves the state (after a checkpoint of the data), with the users seen so far whose
     /// profile is not stored yet (stored ones are refreshed by every users phase anyway; so a
     /// run that finds nothing new leaves the state file as it was).
-    fn save_state(&mut self) -> Result<()> {
-        let stored = match &self.stored_users {
+    fn save_state(&self) -> Result<()> {
+        let mut stored_users = self.stored_users.borrow_mut();
+        let stored = match &mut *stored_users {
             Some(s) => s,
-            None => self
-                .stored_users
-                .insert(self.store.stored_ids(Path::new(layout::USERS))?),
+            None => stored_users.insert(self.store.stored_ids(Path::new(layout::USERS))?),
         };
-        let unstored = self.seen.iter().filter(|id| !stored.contains(*id));
-        self.state.pending_users.extend(unstored.cloned());
-        Ok(self.store.save_state(&self.state)?)
+        let mut state = self.state.borrow_mut();
+        let unstored = self.seen.borrow();
+        let unstored = unstored.iter().filter(|id| !stored.contains(*id));
+        state.pending_users.extend(unstored.cloned());
+        Ok(self.store.save_state(&state)?)
     }
 
     /// Records a failure that concerns one item (a channel, the users, the emojis) and lets the
@@ -309,18 +318,21 @@ impl<'a> Engine<'a> {
     /// A channel whose posts the server refuses by policy (see [`is_policy_refusal`]) is no
     /// failure: it is listed once at the end of the channels (and in the summary), and keeps
     /// what the backup has of it and its cursor.
-    fn item<T>(&mut self, r: Result<T>, label: &str) -> Result<Option<T>> {
+    fn item<T>(&self, r: Result<T>, label: &str) -> Result<Option<T>> {
         match r {
             Ok(v) => Ok(Some(v)),
             Err(e) if is_policy_refusal(&e) => {
                 tracing::debug!("{label}: {e:#}");
-                self.summary.refused_channels.push(label.to_string());
+                self.summary
+                    .borrow_mut()
+                    .refused_channels
+                    .push(label.to_string());
                 Ok(None)
             }
             Err(e) if is_item_failure(&e) => {
                 let msg = format!("{label}: {e:#}");
                 tracing::error!("{msg} (the next run tries again)");
-                self.summary.failures.push(msg);
+                self.summary.borrow_mut().failures.push(msg);
                 Ok(None)
             }
             Err(e) => Err(e),
@@ -329,7 +341,7 @@ impl<'a> Engine<'a> {
 
     /// Like [`Engine::item`], for a symbolic link in the data dir only: what would be written
     /// through it is left out, the rest of the run goes on; any other error ends the run.
-    fn unless_link<T>(&mut self, r: Result<T>, label: &str) -> Result<Option<T>> {
+    fn unless_link<T>(&self, r: Result<T>, label: &str) -> Result<Option<T>> {
         match r {
             Err(e) if !crate::store::links::is_link_error(&e) => Err(e),
             r => self.item(r, label),
@@ -427,24 +439,38 @@ impl<'a> Engine<'a> {
             dms.len(),
             wanted.len()
         );
-        let mut dir = self.store.id_dir(Path::new(layout::DIRECT))?;
+        let dir = RefCell::new(self.store.id_dir(Path::new(layout::DIRECT))?);
         self.opts.progress.add_total(
             dms.iter()
                 .filter(|(_, p)| wanted.contains(&self.username(p)))
                 .count() as u64,
         );
+        let mut chosen = Vec::new();
         for (c, partner) in dms {
             let name = self.username(&partner);
             if wanted.remove(&name) {
-                let label = format!("direct/{name}");
-                let r = self
-                    .backup_channel(&mut dir, Place::of(&c.v.kind), c, None, &name, &label)
-                    .await;
-                self.item(r, &label)?;
+                chosen.push((c, name));
             } else {
                 tracing::debug!("skipping direct channel with {name}");
             }
         }
+        let this = &*self;
+        pool::each(
+            this.opts.jobs,
+            chosen,
+            |(c, name)| {
+                let dir = &dir;
+                async move {
+                    let label = format!("direct/{name}");
+                    let r = this
+                        .backup_channel(dir, Place::of(&c.v.kind), c, None, &name, &label)
+                        .await;
+                    (label, r)
+                }
+            },
+            |(label, r)| this.item(r, &label).map(drop),
+        )
+        .await?;
         if !wanted.is_empty() {
             tracing::warn!(
                 "configured but missing direct channels: {}",
@@ -462,14 +488,14 @@ impl<'a> Engine<'a> {
             .filter(|c| c.v.kind == ChannelKind::Group)
             .collect();
         tracing::info!("group channels: {} found", groups.len());
-        let mut dir = self.store.id_dir(Path::new(layout::GROUPS))?;
+        let dir = RefCell::new(self.store.id_dir(Path::new(layout::GROUPS))?);
         let mut with_members: Vec<GroupMembers> = Vec::new();
         for c in groups {
             self.cancel.check()?;
             let stored = if self.opts.update_old_posts {
                 None
             } else {
-                stored_members(&dir, &c.v.id)
+                stored_members(&dir.borrow(), &c.v.id)
             };
             match stored {
                 Some(ids) => with_members.push(GroupMembers {
@@ -497,6 +523,7 @@ impl<'a> Engine<'a> {
         }
         self.resolve_users(with_members.iter().flat_map(|g| g.ids.iter().cloned()))
             .await?;
+        let mut chosen = Vec::new();
         for GroupMembers {
             channel: c,
             ids,
@@ -511,15 +538,28 @@ impl<'a> Engine<'a> {
             let name = layout::join_parts(&others.iter().cloned().collect::<Vec<_>>());
             if self.cfg.group_selected(&others) {
                 self.opts.progress.add_total(1);
-                let label = format!("groups/{name}");
-                let r = self
-                    .backup_channel(&mut dir, Place::of(&c.v.kind), c, members, &name, &label)
-                    .await;
-                self.item(r, &label)?;
+                chosen.push((c, members, name));
             } else {
                 tracing::debug!("skipping group channel with {name}");
             }
         }
+        let this = &*self;
+        pool::each(
+            this.opts.jobs,
+            chosen,
+            |(c, members, name)| {
+                let dir = &dir;
+                async move {
+                    let label = format!("groups/{name}");
+                    let r = this
+                        .backup_channel(dir, Place::of(&c.v.kind), c, members, &name, &label)
+                        .await;
+                    (label, r)
+                }
+            },
+            |(label, r)| this.item(r, &label).map(drop),
+        )
+        .await?;
         Ok(())
     }
 
@@ -578,29 +618,36 @@ impl<'a> Engine<'a> {
                     .id_dir(&Path::new(layout::TEAMS).join(&team_base))
             });
             // A link in place of the team's folder: that team is not written this run.
-            let Some(mut channels_dir) =
+            let Some(channels_dir) =
                 self.unless_link(r.map_err(Into::into), &format!("team {key}"))?
             else {
                 continue;
             };
+            let channels_dir = RefCell::new(channels_dir);
             let mut members_changed = false;
-            for c in choice.selected {
-                let label = format!("{}/{}", team.v.name, c.v.name);
-                let r = self
-                    .backup_channel(
-                        &mut channels_dir,
-                        Place::of(&c.v.kind),
-                        c,
-                        None,
-                        &c.v.name,
-                        &label,
-                    )
-                    .await;
-                // A failed channel may hide a join or leave; a refused one is not read at all.
-                let refused = self.summary.refused_channels.len();
-                let done = self.item(r, &label)?;
-                members_changed |= done.unwrap_or(self.summary.refused_channels.len() == refused);
-            }
+            let this = &*self;
+            pool::each(
+                this.opts.jobs,
+                choice.selected,
+                |c| {
+                    let dir = &channels_dir;
+                    async move {
+                        let label = format!("{}/{}", team.v.name, c.v.name);
+                        let r = this
+                            .backup_channel(dir, Place::of(&c.v.kind), c, None, &c.v.name, &label)
+                            .await;
+                        (label, r)
+                    }
+                },
+                |(label, r)| {
+                    // A failed channel may hide a join or leave; a refused one is not read at all.
+                    let refused = r.as_ref().err().is_some_and(is_policy_refusal);
+                    let done = this.item(r, &label)?;
+                    members_changed |= done.unwrap_or(!refused);
+                    Ok(())
+                },
+            )
+            .await?;
             // Team members: when a post says someone joined or left, on a full read, or when
             // they were never stored.
             let members_name = layout::members_file(&team_base);
@@ -613,9 +660,9 @@ impl<'a> Engine<'a> {
                 let Some(members) = self.item(r, &format!("team {key}"))? else {
                     continue;
                 };
-                for m in &members {
-                    self.seen.insert(m.v.user_id.clone());
-                }
+                self.seen
+                    .get_mut()
+                    .extend(members.iter().map(|m| m.v.user_id.clone()));
                 teams_dir.write(
                     &members_name,
                     &channel::json_array(members.iter().map(|m| m.raw.get())),

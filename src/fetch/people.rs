@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use futures_util::StreamExt;
 
 use super::Engine;
 use crate::api::model::{Raw, Team};
@@ -61,16 +62,16 @@ impl Engine<'_> {
     pub(super) async fn backup_users(&mut self) -> Result<()> {
         let mut dir = self.store.id_dir(Path::new(layout::USERS))?;
         let stored: BTreeSet<String> = dir.ids_with(|n| n.ends_with(".json")).collect();
-        let pending = self.state.pending_users.clone();
+        let pending = self.state.get_mut().pending_users.clone();
         let all: BTreeSet<String> = stored
             .iter()
-            .chain(&self.seen)
+            .chain(self.seen.get_mut().iter())
             .chain(&pending)
             .cloned()
             .collect();
         tracing::info!(
             "users: {} seen in this run, {} in the backup",
-            self.seen.len(),
+            self.seen.get_mut().len(),
             all.len()
         );
 
@@ -84,8 +85,8 @@ impl Engine<'_> {
             .filter(|id| !self.fresh.contains(*id))
             .cloned()
             .collect();
-        let since = (self.state.users_max_update_at > 0)
-            .then(|| self.state.users_max_update_at - USERS_SINCE_OVERLAP_MS);
+        let since = (self.state.get_mut().users_max_update_at > 0)
+            .then(|| self.state.get_mut().users_max_update_at - USERS_SINCE_OVERLAP_MS);
         let mut fetched = Vec::new();
         if !new.is_empty() {
             fetched.extend(
@@ -110,6 +111,7 @@ impl Engine<'_> {
 
         let skip_images = self.opts.skip_user_images || self.opts.skip_users;
         let (mut written, mut images) = (0, 0);
+        let mut wanted: Vec<(String, String, String)> = Vec::new();
         for id in &all {
             self.cancel.check()?;
             let Some(user) = self.users.get(id) else {
@@ -119,8 +121,11 @@ impl Engine<'_> {
             let username = user.v.username.clone();
             let lpu = user.v.last_picture_update;
             if self.fresh.contains(id) {
-                self.state.users_max_update_at =
-                    self.state.users_max_update_at.max(user.v.update_at);
+                self.state.get_mut().users_max_update_at = self
+                    .state
+                    .get_mut()
+                    .users_max_update_at
+                    .max(user.v.update_at);
                 self.store
                     .write_user(&mut dir, id, &username, user.bytes())?;
                 written += 1;
@@ -139,26 +144,37 @@ impl Engine<'_> {
                 missing = !self.store.relabel_image(&mut dir, id, &label)?;
             }
             if grew || missing {
-                if let Some(img) = self
-                    .client
-                    .user_image(id)
+                wanted.push((id.clone(), username, label));
+            }
+        }
+        // Up to --jobs images in flight, written in the users' order.
+        let client = self.client;
+        let mut fetches = futures_util::stream::iter(wanted)
+            .map(|(id, username, label)| async move {
+                let r = client
+                    .user_image(&id)
                     .await
-                    .with_context(|| format!("profile image of {username}"))?
-                {
-                    if self.store.write_image(
-                        &mut dir,
-                        id,
-                        Some(&label),
-                        ImageData {
-                            content_type: &img.content_type,
-                            bytes: &img.bytes,
-                        },
-                    )? {
-                        images += 1;
-                    }
+                    .with_context(|| format!("profile image of {username}"));
+                (id, label, r)
+            })
+            .buffered(self.opts.jobs.max(1));
+        while let Some((id, label, r)) = fetches.next().await {
+            self.cancel.check()?;
+            if let Some(img) = r? {
+                if self.store.write_image(
+                    &mut dir,
+                    &id,
+                    Some(&label),
+                    ImageData {
+                        content_type: &img.content_type,
+                        bytes: &img.bytes,
+                    },
+                )? {
+                    images += 1;
                 }
             }
         }
+        drop(fetches);
         // Users the server left out of its answer (`GetViewUsersRestrictions`: a guest, or a
         // scheme without `view_members`): no failure; their posts are stored all the same.
         // They stay pending, so a later run stores them once the server shows them.
@@ -176,11 +192,11 @@ impl Engine<'_> {
             );
         }
         // All stored now: nothing else is pending any more.
-        self.seen.clear();
-        self.state.pending_users = hidden.iter().cloned().collect();
-        self.summary.hidden_users = hidden;
-        self.summary.users += written;
-        self.summary.images += images;
+        self.seen.get_mut().clear();
+        self.state.get_mut().pending_users = hidden.iter().cloned().collect();
+        self.summary.get_mut().hidden_users = hidden;
+        self.summary.get_mut().users += written;
+        self.summary.get_mut().images += images;
         self.store.checkpoint()?;
         tracing::info!("users: {written} fetched and stored, {images} profile images downloaded");
         Ok(())
@@ -199,6 +215,7 @@ impl Engine<'_> {
         };
         let mut dir = self.store.id_dir(Path::new(layout::EMOJIS))?;
         let mut images = 0;
+        let mut wanted = Vec::new();
         for e in &emojis {
             self.cancel.check()?;
             let id = &e.v.id;
@@ -208,27 +225,38 @@ impl Engine<'_> {
             dir.remove_others(id, &[&json_name], |n| n.ends_with(".json"))?;
             let changed = stored_i64(&old, "update_at").is_none_or(|o| o < e.v.update_at);
             if changed || !self.store.has_image(&dir, id, Some(&e.v.name)) {
-                if let Some(img) = self
-                    .client
+                wanted.push((id.as_str(), e.v.name.as_str()));
+            }
+            self.summary.get_mut().emojis += 1;
+        }
+        // Up to --jobs images in flight, written in the emojis' order.
+        let client = self.client;
+        let mut fetches = futures_util::stream::iter(wanted)
+            .map(|(id, name)| async move {
+                let r = client
                     .emoji_image(id)
                     .await
-                    .with_context(|| format!("image of emoji {}", e.v.name))?
-                {
-                    if self.store.write_image(
-                        &mut dir,
-                        id,
-                        Some(&e.v.name),
-                        ImageData {
-                            content_type: &img.content_type,
-                            bytes: &img.bytes,
-                        },
-                    )? {
-                        images += 1;
-                    }
+                    .with_context(|| format!("image of emoji {name}"));
+                (id, name, r)
+            })
+            .buffered(self.opts.jobs.max(1));
+        while let Some((id, name, r)) = fetches.next().await {
+            self.cancel.check()?;
+            if let Some(img) = r? {
+                if self.store.write_image(
+                    &mut dir,
+                    id,
+                    Some(name),
+                    ImageData {
+                        content_type: &img.content_type,
+                        bytes: &img.bytes,
+                    },
+                )? {
+                    images += 1;
                 }
             }
-            self.summary.emojis += 1;
         }
+        drop(fetches);
         self.store.checkpoint()?;
         tracing::info!(
             "custom emojis: {} stored, {images} images downloaded",

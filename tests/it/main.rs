@@ -14,6 +14,7 @@ mod gzip;
 mod hostile;
 mod html;
 mod incremental;
+mod jobs;
 mod jsonl;
 mod links;
 mod list;

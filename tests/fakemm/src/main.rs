@@ -3,6 +3,7 @@
 //! `fakemm bench`: matterbak's speed and memory benchmark (issue 7).
 
 mod bench;
+mod latency;
 mod measure;
 mod speed;
 
@@ -90,6 +91,36 @@ enum Cmd {
         /// Extra options for every matterbak backup run (after `--`).
         #[arg(last = true)]
         extra: Vec<String>,
+    },
+    /// matterbak against a server that answers after a fixed latency: full backups at
+    /// --rate-limit 0 (and optionally 10), beside requests × latency and the original 0.5.2.
+    BenchLatency {
+        /// The matterbak binary to measure.
+        #[arg(long, default_value = "target/release/matterbak")]
+        matterbak: std::path::PathBuf,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// tiny | demo | large
+        #[arg(long, default_value = "demo")]
+        scale: Scale,
+        /// Latencies to measure, in ms (comma-separated).
+        #[arg(long, value_delimiter = ',', default_values_t = [20, 50])]
+        latency_ms: Vec<u64>,
+        /// matterbak's --jobs.
+        #[arg(long, default_value_t = 8)]
+        jobs: u16,
+        /// Also a full backup at --rate-limit 10 --no-zip for each latency.
+        #[arg(long)]
+        with_rate_limit: bool,
+        /// Do not run the original Python matterbak 0.5.2.
+        #[arg(long)]
+        no_original: bool,
+        /// The venv of the original (created when missing; default: inside the work dir).
+        #[arg(long)]
+        venv: Option<std::path::PathBuf>,
+        /// Where the backups go (kept; default: a fresh temp dir, removed at the end).
+        #[arg(long)]
+        work_dir: Option<std::path::PathBuf>,
     },
     /// Run a command and write its wall seconds, CPU seconds and peak RSS to a file (what
     /// `fakemm bench` measures each run with).
@@ -186,6 +217,29 @@ fn main() -> anyhow::Result<()> {
                 work_dir,
             } => {
                 return bench::run(matterbak, seed, scale, changes, work_dir);
+            }
+            Cmd::BenchLatency {
+                matterbak,
+                seed,
+                scale,
+                latency_ms,
+                jobs,
+                with_rate_limit,
+                no_original,
+                venv,
+                work_dir,
+            } => {
+                return latency::run(latency::Opts {
+                    matterbak,
+                    seed,
+                    scale,
+                    latency_ms,
+                    jobs,
+                    with_rate_limit,
+                    no_original,
+                    venv,
+                    work_dir,
+                });
             }
             Cmd::Measure { out, cmd } => return measure::measure_main(&out, &cmd),
             Cmd::Bench {

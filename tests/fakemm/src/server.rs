@@ -36,6 +36,40 @@ pub struct Shared {
     /// Answers sent gzipped (`WebserverMode` "gzip"), in all and by "METHOD /route".
     pub compressed: AtomicU64,
     pub compressed_counts: Mutex<BTreeMap<String, u64>>,
+    /// Requests being answered by "METHOD /route": (now, the most at once).
+    pub in_flight: Mutex<BTreeMap<String, (u64, u64)>>,
+}
+
+/// Counts one request in flight (in [`Shared::in_flight`]) until it is dropped.
+struct InFlight<'s> {
+    shared: &'s Shared,
+    key: String,
+}
+
+impl<'s> InFlight<'s> {
+    fn start(shared: &'s Shared, key: &str) -> Self {
+        let mut m = shared.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        let e = m.entry(key.to_string()).or_insert((0, 0));
+        e.0 += 1;
+        e.1 = e.1.max(e.0);
+        InFlight {
+            shared,
+            key: key.to_string(),
+        }
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let mut m = self
+            .shared
+            .in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(e) = m.get_mut(&self.key) {
+            e.0 = e.0.saturating_sub(1);
+        }
+    }
 }
 
 /// How many [`FaultEvent`]s the log keeps (the newest).
@@ -64,6 +98,7 @@ impl Shared {
             other: OtherHost::default(),
             compressed: AtomicU64::new(0),
             compressed_counts: Mutex::new(BTreeMap::new()),
+            in_flight: Mutex::new(BTreeMap::new()),
         })
     }
     fn fault_rt(&self) -> MutexGuard<'_, FaultRuntime> {
@@ -127,6 +162,14 @@ impl Shared {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
+        for e in self
+            .in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values_mut()
+        {
+            e.1 = e.0;
+        }
     }
 }
 
@@ -201,6 +244,7 @@ pub async fn middleware(State(s): State<AppState>, mut req: Request, next: Next)
         .entry(key.clone())
         .or_insert(0) += 1;
     s.total.fetch_add(1, Ordering::SeqCst);
+    let _in_flight = InFlight::start(&s, &key);
 
     let is_api = path == "/api/v4" || path.starts_with("/api/v4/");
     let (rl_cfg, rl_keys, version, hostile, step, broken, gzip_mode, clock_offset, trickled) = {
@@ -563,6 +607,19 @@ impl FakeServer {
     /// Answers sent gzipped since the start or the last [`FakeServer::reset_counts`].
     pub fn compressed_responses(&self) -> u64 {
         self.state.compressed.load(Ordering::SeqCst)
+    }
+
+    /// The most requests answered at the same time, by "METHOD /route/{pattern}" (as
+    /// [`FakeServer::request_counts`]; from the request until its response head), since the
+    /// start or the last [`FakeServer::reset_counts`].
+    pub fn peak_in_flight(&self) -> BTreeMap<String, u64> {
+        self.state
+            .in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(k, (_, peak))| (k.clone(), *peak))
+            .collect()
     }
 
     /// Gzipped answers by "METHOD /route/{pattern}" (as [`FakeServer::request_counts`]).

@@ -44,16 +44,16 @@ pub struct Opts {
 
 /// One measured run: the child's usage, the server's counters and its CPU meanwhile.
 #[derive(Clone, Copy, Debug, Default)]
-struct Run {
-    usage: Usage,
-    requests: u64,
+pub(crate) struct Run {
+    pub(crate) usage: Usage,
+    pub(crate) requests: u64,
     bytes: u64,
     server_cpu: f64,
 }
 
 /// A line of the table; empty cells are `None`.
 #[derive(Default)]
-struct Row {
+pub(crate) struct Row {
     step: String,
     wall: Option<f64>,
     cpu: Option<f64>,
@@ -61,11 +61,11 @@ struct Row {
     bytes: Option<u64>,
     rss: Option<u64>,
     target: String,
-    pass: Option<bool>,
+    pub(crate) pass: Option<bool>,
 }
 
 impl Row {
-    fn run(step: &str, r: &Run) -> Row {
+    pub(crate) fn run(step: &str, r: &Run) -> Row {
         Row {
             step: step.into(),
             wall: Some(r.usage.wall),
@@ -77,7 +77,7 @@ impl Row {
         }
     }
     /// A matterbak row: peak RSS under 64 MiB.
-    fn matterbak(step: &str, r: &Run) -> Row {
+    pub(crate) fn matterbak(step: &str, r: &Run) -> Row {
         Row {
             target: "RSS < 64 MiB".into(),
             pass: Some(r.usage.max_rss < RSS_TARGET),
@@ -95,7 +95,7 @@ impl Row {
             ..Row::default()
         }
     }
-    fn ratio(step: &str, target: String, pass: Option<bool>) -> Row {
+    pub(crate) fn ratio(step: &str, target: String, pass: Option<bool>) -> Row {
         Row {
             step: step.into(),
             target,
@@ -105,7 +105,7 @@ impl Row {
     }
 }
 
-fn print_table(rows: &[Row]) -> String {
+pub(crate) fn print_table(rows: &[Row]) -> String {
     let head = [
         "step",
         "wall s",
@@ -165,7 +165,7 @@ fn print_table(rows: &[Row]) -> String {
 }
 
 /// The data set's shape, to check it against the issue's.
-fn describe(w: &World) -> String {
+pub(crate) fn describe(w: &World) -> String {
     let live: usize = w.channels.values().map(|c| c.live.len()).sum();
     let biggest = w.channels.values().map(|c| c.live.len()).max().unwrap_or(0);
     let files: Vec<u64> = w
@@ -195,7 +195,7 @@ fn describe(w: &World) -> String {
 
 /// Runs a program in `dir` with its output in `dir/<log>.log`, measured, with the server's
 /// counters reset before; fails with the log's tail when it fails.
-fn measured(
+pub(crate) fn measured(
     server: &FakeServer,
     dir: &Path,
     log: &str,
@@ -327,7 +327,11 @@ fn same_files(a: &Path, b: &Path) -> Result<bool> {
 }
 
 /// A directory with credentials.json and channels.json for `server`.
-fn client_dir(dir: &Path, server: &FakeServer, channels: &serde_json::Value) -> Result<PathBuf> {
+pub(crate) fn client_dir(
+    dir: &Path,
+    server: &FakeServer,
+    channels: &serde_json::Value,
+) -> Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
     let creds = serde_json::json!({
         "user": "alice", "password": "alice-password", "url": format!("{}/api", server.base_url())
@@ -338,7 +342,12 @@ fn client_dir(dir: &Path, server: &FakeServer, channels: &serde_json::Value) -> 
     Ok(dir.to_path_buf())
 }
 
-fn backup_args(data: &str, zip: Option<&str>, rate: &str, extra: &[String]) -> Vec<String> {
+pub(crate) fn backup_args(
+    data: &str,
+    zip: Option<&str>,
+    rate: &str,
+    extra: &[String],
+) -> Vec<String> {
     let mut a: Vec<String> = [
         "--credentials",
         "credentials.json",
@@ -361,7 +370,7 @@ fn backup_args(data: &str, zip: Option<&str>, rate: &str, extra: &[String]) -> V
 
 /// The original's `matterbak` script in `venv`, installed from PyPI when missing; `Err` says
 /// why it is not available.
-fn original(venv: &Path) -> Result<PathBuf, String> {
+pub(crate) fn original(venv: &Path) -> Result<PathBuf, String> {
     let bin = venv.join("bin/matterbak");
     if bin.is_file() {
         return Ok(bin);
@@ -377,7 +386,7 @@ fn original(venv: &Path) -> Result<PathBuf, String> {
 }
 
 /// The 1-minute load average ("?" where /proc/loadavg is missing).
-fn loadavg() -> String {
+pub(crate) fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .ok()
         .and_then(|s| s.split_whitespace().next().map(String::from))
@@ -385,7 +394,7 @@ fn loadavg() -> String {
 }
 
 /// Removes the default temp work dir at the end.
-struct Cleanup(Option<PathBuf>);
+pub(crate) struct Cleanup(pub(crate) Option<PathBuf>);
 impl Drop for Cleanup {
     fn drop(&mut self) {
         if let Some(d) = &self.0 {
