@@ -296,8 +296,11 @@ impl Client {
             self.wait_pause().await?;
             match self.bucket.try_take() {
                 Ok(s) => break s,
+                // At most one token's time: the answer that frees a token may belong to a
+                // future that is not polled meanwhile (see `bucket`).
                 Err(answered) => tokio::select! {
                     _ = answered => {}
+                    _ = tokio::time::sleep(self.bucket.patience()) => break self.bucket.take(),
                     _ = self.cancel.cancelled() => return Err(ApiError::Cancelled),
                 },
             }
