@@ -394,9 +394,9 @@ pub struct BackupArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 0.0, value_parser = non_negative)]
     pub step_jitter: f64,
 
-    /// Channels read at the same time, and within each channel the attachments downloaded at
-    /// the same time (profile and emoji images too). All requests together stay within
-    /// --rate-limit.
+    /// Channels read at the same time, and attachments downloaded at the same time over all
+    /// of them (a channel may always have one; profile and emoji images alike). All requests
+    /// together stay within --rate-limit.
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub jobs: u16,
 

@@ -1,10 +1,11 @@
 //! Backing up one channel: its posts (in full, or only what changed since the last run),
 //! threads, attachments, and members when they may have changed.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 
 use anyhow::{Context, Result};
 use futures_util::future::{maybe_done, MaybeDone};
@@ -526,14 +527,19 @@ impl<'a> Engine<'a> {
                 continue;
             }
             self.cancel.check()?;
-            while dl.pool.len() >= dl.jobs {
+            // `--jobs` downloads in flight over all channels walked at once; a channel with
+            // none in flight may always start one, so no walk waits for another's downloads.
+            while dl.pool.len() >= dl.jobs
+                || (!dl.pool.is_empty() && self.downloads.get() >= dl.jobs)
+            {
                 if let Some(f) = dl.pool.next().await {
                     self.file_fetched(dir, f, stats, walk, label)?;
                 }
             }
             let (file, fname) = dir.begin_file(&info.v.id, &info.v.name)?;
             dl.queued.insert(info.v.id.clone());
-            dl.pool.push(Box::pin(fetch(
+            let counted = Counted::new(&self.downloads);
+            let download = fetch(
                 self.client,
                 self.cancel.clone(),
                 info.v,
@@ -541,7 +547,12 @@ impl<'a> Engine<'a> {
                 fname,
                 post.id.clone(),
                 post.update_at,
-            )));
+            );
+            dl.pool.push(Box::pin(async move {
+                let fetched = download.await;
+                drop(counted);
+                fetched
+            }));
         }
         Ok(())
     }
@@ -581,6 +592,22 @@ impl<'a> Engine<'a> {
 /// Streams one attachment into `file`; it is complete when the server sent exactly the size its
 /// file info gives. A transfer that breaks off is resumed with `Range` (or started over when the
 /// server ignores the range), within the retry policy's attempts.
+/// One download counted in flight in [`Engine`]'s `downloads` until it ends or is dropped.
+pub(super) struct Counted(Rc<Cell<usize>>);
+
+impl Counted {
+    fn new(count: &Rc<Cell<usize>>) -> Self {
+        count.set(count.get() + 1);
+        Counted(Rc::clone(count))
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.set(self.0.get().saturating_sub(1));
+    }
+}
+
 async fn fetch(
     client: &Client,
     cancel: Cancel,

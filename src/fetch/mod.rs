@@ -10,9 +10,10 @@ mod pool;
 pub mod select;
 mod walk;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
+use std::rc::Rc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -118,6 +119,9 @@ pub struct Engine<'a> {
     /// Users with a stored profile when the run started (read at the first save of the state).
     stored_users: RefCell<Option<BTreeSet<String>>>,
     summary: RefCell<Summary>,
+    /// Attachment downloads in flight over all channels walked at once (`--jobs` at most, but
+    /// one for each channel with none of its own in flight).
+    downloads: Rc<Cell<usize>>,
 }
 
 impl<'a> Engine<'a> {
@@ -153,6 +157,7 @@ impl<'a> Engine<'a> {
             seen: RefCell::new(seen),
             stored_users: RefCell::new(None),
             summary: RefCell::new(Summary::default()),
+            downloads: Rc::default(),
         }
     }
 

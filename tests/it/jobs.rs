@@ -111,3 +111,33 @@ fn issue15_channels_walked_at_once_give_the_same_data_state_and_zip_as_one_at_a_
     );
     assert_eq!(verify(&env).0, 0, "{}", verify(&env).1);
 }
+
+/// Attachments of the channels walked at once share one pool of `--jobs` downloads (a channel
+/// with none in flight may always start one, so at most `jobs + jobs - 1`).
+#[test]
+fn issue15_downloads_of_all_channels_share_one_pool() {
+    const FILES: &str = "GET /api/v4/files/{file_id}";
+    let env = Env::new(Scale::Demo);
+    env.server.set_faults(Faults {
+        latency_ms: Some((20, 20)),
+        ..Faults::default()
+    });
+    env.run_ok(&["--jobs", "2", "--skip-users", "--skip-emojis"]);
+    let peak = env.server.peak_in_flight();
+    let files = peak.get(FILES).copied().unwrap_or(0);
+    assert!(
+        env.server.request_counts().get(FILES).copied().unwrap_or(0) > 10,
+        "the demo data set has attachments to download"
+    );
+    assert!(files >= 2, "downloads overlap: peak {files}");
+    assert!(
+        files <= 3,
+        "--jobs 2: at most 3 downloads at once, not {files}"
+    );
+    assert!(
+        peak[POSTS] <= 2,
+        "--jobs 2: {} page requests at once",
+        peak[POSTS]
+    );
+    assert_eq!(verify(&env).0, 0, "{}", verify(&env).1);
+}
