@@ -297,16 +297,16 @@ impl<'a> Engine<'a> {
         } else {
             stored.and_then(|s| s.full_read_day)
         };
-        self.state.borrow_mut().channels.insert(
-            cid,
-            ChannelState {
-                max_update_at,
-                msg_count,
-                last_post_at: last_post_at.unwrap_or(0),
-                full_read_day,
-            },
-        );
-        self.save_state()?;
+        let cursor = ChannelState {
+            max_update_at,
+            msg_count,
+            last_post_at: last_post_at.unwrap_or(0),
+            full_read_day,
+        };
+        self.save_state_after_checkpoint(|state| {
+            state.channels.insert(cid, cursor);
+        })
+        .await?;
 
         tracing::info!(
             "{label}: {} posts read ({} new, {} changed, {} edited, {} deleted), {} files downloaded ({})",

@@ -122,6 +122,8 @@ pub struct Engine<'a> {
     /// Attachment downloads in flight over all channels walked at once (`--jobs` at most, but
     /// one for each channel with none of its own in flight).
     downloads: Rc<Cell<usize>>,
+    /// Held while a checkpoint runs ([`Engine::save_state_after_checkpoint`]).
+    checkpoints: tokio::sync::Mutex<()>,
 }
 
 impl<'a> Engine<'a> {
@@ -158,6 +160,7 @@ impl<'a> Engine<'a> {
             stored_users: RefCell::new(None),
             summary: RefCell::new(Summary::default()),
             downloads: Rc::default(),
+            checkpoints: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -305,6 +308,30 @@ impl<'a> Engine<'a> {
     /// profile is not stored yet (stored ones are refreshed by every users phase anyway; so a
     /// run that finds nothing new leaves the state file as it was).
     fn save_state(&self) -> Result<()> {
+        self.save_state_by(Store::save_state)
+    }
+
+    /// Makes what was written so far durable without holding up the channels walked at the
+    /// same time (the `syncfs` runs on a blocking thread while they go on), then applies
+    /// `update` to the state (a channel's new cursor) and saves it.
+    async fn save_state_after_checkpoint(&self, update: impl FnOnce(&mut State)) -> Result<()> {
+        {
+            // One checkpoint at a time: the files of a walk that ends while another walk's
+            // checkpoint runs may be in that one, and are durable only when it has ended.
+            let _one = self.checkpoints.lock().await;
+            let checkpoint = self.store.take_checkpoint();
+            tokio::task::spawn_blocking(move || checkpoint.run())
+                .await
+                .map_err(|e| anyhow::anyhow!("the checkpoint of the data dir failed: {e}"))??;
+        }
+        update(&mut self.state.borrow_mut());
+        self.save_state_by(Store::save_state_only)
+    }
+
+    fn save_state_by(
+        &self,
+        save: impl FnOnce(&Store, &State) -> Result<(), crate::store::StoreError>,
+    ) -> Result<()> {
         let mut stored_users = self.stored_users.borrow_mut();
         let stored = match &mut *stored_users {
             Some(s) => s,
@@ -314,7 +341,7 @@ impl<'a> Engine<'a> {
         let unstored = self.seen.borrow();
         let unstored = unstored.iter().filter(|id| !stored.contains(*id));
         state.pending_users.extend(unstored.cloned());
-        Ok(self.store.save_state(&state)?)
+        Ok(save(self.store, &state)?)
     }
 
     /// Records a failure that concerns one item (a channel, the users, the emojis) and lets the
