@@ -1,6 +1,7 @@
 //! `matterbak [backup]`: log in, back up the selection into the data dir, zip it.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -141,7 +142,9 @@ async fn backup(
         cancel.clone(),
     )
     .await?;
-    session.client.set_waiting_flag(progress.waiting.clone());
+    Arc::get_mut(&mut session.client)
+        .expect("the client is not shared yet")
+        .set_waiting_flag(progress.waiting.clone());
     // Only a person at a terminal reading text logs wants the status line.
     let status = StatusLine::start(progress.clone(), !out.quiet && !out.json());
     let fopts = fetch::Options {
@@ -232,7 +235,7 @@ async fn backup(
 /// counts whatever the outcome.
 #[allow(clippy::too_many_arguments)]
 async fn fetch_all(
-    client: &Client,
+    client: &Arc<Client>,
     store: &Store,
     me: Raw<User>,
     args: &BackupArgs,

@@ -3,6 +3,7 @@
 //! a failed login into the documented exit code and a hint.
 
 use std::io::{BufRead, IsTerminal, Write};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -78,7 +79,8 @@ pub fn client_options(
 
 /// A client logged in as the user of the credentials.
 pub struct Session {
-    pub client: Client,
+    /// Shared with the tasks that send requests of the backup beside its engine.
+    pub client: Arc<Client>,
     /// Logged in with a password: the session is ours to end ([`Session::logout`]).
     password: bool,
 }
@@ -128,7 +130,7 @@ impl Session {
         }
         tracing::info!("logged in to {} as {}", creds.api_url, me.v.username);
         let session = Session {
-            client,
+            client: Arc::new(client),
             password: matches!(creds.login, Login::Password(_)),
         };
         Ok((session, me))

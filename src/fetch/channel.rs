@@ -6,9 +6,9 @@ use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use futures_util::future::{maybe_done, MaybeDone};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use serde_json::value::RawValue;
 
@@ -105,22 +105,23 @@ struct Fetched {
     result: Result<AtomicFile>,
 }
 
-/// A page request on its way.
-type PageRequest<'a> = Pin<Box<MaybeDone<Pin<Box<dyn Future<Output = PageResult> + 'a>>>>>;
+/// A page request on its way, on a task of its own: it is sent, and its answer read, while the
+/// walk writes the page before it. Dropped, it is aborted.
+struct PageRequest(tokio::task::JoinHandle<PageResult>);
 type PageResult = Result<PostList, ApiError>;
 
-/// Starts the request for a page of posts (polled once, so that it is sent) and returns it.
-async fn request_page<'a>(client: &'a Client, channel_id: &str, anchor: Anchor) -> PageRequest<'a> {
-    let cid = channel_id.to_string();
-    let fut: Pin<Box<dyn Future<Output = PageResult> + 'a>> =
-        Box::pin(async move { client.posts(&cid, &anchor).await });
-    let mut request = Box::pin(maybe_done(fut));
-    std::future::poll_fn(|cx| {
-        let _ = request.as_mut().poll(cx);
-        std::task::Poll::Ready(())
-    })
-    .await;
-    request
+impl Drop for PageRequest {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Starts the request for a page of posts.
+fn request_page(client: &Arc<Client>, channel_id: &str, anchor: Anchor) -> PageRequest {
+    let (client, cid) = (Arc::clone(client), channel_id.to_string());
+    PageRequest(tokio::spawn(
+        async move { client.posts(&cid, &anchor).await },
+    ))
 }
 
 /// Runs `fut` while the downloads go on; returns its output and the downloads that ended.
@@ -283,10 +284,11 @@ impl<'a> Engine<'a> {
         } else {
             None
         };
-        let mut parent = parent.borrow_mut();
-        dir.write_channel(&mut parent, channel.bytes(), members.as_deref())?;
-        dir.finish(&mut parent)?;
-        drop(parent);
+        {
+            let mut parent = parent.borrow_mut();
+            dir.write_channel(&mut parent, channel.bytes(), members.as_deref())?;
+            dir.finish(&mut parent)?;
+        }
         let mut max_update_at = walk.cursor();
         if let Some(r) = walk.retry_from {
             max_update_at = max_update_at.min(r - 1);
@@ -349,18 +351,16 @@ impl<'a> Engine<'a> {
         let mut cursor = walk::Cursor::default();
         let cap = walk.cap;
         let mut anchor = Anchor::Newest;
-        let mut next = Some(request_page(self.client, &cid, anchor.clone()).await);
+        let mut next = Some(request_page(self.client, &cid, anchor.clone()));
         let mut proven = false;
         while let Some(mut request) = next.take() {
             self.cancel.check()?;
-            let (_, done) = drive(dl, request.as_mut()).await;
+            let (answer, done) = drive(dl, &mut request.0).await;
             for f in done {
                 self.file_fetched(dir, f, stats, walk, label)?;
             }
-            let page = request
-                .as_mut()
-                .take_output()
-                .expect("the request ended")
+            let page = answer
+                .map_err(|e| anyhow::anyhow!("posts of {label}: the request's task failed: {e}"))?
                 .with_context(|| format!("posts of {label}"))?;
             walk.saw_clock(page.server_time);
             let posts = walk::listed(&page);
@@ -385,7 +385,7 @@ impl<'a> Engine<'a> {
                 _ if done_looking => None,
                 walk::Step::Next(a) if cursor.seen.len() <= cap => {
                     anchor = a;
-                    next = Some(request_page(self.client, &cid, anchor.clone()).await);
+                    next = Some(request_page(self.client, &cid, anchor.clone()));
                     None
                 }
                 walk::Step::Next(_) => Some(format!(

@@ -14,6 +14,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -99,7 +100,7 @@ struct GroupMembers<'c> {
 
 /// One backup run.
 pub struct Engine<'a> {
-    client: &'a Client,
+    client: &'a Arc<Client>,
     store: &'a Store,
     cfg: &'a ChannelsConfig,
     opts: &'a Options,
@@ -128,7 +129,7 @@ pub struct Engine<'a> {
 
 impl<'a> Engine<'a> {
     pub fn new(
-        client: &'a Client,
+        client: &'a Arc<Client>,
         store: &'a Store,
         cfg: &'a ChannelsConfig,
         opts: &'a Options,
