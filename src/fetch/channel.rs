@@ -132,10 +132,12 @@ async fn drive<T>(dl: &mut Downloads<'_>, fut: impl Future<Output = T>) -> (T, V
         if dl.pool.is_empty() {
             return (fut.await, done);
         }
+        // The downloads first: a page requested ahead is often there already, and the
+        // downloads are only read on while the walk waits here.
         tokio::select! {
             biased;
-            out = &mut fut => return (out, done),
             Some(f) = dl.pool.next() => done.push(f),
+            out = &mut fut => return (out, done),
         }
     }
 }
