@@ -1,7 +1,7 @@
 //! Where a backup is read from: a data dir or a backup zip, seen as one list of relative paths
 //! ([`crate::store::read::Files`]; what each file is, `store::read` says).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -9,6 +9,7 @@ use std::sync::Mutex;
 
 use anyhow::{bail, Context, Result};
 
+use crate::archive::{EntryLoc, ZipReader};
 use crate::error::{Code, Fatal};
 use crate::store::atomic::TEMP_PREFIX;
 
@@ -26,15 +27,17 @@ const LIST_LEFT_OUT: usize = 5;
 pub struct Source {
     origin: PathBuf,
     kind: Kind,
-    names: BTreeSet<String>,
     /// Files that held more than they may and were not copied ([`Source::copy_to`]).
     left_out: Mutex<Vec<String>>,
 }
 
 enum Kind {
-    Dir(PathBuf),
-    /// The archive and the prefix of its entries (empty, or `data/` for a zip of a folder).
-    Zip(Mutex<zip::ZipArchive<File>>, String),
+    /// The data dir and its files.
+    Dir(PathBuf, BTreeSet<String>),
+    /// The zip, the prefix of its entries (empty, or `data/` for a zip of a folder), and its
+    /// entries by name without the prefix, with where each is (the zip's central directory is
+    /// read once, one record at a time, into this index).
+    Zip(Box<Mutex<ZipReader>>, String, BTreeMap<String, EntryLoc>),
 }
 
 impl Source {
@@ -59,35 +62,47 @@ impl Source {
             }
             return Ok(Source {
                 origin: path.to_path_buf(),
-                kind: Kind::Dir(path.to_path_buf()),
-                names,
+                kind: Kind::Dir(path.to_path_buf(), names),
                 left_out: Mutex::default(),
             });
         }
-        let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-        let zip = zip::ZipArchive::new(file).map_err(|e| {
+        let not_zip = |e: io::Error| {
             Fatal::usage(format!(
                 "{}: not a data dir and not a readable zip ({e})",
                 path.display()
             ))
-        })?;
-        refuse_duplicates(path)?;
-        let all: Vec<String> = zip
-            .file_names()
-            .filter(|n| !n.ends_with('/'))
-            .map(str::to_string)
-            .collect();
-        let prefix = zip_prefix(&all);
-        let names = all
-            .iter()
-            .filter_map(|n| n.strip_prefix(&prefix))
-            .filter(|n| keep(n))
-            .map(str::to_string)
-            .collect();
+        };
+        let mut zip = ZipReader::open(path).map_err(not_zip)?;
+        // Every record, folders and left-out files included, counts for the duplicates.
+        let mut entries = BTreeMap::new();
+        let mut folders = HashSet::new();
+        let mut dups = BTreeSet::new();
+        while let Some((name, loc)) = zip.next_entry().map_err(not_zip)? {
+            let first = if name.ends_with('/') {
+                folders.insert(name.clone())
+            } else {
+                entries.insert(name.clone(), loc).is_none()
+            };
+            if !first {
+                dups.insert(name);
+            }
+        }
+        drop(folders);
+        refuse_duplicates(path, &dups)?;
+        let prefix = zip_prefix(entries.keys().map(String::as_str));
+        if !prefix.is_empty() || entries.keys().any(|n| !keep(n)) {
+            entries = entries
+                .into_iter()
+                .filter_map(|(mut n, loc)| {
+                    n.strip_prefix(&prefix)?;
+                    n.replace_range(..prefix.len(), "");
+                    keep(&n).then_some((n, loc))
+                })
+                .collect();
+        }
         Ok(Source {
             origin: path.to_path_buf(),
-            kind: Kind::Zip(Mutex::new(zip), prefix),
-            names,
+            kind: Kind::Zip(Box::new(Mutex::new(zip)), prefix, entries),
             left_out: Mutex::default(),
         })
     }
@@ -97,24 +112,22 @@ impl Source {
         &self.origin
     }
 
-    /// Every file, sorted.
-    pub fn names(&self) -> &BTreeSet<String> {
-        &self.names
-    }
-
     pub fn exists(&self, name: &str) -> bool {
-        self.names.contains(name)
+        match &self.kind {
+            Kind::Dir(_, names) => names.contains(name),
+            Kind::Zip(_, _, entries) => entries.contains_key(name),
+        }
     }
 
     /// The files directly in folder `dir` (no trailing `/`), as their names within it.
-    pub fn children<'a>(&'a self, dir: &str) -> impl Iterator<Item = &'a str> + 'a {
+    pub fn children<'a>(&'a self, dir: &str) -> Box<dyn Iterator<Item = &'a str> + 'a> {
         let prefix = format!("{dir}/");
-        let n = prefix.len();
-        self.names
-            .range(prefix.clone()..)
-            .take_while(move |s| s.starts_with(&prefix))
-            .map(move |s| &s[n..])
-            .filter(|s| !s.contains('/'))
+        match &self.kind {
+            Kind::Dir(_, names) => Box::new(direct(names.range(prefix.clone()..), prefix)),
+            Kind::Zip(_, _, entries) => {
+                Box::new(direct(entries.range(prefix.clone()..).map(|e| e.0), prefix))
+            }
+        }
     }
 
     /// The whole content of a file (at most 512 MiB).
@@ -192,8 +205,8 @@ impl Source {
     /// `name` as a user can find it: a path in the data dir, or `zip:entry`.
     pub fn describe(&self, name: &str) -> String {
         match &self.kind {
-            Kind::Dir(root) => root.join(name).display().to_string(),
-            Kind::Zip(_, prefix) => format!("{}:{prefix}{name}", self.origin.display()),
+            Kind::Dir(root, _) => root.join(name).display().to_string(),
+            Kind::Zip(_, prefix, _) => format!("{}:{prefix}{name}", self.origin.display()),
         }
     }
 
@@ -204,13 +217,16 @@ impl Source {
     ) -> Result<()> {
         let ctx = || format!("reading {}", self.describe(name));
         match &self.kind {
-            Kind::Dir(root) => {
+            Kind::Dir(root, _) => {
                 let mut file = File::open(root.join(name)).with_context(ctx)?;
                 f(&mut file).with_context(ctx)
             }
-            Kind::Zip(zip, prefix) => {
+            Kind::Zip(zip, _, entries) => {
+                let loc = entries.get(name).with_context(|| {
+                    format!("{}: no such entry in the zip", self.describe(name))
+                })?;
                 let mut zip = zip.lock().unwrap_or_else(|e| e.into_inner());
-                let mut entry = zip.by_name(&format!("{prefix}{name}")).with_context(ctx)?;
+                let mut entry = zip.entry(loc).with_context(ctx)?;
                 f(&mut entry).with_context(ctx)
             }
         }
@@ -244,13 +260,14 @@ fn read_some(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
 
 /// A zip that names an entry twice is refused: readers disagree on which one counts (`unzip`
 /// takes the first, the zip library the last), so what an export shows would depend on the tool.
-fn refuse_duplicates(path: &Path) -> Result<()> {
-    let dups = crate::archive::duplicate_names(path)
-        .with_context(|| format!("reading the directory of {}", path.display()))?;
+fn refuse_duplicates(path: &Path, dups: &BTreeSet<String>) -> Result<()> {
     if dups.is_empty() {
         return Ok(());
     }
-    let mut list = dups[..dups.len().min(LIST_LEFT_OUT)].join(", ");
+    let mut list = (dups.iter().take(LIST_LEFT_OUT))
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
     if dups.len() > LIST_LEFT_OUT {
         list.push_str(", ...");
     }
@@ -260,6 +277,19 @@ fn refuse_duplicates(path: &Path) -> Result<()> {
         path.display()
     ))
     .into())
+}
+
+/// The names of `sorted` (names starting with `prefix`, from the first one on) that are
+/// directly in that folder, without the prefix.
+fn direct<'a>(
+    sorted: impl Iterator<Item = &'a String> + 'a,
+    prefix: String,
+) -> impl Iterator<Item = &'a str> + 'a {
+    let n = prefix.len();
+    sorted
+        .take_while(move |s| s.starts_with(&prefix))
+        .map(move |s| &s[n..])
+        .filter(|s| !s.contains('/'))
 }
 
 /// Files that belong to the backup (not matterbak's own state, lock or temp files).
@@ -290,16 +320,16 @@ fn walk(dir: &Path, rel: &str, out: &mut BTreeSet<String>) -> io::Result<()> {
 }
 
 /// The folder all entries share when the zip holds the data dir as a folder (`data/users/...`).
-fn zip_prefix(names: &[String]) -> String {
+fn zip_prefix<'a>(names: impl Iterator<Item = &'a str> + Clone) -> String {
     const TOP: [&str; 5] = ["users/", "teams/", "direct/", "groups/", "emojis/"];
-    if names.iter().any(|n| TOP.iter().any(|t| n.starts_with(t))) {
+    if names.clone().any(|n| TOP.iter().any(|t| n.starts_with(t))) {
         return String::new();
     }
-    let Some(first) = names.first().and_then(|n| n.split_once('/')) else {
+    let Some(first) = names.clone().next().and_then(|n| n.split_once('/')) else {
         return String::new();
     };
     let p = format!("{}/", first.0);
-    if names.iter().all(|n| n.starts_with(&p)) {
+    if names.clone().all(|n| n.starts_with(&p)) {
         p
     } else {
         String::new()
@@ -312,13 +342,13 @@ mod tests {
 
     #[test]
     fn a_zip_of_a_folder_is_read_below_it() {
-        let n = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(zip_prefix(&n(&["users/a.json", "teams/t.json"])), "");
+        let n = |v: &'static [&'static str]| v.iter().copied();
+        assert_eq!(zip_prefix(n(&["users/a.json", "teams/t.json"])), "");
         assert_eq!(
-            zip_prefix(&n(&["data/users/a.json", "data/t.json"])),
+            zip_prefix(n(&["data/users/a.json", "data/t.json"])),
             "data/"
         );
-        assert_eq!(zip_prefix(&n(&["a/users/a.json", "b/t.json"])), "");
+        assert_eq!(zip_prefix(n(&["a/users/a.json", "b/t.json"])), "");
     }
 
     #[test]
