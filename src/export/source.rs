@@ -33,11 +33,74 @@ pub struct Source {
 
 enum Kind {
     /// The data dir and its files.
-    Dir(PathBuf, BTreeSet<String>),
+    Dir(PathBuf, Tree<()>),
     /// The zip, the prefix of its entries (empty, or `data/` for a zip of a folder), and its
-    /// entries by name without the prefix, with where each is (the zip's central directory is
-    /// read once, one record at a time, into this index).
-    Zip(Box<Mutex<ZipReader>>, String, BTreeMap<String, EntryLoc>),
+    /// entries without the prefix, with where each is (the zip's central directory is read
+    /// once, one record at a time, into this index).
+    Zip(Box<Mutex<ZipReader>>, String, Tree<EntryLoc>),
+}
+
+/// The files of a backup by folder (`/`-separated, without a trailing `/`; `""` for the top):
+/// each folder's file names sorted, each with a `T` (where a zip entry is). A path is stored
+/// once per folder instead of once per file: a few dozen bytes a file, where the Large data
+/// set's paths are about 130 bytes long.
+struct Tree<T> {
+    folders: BTreeMap<String, Vec<(Box<str>, T)>>,
+}
+
+impl<T> Tree<T> {
+    fn new() -> Tree<T> {
+        Tree {
+            folders: BTreeMap::new(),
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<&T> {
+        let (dir, base) = name.rsplit_once('/').unwrap_or(("", name));
+        let files = self.folders.get(dir)?;
+        let i = files.binary_search_by(|(n, _)| (**n).cmp(base)).ok()?;
+        Some(&files[i].1)
+    }
+
+    fn children<'a>(&'a self, dir: &str) -> impl Iterator<Item = &'a str> + 'a {
+        (self.folders.get(dir).into_iter().flatten()).map(|(n, _)| &**n)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.folders.is_empty()
+    }
+
+    /// Adds `name` to the end of its folder (call [`Tree::sort`] when all are in).
+    fn push(&mut self, name: &str, v: T) {
+        let (dir, base) = name.rsplit_once('/').unwrap_or(("", name));
+        let files = match self.folders.get_mut(dir) {
+            Some(f) => f,
+            None => self.folders.entry(dir.to_string()).or_default(),
+        };
+        files.push((base.into(), v));
+    }
+
+    /// Sorts each folder; returns the names that are in it more than once.
+    fn sort(&mut self) -> BTreeSet<String> {
+        let mut dups = BTreeSet::new();
+        for (dir, files) in &mut self.folders {
+            files.sort_by(|a, b| a.0.cmp(&b.0));
+            files.shrink_to_fit();
+            for w in files.windows(2).filter(|w| w[0].0 == w[1].0) {
+                dups.insert(join(dir, &w[0].0));
+            }
+        }
+        dups
+    }
+}
+
+/// `dir/base`, or `base` at the top.
+fn join(dir: &str, base: &str) -> String {
+    if dir.is_empty() {
+        base.to_string()
+    } else {
+        format!("{dir}/{base}")
+    }
 }
 
 impl Source {
@@ -50,7 +113,7 @@ impl Source {
             ))
         })?;
         if meta.is_dir() {
-            let mut names = BTreeSet::new();
+            let mut names = Tree::new();
             walk(path, "", &mut names)
                 .with_context(|| format!("reading the data dir {}", path.display()))?;
             if names.is_empty() {
@@ -74,32 +137,40 @@ impl Source {
         };
         let mut zip = ZipReader::open(path).map_err(not_zip)?;
         // Every record, folders and left-out files included, counts for the duplicates.
-        let mut entries = BTreeMap::new();
+        let mut entries = Tree::new();
         let mut folders = HashSet::new();
         let mut dups = BTreeSet::new();
         while let Some((name, loc)) = zip.next_entry().map_err(not_zip)? {
-            let first = if name.ends_with('/') {
-                folders.insert(name.clone())
+            if name.ends_with('/') {
+                if !folders.insert(name.clone()) {
+                    dups.insert(name);
+                }
             } else {
-                entries.insert(name.clone(), loc).is_none()
-            };
-            if !first {
-                dups.insert(name);
+                entries.push(&name, loc);
             }
         }
         drop(folders);
+        dups.extend(entries.sort());
         refuse_duplicates(path, &dups)?;
-        let prefix = zip_prefix(entries.keys().map(String::as_str));
-        if !prefix.is_empty() || entries.keys().any(|n| !keep(n)) {
-            entries = entries
-                .into_iter()
-                .filter_map(|(mut n, loc)| {
-                    n.strip_prefix(&prefix)?;
-                    n.replace_range(..prefix.len(), "");
-                    keep(&n).then_some((n, loc))
-                })
-                .collect();
-        }
+        // A name per folder is enough to find the prefix: it is a folder.
+        let firsts: Vec<String> = (entries.folders.iter())
+            .filter_map(|(dir, files)| Some(join(dir, &files.first()?.0)))
+            .collect();
+        let prefix = zip_prefix(firsts.iter().map(String::as_str));
+        let top = prefix.trim_end_matches('/');
+        entries.folders = (std::mem::take(&mut entries.folders).into_iter())
+            .map(|(dir, mut files)| {
+                files.retain(|(n, _)| keep(n));
+                let dir = match dir.strip_prefix(&prefix) {
+                    _ if prefix.is_empty() => dir,
+                    Some(d) => d.to_string(),
+                    None if dir == top => String::new(),
+                    None => dir,
+                };
+                (dir, files)
+            })
+            .filter(|(_, files)| !files.is_empty())
+            .collect();
         Ok(Source {
             origin: path.to_path_buf(),
             kind: Kind::Zip(Box::new(Mutex::new(zip)), prefix, entries),
@@ -114,19 +185,16 @@ impl Source {
 
     pub fn exists(&self, name: &str) -> bool {
         match &self.kind {
-            Kind::Dir(_, names) => names.contains(name),
-            Kind::Zip(_, _, entries) => entries.contains_key(name),
+            Kind::Dir(_, names) => names.get(name).is_some(),
+            Kind::Zip(_, _, entries) => entries.get(name).is_some(),
         }
     }
 
-    /// The files directly in folder `dir` (no trailing `/`), as their names within it.
+    /// The files directly in folder `dir` (no trailing `/`), as their names within it, sorted.
     pub fn children<'a>(&'a self, dir: &str) -> Box<dyn Iterator<Item = &'a str> + 'a> {
-        let prefix = format!("{dir}/");
         match &self.kind {
-            Kind::Dir(_, names) => Box::new(direct(names.range(prefix.clone()..), prefix)),
-            Kind::Zip(_, _, entries) => {
-                Box::new(direct(entries.range(prefix.clone()..).map(|e| e.0), prefix))
-            }
+            Kind::Dir(_, names) => Box::new(names.children(dir)),
+            Kind::Zip(_, _, entries) => Box::new(entries.children(dir)),
         }
     }
 
@@ -279,42 +347,30 @@ fn refuse_duplicates(path: &Path, dups: &BTreeSet<String>) -> Result<()> {
     .into())
 }
 
-/// The names of `sorted` (names starting with `prefix`, from the first one on) that are
-/// directly in that folder, without the prefix.
-fn direct<'a>(
-    sorted: impl Iterator<Item = &'a String> + 'a,
-    prefix: String,
-) -> impl Iterator<Item = &'a str> + 'a {
-    let n = prefix.len();
-    sorted
-        .take_while(move |s| s.starts_with(&prefix))
-        .map(move |s| &s[n..])
-        .filter(|s| !s.contains('/'))
-}
-
 /// Files that belong to the backup (not matterbak's own state, lock or temp files).
 fn keep(rel: &str) -> bool {
     let base = rel.rsplit('/').next().unwrap_or(rel);
     !base.starts_with(".matterbak") && !base.starts_with(TEMP_PREFIX)
 }
 
-fn walk(dir: &Path, rel: &str, out: &mut BTreeSet<String>) -> io::Result<()> {
+fn walk(dir: &Path, rel: &str, out: &mut Tree<()>) -> io::Result<()> {
+    let mut files = Vec::new();
     for e in std::fs::read_dir(dir)? {
         let e = e?;
         let Some(name) = e.file_name().to_str().map(str::to_string) else {
             continue; // matterbak writes only UTF-8 names
         };
-        let r = if rel.is_empty() {
-            name
-        } else {
-            format!("{rel}/{name}")
-        };
         let t = e.file_type()?;
         if t.is_dir() {
-            walk(&e.path(), &r, out)?;
-        } else if t.is_file() && keep(&r) {
-            out.insert(r);
+            walk(&e.path(), &join(rel, &name), out)?;
+        } else if t.is_file() && keep(&name) {
+            files.push((name.into_boxed_str(), ()));
         }
+    }
+    if !files.is_empty() {
+        files.sort_by(|a, b| a.0.cmp(&b.0));
+        files.shrink_to_fit();
+        out.folders.insert(rel.to_string(), files);
     }
     Ok(())
 }
@@ -349,6 +405,23 @@ mod tests {
             "data/"
         );
         assert_eq!(zip_prefix(n(&["a/users/a.json", "b/t.json"])), "");
+    }
+
+    #[test]
+    fn a_tree_finds_files_by_folder_and_reports_the_ones_named_twice() {
+        let mut t = Tree::new();
+        for (n, v) in [("b/y", 1), ("a", 2), ("b/x", 3), ("b/c/z", 4), ("b/x", 5)] {
+            t.push(n, v);
+        }
+        assert_eq!(t.sort().into_iter().collect::<Vec<_>>(), ["b/x"]);
+        assert_eq!(t.get("b/y"), Some(&1));
+        assert_eq!(t.get("a"), Some(&2));
+        assert_eq!(t.get("b/c/z"), Some(&4));
+        assert_eq!(t.get("b/z"), None);
+        assert_eq!(t.get("b"), None);
+        assert_eq!(t.children("b").collect::<Vec<_>>(), ["x", "x", "y"]);
+        assert_eq!(t.children("").collect::<Vec<_>>(), ["a"]);
+        assert_eq!(t.children("b/c/z").count(), 0);
     }
 
     #[test]
