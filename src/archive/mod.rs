@@ -20,6 +20,7 @@ use anyhow::{Context, Result};
 mod check;
 mod fresh;
 mod previous;
+mod reader;
 mod walk;
 mod writer;
 
@@ -27,6 +28,7 @@ use check::EntryCheck;
 pub use check::{check_zip, ZipCheck};
 use fresh::{Job, LazyFile};
 use previous::{Entry, Previous};
+pub use reader::{EntryLoc, EntryReader, ZipReader};
 use walk::{open_regular, walk_order, Walk};
 use writer::{Stamp, ZipOut};
 
@@ -65,25 +67,6 @@ pub fn default_output(user: &str) -> PathBuf {
 /// I/O errors on the data dir or the output; [`crate::cancel::Cancelled`] when interrupted.
 pub fn write_zip(data_dir: &Path, output: &Path, cancel: &Cancel) -> Result<ZipStats> {
     write_zip_level(data_dir, output, DEFAULT_LEVEL, cancel)
-}
-
-/// The names that the central directory of the zip at `path` lists more than once (a zip
-/// library keeps only one of them, silently), sorted.
-///
-/// # Errors
-/// When the zip's directory cannot be read.
-pub fn duplicate_names(path: &Path) -> io::Result<Vec<String>> {
-    let Some(mut zip) = Previous::open(path)? else {
-        return Ok(Vec::new());
-    };
-    let mut seen = std::collections::HashSet::new();
-    let mut dups = std::collections::BTreeSet::new();
-    while let Some(e) = zip.next_record()? {
-        if !seen.insert(e.name.clone()) {
-            dups.insert(e.name);
-        }
-    }
-    Ok(dups.into_iter().collect())
 }
 
 /// The deflate level of new entries by default: on a backup's JSON, level 6 costs twice the

@@ -3,7 +3,7 @@
 
 use std::cmp::Ordering;
 use std::fs::File;
-use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
 /// One entry of the previous zip.
@@ -140,14 +140,20 @@ impl Previous {
 
     /// The compressed bytes of `e` (exactly `e.comp` of them).
     pub fn raw(&mut self, e: &Entry) -> io::Result<impl Read + '_> {
+        self.data(e.offset, e.comp)
+    }
+
+    /// The `comp` compressed bytes of the entry whose local header is at `offset`: the header
+    /// and the name and extra field it gives are passed over.
+    pub fn data(&mut self, offset: u64, comp: u64) -> io::Result<Tracked<'_>> {
         let mut h = [0u8; 30];
-        self.read_at(e.offset, &mut h)?;
+        self.read_at(offset, &mut h)?;
         if u32_at(&h, 0) != 0x0403_4b50 {
             return Err(bad("no local header where the directory says"));
         }
         let skip = u16_at(&h, 26) as u64 + u16_at(&h, 28) as u64;
-        self.read_at(e.offset + 30 + skip, &mut [])?;
-        Ok(self.tracked(e.comp))
+        self.read_at(offset + 30 + skip, &mut [])?;
+        Ok(self.tracked(comp))
     }
 
     /// Reads `buf.len()` bytes from `offset` (going back and forth without dropping what was
@@ -246,7 +252,7 @@ impl Previous {
 }
 
 /// Reads from the previous zip and counts what it read.
-struct Tracked<'a> {
+pub struct Tracked<'a> {
     data: io::Take<&'a mut BufReader<File>>,
     pos: &'a mut u64,
 }
@@ -257,5 +263,16 @@ impl Read for Tracked<'_> {
         let n = self.data.read(buf)?;
         *self.pos = at.saturating_add(n as u64);
         Ok(n)
+    }
+}
+
+impl BufRead for Tracked<'_> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        // What is buffered is not read yet: `pos` stays.
+        self.data.fill_buf()
+    }
+    fn consume(&mut self, n: usize) {
+        self.data.consume(n);
+        *self.pos = self.pos.saturating_add(n as u64);
     }
 }

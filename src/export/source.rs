@@ -1,7 +1,7 @@
 //! Where a backup is read from: a data dir or a backup zip, seen as one list of relative paths
 //! ([`crate::store::read::Files`]; what each file is, `store::read` says).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -9,6 +9,7 @@ use std::sync::Mutex;
 
 use anyhow::{bail, Context, Result};
 
+use crate::archive::{EntryLoc, ZipReader};
 use crate::error::{Code, Fatal};
 use crate::store::atomic::TEMP_PREFIX;
 
@@ -26,15 +27,80 @@ const LIST_LEFT_OUT: usize = 5;
 pub struct Source {
     origin: PathBuf,
     kind: Kind,
-    names: BTreeSet<String>,
     /// Files that held more than they may and were not copied ([`Source::copy_to`]).
     left_out: Mutex<Vec<String>>,
 }
 
 enum Kind {
-    Dir(PathBuf),
-    /// The archive and the prefix of its entries (empty, or `data/` for a zip of a folder).
-    Zip(Mutex<zip::ZipArchive<File>>, String),
+    /// The data dir and its files.
+    Dir(PathBuf, Tree<()>),
+    /// The zip, the prefix of its entries (empty, or `data/` for a zip of a folder), and its
+    /// entries without the prefix, with where each is (the zip's central directory is read
+    /// once, one record at a time, into this index).
+    Zip(Box<Mutex<ZipReader>>, String, Tree<EntryLoc>),
+}
+
+/// The files of a backup by folder (`/`-separated, without a trailing `/`; `""` for the top):
+/// each folder's file names sorted, each with a `T` (where a zip entry is). A path is stored
+/// once per folder instead of once per file: a few dozen bytes a file, where the Large data
+/// set's paths are about 130 bytes long.
+struct Tree<T> {
+    folders: BTreeMap<String, Vec<(Box<str>, T)>>,
+}
+
+impl<T> Tree<T> {
+    fn new() -> Tree<T> {
+        Tree {
+            folders: BTreeMap::new(),
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<&T> {
+        let (dir, base) = name.rsplit_once('/').unwrap_or(("", name));
+        let files = self.folders.get(dir)?;
+        let i = files.binary_search_by(|(n, _)| (**n).cmp(base)).ok()?;
+        Some(&files[i].1)
+    }
+
+    fn children<'a>(&'a self, dir: &str) -> impl Iterator<Item = &'a str> + 'a {
+        (self.folders.get(dir).into_iter().flatten()).map(|(n, _)| &**n)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.folders.is_empty()
+    }
+
+    /// Adds `name` to the end of its folder (call [`Tree::sort`] when all are in).
+    fn push(&mut self, name: &str, v: T) {
+        let (dir, base) = name.rsplit_once('/').unwrap_or(("", name));
+        let files = match self.folders.get_mut(dir) {
+            Some(f) => f,
+            None => self.folders.entry(dir.to_string()).or_default(),
+        };
+        files.push((base.into(), v));
+    }
+
+    /// Sorts each folder; returns the names that are in it more than once.
+    fn sort(&mut self) -> BTreeSet<String> {
+        let mut dups = BTreeSet::new();
+        for (dir, files) in &mut self.folders {
+            files.sort_by(|a, b| a.0.cmp(&b.0));
+            files.shrink_to_fit();
+            for w in files.windows(2).filter(|w| w[0].0 == w[1].0) {
+                dups.insert(join(dir, &w[0].0));
+            }
+        }
+        dups
+    }
+}
+
+/// `dir/base`, or `base` at the top.
+fn join(dir: &str, base: &str) -> String {
+    if dir.is_empty() {
+        base.to_string()
+    } else {
+        format!("{dir}/{base}")
+    }
 }
 
 impl Source {
@@ -47,7 +113,7 @@ impl Source {
             ))
         })?;
         if meta.is_dir() {
-            let mut names = BTreeSet::new();
+            let mut names = Tree::new();
             walk(path, "", &mut names)
                 .with_context(|| format!("reading the data dir {}", path.display()))?;
             if names.is_empty() {
@@ -59,35 +125,55 @@ impl Source {
             }
             return Ok(Source {
                 origin: path.to_path_buf(),
-                kind: Kind::Dir(path.to_path_buf()),
-                names,
+                kind: Kind::Dir(path.to_path_buf(), names),
                 left_out: Mutex::default(),
             });
         }
-        let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-        let zip = zip::ZipArchive::new(file).map_err(|e| {
+        let not_zip = |e: io::Error| {
             Fatal::usage(format!(
                 "{}: not a data dir and not a readable zip ({e})",
                 path.display()
             ))
-        })?;
-        refuse_duplicates(path)?;
-        let all: Vec<String> = zip
-            .file_names()
-            .filter(|n| !n.ends_with('/'))
-            .map(str::to_string)
+        };
+        let mut zip = ZipReader::open(path).map_err(not_zip)?;
+        // Every record, folders and left-out files included, counts for the duplicates.
+        let mut entries = Tree::new();
+        let mut folders = HashSet::new();
+        let mut dups = BTreeSet::new();
+        while let Some((name, loc)) = zip.next_entry().map_err(not_zip)? {
+            if name.ends_with('/') {
+                if !folders.insert(name.clone()) {
+                    dups.insert(name);
+                }
+            } else {
+                entries.push(&name, loc);
+            }
+        }
+        drop(folders);
+        dups.extend(entries.sort());
+        refuse_duplicates(path, &dups)?;
+        // A name per folder is enough to find the prefix: it is a folder.
+        let firsts: Vec<String> = (entries.folders.iter())
+            .filter_map(|(dir, files)| Some(join(dir, &files.first()?.0)))
             .collect();
-        let prefix = zip_prefix(&all);
-        let names = all
-            .iter()
-            .filter_map(|n| n.strip_prefix(&prefix))
-            .filter(|n| keep(n))
-            .map(str::to_string)
+        let prefix = zip_prefix(firsts.iter().map(String::as_str));
+        let top = prefix.trim_end_matches('/');
+        entries.folders = (std::mem::take(&mut entries.folders).into_iter())
+            .map(|(dir, mut files)| {
+                files.retain(|(n, _)| keep(n));
+                let dir = match dir.strip_prefix(&prefix) {
+                    _ if prefix.is_empty() => dir,
+                    Some(d) => d.to_string(),
+                    None if dir == top => String::new(),
+                    None => dir,
+                };
+                (dir, files)
+            })
+            .filter(|(_, files)| !files.is_empty())
             .collect();
         Ok(Source {
             origin: path.to_path_buf(),
-            kind: Kind::Zip(Mutex::new(zip), prefix),
-            names,
+            kind: Kind::Zip(Box::new(Mutex::new(zip)), prefix, entries),
             left_out: Mutex::default(),
         })
     }
@@ -97,24 +183,19 @@ impl Source {
         &self.origin
     }
 
-    /// Every file, sorted.
-    pub fn names(&self) -> &BTreeSet<String> {
-        &self.names
-    }
-
     pub fn exists(&self, name: &str) -> bool {
-        self.names.contains(name)
+        match &self.kind {
+            Kind::Dir(_, names) => names.get(name).is_some(),
+            Kind::Zip(_, _, entries) => entries.get(name).is_some(),
+        }
     }
 
-    /// The files directly in folder `dir` (no trailing `/`), as their names within it.
-    pub fn children<'a>(&'a self, dir: &str) -> impl Iterator<Item = &'a str> + 'a {
-        let prefix = format!("{dir}/");
-        let n = prefix.len();
-        self.names
-            .range(prefix.clone()..)
-            .take_while(move |s| s.starts_with(&prefix))
-            .map(move |s| &s[n..])
-            .filter(|s| !s.contains('/'))
+    /// The files directly in folder `dir` (no trailing `/`), as their names within it, sorted.
+    pub fn children<'a>(&'a self, dir: &str) -> Box<dyn Iterator<Item = &'a str> + 'a> {
+        match &self.kind {
+            Kind::Dir(_, names) => Box::new(names.children(dir)),
+            Kind::Zip(_, _, entries) => Box::new(entries.children(dir)),
+        }
     }
 
     /// The whole content of a file (at most 512 MiB).
@@ -192,8 +273,8 @@ impl Source {
     /// `name` as a user can find it: a path in the data dir, or `zip:entry`.
     pub fn describe(&self, name: &str) -> String {
         match &self.kind {
-            Kind::Dir(root) => root.join(name).display().to_string(),
-            Kind::Zip(_, prefix) => format!("{}:{prefix}{name}", self.origin.display()),
+            Kind::Dir(root, _) => root.join(name).display().to_string(),
+            Kind::Zip(_, prefix, _) => format!("{}:{prefix}{name}", self.origin.display()),
         }
     }
 
@@ -204,13 +285,16 @@ impl Source {
     ) -> Result<()> {
         let ctx = || format!("reading {}", self.describe(name));
         match &self.kind {
-            Kind::Dir(root) => {
+            Kind::Dir(root, _) => {
                 let mut file = File::open(root.join(name)).with_context(ctx)?;
                 f(&mut file).with_context(ctx)
             }
-            Kind::Zip(zip, prefix) => {
+            Kind::Zip(zip, _, entries) => {
+                let loc = entries.get(name).with_context(|| {
+                    format!("{}: no such entry in the zip", self.describe(name))
+                })?;
                 let mut zip = zip.lock().unwrap_or_else(|e| e.into_inner());
-                let mut entry = zip.by_name(&format!("{prefix}{name}")).with_context(ctx)?;
+                let mut entry = zip.entry(loc).with_context(ctx)?;
                 f(&mut entry).with_context(ctx)
             }
         }
@@ -244,13 +328,14 @@ fn read_some(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
 
 /// A zip that names an entry twice is refused: readers disagree on which one counts (`unzip`
 /// takes the first, the zip library the last), so what an export shows would depend on the tool.
-fn refuse_duplicates(path: &Path) -> Result<()> {
-    let dups = crate::archive::duplicate_names(path)
-        .with_context(|| format!("reading the directory of {}", path.display()))?;
+fn refuse_duplicates(path: &Path, dups: &BTreeSet<String>) -> Result<()> {
     if dups.is_empty() {
         return Ok(());
     }
-    let mut list = dups[..dups.len().min(LIST_LEFT_OUT)].join(", ");
+    let mut list = (dups.iter().take(LIST_LEFT_OUT))
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
     if dups.len() > LIST_LEFT_OUT {
         list.push_str(", ...");
     }
@@ -268,38 +353,39 @@ fn keep(rel: &str) -> bool {
     !base.starts_with(".matterbak") && !base.starts_with(TEMP_PREFIX)
 }
 
-fn walk(dir: &Path, rel: &str, out: &mut BTreeSet<String>) -> io::Result<()> {
+fn walk(dir: &Path, rel: &str, out: &mut Tree<()>) -> io::Result<()> {
+    let mut files = Vec::new();
     for e in std::fs::read_dir(dir)? {
         let e = e?;
         let Some(name) = e.file_name().to_str().map(str::to_string) else {
             continue; // matterbak writes only UTF-8 names
         };
-        let r = if rel.is_empty() {
-            name
-        } else {
-            format!("{rel}/{name}")
-        };
         let t = e.file_type()?;
         if t.is_dir() {
-            walk(&e.path(), &r, out)?;
-        } else if t.is_file() && keep(&r) {
-            out.insert(r);
+            walk(&e.path(), &join(rel, &name), out)?;
+        } else if t.is_file() && keep(&name) {
+            files.push((name.into_boxed_str(), ()));
         }
+    }
+    if !files.is_empty() {
+        files.sort_by(|a, b| a.0.cmp(&b.0));
+        files.shrink_to_fit();
+        out.folders.insert(rel.to_string(), files);
     }
     Ok(())
 }
 
 /// The folder all entries share when the zip holds the data dir as a folder (`data/users/...`).
-fn zip_prefix(names: &[String]) -> String {
+fn zip_prefix<'a>(names: impl Iterator<Item = &'a str> + Clone) -> String {
     const TOP: [&str; 5] = ["users/", "teams/", "direct/", "groups/", "emojis/"];
-    if names.iter().any(|n| TOP.iter().any(|t| n.starts_with(t))) {
+    if names.clone().any(|n| TOP.iter().any(|t| n.starts_with(t))) {
         return String::new();
     }
-    let Some(first) = names.first().and_then(|n| n.split_once('/')) else {
+    let Some(first) = names.clone().next().and_then(|n| n.split_once('/')) else {
         return String::new();
     };
     let p = format!("{}/", first.0);
-    if names.iter().all(|n| n.starts_with(&p)) {
+    if names.clone().all(|n| n.starts_with(&p)) {
         p
     } else {
         String::new()
@@ -312,13 +398,30 @@ mod tests {
 
     #[test]
     fn a_zip_of_a_folder_is_read_below_it() {
-        let n = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(zip_prefix(&n(&["users/a.json", "teams/t.json"])), "");
+        let n = |v: &'static [&'static str]| v.iter().copied();
+        assert_eq!(zip_prefix(n(&["users/a.json", "teams/t.json"])), "");
         assert_eq!(
-            zip_prefix(&n(&["data/users/a.json", "data/t.json"])),
+            zip_prefix(n(&["data/users/a.json", "data/t.json"])),
             "data/"
         );
-        assert_eq!(zip_prefix(&n(&["a/users/a.json", "b/t.json"])), "");
+        assert_eq!(zip_prefix(n(&["a/users/a.json", "b/t.json"])), "");
+    }
+
+    #[test]
+    fn a_tree_finds_files_by_folder_and_reports_the_ones_named_twice() {
+        let mut t = Tree::new();
+        for (n, v) in [("b/y", 1), ("a", 2), ("b/x", 3), ("b/c/z", 4), ("b/x", 5)] {
+            t.push(n, v);
+        }
+        assert_eq!(t.sort().into_iter().collect::<Vec<_>>(), ["b/x"]);
+        assert_eq!(t.get("b/y"), Some(&1));
+        assert_eq!(t.get("a"), Some(&2));
+        assert_eq!(t.get("b/c/z"), Some(&4));
+        assert_eq!(t.get("b/z"), None);
+        assert_eq!(t.get("b"), None);
+        assert_eq!(t.children("b").collect::<Vec<_>>(), ["x", "x", "y"]);
+        assert_eq!(t.children("").collect::<Vec<_>>(), ["a"]);
+        assert_eq!(t.children("b/c/z").count(), 0);
     }
 
     #[test]

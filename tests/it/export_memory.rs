@@ -1,7 +1,8 @@
 //! Exports in bounded memory (issue 15): a channel's posts are read one page (html) or one post
-//! (md, hgf) at a time, never all at once. A backup with one channel of 4,000 posts of 16 KB
-//! each (64 MB of JSON) is exported, and the export's own peak RSS (`VmHWM`, which starts anew
-//! at `exec`) stays far below what holding the channel would take.
+//! (md, hgf, jsonl) at a time, never all at once, from a data dir or a zip. A backup with one
+//! channel of 4,000 posts of 16 KB each (64 MB of JSON) is exported, and the export's own peak
+//! RSS (`VmHWM`, which starts anew at `exec`) stays far below what holding the channel would
+//! take.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -85,10 +86,15 @@ fn peak_kib(env: &Env, args: &[&str]) -> u64 {
 fn exports_of_a_big_channel_stay_in_bounded_memory() {
     let env = Env::new(Scale::Tiny);
     big_channel(&env.path("big"));
+    let out = env.exec(&["zip", "-d", "big", "-o", "backup.zip"]);
+    assert_eq!(out.status.code(), Some(0), "{}", crate::util::text(&out));
     for args in [
         &["export", "md", "-d", "big", "-o", "big.md"][..],
         &["export", "html", "-d", "big", "-o", "site"],
         &["export", "hgf", "-d", "big", "-c", "big", "-o", "big.zip"],
+        &["export", "jsonl", "big", "-o", "import/matter.jsonl"],
+        &["export", "md", "-d", "backup.zip", "-o", "zip.md"],
+        &["export", "jsonl", "backup.zip", "-o", "zip/matter.jsonl"],
     ] {
         let kib = peak_kib(&env, args);
         assert!(kib > 0, "{args:?}: no reading of its RSS");
@@ -102,4 +108,16 @@ fn exports_of_a_big_channel_stay_in_bounded_memory() {
     let md = std::fs::read_to_string(env.path("big.md")).unwrap();
     let posts = md.lines().filter(|l| l.starts_with("### bob at ")).count();
     assert_eq!(posts, POSTS);
+    let jsonl = std::fs::read_to_string(env.path("import/matter.jsonl")).unwrap();
+    assert_eq!(
+        jsonl
+            .lines()
+            .filter(|l| l.contains(r#""type":"post""#))
+            .count(),
+        POSTS
+    );
+    assert_eq!(
+        std::fs::read(env.path("zip/matter.jsonl")).unwrap(),
+        jsonl.as_bytes()
+    );
 }

@@ -9,6 +9,7 @@ mod export;
 mod export_digests;
 mod export_interrupt;
 mod export_memory;
+mod export_zip;
 mod faults;
 mod gzip;
 mod hostile;

@@ -11,7 +11,8 @@
 //!
 //! - `names`: what the importer accepts as names, emails, roles; repairs.
 //! - `index`: the backups merged into teams, channels, users, direct channels, emojis.
-//! - `posts`: a channel's posts merged, filtered, grouped into threads, as JSON.
+//! - `posts`: a channel's posts merged into an index, filtered, grouped into threads, each read
+//!   again as it is written, as JSON.
 //! - `files`: the `data/` folder of `-a`.
 
 mod files;
@@ -127,7 +128,7 @@ pub fn export_jsonl(opts: &JsonlOptions, cancel: &Cancel) -> Result<JsonlSummary
         .collect();
     for s in &sources {
         for id in posts::referenced_users(&posts::merge(&backups, s, cancel)?) {
-            index.user(&id, &mut stats);
+            index.user(id, &mut stats);
         }
     }
     index.assign_emails(&mut stats);
@@ -211,10 +212,10 @@ fn write_all(
     }
     for ((team, name), c) in &index.channels {
         let merged = posts::merge(backups, &c.sources, cancel)?;
-        let threads = posts::threads(&merged, &mut w.stats.skipped, &mut w.stats.orphans);
+        let threads = posts::threads(&merged.posts, &mut w.stats.skipped, &mut w.stats.orphans);
         for t in &threads {
             let v = convert(backups, index, files.as_deref_mut(), w.stats, cancel)
-                .post(team, name, t)?;
+                .post(team, name, &merged, t)?;
             w.line(&v)?;
         }
     }
@@ -225,10 +226,10 @@ fn write_all(
     }
     for (members, d) in &index.directs {
         let merged = posts::merge(backups, &d.sources, cancel)?;
-        let threads = posts::threads(&merged, &mut w.stats.skipped, &mut w.stats.orphans);
+        let threads = posts::threads(&merged.posts, &mut w.stats.skipped, &mut w.stats.orphans);
         for t in &threads {
             let v = convert(backups, index, files.as_deref_mut(), w.stats, cancel)
-                .direct_post(members, t)?;
+                .direct_post(members, &merged, t)?;
             w.line(&v)?;
         }
     }

@@ -12,14 +12,46 @@ use super::index::{Index, Src};
 use super::names;
 use super::Stats;
 use crate::cancel::Cancel;
-use crate::export::model::{Backup, Post};
+use crate::export::model::{Backup, Channel, Post};
+use crate::store::read::PostKey;
 
-/// A post as the backups have it: the newest stored version, whether any backup saw it
-/// deleted, and where each attachment's content is (backup, path), if anywhere.
+/// Where an attachment's content is: backup and path.
+type Content = Option<(usize, String)>;
+
+/// A post merged over the backups, without its content (a channel's posts are all held while
+/// merging, so each is a few hundred bytes): what orders, filters and groups it, and where the
+/// newest stored version is, which [`MergedChannel::read`] reads again when it is written.
 pub struct Merged {
-    pub post: Post,
+    /// The newest version's file, with the post's own `create_at` and `root_id`.
+    pub key: PostKey,
+    /// The copy of the channel ([`MergedChannel::copies`]) that has that version.
+    copy: usize,
+    update_at: i64,
+    /// A `system_*` post.
+    system: bool,
+    /// Whether any backup saw it deleted.
     pub deleted: bool,
-    pub content: Vec<Option<(usize, String)>>,
+    /// The newest version's attachments (file ids) and where each one's content is, if
+    /// anywhere: an attachment missing from that version's backup may be in another.
+    files: Vec<(String, Content)>,
+    /// The author and the reactors of the newest version, for the user lines.
+    users: Vec<String>,
+}
+
+/// A channel's posts merged over every backup that has it, oldest first.
+pub struct MergedChannel {
+    /// Each backup's copy of the channel (without its index of posts and its members): what
+    /// reading a post of it needs.
+    copies: Vec<(usize, Channel)>,
+    pub posts: Vec<Merged>,
+}
+
+impl MergedChannel {
+    /// The newest version of `m`, read again from its backup.
+    pub fn read(&self, backups: &[Backup], m: &Merged) -> Result<Post> {
+        let (b, channel) = &self.copies[m.copy];
+        backups[*b].post(channel, &m.key)
+    }
 }
 
 /// Why a post is not exported.
@@ -39,84 +71,71 @@ pub struct Thread<'a> {
     pub replies: Vec<&'a Merged>,
 }
 
-/// Loads the channel from every backup that has it and merges the posts by id, oldest first.
-pub fn merge(backups: &[Backup], sources: &[Src], cancel: &Cancel) -> Result<Vec<Merged>> {
+/// Indexes the channel in every backup that has it and merges the posts by id, oldest first.
+/// Each post is read once here and dropped; only its [`Merged`] index entry stays.
+pub fn merge(backups: &[Backup], sources: &[Src], cancel: &Cancel) -> Result<MergedChannel> {
     let mut by_id: BTreeMap<String, Merged> = BTreeMap::new();
-    for s in sources {
+    let mut copies = Vec::with_capacity(sources.len());
+    for (copy, s) in sources.iter().enumerate() {
         cancel.check()?;
-        let channel = backups[s.backup].load(&s.info)?;
-        for k in &channel.posts {
-            let p = backups[s.backup].post(&channel, k)?;
-            let deleted = is_gone(&p);
-            let p = slim(p);
-            let content: Vec<Option<(usize, String)>> = p
-                .files
-                .iter()
-                .map(|f| f.content.clone().map(|c| (s.backup, c)))
-                .collect();
+        let b = &backups[s.backup];
+        let mut channel = b.load(&s.info)?;
+        let keys = std::mem::take(&mut channel.posts);
+        channel.members = Vec::new();
+        for k in keys {
+            cancel.check()?;
+            let p = b.post(&channel, &k)?;
+            let mut users = vec![p.user_id.clone()];
+            users.extend(
+                (p.reactions().iter())
+                    .filter_map(|r| r.get("user_id").and_then(Value::as_str))
+                    .map(String::from),
+            );
+            let new = Merged {
+                key: PostKey {
+                    id: p.id.clone(),
+                    file: k.file,
+                    create_at: p.create_at,
+                    root_id: p.root_id.clone(),
+                },
+                copy,
+                update_at: p.update_at,
+                system: p.post_type().starts_with("system_"),
+                deleted: is_gone(&p),
+                files: (p.files.iter())
+                    .map(|f| (f.id.clone(), f.content.clone().map(|c| (s.backup, c))))
+                    .collect(),
+                users,
+            };
             match by_id.get_mut(&p.id) {
                 None => {
-                    by_id.insert(
-                        p.id.clone(),
-                        Merged {
-                            post: p,
-                            deleted,
-                            content,
-                        },
-                    );
+                    by_id.insert(p.id, new);
                 }
                 Some(m) => {
-                    m.deleted |= deleted;
+                    let deleted = m.deleted | new.deleted;
                     // Keep the newest version; an attachment missing from it may be in the other.
-                    let (other, other_content) = if p.update_at > m.post.update_at {
-                        let old = std::mem::replace(&mut m.post, p);
-                        (old, std::mem::replace(&mut m.content, content))
+                    let other = if new.update_at > m.update_at {
+                        std::mem::replace(m, new)
                     } else {
-                        (p, content)
+                        new
                     };
-                    let found: HashMap<String, (usize, String)> = other
-                        .files
-                        .iter()
-                        .zip(other_content)
-                        .filter_map(|(f, c)| c.map(|c| (f.id.clone(), c)))
+                    m.deleted = deleted;
+                    let found: HashMap<String, (usize, String)> = (other.files.into_iter())
+                        .filter_map(|(id, c)| c.map(|c| (id, c)))
                         .collect();
-                    for (f, c) in m.post.files.iter().zip(m.content.iter_mut()) {
+                    for (id, c) in &mut m.files {
                         if c.is_none() {
-                            *c = found.get(&f.id).cloned();
+                            *c = found.get(id).cloned();
                         }
                     }
                 }
             }
         }
+        copies.push((s.backup, channel));
     }
-    let mut out: Vec<Merged> = by_id.into_values().collect();
-    out.sort_by(|a, b| (a.post.create_at, &a.post.id).cmp(&(b.post.create_at, &b.post.id)));
-    Ok(out)
-}
-
-/// The part of a post the conversion reads (a channel's posts are all held while merging):
-/// without its history (read by [`is_gone`] before), its JSON cut to `props` and
-/// `metadata.reactions`, its attachments' file infos to their `size`.
-fn slim(mut p: Post) -> Post {
-    let mut o = Map::new();
-    if let Some(v) = p.json.get_mut("props") {
-        o.insert("props".into(), v.take());
-    }
-    if let Some(v) = p.json.pointer_mut("/metadata/reactions") {
-        let mut meta = Map::new();
-        meta.insert("reactions".into(), v.take());
-        o.insert("metadata".into(), Value::Object(meta));
-    }
-    p.json = Value::Object(o);
-    p.history = None;
-    for f in &mut p.files {
-        let mut info = Map::new();
-        if let Some(v) = f.info.get_mut("size") {
-            info.insert("size".into(), v.take());
-        }
-        f.info = Value::Object(info);
-    }
-    p
+    let mut posts: Vec<Merged> = by_id.into_values().collect();
+    posts.sort_by(|a, b| (a.key.create_at, &a.key.id).cmp(&(b.key.create_at, &b.key.id)));
+    Ok(MergedChannel { copies, posts })
 }
 
 /// Deleted on the server (`delete_at`, or a deletion recorded in `history/`), or no longer
@@ -129,11 +148,11 @@ fn is_gone(p: &Post) -> bool {
 }
 
 pub fn skip_reason(m: &Merged) -> Option<Skip> {
-    if m.post.post_type().starts_with("system_") {
+    if m.system {
         Some(Skip::System)
     } else if m.deleted {
         Some(Skip::Deleted)
-    } else if m.post.create_at <= 0 {
+    } else if m.key.create_at <= 0 {
         Some(Skip::NoTime)
     } else {
         None
@@ -157,25 +176,24 @@ pub fn threads<'a>(
     }
     let roots: HashSet<&str> = kept
         .iter()
-        .filter(|m| m.post.root_id.is_empty())
-        .map(|m| m.post.id.as_str())
+        .filter(|m| m.key.root_id.is_empty())
+        .map(|m| m.key.id.as_str())
         .collect();
-    let is_reply =
-        |m: &Merged| !m.post.root_id.is_empty() && roots.contains(m.post.root_id.as_str());
+    let is_reply = |m: &Merged| !m.key.root_id.is_empty() && roots.contains(m.key.root_id.as_str());
     let mut out: Vec<Thread> = Vec::new();
     let mut at: HashMap<&str, usize> = HashMap::new();
     for m in kept.iter().copied().filter(|m| !is_reply(m)) {
-        if !m.post.root_id.is_empty() {
+        if !m.key.root_id.is_empty() {
             *orphans += 1;
         }
-        at.insert(m.post.id.as_str(), out.len());
+        at.insert(m.key.id.as_str(), out.len());
         out.push(Thread {
             root: m,
             replies: Vec::new(),
         });
     }
     for m in kept.iter().copied().filter(|m| is_reply(m)) {
-        if let Some(&i) = at.get(m.post.root_id.as_str()) {
+        if let Some(&i) = at.get(m.key.root_id.as_str()) {
             out[i].replies.push(m);
         }
     }
@@ -192,37 +210,48 @@ pub struct Convert<'a> {
 }
 
 impl Convert<'_> {
-    /// A `post` line of a team channel.
-    pub fn post(&mut self, team: &str, channel: &str, t: &Thread) -> Result<Value> {
+    /// A `post` line of a team channel: the thread's posts read again from `c`.
+    pub fn post(
+        &mut self,
+        team: &str,
+        channel: &str,
+        c: &MergedChannel,
+        t: &Thread,
+    ) -> Result<Value> {
         let mut o = Map::new();
         o.insert("team".into(), team.into());
         o.insert("channel".into(), channel.into());
-        self.body(t.root, &mut o)?;
-        self.replies(t, &mut o)?;
+        self.body(c, t.root, &mut o)?;
+        self.replies(c, t, &mut o)?;
         self.stats.posts += 1;
         self.stats.replies += t.replies.len();
         Ok(line("post", o))
     }
 
     /// A `direct_post` line of a direct or group channel.
-    pub fn direct_post(&mut self, members: &[String], t: &Thread) -> Result<Value> {
+    pub fn direct_post(
+        &mut self,
+        members: &[String],
+        c: &MergedChannel,
+        t: &Thread,
+    ) -> Result<Value> {
         let mut o = Map::new();
         o.insert("channel_members".into(), members.into());
-        self.body(t.root, &mut o)?;
-        self.replies(t, &mut o)?;
+        self.body(c, t.root, &mut o)?;
+        self.replies(c, t, &mut o)?;
         self.stats.direct_posts += 1;
         self.stats.direct_replies += t.replies.len();
         Ok(line("direct_post", o))
     }
 
-    fn replies(&mut self, t: &Thread, o: &mut Map<String, Value>) -> Result<()> {
+    fn replies(&mut self, c: &MergedChannel, t: &Thread, o: &mut Map<String, Value>) -> Result<()> {
         if t.replies.is_empty() {
             return Ok(());
         }
         let mut replies = Vec::with_capacity(t.replies.len());
         for r in &t.replies {
             let mut ro = Map::new();
-            self.body(r, &mut ro)?;
+            self.body(c, r, &mut ro)?;
             replies.push(Value::Object(ro));
         }
         o.insert("replies".into(), Value::Array(replies));
@@ -231,8 +260,8 @@ impl Convert<'_> {
 
     /// What posts and replies share: user, type, message, props, times, pin, reactions,
     /// attachments.
-    fn body(&mut self, m: &Merged, o: &mut Map<String, Value>) -> Result<()> {
-        let p = &m.post;
+    fn body(&mut self, c: &MergedChannel, m: &Merged, o: &mut Map<String, Value>) -> Result<()> {
+        let p = &c.read(self.backups, m)?;
         o.insert("user".into(), self.username(&p.user_id).into());
         let t = p.post_type();
         if keep_type(t) {
@@ -255,7 +284,7 @@ impl Convert<'_> {
             self.stats.reactions += reactions.len();
             o.insert("reactions".into(), Value::Array(reactions));
         }
-        let attachments = self.attachments(m)?;
+        let attachments = self.attachments(p, m)?;
         if !attachments.is_empty() {
             o.insert("attachments".into(), Value::Array(attachments));
         }
@@ -293,13 +322,13 @@ impl Convert<'_> {
 
     /// With `-a`: copies the attachments that are in the backup and lists their paths (relative
     /// to the import's `data/` folder). Counts the ones that are not in the backup.
-    fn attachments(&mut self, m: &Merged) -> Result<Vec<Value>> {
+    fn attachments(&mut self, p: &Post, m: &Merged) -> Result<Vec<Value>> {
         let Some(files) = self.files.as_deref_mut() else {
-            self.stats.attachments_not_exported += m.post.files.len();
+            self.stats.attachments_not_exported += p.files.len();
             return Ok(Vec::new());
         };
         let mut out = Vec::new();
-        for (f, content) in m.post.files.iter().zip(&m.content) {
+        for (f, (_, content)) in p.files.iter().zip(&m.files) {
             self.cancel.check()?;
             let Some((bi, path)) = content else {
                 self.stats.attachments_missing += 1;
@@ -362,16 +391,9 @@ fn props(p: &Post) -> Option<Value> {
     Some(v)
 }
 
-/// Which user ids the exported posts of `posts` refer to (authors and reactors).
-pub fn referenced_users(posts: &[Merged]) -> Vec<String> {
-    let mut out = Vec::new();
-    for m in posts.iter().filter(|m| skip_reason(m).is_none()) {
-        out.push(m.post.user_id.clone());
-        for r in m.post.reactions() {
-            if let Some(u) = r.get("user_id").and_then(Value::as_str) {
-                out.push(u.to_string());
-            }
-        }
-    }
-    out
+/// Which user ids the exported posts of `c` refer to (authors and reactors).
+pub fn referenced_users(c: &MergedChannel) -> impl Iterator<Item = &str> {
+    (c.posts.iter())
+        .filter(|m| skip_reason(m).is_none())
+        .flat_map(|m| m.users.iter().map(String::as_str))
 }
