@@ -139,11 +139,12 @@ pub fn write_zip_threads(
         ),
     }
     let out_abs = std::path::absolute(output).unwrap_or_else(|_| output.to_path_buf());
+    let out_id = Output::new(data_dir, output, &out_abs);
     // Files modified in this second or later get no trusted time (see `stamp`).
     let started = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    match unchanged(data_dir, output, &out_abs, started, cancel) {
+    match unchanged(data_dir, output, &out_id, started, cancel) {
         Ok(Some((stats, walk))) => {
             warn_skipped(data_dir, &walk);
             // Up to date as of now, for whoever watches the zip's time.
@@ -190,7 +191,7 @@ pub fn write_zip_threads(
         let mut b = Build {
             data_dir,
             output,
-            out_abs: &out_abs,
+            out_id: &out_id,
             started,
             level,
             cancel,
@@ -236,11 +237,60 @@ const AHEAD: usize = 256;
 /// compressed data waiting for the writer can take at most.
 const AHEAD_BYTES: u64 = 8 << 20;
 
+/// The zip's own file, when it is inside the data dir: it is not zipped into itself.
+struct Output {
+    /// Device and inode of the zip being replaced, when there is one.
+    #[cfg(unix)]
+    id: Option<(u64, u64)>,
+    /// The data dir made absolute once, and the output's path made absolute.
+    #[cfg(not(unix))]
+    paths: (PathBuf, PathBuf),
+}
+
+impl Output {
+    fn new(data_dir: &Path, output: &Path, out_abs: &Path) -> Output {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let _ = (data_dir, out_abs);
+            // The file the zip replaces (a link to it is followed, as when writing); one not
+            // written yet cannot be in the walk (its temp file is left out by its name).
+            let id = std::fs::metadata(output).ok().map(|m| (m.dev(), m.ino()));
+            Output { id }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = output;
+            let data = std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
+            Output {
+                paths: (data, out_abs.to_path_buf()),
+            }
+        }
+    }
+
+    /// Is the data dir's file `name`, found to be `meta`, the zip? Compared by identity, not
+    /// by path: a path with `..` or a link names the same file, and making each path absolute
+    /// cost a system call per file.
+    fn is(&self, name: &str, meta: &std::fs::Metadata) -> bool {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let _ = name;
+            meta.is_file() && self.id == Some((meta.dev(), meta.ino()))
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = meta;
+            self.paths.0.join(name) == self.paths.1
+        }
+    }
+}
+
 /// The zip being written: the walk of the data dir, what is planned ahead, the writer.
 struct Build<'a> {
     data_dir: &'a Path,
     output: &'a Path,
-    out_abs: &'a Path,
+    out_id: &'a Output,
     started: u64,
     level: u32,
     cancel: &'a Cancel,
@@ -359,11 +409,11 @@ impl Build<'_> {
             };
             self.cancel.check()?;
             let path = data_dir.join(&name);
-            if std::path::absolute(&path).is_ok_and(|p| p == self.out_abs) {
-                continue;
-            }
             let ctx = || format!("adding {} to the zip", path.display());
             let meta = std::fs::symlink_metadata(&path).with_context(ctx)?;
+            if self.out_id.is(&name, &meta) {
+                continue;
+            }
             if meta.is_dir() != is_dir || !(is_dir || meta.is_file()) {
                 tracing::warn!(
                     "{}: not zipped: it became a link or another kind of file while being zipped",
@@ -598,7 +648,7 @@ fn warn_skipped(data_dir: &Path, walk: &Walk) {
 fn unchanged(
     data_dir: &Path,
     output: &Path,
-    out_abs: &Path,
+    out_id: &Output,
     started: u64,
     cancel: &Cancel,
 ) -> Result<Option<(ZipStats, Walk)>> {
@@ -618,10 +668,10 @@ fn unchanged(
     while let Some((name, is_dir)) = walk.next()? {
         cancel.check()?;
         let path = data_dir.join(&name);
-        if std::path::absolute(&path).is_ok_and(|p| p == out_abs) {
+        let meta = std::fs::symlink_metadata(&path)?;
+        if out_id.is(&name, &meta) {
             continue;
         }
-        let meta = std::fs::symlink_metadata(&path)?;
         if meta.is_dir() != is_dir || !(is_dir || meta.is_file()) {
             return Ok(None);
         }

@@ -623,3 +623,24 @@ fn a_rezip_with_changes_and_damage_is_the_same_whatever_the_number_of_threads() 
     let c = check_zip(&tmp.path().join("4.zip"), &data);
     assert!(c.problems.is_empty(), "{:?}", c.problems);
 }
+
+#[test]
+fn a_zip_written_inside_the_data_dir_is_not_zipped_into_itself() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    put(&data, "a/x.json", b"{\"id\":\"x\"}");
+    // The output named through a detour (`a/..`): the same file all the same.
+    let zip = data.join("a").join("..").join("backup.zip");
+    let cancel = Cancel::new();
+    let s = write_zip(&data, &zip, &cancel).unwrap();
+    assert_eq!(s.files, 1);
+    // Again with the zip there: as a file of the data dir it would be entry 2.
+    put(&data, "a/y.json", b"{\"id\":\"y\"}");
+    let s = write_zip(&data, &zip, &cancel).unwrap();
+    assert_eq!(s.files, 2);
+    let names: Vec<String> = read_all(&zip).into_keys().collect();
+    assert_eq!(names, ["a/", "a/x.json", "a/y.json"]);
+    // And the no-change path (`unchanged`) skips it too: the zip is kept.
+    let s = write_zip(&data, &zip, &cancel).unwrap();
+    assert!(s.kept, "nothing changed but the zip itself");
+}
