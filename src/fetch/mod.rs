@@ -602,6 +602,11 @@ impl<'a> Engine<'a> {
         channels: &[Raw<Channel>],
     ) -> Result<()> {
         let mut teams_dir = self.store.id_dir(Path::new(layout::TEAMS))?;
+        self.opts.progress.phase("teams");
+        // First each team's object and folder, then the channels of all teams in one pool
+        // (a team with one large channel does not hold up the next team's channels), then
+        // each team's members.
+        let mut work = Vec::new();
         for key in self.cfg.teams.keys() {
             self.cancel.check()?;
             let Some(team) = teams
@@ -640,8 +645,6 @@ impl<'a> Engine<'a> {
                 all.len(),
                 choice.skipped.len()
             );
-
-            self.opts.progress.phase(&format!("team {key}"));
             self.opts.progress.add_total(choice.selected.len() as u64);
             let r = self.backup_team_object(&mut teams_dir, team).await;
             self.item(r, &format!("team {key}"))?;
@@ -656,38 +659,60 @@ impl<'a> Engine<'a> {
             else {
                 continue;
             };
-            let channels_dir = RefCell::new(channels_dir);
-            let mut members_changed = false;
-            let this = &*self;
-            pool::each(
-                this.opts.jobs,
-                choice.selected,
-                |c| {
-                    let dir = &channels_dir;
-                    async move {
-                        let label = format!("{}/{}", team.v.name, c.v.name);
-                        let r = this
-                            .backup_channel(dir, Place::of(&c.v.kind), c, None, &c.v.name, &label)
-                            .await;
-                        (label, r)
-                    }
-                },
-                |(label, r)| {
-                    // A failed channel may hide a join or leave; a refused one is not read at all.
-                    let refused = r.as_ref().err().is_some_and(is_policy_refusal);
-                    let done = this.item(r, &label)?;
-                    members_changed |= done.unwrap_or(!refused);
-                    Ok(())
-                },
-            )
-            .await?;
+            // Owned, to outlive this team's list of channels.
+            let selected = choice
+                .selected
+                .iter()
+                .map(|c| Raw::parse(c.raw.clone()))
+                .collect::<Result<_, _>>()?;
+            work.push(TeamWork {
+                key,
+                team,
+                team_base,
+                dir: RefCell::new(channels_dir),
+                selected,
+                members_changed: Cell::new(false),
+            });
+        }
+
+        let this = &*self;
+        let all = work
+            .iter()
+            .flat_map(|w| w.selected.iter().map(move |c| (w, c)));
+        pool::each(
+            this.opts.jobs,
+            all,
+            |(w, c)| async move {
+                let label = format!("{}/{}", w.team.v.name, c.v.name);
+                let r = this
+                    .backup_channel(&w.dir, Place::of(&c.v.kind), c, None, &c.v.name, &label)
+                    .await;
+                (w, label, r)
+            },
+            |(w, label, r)| {
+                // A failed channel may hide a join or leave; a refused one is not read at all.
+                let refused = r.as_ref().err().is_some_and(is_policy_refusal);
+                let done = this.item(r, &label)?;
+                if done.unwrap_or(!refused) {
+                    w.members_changed.set(true);
+                }
+                Ok(())
+            },
+        )
+        .await?;
+
+        for w in &work {
+            let (key, tid, team_base) = (w.key, &w.team.v.id, &w.team_base);
             // Team members: when a post says someone joined or left, on a full read, or when
             // they were never stored.
-            let members_name = layout::members_file(&team_base);
-            if members_changed || self.opts.update_old_posts || !teams_dir.contains(&members_name) {
+            let members_name = layout::members_file(team_base);
+            if w.members_changed.get()
+                || self.opts.update_old_posts
+                || !teams_dir.contains(&members_name)
+            {
                 let r = self
                     .client
-                    .team_members(&tid)
+                    .team_members(tid)
                     .await
                     .with_context(|| format!("members of team {key}"));
                 let Some(members) = self.item(r, &format!("team {key}"))? else {
@@ -702,13 +727,24 @@ impl<'a> Engine<'a> {
                 )?;
                 self.save_state()?;
             }
-            teams_dir.remove_others(&tid, &[&format!("{team_base}.json"), &members_name], |n| {
+            teams_dir.remove_others(tid, &[&format!("{team_base}.json"), &members_name], |n| {
                 n.ends_with(".json")
             })?;
             self.store.checkpoint()?;
         }
         Ok(())
     }
+}
+
+/// A team whose channels are walked: what its members step needs afterwards.
+struct TeamWork<'t> {
+    key: &'t str,
+    team: &'t Raw<Team>,
+    team_base: String,
+    dir: RefCell<crate::store::IdDir>,
+    selected: Vec<Raw<Channel>>,
+    /// A channel of the team showed (or may hide) a change of the team's members.
+    members_changed: Cell<bool>,
 }
 
 /// The server's error id for the posts of an archived channel when

@@ -44,8 +44,8 @@ fn a_terminal_gets_a_status_line_that_is_cleared_and_a_pipe_gets_none() {
     assert!(
         draws
             .iter()
-            .any(|d| d.starts_with("team ") && d.contains("] ")),
-        "a bar per team phase: {draws:?}"
+            .any(|d| d.starts_with("teams ") && d.contains("] ")),
+        "a bar of the teams' channels: {draws:?}"
     );
     // Every log line starts on a cleared line, and the summary comes after the last clear.
     for line in tty.lines().filter(|l| l.contains(" INFO ")) {
