@@ -309,8 +309,7 @@ impl<'a> Engine<'a> {
         };
         self.save_state_after_checkpoint(|state| {
             state.channels.insert(cid, cursor);
-        })
-        .await?;
+        })?;
 
         tracing::info!(
             "{label}: {} posts read ({} new, {} changed, {} edited, {} deleted), {} files downloaded ({})",

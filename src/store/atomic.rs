@@ -5,9 +5,9 @@
 //! and fsynced with everything else at the next checkpoint ([`DirSync::sync`], one `syncfs` on
 //! Linux), which comes before the state that points past it is saved. A power cut before the
 //! checkpoint can leave such a file empty or short; the state then still points before it, so
-//! the next run fetches it again and replaces it. A checkpoint may run on another thread while
-//! writing goes on ([`DirSync::take`], then [`Pending::sync`]): what is written meanwhile waits
-//! for the next one.
+//! the next run fetches it again and replaces it. A checkpoint can be taken at one point and
+//! run later ([`DirSync::take`], then [`Pending::sync`]): what is written in between waits for
+//! the next one.
 
 use std::collections::BTreeSet;
 use std::fs::File;

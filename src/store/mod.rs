@@ -191,9 +191,9 @@ impl Store {
     }
 
     /// Takes what was written since the last checkpoint, to be made durable by
-    /// [`Checkpoint::run`] on another thread while writing goes on: what is written meanwhile
-    /// waits for the next checkpoint. A caller that runs two at once must not count the data
-    /// of the second durable before the first has ended.
+    /// [`Checkpoint::run`]: what is written in between waits for the next checkpoint. A
+    /// caller that runs two at once must not count the data of the second durable before the
+    /// first has ended.
     pub fn take_checkpoint(&self) -> Checkpoint {
         Checkpoint {
             root: self.root.clone(),
