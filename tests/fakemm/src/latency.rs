@@ -8,12 +8,11 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use fakemm::{FakeServer, Faults, Scale, World};
 
-use crate::bench::tempfile_dir;
 use crate::speed::{
-    backup_args, client_dir, describe, loadavg, measured, original, print_table, Cleanup, Row,
+    backup_args, client_dir, describe, loadavg, measured, original, prepare, print_table, Row,
 };
 
 /// Options of `fakemm bench-latency`.
@@ -33,23 +32,7 @@ pub struct Opts {
 
 /// Runs the benchmark and prints its table.
 pub fn run(o: Opts) -> Result<()> {
-    let matterbak = std::path::absolute(&o.matterbak)?;
-    if !matterbak.is_file() {
-        bail!(
-            "{} not found: build it first (cargo build --release --workspace), or pass --matterbak",
-            matterbak.display()
-        );
-    }
-    let (dir, _cleanup) = match &o.work_dir {
-        Some(d) => {
-            std::fs::create_dir_all(d)?;
-            (std::path::absolute(d)?, Cleanup(None))
-        }
-        None => {
-            let d = tempfile_dir()?;
-            (d.clone(), Cleanup(Some(d)))
-        }
-    };
+    let (matterbak, dir, _cleanup) = prepare(&o.matterbak, o.work_dir.as_deref())?;
     let load_start = loadavg();
     let world = World::generate(o.seed, o.scale);
     println!(

@@ -403,16 +403,20 @@ impl Drop for Cleanup {
     }
 }
 
-/// Runs the benchmark and prints its table.
-pub fn run(o: Opts) -> Result<()> {
-    let matterbak = std::path::absolute(&o.matterbak)?;
+/// The matterbak binary made absolute (it must exist), and the work dir: `work_dir`, or a
+/// fresh temp dir that the returned [`Cleanup`] removes.
+pub(crate) fn prepare(
+    matterbak: &Path,
+    work_dir: Option<&Path>,
+) -> Result<(PathBuf, PathBuf, Cleanup)> {
+    let matterbak = std::path::absolute(matterbak)?;
     if !matterbak.is_file() {
         bail!(
             "{} not found: build it first (cargo build --release --workspace), or pass --matterbak",
             matterbak.display()
         );
     }
-    let (dir, _cleanup) = match &o.work_dir {
+    let (dir, cleanup) = match work_dir {
         Some(d) => {
             std::fs::create_dir_all(d)?;
             (std::path::absolute(d)?, Cleanup(None))
@@ -422,6 +426,12 @@ pub fn run(o: Opts) -> Result<()> {
             (d.clone(), Cleanup(Some(d)))
         }
     };
+    Ok((matterbak, dir, cleanup))
+}
+
+/// Runs the benchmark and prints its table.
+pub fn run(o: Opts) -> Result<()> {
+    let (matterbak, dir, _cleanup) = prepare(&o.matterbak, o.work_dir.as_deref())?;
     let load_start = loadavg();
     let (t, c) = (Instant::now(), measure::self_cpu());
     let world = World::generate(o.seed, o.scale);
