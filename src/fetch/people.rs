@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use futures_util::StreamExt;
 
 use super::Engine;
-use crate::api::model::{Raw, Team};
+use crate::api::model::{Image, Raw, Team};
 use crate::store::{layout, IdDir, ImageData};
 
 /// `since` on users is strictly greater-than: ask again for a little before the newest change.
@@ -19,6 +19,29 @@ fn stored_i64(v: &Option<serde_json::Value>, key: &str) -> Option<i64> {
 }
 
 impl Engine<'_> {
+    /// Stores an image the server sent (`None`: it has none) as `<id>__<label>`; whether a file
+    /// was written.
+    fn write_fetched_image(
+        &self,
+        dir: &mut IdDir,
+        id: &str,
+        label: &str,
+        img: Option<Image>,
+    ) -> Result<bool> {
+        let Some(img) = img else {
+            return Ok(false);
+        };
+        Ok(self.store.write_image(
+            dir,
+            id,
+            Some(label),
+            ImageData {
+                content_type: &img.content_type,
+                bytes: &img.bytes,
+            },
+        )?)
+    }
+
     /// `teams/<id>__<name>.json`, and the icon when the team has one that changed.
     pub(super) async fn backup_team_object(
         &mut self,
@@ -160,19 +183,7 @@ impl Engine<'_> {
             .buffered(self.opts.jobs.max(1));
         while let Some((id, label, r)) = fetches.next().await {
             self.cancel.check()?;
-            if let Some(img) = r? {
-                if self.store.write_image(
-                    &mut dir,
-                    &id,
-                    Some(&label),
-                    ImageData {
-                        content_type: &img.content_type,
-                        bytes: &img.bytes,
-                    },
-                )? {
-                    images += 1;
-                }
-            }
+            images += u64::from(self.write_fetched_image(&mut dir, &id, &label, r?)?);
         }
         drop(fetches);
         // Users the server left out of its answer (`GetViewUsersRestrictions`: a guest, or a
@@ -242,19 +253,7 @@ impl Engine<'_> {
             .buffered(self.opts.jobs.max(1));
         while let Some((id, name, r)) = fetches.next().await {
             self.cancel.check()?;
-            if let Some(img) = r? {
-                if self.store.write_image(
-                    &mut dir,
-                    id,
-                    Some(name),
-                    ImageData {
-                        content_type: &img.content_type,
-                        bytes: &img.bytes,
-                    },
-                )? {
-                    images += 1;
-                }
-            }
+            images += u64::from(self.write_fetched_image(&mut dir, id, name, r?)?);
         }
         drop(fetches);
         self.store.checkpoint()?;
