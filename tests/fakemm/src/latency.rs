@@ -12,7 +12,8 @@ use anyhow::Result;
 use fakemm::{FakeServer, Faults, Scale, World};
 
 use crate::speed::{
-    backup_args, client_dir, describe, loadavg, measured, original, prepare, print_table, Row,
+    backup_args, client_dir, describe, loadavg, measured, original, prepare, print_footer,
+    print_table, Row,
 };
 
 /// Options of `fakemm bench-latency`.
@@ -146,21 +147,6 @@ pub fn run(o: Opts) -> Result<()> {
     }
     println!();
     print!("{}", print_table(&rows));
-    println!(
-        "\nmachine: {} cores; 1-minute load average {load_start} at the start, {} at the end",
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
-        loadavg()
-    );
-    let failed = rows.iter().filter(|r| r.pass == Some(false)).count();
-    println!(
-        "{} of {} checks pass{}",
-        rows.iter().filter(|r| r.pass == Some(true)).count(),
-        rows.iter().filter(|r| r.pass.is_some()).count(),
-        if failed > 0 {
-            format!("; {failed} FAIL")
-        } else {
-            String::new()
-        }
-    );
+    print_footer(&rows, &load_start);
     Ok(())
 }

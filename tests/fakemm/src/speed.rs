@@ -638,6 +638,12 @@ pub fn run(o: Opts) -> Result<()> {
     }
     println!();
     print!("{}", print_table(&rows));
+    print_footer(&rows, &load_start);
+    Ok(())
+}
+
+/// The lines under a benchmark's table: the machine and its load, and how many checks pass.
+pub(crate) fn print_footer(rows: &[Row], load_start: &str) {
     println!(
         "\nmachine: {} cores; 1-minute load average {load_start} at the start, {} at the end \
          (other work on the machine lengthens the wall times)",
@@ -655,5 +661,4 @@ pub fn run(o: Opts) -> Result<()> {
             String::new()
         }
     );
-    Ok(())
 }
