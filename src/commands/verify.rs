@@ -24,6 +24,9 @@ pub fn run(args: VerifyArgs, quiet: bool) -> Result<Code> {
     if let Some((c, _)) = &zip_check {
         report.problems.extend(c.problems.iter().cloned());
     }
+    for n in &report.notes {
+        tracing::warn!("{n}");
+    }
     for p in &report.problems {
         println!("{p}");
     }

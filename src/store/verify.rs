@@ -40,12 +40,20 @@ pub struct Report {
     pub posts: usize,
     pub attachments: usize,
     pub problems: Vec<String>,
+    /// What a healthy backup can show too (the server decides what it lists): said, but not a
+    /// problem.
+    pub notes: Vec<String>,
 }
 
 impl Report {
     fn problem(&mut self, root: &Path, path: &Path, what: impl std::fmt::Display) {
         let rel = path.strip_prefix(root).unwrap_or(path);
         self.problems.push(format!("{}: {what}", rel.display()));
+    }
+
+    fn note(&mut self, root: &Path, path: &Path, what: impl std::fmt::Display) {
+        let rel = path.strip_prefix(root).unwrap_or(path);
+        self.notes.push(format!("{}: {what}", rel.display()));
     }
 }
 
@@ -254,8 +262,18 @@ fn check_channel(r: &mut Report, root: &Path, parent: &Path, base: &str, posts_d
         Err(_) => BTreeMap::new(),
     };
     for (rt, replies) in &threads {
+        // A root the server never listed (it leaves out posts a user may not see, filtered
+        // or removed by a retention policy) while it listed replies: the backup has what the
+        // server showed.
         if !ids.contains(rt) {
-            r.problem(root, &tpath, format!("thread root {rt} has no post file"));
+            r.note(
+                root,
+                &tpath,
+                format!(
+                    "thread root {rt} has no post file (the server did not list it; its \
+                     replies are kept)"
+                ),
+            );
         }
         for reply in replies {
             if !ids.contains(reply) {
