@@ -9,11 +9,19 @@
 #     JSON and files).
 # All of it in a time zone other than UTC, where post file names differ between UTC and local time.
 # Usage: scripts/check-original.sh [WORKDIR]   (default: target/check-original)
+# CHECK_ORIGINAL_PROFILE=debug uses debug binaries (what the tests built already; CI does this),
+# the default is release.
 # Skipped (exit 0) where PyPI cannot be reached, but not under CI=true (exit 1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-bin=${CARGO_TARGET_DIR:-$root/target}/release
+profile=${CHECK_ORIGINAL_PROFILE:-release}
+case $profile in
+  release) build=(--release) ;;
+  debug) build=() ;;
+  *) echo "check-original: CHECK_ORIGINAL_PROFILE is release or debug, not $profile" >&2; exit 2 ;;
+esac
+bin=${CARGO_TARGET_DIR:-$root/target}/$profile
 case $bin in /*) ;; *) bin=$root/$bin ;; esac
 work=${1:-target/check-original}
 export TZ=${TZ_CHECK:-Europe/Berlin}
@@ -31,7 +39,7 @@ if ! python3 -m venv "$work/venv" || ! "$work/venv/bin/pip" install -q matterbak
       exit 1 ;;
   esac
 fi
-cargo build --release --locked --workspace --bins >&2
+cargo build "${build[@]}" --locked --workspace --bins >&2
 "$bin/fakemm" serve --seed 42 --scale demo --addr 127.0.0.1:0 --write-config "$work" > "$work/fakemm.out" &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
