@@ -307,9 +307,8 @@ impl<'a> Engine<'a> {
             last_post_at: last_post_at.unwrap_or(0),
             full_read_day,
         };
-        self.save_state_after_checkpoint(|state| {
-            state.channels.insert(cid, cursor);
-        })?;
+        self.state.borrow_mut().channels.insert(cid, cursor);
+        self.save_state()?;
 
         tracing::info!(
             "{label}: {} posts read ({} new, {} changed, {} edited, {} deleted), {} files downloaded ({})",

@@ -306,26 +306,6 @@ impl<'a> Engine<'a> {
     /// profile is not stored yet (stored ones are refreshed by every users phase anyway; so a
     /// run that finds nothing new leaves the state file as it was).
     fn save_state(&self) -> Result<()> {
-        self.save_state_by(Store::save_state)
-    }
-
-    /// Makes what was written so far durable (one `syncfs`), then applies `update` to the
-    /// state (a channel's new cursor) and saves the state file alone.
-    ///
-    /// The `syncfs` runs on this thread, so no file is created meanwhile: on ext4, files
-    /// created while a `syncfs` runs beside them cost several times the kernel time (a Large
-    /// backup at 20 ms of latency spent 25 s instead of 8 s in the kernel). Page requests
-    /// run on tasks of their own and go on.
-    fn save_state_after_checkpoint(&self, update: impl FnOnce(&mut State)) -> Result<()> {
-        self.store.take_checkpoint().run()?;
-        update(&mut self.state.borrow_mut());
-        self.save_state_by(Store::save_state_only)
-    }
-
-    fn save_state_by(
-        &self,
-        save: impl FnOnce(&Store, &State) -> Result<(), crate::store::StoreError>,
-    ) -> Result<()> {
         let mut stored_users = self.stored_users.borrow_mut();
         let stored = match &mut *stored_users {
             Some(s) => s,
@@ -335,7 +315,7 @@ impl<'a> Engine<'a> {
         let unstored = self.seen.borrow();
         let unstored = unstored.iter().filter(|id| !stored.contains(*id));
         state.pending_users.extend(unstored.cloned());
-        Ok(save(self.store, &state)?)
+        Ok(self.store.save_state(&state)?)
     }
 
     /// Records a failure that concerns one item (a channel, the users, the emojis) and lets the

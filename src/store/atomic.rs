@@ -5,9 +5,7 @@
 //! and fsynced with everything else at the next checkpoint ([`DirSync::sync`], one `syncfs` on
 //! Linux), which comes before the state that points past it is saved. A power cut before the
 //! checkpoint can leave such a file empty or short; the state then still points before it, so
-//! the next run fetches it again and replaces it. A checkpoint can be taken at one point and
-//! run later ([`DirSync::take`], then [`Pending::sync`]): what is written in between waits for
-//! the next one.
+//! the next run fetches it again and replaces it.
 
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -26,9 +24,8 @@ pub struct DirSync {
     pending: Arc<Mutex<Pending>>,
 }
 
-/// The changes taken by [`DirSync::take`], made durable by [`Pending::sync`] (on any thread).
 #[derive(Default)]
-pub struct Pending {
+struct Pending {
     dirs: BTreeSet<PathBuf>,
     /// New files renamed into place without an fsync.
     files: Vec<PathBuf>,
@@ -50,19 +47,7 @@ impl DirSync {
     /// Makes every file and directory change since the last call durable: on Linux one
     /// `syncfs` per file system, elsewhere an fsync of each new file and changed directory.
     pub fn sync(&self) -> io::Result<()> {
-        self.take().sync()
-    }
-
-    /// Takes every change since the last call, to be made durable by [`Pending::sync`].
-    pub fn take(&self) -> Pending {
-        std::mem::take(&mut *self.pending.lock().expect("not poisoned"))
-    }
-}
-
-impl Pending {
-    /// Makes the changes durable (see [`DirSync::sync`]).
-    pub fn sync(self) -> io::Result<()> {
-        let p = self;
+        let p = std::mem::take(&mut *self.pending.lock().expect("not poisoned"));
         if p.dirs.is_empty() && p.files.is_empty() {
             return Ok(());
         }

@@ -71,22 +71,6 @@ pub struct Store {
     created: std::sync::OnceLock<PathBuf>,
 }
 
-/// What was written up to a point, to be made durable ([`Store::take_checkpoint`]).
-pub struct Checkpoint {
-    root: PathBuf,
-    pending: atomic::Pending,
-}
-
-impl Checkpoint {
-    /// Makes it durable (blocks: one `syncfs` on Linux).
-    ///
-    /// # Errors
-    /// When an fsync fails.
-    pub fn run(self) -> Result<(), StoreError> {
-        self.pending.sync().at(&self.root)
-    }
-}
-
 /// The image of an object (profile image, team icon, emoji), as the store needs it.
 pub struct ImageData<'a> {
     pub content_type: &'a str,
@@ -188,26 +172,6 @@ impl Store {
     /// When an fsync fails.
     pub fn checkpoint(&self) -> Result<(), StoreError> {
         self.sync.sync().at(&self.root)
-    }
-
-    /// Takes what was written since the last checkpoint, to be made durable by
-    /// [`Checkpoint::run`]: what is written in between waits for the next checkpoint. A
-    /// caller that runs two at once must not count the data of the second durable before the
-    /// first has ended.
-    pub fn take_checkpoint(&self) -> Checkpoint {
-        Checkpoint {
-            root: self.root.clone(),
-            pending: self.sync.take(),
-        }
-    }
-
-    /// Saves the state file; the data it describes must be durable already (a checkpoint
-    /// that ended after it was written).
-    ///
-    /// # Errors
-    /// When the write or an fsync fails.
-    pub fn save_state_only(&self, state: &State) -> Result<(), StoreError> {
-        state.save_alone(&self.root, &self.sync)
     }
 
     /// Saves the state file after fsyncing the data it describes.

@@ -103,34 +103,17 @@ impl State {
         }
     }
 
-    /// Writes the state atomically (call it after a checkpoint of the data it describes),
-    /// then makes everything written so far durable.
+    /// Writes the state atomically and durably (call it after a checkpoint of the data it
+    /// describes): the file is fsynced before it replaces the old one, then the data dir. No
+    /// second checkpoint: nothing else is written in between.
     pub fn save(&self, root: &Path, sync: &DirSync) -> Result<(), StoreError> {
-        if self.write(root, sync)? {
-            sync.sync().at(root)?;
-        }
-        Ok(())
-    }
-
-    /// Writes the state atomically and durably, itself alone: the file and the data dir are
-    /// fsynced, nothing else (what other work writes meanwhile waits for its checkpoint).
-    pub fn save_alone(&self, root: &Path, sync: &DirSync) -> Result<(), StoreError> {
-        if self.write(root, sync)? {
-            atomic::sync_dir(root).at(root)?;
-        }
-        Ok(())
-    }
-
-    /// Writes the state file (fsynced before it replaces the old one); false when it holds
-    /// this state already (a run that found nothing new leaves it alone, so the zip can be
-    /// kept too).
-    fn write(&self, root: &Path, sync: &DirSync) -> Result<bool, StoreError> {
         let path = Self::path(root);
         let bytes = serde_json::to_vec_pretty(self).expect("state serialises");
+        // Unchanged (a run that found nothing new): left alone, so the zip can be kept too.
         if std::fs::read(&path).is_ok_and(|old| old == bytes) {
-            return Ok(false);
+            return Ok(());
         }
         atomic::write(&path, &bytes, sync).at(&path)?;
-        Ok(true)
+        atomic::sync_dir(root).at(root)
     }
 }
