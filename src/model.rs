@@ -2,6 +2,15 @@
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// Whether `s` is a Mattermost id: 26 lowercase ASCII letters and digits, as `model.NewId`
+/// makes them (base32 of 16 random bytes). The one rule for ids that go into a URL or a file
+/// name.
+pub fn is_id(s: &str) -> bool {
+    s.len() == 26
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+}
+
 /// A channel's type as the server gives it (`Channel.Type`: `O`, `P`, `D`, `G`).
 ///
 /// This is what the channel is; where the backup keeps it (the `direct`, `groups` or `teams`

@@ -41,9 +41,9 @@ fn no_channels_error(body: &[u8]) -> bool {
     matches!(de.next(), Some(Ok(e)) if e.id == "app.channel.get_channels.not_found.app_error")
 }
 
-/// Ids go into URL paths: refuse anything that is not a Mattermost id (26 alphanumerics).
+/// Ids go into URL paths: refuse anything that is not a Mattermost id ([`crate::model::is_id`]).
 fn check_id(id: &str) -> Result<&str, ApiError> {
-    if id.len() == 26 && id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+    if crate::model::is_id(id) {
         Ok(id)
     } else {
         Err(ApiError::BadJson {

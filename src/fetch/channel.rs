@@ -17,7 +17,7 @@ use crate::api::model::{Channel, FileInfo, Member, Post, PostList, Raw};
 use crate::api::{Anchor, ApiError, Client};
 use crate::cancel::Cancel;
 use crate::store::atomic::AtomicFile;
-use crate::store::{Change, ChannelDir, ChannelState, IdDir, Place, PostVersion};
+use crate::store::{layout, Change, ChannelDir, ChannelState, IdDir, Place, PostVersion};
 use crate::units::human_bytes;
 
 /// `since` is strictly greater-than: ask again for this much before the newest change seen, so
@@ -500,7 +500,14 @@ impl<'a> Engine<'a> {
             delete_at: post.delete_at,
             raw: raw.get().as_bytes(),
         };
-        match dir.save_post(version, self.now)? {
+        let saved = dir.save_post(version, self.now);
+        let Some(change) = self.unless_bad_id(saved, walk, post.update_at, || {
+            format!("{label}: post {}", layout::shown(&post.id))
+        })?
+        else {
+            return Ok(());
+        };
+        match change {
             Change::New => stats.posts_new += 1,
             Change::Updated => stats.posts_updated += 1,
             Change::Edited => stats.posts_edited += 1,
@@ -522,7 +529,17 @@ impl<'a> Engine<'a> {
         for f in &post.metadata.files {
             let info: Raw<FileInfo> = Raw::parse(f.clone())
                 .with_context(|| format!("{label}: post {} has an invalid file info", post.id))?;
-            dir.write_file_info(&info.v.id, info.bytes())?;
+            let written = dir.write_file_info(&info.v.id, info.bytes());
+            let what = || {
+                let (id, name) = (layout::shown(&info.v.id), layout::shown(&info.v.name));
+                format!("{label}: file {id} ({name}) of post {}", post.id)
+            };
+            if self
+                .unless_bad_id(written, walk, post.update_at, what)?
+                .is_none()
+            {
+                continue;
+            }
             if dir.has_file(&info.v.id, info.v.size) || dl.queued.contains(&info.v.id) {
                 continue;
             }
@@ -555,6 +572,29 @@ impl<'a> Engine<'a> {
             }));
         }
         Ok(())
+    }
+
+    /// A post or file whose id cannot be a file name ([`layout::BadId`]) is left out: reported
+    /// as a failure, and the channel's cursor stays before it (the next run sees it again).
+    /// Any other error is returned.
+    fn unless_bad_id<T>(
+        &self,
+        r: Result<T, crate::store::StoreError>,
+        walk: &mut Walk,
+        update_at: i64,
+        what: impl FnOnce() -> String,
+    ) -> Result<Option<T>> {
+        match r.map_err(anyhow::Error::from) {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if layout::is_bad_id(&e) => {
+                let msg = format!("{}: {e:#}", what());
+                tracing::warn!("{msg}");
+                self.summary.borrow_mut().failures.push(msg);
+                walk.retry_from = Some(walk.retry_from.map_or(update_at, |r| r.min(update_at)));
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Commits a download that ended, or records its failure (the next run tries again).

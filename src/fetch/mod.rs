@@ -619,9 +619,13 @@ impl<'a> Engine<'a> {
                 choice.skipped.len()
             );
             self.opts.progress.add_total(choice.selected.len() as u64);
+            // A team whose id cannot be a file name: none of it is stored.
+            let r = layout::object_base(&tid, &team.v.name).map_err(Into::into);
+            let Some(team_base) = self.item(r, &format!("team {key}"))? else {
+                continue;
+            };
             let r = self.backup_team_object(&mut teams_dir, team).await;
             self.item(r, &format!("team {key}"))?;
-            let team_base = layout::object_base(&tid, &team.v.name);
             let r = teams_dir.adopt_dir(&tid, &team_base).and_then(|_| {
                 self.store
                     .id_dir(&Path::new(layout::TEAMS).join(&team_base))
@@ -737,8 +741,9 @@ fn is_policy_refusal(e: &anyhow::Error) -> bool {
 /// An error that concerns one item: the server answered with an error for it (after retries),
 /// sent something broken, or a file of it could not be fetched.
 fn is_item_failure(e: &anyhow::Error) -> bool {
-    // A symbolic link in the data dir: what would be written through it is left out.
-    if crate::store::links::is_link_error(e) {
+    // A symbolic link in the data dir, or an id that cannot be a file name: what would be
+    // written there is left out.
+    if crate::store::links::is_link_error(e) || layout::is_bad_id(e) {
         return true;
     }
     for cause in e.chain() {

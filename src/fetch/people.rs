@@ -51,7 +51,7 @@ impl Engine<'_> {
         let tid = &team.v.id;
         let old = self.store.stored_json(dir, tid);
         dir.write(
-            &layout::object_file(&layout::object_base(tid, &team.v.name)),
+            &layout::object_file(&layout::object_base(tid, &team.v.name)?),
             team.bytes(),
         )?;
         let has_icon = self.store.has_image(dir, tid, Some("icon"));
@@ -149,8 +149,11 @@ impl Engine<'_> {
                     .get_mut()
                     .users_max_update_at
                     .max(user.v.update_at);
-                self.store
-                    .write_user(&mut dir, id, &username, user.bytes())?;
+                let r = self.store.write_user(&mut dir, id, &username, user.bytes());
+                let label = format!("user {}", layout::shown(id));
+                if self.item(r.map_err(Into::into), &label)?.is_none() {
+                    continue;
+                }
                 written += 1;
             }
             if skip_images {
@@ -231,7 +234,16 @@ impl Engine<'_> {
             self.cancel.check()?;
             let id = &e.v.id;
             let old = self.store.stored_json(&dir, id);
-            let json_name = layout::object_file(&layout::object_base(id, &e.v.name));
+            let r = layout::object_base(id, &e.v.name);
+            let label = format!(
+                "custom emoji {} ({})",
+                layout::shown(&e.v.name),
+                layout::shown(id)
+            );
+            let Some(base) = self.item(r.map_err(Into::into), &label)? else {
+                continue;
+            };
+            let json_name = layout::object_file(&base);
             dir.write(&json_name, e.bytes())?;
             dir.remove_others(id, &[&json_name], |n| n.ends_with(".json"))?;
             let changed = stored_i64(&old, "update_at").is_none_or(|o| o < e.v.update_at);

@@ -267,6 +267,7 @@ impl Dir {
     /// renamed into place, a new file made durable at the next checkpoint, a file that replaces
     /// another fsynced first, a symbolic link at `name` left alone (an error).
     pub fn write_batched(&self, name: &str, data: &[u8], sync: &DirSync) -> io::Result<()> {
+        let name = super::layout::component(name)?;
         #[cfg(unix)]
         {
             self.write_at(name, data, sync)

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::atomic::{self, AtomicFile, Dir, DirSync};
 use super::iddir::IdDir;
-use super::layout::{self, sanitize, Place};
+use super::layout::{self, Place};
 use super::links;
 use super::{IoPath, StoreError};
 
@@ -101,7 +101,7 @@ impl ChannelDir {
         zone: layout::NameZone,
         sync: &DirSync,
     ) -> Result<Self, StoreError> {
-        let base = layout::object_base(channel_id, name);
+        let base = layout::object_base(channel_id, name).at(parent.path())?;
         let posts_dir = parent.adopt_dir(channel_id, &base)?;
         let files_dir = posts_dir.join(layout::FILES);
         links::ensure_dir(&files_dir)?;
@@ -149,13 +149,18 @@ impl ChannelDir {
         for tf in thread_files {
             // The original's older format (a list of lists) is dropped and rebuilt.
             if let Some(serde_json::Value::Object(map)) = parent.read_json(&tf) {
-                for (root, replies) in map {
+                // Only ids: what a hostile server once sent as a root or reply id is dropped.
+                for (root, replies) in map
+                    .into_iter()
+                    .filter(|(r, _)| layout::checked_id(r).is_ok())
+                {
                     let list = threads.entry(root).or_default();
                     for r in replies
                         .as_array()
                         .into_iter()
                         .flatten()
                         .filter_map(|r| r.as_str())
+                        .filter(|r| layout::checked_id(r).is_ok())
                     {
                         if !list.iter().any(|x| x == r) {
                             list.push(r.to_string());
@@ -250,7 +255,7 @@ impl ChannelDir {
             if p.delete_at > 0 {
                 return Ok(Change::Skipped);
             }
-            let name = layout::post_file_in(p.create_at, &sanitize(p.id), self.zone);
+            let name = layout::post_file_in(p.create_at, p.id, self.zone).at(&self.posts_dir)?;
             Self::write_in(&self.posts_fd, &name, p.raw, false, &self.sync)?;
             self.posts.insert(p.id.to_string(), name);
             return Ok(Change::New);
@@ -325,14 +330,14 @@ impl ChannelDir {
         Ok(())
     }
 
-    fn history_path(&self, post_id: &str) -> PathBuf {
-        self.posts_dir
-            .join(layout::HISTORY)
-            .join(format!("{}.json", sanitize(post_id)))
+    fn history_path(&self, post_id: &str) -> Result<PathBuf, StoreError> {
+        let dir = self.posts_dir.join(layout::HISTORY);
+        let name = layout::history_name(post_id).at(&dir)?;
+        Ok(dir.join(name))
     }
 
     fn history(&self, post_id: &str) -> Result<History, StoreError> {
-        let path = self.history_path(post_id);
+        let path = self.history_path(post_id)?;
         let fresh = || History {
             post_id: post_id.to_string(),
             ..History::default()
@@ -348,19 +353,24 @@ impl ChannelDir {
     }
 
     fn write_history(&self, h: &History) -> Result<(), StoreError> {
-        let path = self.history_path(&h.post_id);
+        let path = self.history_path(&h.post_id)?;
         let dir = path.parent().expect("history file has a folder");
         if !links::is_real_dir(dir) {
             links::ensure_dir(dir)?;
             self.sync.mark(&self.posts_dir);
         }
         let bytes = serde_json::to_vec(h).expect("history serialises");
-        atomic::write_batched(&path, &bytes, &self.sync).at(&path)
+        // Written by name in the folder opened without following a link (edits are rare: one
+        // open per history file written).
+        let name = layout::history_name(&h.post_id).at(dir)?;
+        Dir::open(dir)
+            .and_then(|d| d.write_batched(&name, &bytes, &self.sync))
+            .at(&path)
     }
 
     /// `files/<file_id>.json`
     pub fn write_file_info(&self, file_id: &str, raw: &[u8]) -> Result<Change, StoreError> {
-        let name = layout::file_info_name(file_id);
+        let name = layout::file_info_name(file_id).at(&self.files_dir)?;
         let existed =
             std::fs::symlink_metadata(self.files_dir.join(&name)).is_ok_and(|m| m.is_file());
         Self::write_in(&self.files_fd, &name, raw, existed, &self.sync)
@@ -380,8 +390,9 @@ impl ChannelDir {
         file_id: &str,
         name: &str,
     ) -> Result<(AtomicFile, String), StoreError> {
-        let fname = layout::attachment_name(file_id, name);
+        let fname = layout::attachment_name(file_id, name).at(&self.files_dir)?;
         let path = self.files_dir.join(&fname);
+        layout::component(&fname).at(&path)?;
         Ok((AtomicFile::create(&path, &self.sync).at(&path)?, fname))
     }
 
@@ -405,8 +416,18 @@ impl ChannelDir {
         Ok(())
     }
 
-    /// Records that `reply` belongs to the thread of `root`.
+    /// Records that `reply` belongs to the thread of `root`. Ids only: a reply whose root is
+    /// not a Mattermost id ([`layout::checked_id`]) is not threaded (it keeps its `root_id`).
     pub fn add_thread(&mut self, root: &str, reply: &str) {
+        if layout::checked_id(root).is_err() || layout::checked_id(reply).is_err() {
+            tracing::warn!(
+                "{}: post {} answers {}, which is not a post id; not recorded as a thread",
+                self.base,
+                layout::shown(reply),
+                layout::shown(root)
+            );
+            return;
+        }
         let list = self.threads.entry(root.to_string()).or_default();
         if !list.iter().any(|r| r == reply) {
             list.push(reply.to_string());

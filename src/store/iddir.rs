@@ -3,14 +3,16 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
-use super::atomic::{self, DirSync};
-use super::layout::id_prefix;
+use super::atomic::{self, Dir, DirSync};
+use super::layout::{component, id_prefix};
 use super::links;
 use super::{IoPath, StoreError};
 
 /// A folder such as `users/` or `teams/`, with an index from id to the names of its entries.
 pub struct IdDir {
     dir: PathBuf,
+    /// The folder held open (not through a link): every file is written by name in it.
+    fd: Dir,
     index: HashMap<String, BTreeSet<String>>,
     sync: DirSync,
 }
@@ -19,6 +21,7 @@ impl IdDir {
     /// Opens (creating it 0700) the folder `dir`, whose parents were checked not to be links.
     pub(crate) fn open(dir: &Path, sync: &DirSync) -> Result<Self, StoreError> {
         links::ensure_dir(dir)?;
+        let fd = Dir::open(dir).at(dir)?;
         if let Some(p) = dir.parent() {
             sync.mark(p);
         }
@@ -36,6 +39,7 @@ impl IdDir {
         }
         Ok(IdDir {
             dir: dir.to_path_buf(),
+            fd,
             index,
             sync: sync.clone(),
         })
@@ -82,7 +86,7 @@ impl IdDir {
         if self.contains(name) && links::read(&path).is_ok_and(|old| old == data) {
             return Ok(false);
         }
-        atomic::write_batched(&path, data, &self.sync).at(&path)?;
+        self.fd.write_batched(name, data, &self.sync).at(&path)?;
         self.note(name);
         Ok(true)
     }
@@ -124,6 +128,8 @@ impl IdDir {
     /// Renames an entry (used to adopt the folder of a renamed channel or team).
     pub(crate) fn rename(&mut self, from: &str, to: &str) -> Result<(), StoreError> {
         let (a, b) = (self.dir.join(from), self.dir.join(to));
+        component(from).at(&a)?;
+        component(to).at(&b)?;
         std::fs::rename(&a, &b).at(&a)?;
         self.sync.mark(&self.dir);
         if let Some(s) = self.index.get_mut(id_prefix(from)) {
@@ -137,6 +143,7 @@ impl IdDir {
     /// older name (so a renamed channel or team keeps its posts and files).
     pub(crate) fn adopt_dir(&mut self, id: &str, name: &str) -> Result<PathBuf, StoreError> {
         let target = self.dir.join(name);
+        component(name).at(&target)?;
         if !links::is_real_dir(&target) && !links::is_link(&target) {
             let old = self
                 .names_of(id)

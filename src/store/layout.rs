@@ -10,8 +10,99 @@
 //! users/<user_id>__<username>.json, users/<user_id>__<username>__image.<ext>
 //! emojis/<emoji_id>__<name>.json, emojis/<emoji_id>__<name>.<ext>
 //! ```
+//!
+//! Every id that goes into a name is checked here, where the name is made ([`checked_id`]): a
+//! server (or anything between it and us) that sends `../../x`, an absolute path or a NUL as an
+//! id gets a [`BadId`] error, and nothing of that object is written. The store's writers also
+//! take only single file names ([`component`]) below folders they hold open.
+
+use std::fmt;
 
 use crate::model::ChannelKind;
+
+/// An id from the server that cannot be part of a file name: not a Mattermost id (26 lowercase
+/// letters and digits, [`crate::model::is_id`]). The object it names is not stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadId {
+    /// The id as the server sent it.
+    pub id: String,
+}
+
+impl fmt::Display for BadId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the id {} is not a Mattermost id (26 lowercase letters and digits); it would become a file name, so nothing of this object is stored",
+            shown(&self.id)
+        )
+    }
+}
+
+impl std::error::Error for BadId {}
+
+/// A value from the server as a log line shows it: quoted, escaped (NUL, control characters,
+/// quotes) and cut to 80 characters.
+pub fn shown(s: &str) -> String {
+    let mut out: String = s
+        .chars()
+        .take(80)
+        .collect::<String>()
+        .escape_debug()
+        .to_string();
+    if s.chars().count() > 80 {
+        out.push_str(&format!("... ({} bytes)", s.len()));
+    }
+    format!("\"{out}\"")
+}
+
+/// `id` if it is a Mattermost id, the one kind of id that becomes part of a file name.
+///
+/// # Errors
+/// [`BadId`] for anything else.
+pub fn checked_id(id: &str) -> Result<&str, BadId> {
+    if crate::model::is_id(id) {
+        Ok(id)
+    } else {
+        Err(BadId { id: id.to_string() })
+    }
+}
+
+/// Whether an error chain holds a [`BadId`] (also inside a store error's I/O error).
+pub fn is_bad_id(e: &anyhow::Error) -> bool {
+    let inner = |io: &std::io::Error| io.get_ref().is_some_and(|i| i.is::<BadId>());
+    e.chain().any(|c| {
+        c.is::<BadId>()
+            || c.downcast_ref::<super::StoreError>()
+                .is_some_and(|s| inner(&s.source))
+            || c.downcast_ref::<std::io::Error>().is_some_and(inner)
+    })
+}
+
+/// `name` if it is one plain file name: not empty, not `.` or `..`, no `/` or NUL (nor `\\`
+/// on Windows), at most 255 bytes. Every name the store writes, renames or creates below a
+/// folder passes here, so no bug elsewhere can make it leave that folder.
+///
+/// # Errors
+/// `InvalidInput` naming the value.
+pub fn component(name: &str) -> std::io::Result<&str> {
+    let bad = name.is_empty()
+        || name == "."
+        || name == ".."
+        || name.len() > 255
+        || name.contains('/')
+        || name.contains('\0')
+        || (cfg!(windows) && name.contains('\\'));
+    if bad {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "{} is not a single file name; matterbak writes nothing there",
+                shown(name)
+            ),
+        ));
+    }
+    Ok(name)
+}
 
 /// Separator between the parts of a name.
 pub const SEP: &str = "__";
@@ -143,13 +234,20 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 }
 
 /// `<TS>__<post_id>.json`, with the timestamp in UTC.
-pub fn post_file(create_at: i64, post_id: &str) -> String {
+///
+/// # Errors
+/// [`BadId`] when `post_id` is not a Mattermost id.
+pub fn post_file(create_at: i64, post_id: &str) -> Result<String, BadId> {
     post_file_in(create_at, post_id, NameZone::Utc)
 }
 
 /// `<TS>__<post_id>.json`, with the timestamp in the given zone.
-pub fn post_file_in(create_at: i64, post_id: &str, zone: NameZone) -> String {
-    format!("{}{SEP}{post_id}.json", timestamp_in(create_at, zone))
+///
+/// # Errors
+/// [`BadId`] when `post_id` is not a Mattermost id.
+pub fn post_file_in(create_at: i64, post_id: &str, zone: NameZone) -> Result<String, BadId> {
+    let id = checked_id(post_id)?;
+    Ok(format!("{}{SEP}{id}.json", timestamp_in(create_at, zone)))
 }
 
 /// The time zone of the timestamps in post file names.
@@ -193,8 +291,11 @@ pub fn id_prefix(file_name: &str) -> &str {
 
 /// `<id>__<name>`: the base of the names of a team's, channel's, user's or emoji's files and
 /// folder (`name` sanitised).
-pub fn object_base(id: &str, name: &str) -> String {
-    format!("{id}{SEP}{}", sanitize(name))
+///
+/// # Errors
+/// [`BadId`] when `id` is not a Mattermost id.
+pub fn object_base(id: &str, name: &str) -> Result<String, BadId> {
+    Ok(format!("{}{SEP}{}", checked_id(id)?, sanitize(name)))
 }
 
 /// `<base>.json`: the object file of a team, channel, user or emoji.
@@ -283,13 +384,27 @@ pub fn user_image_prefix(stem: &str) -> String {
 }
 
 /// The start of the name of a team's icon (`<team_id>__icon.`).
-pub fn team_icon_prefix(team_id: &str) -> String {
-    format!("{team_id}{SEP}icon.")
+///
+/// # Errors
+/// [`BadId`] when `team_id` is not a Mattermost id.
+pub fn team_icon_prefix(team_id: &str) -> Result<String, BadId> {
+    Ok(format!("{}{SEP}icon.", checked_id(team_id)?))
+}
+
+/// `<post_id>.json`: a post's history file in the `history/` folder of its channel.
+///
+/// # Errors
+/// [`BadId`] when `post_id` is not a Mattermost id.
+pub fn history_name(post_id: &str) -> Result<String, BadId> {
+    Ok(format!("{}.json", checked_id(post_id)?))
 }
 
 /// `history/<post_id>.json` below a channel's folder.
-pub fn history_file(post_id: &str) -> String {
-    format!("{HISTORY}/{post_id}.json")
+///
+/// # Errors
+/// [`BadId`] when `post_id` is not a Mattermost id.
+pub fn history_file(post_id: &str) -> Result<String, BadId> {
+    Ok(format!("{HISTORY}/{}", history_name(post_id)?))
 }
 
 /// The timestamp and the id of a post file name (`<TS>__<post_id>.json`), split at the last
@@ -348,13 +463,19 @@ impl<'a> FilesEntry<'a> {
 }
 
 /// `<file_id>.json`: a file info's name in `files/`.
-pub fn file_info_name(file_id: &str) -> String {
-    format!("{}.json", sanitize(file_id))
+///
+/// # Errors
+/// [`BadId`] when `file_id` is not a Mattermost id.
+pub fn file_info_name(file_id: &str) -> Result<String, BadId> {
+    Ok(format!("{}.json", checked_id(file_id)?))
 }
 
 /// `<file_id>__<name>`: an attachment's name in `files/`.
-pub fn attachment_name(file_id: &str, name: &str) -> String {
-    format!("{}{SEP}{}", sanitize(file_id), sanitize(name))
+///
+/// # Errors
+/// [`BadId`] when `file_id` is not a Mattermost id.
+pub fn attachment_name(file_id: &str, name: &str) -> Result<String, BadId> {
+    Ok(format!("{}{SEP}{}", checked_id(file_id)?, sanitize(name)))
 }
 
 /// The extension of an image from its `Content-Type` (`image/png` -> `png`); `None` if not an image.
@@ -375,9 +496,10 @@ mod tests {
         assert_eq!(timestamp(1_704_164_645_123), "20240102-030405123000");
         assert_eq!(timestamp(0), "19700101-000000000000");
         assert_eq!(timestamp(951_782_400_000), "20000229-000000000000");
+        let id = "abcdefghijklmnopqrstuvwxyz";
         assert_eq!(
-            post_file(1_704_164_645_123, "abc"),
-            "20240102-030405123000__abc.json"
+            post_file(1_704_164_645_123, id).unwrap(),
+            format!("20240102-030405123000__{id}.json")
         );
     }
 
@@ -416,6 +538,53 @@ mod tests {
     }
 
     #[test]
+    fn only_mattermost_ids_become_names() {
+        let ok = "0123456789abcdefghijklmnop";
+        assert_eq!(checked_id(ok), Ok(ok));
+        let long = "a".repeat(300);
+        let hostile = [
+            "../../ESCAPED-team",
+            "/tmp/x/ESCAPED-emoji",
+            "a/b",
+            "a\\b",
+            "nul\0nul\0nul\0nul\0nul\0nu",
+            ".",
+            "..",
+            "",
+            long.as_str(),
+            // 26 characters, but not all ASCII lowercase letters and digits
+            "0123456789ABCDEFGHIJKLMNOP",
+            "0123456789abcdefghijklmno\u{430}",
+            "０１２３４５６７８９abcdefghijklmnop",
+            "0123456789abcdefghijklm../",
+        ];
+        for id in hostile {
+            let bad = BadId { id: id.to_string() };
+            assert_eq!(checked_id(id), Err(bad.clone()), "{id:?}");
+            assert_eq!(object_base(id, "name"), Err(bad.clone()));
+            assert_eq!(post_file(0, id), Err(bad.clone()));
+            assert_eq!(history_file(id), Err(bad.clone()));
+            assert_eq!(file_info_name(id), Err(bad.clone()));
+            assert_eq!(attachment_name(id, "a.txt"), Err(bad.clone()));
+            assert_eq!(team_icon_prefix(id), Err(bad.clone()));
+            // The message shows the id escaped and short.
+            let msg = bad.to_string();
+            assert!(!msg.contains('\0') && msg.len() < 400, "{msg}");
+        }
+    }
+
+    #[test]
+    fn the_writers_take_one_plain_name() {
+        for ok in ["a", "a.json", ".matterbak-tmp-1", "x__y z"] {
+            assert!(component(ok).is_ok(), "{ok}");
+        }
+        let long = "a".repeat(256);
+        for bad in ["", ".", "..", "a/b", "/abs", "../x", "a\0b", long.as_str()] {
+            assert!(component(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn files_entries_by_name_not_by_extension() {
         use FilesEntry::*;
         assert_eq!(FilesEntry::parse("fid.json"), Info("fid"));
@@ -445,11 +614,12 @@ mod tests {
         ] {
             assert_eq!(FilesEntry::parse(other), Other, "{other}");
         }
+        let fid = "0123456789abcdefghijklmnop";
         assert_eq!(
-            FilesEntry::parse(&attachment_name("fid", "config.json")),
-            Attachment("fid", "config.json")
+            FilesEntry::parse(&attachment_name(fid, "config.json").unwrap()),
+            Attachment(fid, "config.json")
         );
-        assert_eq!(FilesEntry::parse(&file_info_name("fid")), Info("fid"));
+        assert_eq!(FilesEntry::parse(&file_info_name(fid).unwrap()), Info(fid));
     }
 
     #[test]
@@ -475,7 +645,8 @@ mod tests {
         assert!(is_members_file(&members_file("cid__x")));
         assert!(is_threads_file(&threads_file("cid__x")));
         assert!(!is_members_file(&threads_file("cid__x")));
-        assert_eq!(object_base("cid", "a/b"), "cid__a_b");
+        let cid = "0123456789abcdefghijklmnop";
+        assert_eq!(object_base(cid, "a/b").unwrap(), format!("{cid}__a_b"));
         assert_eq!(image_ext("image/png"), Some("png".into()));
         assert_eq!(
             image_ext("image/svg+xml; charset=x"),

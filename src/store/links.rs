@@ -90,10 +90,19 @@ pub fn ensure_dir(dir: &Path) -> Result<(), StoreError> {
 }
 
 /// Checks (and creates) each folder of `rel` below `root`, none of which may be a link.
+/// Each part of `rel` must be a plain name ([`super::layout::component`]): no `..`, no root.
 pub fn ensure_dirs(root: &Path, rel: &Path) -> Result<PathBuf, StoreError> {
     let mut dir = root.to_path_buf();
     for c in rel.components() {
-        dir.push(c);
+        let std::path::Component::Normal(name) = c else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "is not a folder below the data dir; matterbak writes nothing there",
+            ))
+            .at(&root.join(rel));
+        };
+        dir.push(name);
+        super::layout::component(&name.to_string_lossy()).at(&dir)?;
         ensure_dir(&dir)?;
     }
     Ok(dir)

@@ -61,6 +61,14 @@ impl<T> IoPath<T> for io::Result<T> {
     }
 }
 
+/// An id that cannot be a file name, for an object that would have been written in `path`.
+impl<T> IoPath<T> for Result<T, layout::BadId> {
+    fn at(self, path: &Path) -> Result<T, StoreError> {
+        self.map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
+            .at(path)
+    }
+}
+
 /// The data directory of one backup.
 pub struct Store {
     root: PathBuf,
@@ -326,7 +334,8 @@ impl Store {
         username: &str,
         raw: &[u8],
     ) -> Result<(), StoreError> {
-        let name = layout::object_file(&layout::object_base(user_id, username));
+        let base = layout::object_base(user_id, username).at(users.path())?;
+        let name = layout::object_file(&base);
         users.write(&name, raw)?;
         users.remove_others(user_id, &[&name], |n| n.ends_with(".json"))
     }
@@ -341,7 +350,9 @@ impl Store {
     /// Does a non-empty image of `id` with this label exist (any extension)? (An empty one
     /// is what a power cut before a checkpoint can leave: fetched again.)
     pub fn has_image(&self, dir: &IdDir, id: &str, label: Option<&str>) -> bool {
-        let prefix = image_prefix(id, label);
+        let Ok(prefix) = image_prefix(id, label) else {
+            return false;
+        };
         dir.names_of(id).any(|n| {
             n.starts_with(&prefix)
                 && !n.ends_with(".json")
@@ -371,7 +382,7 @@ impl Store {
             return Ok(false);
         };
         let ext = old.rsplit_once('.').map_or("png", |(_, e)| e);
-        let new = format!("{}.{ext}", image_prefix(id, Some(label)));
+        let new = format!("{}.{ext}", image_prefix(id, Some(label)).at(dir.path())?);
         if new != old {
             dir.rename(&old, &new)?;
         }
@@ -394,17 +405,17 @@ impl Store {
             );
             return Ok(false);
         };
-        let name = format!("{}.{ext}", image_prefix(id, label));
+        let name = format!("{}.{ext}", image_prefix(id, label).at(dir.path())?);
         dir.write(&name, img.bytes)?;
         dir.remove_others(id, &[&name], |n| !n.ends_with(".json") && is_image_name(n))?;
         Ok(true)
     }
 }
 
-fn image_prefix(id: &str, label: Option<&str>) -> String {
+fn image_prefix(id: &str, label: Option<&str>) -> Result<String, layout::BadId> {
     match label {
         Some(l) => layout::object_base(id, l),
-        None => id.to_string(),
+        None => layout::checked_id(id).map(str::to_string),
     }
 }
 

@@ -282,9 +282,9 @@ pub fn teams(files: &dyn Files) -> Result<Vec<TeamFile>> {
             }
             continue;
         };
-        let prefix = layout::team_icon_prefix(&id);
+        let prefix = layout::team_icon_prefix(&id).ok();
         let icon = (names.iter())
-            .find(|m| m.starts_with(&prefix))
+            .find(|m| prefix.as_ref().is_some_and(|p| m.starts_with(p)))
             .map(|m| format!("{}/{m}", layout::TEAMS));
         out.push(TeamFile {
             names: typed(&json),
@@ -432,11 +432,11 @@ pub fn attachments(files: &dyn Files, channel_dir: &str) -> BTreeMap<String, Str
 
 /// The file info of attachment `file_id` in a channel's `files/` folder, if stored.
 pub fn file_info(files: &dyn Files, channel_dir: &str, file_id: &str) -> Result<Option<Value>> {
-    let path = format!(
-        "{channel_dir}/{}/{}",
-        layout::FILES,
-        layout::file_info_name(file_id)
-    );
+    // An id that cannot be a file name has no file info in a backup.
+    let Ok(name) = layout::file_info_name(file_id) else {
+        return Ok(None);
+    };
+    let path = format!("{channel_dir}/{}/{name}", layout::FILES);
     if !files.exists(&path) {
         return Ok(None);
     }
@@ -445,7 +445,10 @@ pub fn file_info(files: &dyn Files, channel_dir: &str, file_id: &str) -> Result<
 
 /// The history of post `post_id` in a channel's folder (`history/<post_id>.json`), if stored.
 pub fn history(files: &dyn Files, channel_dir: &str, post_id: &str) -> Result<Option<Value>> {
-    let path = format!("{channel_dir}/{}", layout::history_file(post_id));
+    let Ok(name) = layout::history_file(post_id) else {
+        return Ok(None);
+    };
+    let path = format!("{channel_dir}/{name}");
     if !files.exists(&path) {
         return Ok(None);
     }
@@ -504,24 +507,24 @@ mod tests {
     fn objects_are_told_from_the_files_beside_them() {
         let m = mem(&[
             (
-                "teams/t1__acme.json",
-                r#"{"id":"t1","type":"O","name":"acme"}"#,
+                "teams/tttttttttttttttttttttttttt__acme.json",
+                r#"{"id":"tttttttttttttttttttttttttt","type":"O","name":"acme"}"#,
             ),
-            ("teams/t1__acme__members.json", r#"[{"user_id":"u1"}]"#),
-            ("teams/t1__icon.png", "png"),
-            ("teams/t1__acme/c1__town.json", r#"{"id":"c1","type":"P"}"#),
-            ("teams/t1__acme/c1__town__threads.json", "{}"),
-            ("teams/t1__acme/c1__town__members.json", "[]"),
+            ("teams/tttttttttttttttttttttttttt__acme__members.json", r#"[{"user_id":"u1"}]"#),
+            ("teams/tttttttttttttttttttttttttt__icon.png", "png"),
+            ("teams/tttttttttttttttttttttttttt__acme/c1__town.json", r#"{"id":"c1","type":"P"}"#),
+            ("teams/tttttttttttttttttttttttttt__acme/c1__town__threads.json", "{}"),
+            ("teams/tttttttttttttttttttttttttt__acme/c1__town__members.json", "[]"),
             (
-                "teams/t1__acme/c1__town/20240101-000000000000__p1.json",
+                "teams/tttttttttttttttttttttttttt__acme/c1__town/20240101-000000000000__p1.json",
                 r#"{"id":"p1"}"#,
             ),
             (
-                "teams/t1__acme/c1__town/20240101-000000000000__p2.json",
+                "teams/tttttttttttttttttttttttttt__acme/c1__town/20240101-000000000000__p2.json",
                 r#"{"id":"px"}"#,
             ),
-            ("teams/t1__acme/c1__town/files/f1.json", r#"{"id":"f1"}"#),
-            ("teams/t1__acme/c1__town/files/f1__a.json", "not json"),
+            ("teams/tttttttttttttttttttttttttt__acme/c1__town/files/ffffffffffffffffffffffffff.json", r#"{"id":"ffffffffffffffffffffffffff"}"#),
+            ("teams/tttttttttttttttttttttttttt__acme/c1__town/files/ffffffffffffffffffffffffff__a.json", "not json"),
             ("users/u1__bob.json", r#"{"id":"u1","username":"bob"}"#),
             ("users/u1__bob__image.png", "png"),
         ]);
@@ -529,9 +532,15 @@ mod tests {
         assert_eq!(t.len(), 1);
         assert_eq!(
             (t[0].id.as_str(), t[0].dir.as_str()),
-            ("t1", "teams/t1__acme")
+            (
+                "tttttttttttttttttttttttttt",
+                "teams/tttttttttttttttttttttttttt__acme"
+            )
         );
-        assert_eq!(t[0].icon.as_deref(), Some("teams/t1__icon.png"));
+        assert_eq!(
+            t[0].icon.as_deref(),
+            Some("teams/tttttttttttttttttttttttttt__icon.png")
+        );
         let c = channels(&m, &t[0].dir).unwrap();
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].kind, ChannelKind::Private);
@@ -539,8 +548,10 @@ mod tests {
         assert_eq!(p.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), ["p1"]);
         assert_eq!(post(&m, &c[0].dir, &p[0]).unwrap().json["id"], "p1");
         let a = attachments(&m, &c[0].dir);
-        assert_eq!(a["f1"], "teams/t1__acme/c1__town/files/f1__a.json");
-        assert!(file_info(&m, &c[0].dir, "f1").unwrap().is_some());
+        assert_eq!(a["ffffffffffffffffffffffffff"], "teams/tttttttttttttttttttttttttt__acme/c1__town/files/ffffffffffffffffffffffffff__a.json");
+        assert!(file_info(&m, &c[0].dir, "ffffffffffffffffffffffffff")
+            .unwrap()
+            .is_some());
         assert!(history(&m, &c[0].dir, "p1").unwrap().is_none());
         let u = users(&m).unwrap();
         assert_eq!(u[0].image.as_deref(), Some("users/u1__bob__image.png"));

@@ -2,6 +2,8 @@
 //! words in stderr, what else holds), and names from the server that try to escape the data dir
 //! or make invalid file names.
 
+use std::collections::BTreeMap;
+use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
@@ -167,4 +169,132 @@ fn hostile_names_stay_inside_the_data_dir() {
         .all(|k| k.rsplit('/').next().unwrap().len() <= 255));
     // And the content is still exactly the server's.
     assert_matches(&env.data(), &want_all(&env));
+}
+
+/// Every file below `root`, with a hash of its content, its mode and its kind (a listing of the
+/// surroundings of a data dir, compared before and after a run).
+fn listing(root: &Path, skip: &Path) -> BTreeMap<String, String> {
+    use std::hash::{Hash, Hasher};
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p == skip {
+                continue;
+            }
+            let m = std::fs::symlink_metadata(&p).unwrap();
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            if m.is_file() {
+                std::fs::read(&p).unwrap().hash(&mut h);
+            }
+            let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            let kind = if m.is_dir() { "dir" } else { "file" };
+            out.insert(
+                rel,
+                format!("{kind} {:o} {:x}", m.permissions().mode(), h.finish()),
+            );
+            if m.is_dir() {
+                stack.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// Issue 18: a server whose ids are paths (`../../x`, an absolute path, `/`, `\`, NUL, `.`,
+/// `..`, 300 characters, look-alikes) for a team, channels, users, posts, files and emojis, in
+/// every listing and single-object answer. Nothing outside the data dir is created or changed,
+/// no file takes such an id as its name, each such object is reported and skipped (exit 3), the
+/// rest of the backup is stored, and the next run against a healed server completes it.
+#[test]
+fn issue18_ids_shaped_like_paths_write_nothing_outside_the_data_dir() {
+    let env = Env::new(Scale::Tiny);
+    // A second team of alice's (Tiny has one): the one whose id turns into a path.
+    let me = alice(&env);
+    env.server.with_world(|w| {
+        let t = w.add_team("side", "Side", &[&me]).unwrap();
+        let c = w
+            .add_channel(&t, 'O', "side-talk", "Side talk", vec![me.clone()])
+            .unwrap();
+        w.add_post(&c, &me, "on the side", None, vec![]).unwrap();
+        env.write_channels(&w.sample_channels_json());
+    });
+    let outside = env.tmp.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    let victims = env
+        .server
+        .set_path_ids(Some(outside.to_str().unwrap()), "alice");
+    assert!(victims.len() >= 15, "{victims:?}");
+    // Files where the absolute ids would land (`<abs>/ESCAPED-<kind>-<n>__<name>.json`), with a
+    // mode and content a run must not change.
+    for v in &victims {
+        if let Some(rest) = v.hostile.strip_prefix(outside.to_str().unwrap()) {
+            for suffix in ["__x.json", ".json", "__members.json"] {
+                let p = outside.join(format!("{}{suffix}", rest.trim_start_matches('/')));
+                std::fs::write(&p, b"precious").unwrap();
+                std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+                    .unwrap();
+            }
+        }
+    }
+    let data = env.data();
+    let before = listing(env.tmp.path(), &data);
+    let out = env.run(&FAST);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let after = listing(env.tmp.path(), &data);
+    let changed: Vec<String> = (before.keys().chain(after.keys()))
+        .filter(|k| before.get(*k) != after.get(*k) && *k != "out.zip")
+        .cloned()
+        .collect();
+    assert!(
+        changed.is_empty(),
+        "changed outside the data dir: {changed:?}"
+    );
+    // No name in the data dir comes from a hostile id.
+    for rel in tree(&data).keys() {
+        for v in &victims {
+            let part = v.hostile.rsplit(['/', '\\']).next().unwrap();
+            assert!(
+                !(rel.contains("ESCAPED") || part.len() > 2 && rel.contains(part)),
+                "{rel} comes from the hostile id {:?}",
+                v.hostile
+            );
+        }
+    }
+    let err = stderr(&out);
+    assert!(err.contains("is not a Mattermost id"), "{err}");
+    // Each kind has a renamed object named in a warning, escaped as a log line shows it.
+    for kind in ["team", "channel", "user", "post", "file", "emoji"] {
+        assert!(
+            (victims.iter())
+                .any(|v| v.kind == kind
+                    && err.contains(&matterbak::store::layout::shown(&v.hostile))),
+            "no warning names a {kind} with a hostile id:\n{err}"
+        );
+    }
+    // The rest is stored: every expected file that neither is nor mentions a renamed object.
+    let want = want_all(&env);
+    let got = tree(&data);
+    let mut missing = Vec::new();
+    for (path, w) in &want {
+        let text = match w {
+            crate::oracle::Want::Json(v) => v.to_string(),
+            _ => String::new(),
+        };
+        let touched = (victims.iter())
+            .any(|v| path.contains(v.real.as_str()) || text.contains(v.real.as_str()));
+        if !touched && !got.contains_key(path) {
+            missing.push(path.clone());
+        }
+    }
+    assert!(missing.is_empty(), "not stored: {missing:#?}");
+
+    // Healed, the next run completes the backup (re-reading everything: the other posts of the
+    // renamed users changed without a new `update_at`).
+    env.server.set_path_ids(None, "alice");
+    env.run_ok(&[FAST.as_slice(), &["--update-old-posts"]].concat());
+    assert_eq!(verify(&env).0, 0, "{}", verify(&env).1);
+    assert_matches(&data, &want_all(&env));
 }

@@ -336,7 +336,8 @@ fn a_data_dir_named_in_local_time_keeps_that_convention() {
         let v: Value = serde_json::from_slice(&bytes).unwrap();
         let id = v["id"].as_str().unwrap();
         let local =
-            matterbak::store::layout::post_file(v["create_at"].as_i64().unwrap() + IST_MS, id);
+            matterbak::store::layout::post_file(v["create_at"].as_i64().unwrap() + IST_MS, id)
+                .unwrap();
         let path = env.data().join(&rel);
         std::fs::rename(&path, path.with_file_name(local)).unwrap();
         renamed += 1;
@@ -359,10 +360,7 @@ fn a_data_dir_named_in_local_time_keeps_that_convention() {
     let new_path = post_path(&after, &new);
     let create_at = env.server.with_world(|w| w.post(&new).unwrap().create_at);
     assert!(
-        new_path.ends_with(&matterbak::store::layout::post_file(
-            create_at + IST_MS,
-            &new
-        )),
+        new_path.ends_with(&matterbak::store::layout::post_file(create_at + IST_MS, &new).unwrap()),
         "{new_path}"
     );
     // one file per post id

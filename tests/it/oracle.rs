@@ -148,7 +148,7 @@ pub fn expected(
             }
             let create_at = post["create_at"].as_i64().unwrap();
             out.insert(
-                format!("{base}/{}", post_file(create_at, &pid)),
+                format!("{base}/{}", post_file(create_at, &pid).unwrap()),
                 Want::Json(post),
             );
         }

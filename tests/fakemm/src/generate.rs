@@ -294,7 +294,14 @@ impl Gen<'_> {
     }
 }
 
-fn team_at(w: &mut World, t: i64, name: &str, display: &str, icon: bool, members: &[Id]) -> Id {
+pub(crate) fn team_at(
+    w: &mut World,
+    t: i64,
+    name: &str,
+    display: &str,
+    icon: bool,
+    members: &[Id],
+) -> Id {
     let id = w.new_id();
     let invite = w.new_id();
     let mut team = Team {

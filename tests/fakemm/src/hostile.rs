@@ -319,3 +319,187 @@ pub fn bind_other(main: std::net::SocketAddr) -> anyhow::Result<(std::net::TcpLi
     let port = l.local_addr()?.port();
     Ok((l, format!("http://localhost:{port}")))
 }
+
+/// Victims of each kind in the `path_ids` mode: how many objects of that kind get an id shaped
+/// like a path. One team only, so that the other teams' channels are still backed up.
+const PATH_ID_VICTIMS: [(&str, usize); 6] = [
+    ("team", 1),
+    ("channel", 3),
+    ("user", 3),
+    ("post", 4),
+    ("file", 3),
+    ("emoji", 3),
+];
+
+/// The `path_ids` mode's hostile id number `n` (of an object of `kind`): `../`, an absolute
+/// path below `abs_dir`, `/`, `\`, NUL, `.`, `..`, 300 characters, and 26-character look-alikes
+/// (full-width letters, a Cyrillic letter, upper case) of a real id. `.` and `..` are taken
+/// once; later turns get `./` and `../` names. Every string is unique.
+fn path_id(kind: &str, n: usize, real: &str, abs_dir: &str, used: &[String]) -> String {
+    let tag = format!("ESCAPED-{kind}-{n}");
+    let pad26 = |s: String| -> String {
+        let mut s: String = s.chars().take(26).collect();
+        while s.chars().count() < 26 {
+            s.push('x');
+        }
+        s
+    };
+    let once = |s: &str, or: String| {
+        if used.iter().any(|u| u == s) {
+            or
+        } else {
+            s.to_string()
+        }
+    };
+    match n % 11 {
+        0 => format!("../../{tag}"),
+        1 => format!("{}/{tag}", abs_dir.trim_end_matches('/')),
+        2 => format!("ESCAPED/{kind}-{n}"),
+        3 => format!("ESCAPED\\{kind}-{n}"),
+        4 => format!("ESCAPED-{kind}\u{0}{n}"),
+        5 => once(".", format!("./{tag}")),
+        6 => once("..", format!("../{tag}")),
+        7 => format!("{tag}-{}", "x".repeat(300)),
+        // Full-width letters: `ｅｓｃａｐｅｄ` and the number.
+        8 => pad26(format!(
+            "\u{ff45}\u{ff53}\u{ff43}\u{ff41}\u{ff50}\u{ff45}\u{ff44}{kind}{n}"
+        )),
+        // A Cyrillic `е` in an otherwise valid-looking id.
+        9 => pad26(format!("\u{435}scaped{kind}{n}")),
+        _ => real.to_ascii_uppercase(),
+    }
+}
+
+/// An object whose id the `path_ids` mode shows as a path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PathId {
+    /// `team`, `channel`, `user`, `post`, `file` or `emoji`.
+    pub kind: &'static str,
+    /// Its real id.
+    pub real: String,
+    /// The id every JSON answer shows instead.
+    pub hostile: String,
+}
+
+/// Picks the objects the `path_ids` mode renames and their hostile ids, among what the user
+/// `except` (who logs in, and is never picked) can see: the team of theirs with the fewest
+/// channels, then per kind the first by id of their channels outside that team, of the posts
+/// and files of the channels left, of the other users and of the emojis. Each kind's objects
+/// are outside the ones picked before, so that every kind reaches the client.
+pub fn pick_path_ids(w: &crate::World, except: &str, abs_dir: &str) -> Vec<PathId> {
+    use crate::id::Id;
+    let me = w.user_by_name(except).map(|u| u.id);
+    let mine: Vec<Id> = me
+        .map(|m| w.member_channels(m.as_str()))
+        .unwrap_or_default()
+        .iter()
+        .map(|c| Id::lookup(c))
+        .collect();
+    let channel_team = |c: &Id| w.channels.get(c).map(|c| c.team_id);
+    let mut out: Vec<PathId> = Vec::new();
+    let mut n = 0;
+    for (kind, count) in PATH_ID_VICTIMS {
+        let picked = |k: &str, id: &Id| out.iter().any(|p| p.kind == k && p.real == id.as_str());
+        let left =
+            |c: &Id| !picked("channel", c) && channel_team(c).is_none_or(|t| !picked("team", &t));
+        let mut all: Vec<String> = match kind {
+            "team" => {
+                let mut teams: Vec<(usize, String)> = (w.teams.values())
+                    .filter(|t| me.is_some_and(|m| t.members.contains_key(&m)))
+                    .map(|t| {
+                        let channels = mine.iter().filter(|c| channel_team(c) == Some(t.id));
+                        (channels.count(), t.id.to_string())
+                    })
+                    .collect();
+                teams.sort();
+                teams.into_iter().map(|(_, id)| id).collect()
+            }
+            "channel" => mine
+                .iter()
+                .filter(|c| left(c))
+                .map(|i| i.to_string())
+                .collect(),
+            "user" => (w.users.keys())
+                .filter(|i| Some(**i) != me)
+                .map(|i| i.to_string())
+                .collect(),
+            "post" => (w.posts.values())
+                .filter(|p| p.original_id.is_none() && mine.contains(&p.channel_id))
+                .filter(|p| left(&p.channel_id) && p.file_ids.is_empty())
+                .map(|p| p.id.to_string())
+                .collect(),
+            "file" => (w.files.values())
+                .filter(|f| mine.contains(&f.channel_id) && left(&f.channel_id))
+                .filter(|f| !picked("post", &f.post_id))
+                .map(|f| f.id.to_string())
+                .collect(),
+            _ => w.emojis.keys().map(|i| i.to_string()).collect(),
+        };
+        if kind != "team" {
+            all.sort();
+        }
+        all.truncate(count);
+        for real in all {
+            let used: Vec<String> = out.iter().map(|p| p.hostile.clone()).collect();
+            let hostile = path_id(kind, n, &real, abs_dir, &used);
+            out.push(PathId {
+                kind,
+                real,
+                hostile,
+            });
+            n += 1;
+        }
+    }
+    out
+}
+
+/// The `path_ids` mode on a JSON answer: every real id of a victim becomes its hostile id
+/// (JSON-escaped), wherever it stands (its own `id`, `team_id`, `user_id`, `file_ids`, a direct
+/// channel's name), so the answer stays consistent: a server whose ids look like paths.
+pub async fn rewrite_ids(resp: Response, map: &[PathId]) -> Response {
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/json"));
+    if !is_json || map.is_empty() {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 256 << 20).await else {
+        return Response::from_parts(parts, Body::empty());
+    };
+    let mut text = String::from_utf8_lossy(&bytes).into_owned();
+    for p in map {
+        if text.contains(p.real.as_str()) {
+            let quoted = serde_json::to_string(&p.hostile).unwrap_or_default();
+            text = text.replace(p.real.as_str(), &quoted[1..quoted.len() - 1]);
+        }
+    }
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(text))
+}
+
+/// The `path_ids` mode on a request body that lists ids (`POST /users/ids`): a hostile id the
+/// client sends back is the real one for the handler. Other bodies pass unchanged.
+pub async fn unrewrite_ids(req: Request, map: &[PathId]) -> Request {
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 16 << 20).await else {
+        return Request::from_parts(parts, Body::empty());
+    };
+    let out = match serde_json::from_slice::<Vec<String>>(&bytes) {
+        Ok(list) => {
+            let list: Vec<String> = list
+                .into_iter()
+                .map(|id| {
+                    map.iter()
+                        .find(|p| p.hostile == id)
+                        .map_or(id, |p| p.real.clone())
+                })
+                .collect();
+            Bytes::from(serde_json::to_vec(&list).unwrap_or_default())
+        }
+        Err(_) => bytes,
+    };
+    Request::from_parts(parts, Body::from(out))
+}

@@ -339,9 +339,20 @@ pub async fn middleware(State(s): State<AppState>, mut req: Request, next: Next)
         return resp;
     }
 
+    let path_ids = if is_api {
+        s.world().config.path_ids.clone()
+    } else {
+        Vec::new()
+    };
+    if !path_ids.is_empty() && method == Method::POST && path.ends_with("/users/ids") {
+        req = crate::hostile::unrewrite_ids(req, &path_ids).await;
+    }
     let rid = new_request_id();
     req.extensions_mut().insert(RequestId(rid.clone()));
     let mut resp = next.run(req).await;
+    if !path_ids.is_empty() {
+        resp = crate::hostile::rewrite_ids(resp, &path_ids).await;
+    }
     if let Some(err) = resp.extensions_mut().remove::<ApiError>() {
         let body = err.body(&rid);
         let mut r = (err.status, body).into_response();
@@ -674,6 +685,20 @@ impl FakeServer {
     /// Switches one hostile mode on or off.
     pub fn set_hostile(&self, mode: HostileMode, on: bool) {
         self.state.world().config.hostile.set(mode, on)
+    }
+
+    /// The hostile mode "ids shaped like paths" ([`crate::hostile::pick_path_ids`]): with
+    /// `Some(abs_dir)`, a few objects of each kind (never the user `except`) get ids such as
+    /// `../../ESCAPED-team-0` or `<abs_dir>/ESCAPED-channel-1` in every JSON answer; `None`
+    /// turns it off. Returns the objects it renamed.
+    pub fn set_path_ids(&self, abs_dir: Option<&str>, except: &str) -> Vec<crate::hostile::PathId> {
+        let mut w = self.state.world();
+        let map = match abs_dir {
+            Some(d) => crate::hostile::pick_path_ids(&w, except, d),
+            None => Vec::new(),
+        };
+        w.config.path_ids = map.clone();
+        map
     }
 
     /// The current hostile modes.

@@ -45,6 +45,10 @@ pub struct Config {
     /// users): `GetViewUsersRestrictions` limits what they see of other users to the members
     /// of channels they belong to. System admins are never restricted. Default off.
     pub restrict_view_members: bool,
+    /// The hostile mode "ids shaped like paths": (real id, hostile id) of the objects whose ids
+    /// every JSON answer shows as a path (`../../x`, `/abs/x`, NUL, `..`, look-alikes);
+    /// empty = off. Set with `FakeServer::set_path_ids` ([`crate::hostile::pick_path_ids`]).
+    pub path_ids: Vec<crate::hostile::PathId>,
 }
 
 impl Default for Config {
@@ -60,6 +64,7 @@ impl Default for Config {
             webserver_mode: crate::gzip::WebserverMode::default(),
             clock_offset_ms: 0,
             filter_before_pages: false,
+            path_ids: Vec::new(),
             view_archived_channels: true,
             restrict_view_members: false,
         }
@@ -1099,6 +1104,24 @@ impl World {
         }
         let t = self.tick();
         Ok(self.user_at(t, username, password).to_string())
+    }
+
+    /// Adds an open team without an icon whose first member (a user id or username) is its
+    /// admin. Returns the team id.
+    pub fn add_team(
+        &mut self,
+        name: &str,
+        display_name: &str,
+        members: &[&str],
+    ) -> Result<String, String> {
+        if self.teams.values().any(|t| t.name == name) {
+            return Err(format!("team name {name} taken"));
+        }
+        let ids = (members.iter())
+            .map(|m| self.uid(m))
+            .collect::<Result<Vec<Id>, _>>()?;
+        let t = self.tick();
+        Ok(crate::generate::team_at(self, t, name, display_name, false, &ids).to_string())
     }
 
     /// Adds (or re-activates) a team membership. Returns the team id.
