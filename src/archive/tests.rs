@@ -20,6 +20,23 @@ fn put(root: &Path, rel: &str, data: &[u8]) {
     std::fs::File::create(p).unwrap().write_all(data).unwrap();
 }
 
+/// Sets the modification time of every file below `root` to `t`.
+fn backdate(root: &Path, t: std::time::SystemTime) {
+    for e in std::fs::read_dir(root).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            backdate(&p, t);
+        } else {
+            File::options()
+                .append(true)
+                .open(&p)
+                .unwrap()
+                .set_modified(t)
+                .unwrap();
+        }
+    }
+}
+
 #[test]
 fn a_zip_holds_every_file_and_a_rerun_copies_only_the_unchanged_ones() {
     let tmp = tempfile::tempdir().unwrap();
@@ -590,6 +607,11 @@ fn the_zip_is_the_same_byte_for_byte_whatever_the_number_of_threads() {
 fn a_rezip_with_changes_and_damage_is_the_same_whatever_the_number_of_threads() {
     let tmp = tempfile::tempdir().unwrap();
     let data = varied_data(tmp.path());
+    // Every file is older than every zip's start: a file modified in the second a zip starts
+    // gets no trusted time in it (`stamp`), so a zip started a second later (a busy machine)
+    // would record one, and the zips would differ by the clock, not by the threads.
+    let ago = |s| std::time::SystemTime::now() - std::time::Duration::from_secs(s);
+    backdate(&data, ago(3600));
     let cancel = Cancel::new();
     let base = tmp.path().join("base.zip");
     write_zip_threads(&data, &base, DEFAULT_LEVEL, 1, &cancel).unwrap();
@@ -600,6 +622,14 @@ fn a_rezip_with_changes_and_damage_is_the_same_whatever_the_number_of_threads() 
         b"{\"id\":3,\"message\":\"edited\"}",
     );
     put(&data, "c/05/new.json", b"{\"id\":\"new\"}");
+    for f in ["c/03/0003.json", "c/05/new.json"] {
+        File::options()
+            .append(true)
+            .open(data.join(f))
+            .unwrap()
+            .set_modified(ago(120))
+            .unwrap();
+    }
     File::options()
         .append(true)
         .open(data.join("files/big.txt"))
