@@ -258,3 +258,77 @@ fn the_oracle_sees_damage() {
     let problems = crate::oracle::diff(&env.data(), &want);
     assert_eq!(problems.len(), 3, "{problems:#?}");
 }
+
+/// Issue 22: the oracle reads `history/`: a deletion the server never made, a version equal to
+/// the post (a phantom edit) and a version the post never had are each a problem, and an edit
+/// the backup saw is not.
+#[test]
+fn the_oracle_sees_false_deletions_and_phantom_edits() {
+    let env = Env::new(Scale::Tiny);
+    env.run_ok(&[]);
+    let me = crate::util::alice(&env);
+    // A real edit, seen by a second run: its history is true.
+    let edited = env.server.with_world(|w| {
+        let (c, _) = crate::oracle::everything(w, &me);
+        let p = crate::util::user_posts(w, &c[0])[0].clone();
+        w.edit_post(&p, "edited for the oracle").unwrap();
+        p
+    });
+    env.run_ok(&[]);
+    assert!(crate::oracle::diff(&env.data(), &want_all(&env)).is_empty());
+    let files = tree(&env.data());
+    assert!(
+        files
+            .keys()
+            .any(|k| k.ends_with(&format!("history/{edited}.json"))),
+        "the edit was recorded"
+    );
+    let posts: Vec<(String, Vec<u8>)> = (files.into_iter())
+        .filter(|(k, _)| {
+            let name = k.rsplit('/').next().unwrap();
+            !k.contains("/history/")
+                && !k.contains(&edited)
+                // `<YYYYMMDD-hhmmss...>__<id>.json`, not a channel's `<id>__<name>.json`
+                && name.get(8..9) == Some("-")
+                && matterbak::store::layout::post_file_id(name).is_some()
+        })
+        .take(3)
+        .collect();
+    let history = |(path, _): &(String, Vec<u8>)| {
+        let (dir, name) = path.rsplit_once('/').unwrap();
+        let id = matterbak::store::layout::post_file_id(name).unwrap();
+        let h = env.data().join(dir).join("history");
+        std::fs::create_dir_all(&h).unwrap();
+        (h.join(format!("{id}.json")), id.to_string())
+    };
+    // A false deletion.
+    let (h, id) = history(&posts[0]);
+    std::fs::write(
+        &h,
+        format!(r#"{{"post_id":"{id}","versions":[],"deleted_seen_at":1}}"#),
+    )
+    .unwrap();
+    // A phantom edit: the post itself as an earlier version.
+    let (h, id) = history(&posts[1]);
+    let post = String::from_utf8(posts[1].1.clone()).unwrap();
+    std::fs::write(&h, format!(r#"{{"post_id":"{id}","versions":[{post}]}}"#)).unwrap();
+    // A version the post never had.
+    let (h, id) = history(&posts[2]);
+    std::fs::write(
+        &h,
+        format!(r#"{{"post_id":"{id}","versions":[{{"id":"{id}","message":"never written"}}]}}"#),
+    )
+    .unwrap();
+    let problems = crate::oracle::diff(&env.data(), &want_all(&env));
+    assert_eq!(problems.len(), 3, "{problems:#?}");
+    for words in [
+        "false deletion",
+        "phantom edit",
+        "a version the post never had",
+    ] {
+        assert!(
+            problems.iter().any(|p| p.contains(words)),
+            "{words}: {problems:#?}"
+        );
+    }
+}

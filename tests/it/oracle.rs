@@ -25,6 +25,129 @@ pub enum Want {
     /// The threads file: root -> set of replies.
     Threads(BTreeMap<String, BTreeSet<String>>),
     Bytes(Vec<u8>),
+    /// `history/<post_id>.json` of a post the server knows: optional (the backup keeps only
+    /// the versions it saw), but what it holds must be true.
+    History(HistoryWant),
+}
+
+/// What the server knows of a post's past, from fakemm's own record of every edit (its
+/// history rows, oldest first) and deletion.
+pub struct HistoryWant {
+    /// The post's earlier contents, oldest first, consecutive repeats (a pin) left out.
+    pub past: Vec<Content>,
+    /// Its content now (for a deleted post: when it was deleted).
+    pub current: Content,
+    /// Deleted on the server.
+    pub deleted: bool,
+}
+
+/// What the author wrote, by the rule of docs/format.md (written here from the spec, not from
+/// the client's code): the message, when it was edited and the set of attachments; absent,
+/// `null` and empty are the same.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Content {
+    pub message: String,
+    pub edit_at: i64,
+    pub file_ids: BTreeSet<String>,
+}
+
+impl Content {
+    pub fn of(post: &Value) -> Content {
+        Content {
+            message: post["message"].as_str().unwrap_or("").to_string(),
+            edit_at: post["edit_at"].as_i64().unwrap_or(0),
+            file_ids: (post["file_ids"].as_array().into_iter().flatten())
+                .filter_map(|f| f.as_str().map(String::from))
+                .collect(),
+        }
+    }
+}
+
+impl Content {
+    /// The content of one of fakemm's rows (a post or an edit-history row, whose message its
+    /// rendering hides as deleted).
+    fn of_row(p: &fakemm::world::Post) -> Content {
+        Content {
+            message: p.message.clone(),
+            edit_at: p.edit_at,
+            file_ids: p.file_ids.iter().map(|f| f.to_string()).collect(),
+        }
+    }
+}
+
+/// The history expectation of post `pid` (any post the server has, deleted or not).
+fn history_want(w: &World, pid: &str) -> HistoryWant {
+    let post = w.post(pid).expect("a post of the world");
+    let mut past: Vec<Content> = Vec::new();
+    for row in w.history.get(&post.id).into_iter().flatten() {
+        let c = Content::of_row(&w.posts[row]);
+        if past.last() != Some(&c) {
+            past.push(c);
+        }
+    }
+    HistoryWant {
+        past,
+        current: Content::of_row(post),
+        deleted: post.delete_at > 0,
+    }
+}
+
+/// The problems of a stored history file against what the server knows (`None`: it knows
+/// nothing of the post, a test's own `kept` post): a deletion the server never made, a version
+/// the post never had, versions out of order, and phantom versions (equal to the next one or to
+/// the post itself). `has_post`: the post's file is in the backup (then a deletion on the
+/// server must be recorded).
+fn history_problems(
+    path: &str,
+    bytes: Option<&[u8]>,
+    want: &HistoryWant,
+    has_post: bool,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let Some(bytes) = bytes else {
+        if want.deleted && has_post {
+            problems.push(format!("deletion not recorded: {path}"));
+        }
+        return problems;
+    };
+    let Ok(h) = serde_json::from_slice::<Value>(bytes) else {
+        return vec![format!("not JSON: {path}")];
+    };
+    let recorded = !h["deleted"].is_null() || !h["deleted_seen_at"].is_null();
+    if recorded && !want.deleted {
+        problems.push(format!(
+            "false deletion: {path} (the server never deleted it)"
+        ));
+    }
+    if !recorded && want.deleted && has_post {
+        problems.push(format!("deletion not recorded: {path}"));
+    }
+    let versions: Vec<Content> = (h["versions"].as_array().into_iter().flatten())
+        .map(Content::of)
+        .collect();
+    let mut at = 0;
+    for (i, v) in versions.iter().enumerate() {
+        let next = versions.get(i + 1).unwrap_or(&want.current);
+        if v == next {
+            problems.push(format!(
+                "phantom edit: {path} version {i} equals the one after it"
+            ));
+            continue;
+        }
+        match want.past[at.min(want.past.len())..]
+            .iter()
+            .position(|p| p == v)
+        {
+            Some(k) => at += k + 1,
+            None if want.past.contains(v) => {
+                problems.push(format!("versions out of order: {path} version {i}"))
+            }
+            None => problems.push(format!(
+                "a version the post never had: {path} version {i} {v:?}"
+            )),
+        }
+    }
+    problems
 }
 
 /// The expected files of a backup of everything alice sees, with the default options.
@@ -115,6 +238,18 @@ pub fn expected(
             Want::Json(Value::Array(members)),
         );
         let mut threads: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        // Every post of the channel the server has (live or deleted): what its history file
+        // may say.
+        let cid_id = fakemm::id::Id::lookup(cid);
+        for p in w.posts.values() {
+            if p.channel_id == cid_id && p.original_id.is_none() {
+                let pid = p.id.to_string();
+                out.insert(
+                    format!("{base}/history/{pid}.json"),
+                    Want::History(history_want(w, &pid)),
+                );
+            }
+        }
         for pid in w.live_posts(cid) {
             let post = w.render_post(&pid);
             let root = post["root_id"].as_str().unwrap_or("");
@@ -206,7 +341,28 @@ pub fn diff_keeping(
     got.remove(".matterbak-state.json");
     got.remove(".matterbak.lock");
     let mut problems = Vec::new();
+    // The posts whose file is in the backup, by channel folder and id.
+    let stored_posts: BTreeSet<(String, String)> = (got.keys())
+        .filter(|k| !k.contains("/history/") && !k.contains("/files/"))
+        .filter_map(|k| {
+            let (dir, name) = k.rsplit_once('/')?;
+            let id = matterbak::store::layout::post_file_id(name)?;
+            Some((dir.to_string(), id.to_string()))
+        })
+        .collect();
     for (path, w) in want {
+        if let Want::History(h) = w {
+            let (dir, name) = path.rsplit_once("/history/").unwrap();
+            let pid = name.trim_end_matches(".json");
+            let has_post = stored_posts.contains(&(dir.to_string(), pid.to_string()));
+            let bytes = got.remove(path);
+            if kept.contains(pid) && !h.deleted {
+                // A test's own `kept` post the server still has: the test knows better.
+                continue;
+            }
+            problems.extend(history_problems(path, bytes.as_deref(), h, has_post));
+            continue;
+        }
         let Some(bytes) = got.remove(path) else {
             problems.push(format!("missing: {path}"));
             continue;
@@ -214,6 +370,7 @@ pub fn diff_keeping(
         let same = match w {
             Want::Bytes(b) => *b == bytes,
             Want::Json(v) => serde_json::from_slice::<Value>(&bytes).is_ok_and(|g| g == *v),
+            Want::History(_) => unreachable!("checked above"),
             Want::Threads(t) => serde_json::from_slice::<BTreeMap<String, BTreeSet<String>>>(
                 &bytes,
             )
@@ -244,13 +401,15 @@ pub fn diff_keeping(
                     String::from_utf8_lossy(&bytes)
                 ),
                 Want::Bytes(b) => format!(" ({} bytes wanted, {} got)", b.len(), bytes.len()),
+                Want::History(_) => unreachable!("checked above"),
             };
             problems.push(format!("different: {path}{shown}"));
         }
     }
     for path in got.keys() {
-        let allowed =
-            path.contains("/history/") || kept.iter().any(|id| path.contains(id.as_str()));
+        // A history file of a post the server never had (a test's `kept` post) passes; of any
+        // other post it was checked above.
+        let allowed = kept.iter().any(|id| path.contains(id.as_str()));
         if !allowed {
             problems.push(format!("unexpected: {path}"));
         }
