@@ -27,7 +27,7 @@ const LIST_LEFT_OUT: usize = 5;
 pub struct Source {
     origin: PathBuf,
     kind: Kind,
-    /// Files left out of the export or read in part, each once ([`Files::damaged`]).
+    /// Files left out of the export or read in part, each once ([`Source::damaged`]).
     left_out: Mutex<Vec<String>>,
 }
 

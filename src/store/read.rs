@@ -333,7 +333,7 @@ pub fn emojis(files: &dyn Files) -> Result<Vec<EmojiFile>> {
 }
 
 /// The teams in `teams/`, in the order of their files, then a placeholder for each team folder
-/// without a readable team file ([`orphans`]).
+/// without a readable team file (see `orphans`).
 pub fn teams(files: &dyn Files) -> Result<Vec<TeamFile>> {
     let (found, names) = json_files(files, layout::TEAMS);
     let mut out = Vec::new();
@@ -382,7 +382,7 @@ pub fn teams(files: &dyn Files) -> Result<Vec<TeamFile>> {
 
 /// The channels in folder `dir` (`direct`, `groups` or a team's folder), in the order of their
 /// files, then a placeholder for each channel folder without a readable channel file
-/// ([`orphans`]): of the kind its place says (a team's channel is private: nothing says it was
+/// (see `orphans`): of the kind its place says (a team's channel is private: nothing says it was
 /// open).
 pub fn channels(files: &dyn Files, dir: &str) -> Result<Vec<ChannelFile>> {
     let (found, _) = json_files(files, dir);

@@ -259,6 +259,16 @@ fn check_channel(r: &mut Report, root: &Path, parent: &Path, base: &str, posts_d
             if e.name == layout::FILES {
                 check_files(r, root, &e.path);
             } else {
+                if e.name == layout::HISTORY {
+                    // As for the posts: the exports read no larger history.
+                    for h in entries(&e.path).iter().filter(|h| h.len > MAX_POST) {
+                        r.problem(
+                            root,
+                            &h.path,
+                            format!("{} bytes, more than the {MAX_POST} bytes a post's history can have; the exports leave it out", h.len),
+                        );
+                    }
+                }
                 // history/ and folders of other tools: syntax only
                 walk(r, root, &e.path, &skip);
             }
@@ -459,5 +469,16 @@ mod tests {
         let r = verify(d.path());
         assert_eq!(r.problems.len(), 1, "{:?}", r.problems);
         assert!(r.problems[0].contains("not read"), "{:?}", r.problems);
+        // A history as large: the exports leave it out too.
+        let h = d.path().join("direct/cid__bob/history/p1.json");
+        std::fs::create_dir_all(h.parent().unwrap()).unwrap();
+        File::create(&h).unwrap().set_len(MAX_POST + 1).unwrap();
+        let r = verify(d.path());
+        assert_eq!(r.problems.len(), 3, "{:?}", r.problems);
+        assert!(
+            r.problems[1].contains("history/p1.json: 16777217 bytes"),
+            "{:?}",
+            r.problems
+        );
     }
 }
