@@ -222,6 +222,10 @@ fn html_after_help() -> String {
     let exit = exit_status_help(&[
         (Code::Ok, Some("the site was written")),
         (
+            Code::Partial,
+            Some("the backup is damaged: files named in warnings were left out or read in part"),
+        ),
+        (
             Code::Failure,
             Some("a run-time error (unreadable backup file, disk full, ...)"),
         ),
@@ -255,12 +259,16 @@ fn jsonl_after_help() -> String {
             Some("the JSONL file (and with -a the data/ folder) was written"),
         ),
         (
+            Code::Partial,
+            Some("the backup is damaged: files named in warnings were left out or read in part"),
+        ),
+        (
             Code::Failure,
             Some("a run-time error (unreadable backup file, disk full, ...)"),
         ),
         (
             Code::Usage,
-            Some("bad command line, not a backup, or an output inside a backup"),
+            Some("bad command line, not a backup, or an output inside a backup or data dir"),
         ),
         (
             Code::Interrupted,

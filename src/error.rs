@@ -77,8 +77,8 @@ pub const EXIT_CODES: &[ExitStatus] = &[
         doc:
             "some items (a channel, an attachment, the users or the emojis) kept failing, the rest \
               was backed up; the summary lists them and the next run tries them again. For an \
-              export: attachments that hold more than their file info says were left out, the \
-              rest was exported",
+              export: the backup is damaged (see [what damage does](operations.md#damage-and-the-exports)), \
+              the files named in warnings were left out or read in part, the rest was exported",
     },
     ExitStatus {
         code: Code::Auth,

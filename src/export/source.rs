@@ -27,7 +27,7 @@ const LIST_LEFT_OUT: usize = 5;
 pub struct Source {
     origin: PathBuf,
     kind: Kind,
-    /// Files that held more than they may and were not copied ([`Source::copy_to`]).
+    /// Files left out of the export or read in part, each once ([`Source::damaged`]).
     left_out: Mutex<Vec<String>>,
 }
 
@@ -64,6 +64,22 @@ impl<T> Tree<T> {
 
     fn children<'a>(&'a self, dir: &str) -> impl Iterator<Item = &'a str> + 'a {
         (self.folders.get(dir).into_iter().flatten()).map(|(n, _)| &**n)
+    }
+
+    /// The folders directly in `dir` that hold files (at any depth), sorted.
+    fn subfolders(&self, dir: &str) -> Vec<String> {
+        let prefix = if dir.is_empty() {
+            String::new()
+        } else {
+            format!("{dir}/")
+        };
+        // `a__x`, `a__x-y`, `a__x/c`: one folder's keys need not be next to each other.
+        let found: BTreeSet<&str> = (self.folders.range(prefix.clone()..).map(|(k, _)| k))
+            .take_while(|k| k.starts_with(&prefix))
+            .filter_map(|k| k[prefix.len()..].split('/').next())
+            .filter(|f| !f.is_empty())
+            .collect();
+        found.into_iter().map(String::from).collect()
     }
 
     fn is_empty(&self) -> bool {
@@ -200,15 +216,32 @@ impl Source {
 
     /// The whole content of a file (at most 512 MiB).
     pub fn read(&self, name: &str) -> Result<Vec<u8>> {
+        match self.read_at_most(name, MAX_READ)? {
+            Some(out) => Ok(out),
+            None => bail!("{}: larger than 512 MiB", self.describe(name)),
+        }
+    }
+
+    /// The whole content of a file, `None` when it holds more than `max` bytes (of which no
+    /// more than `max + 1` are read).
+    pub fn read_at_most(&self, name: &str, max: u64) -> Result<Option<Vec<u8>>> {
         let mut out = Vec::new();
         self.with_reader(name, |r| {
-            r.take(MAX_READ + 1).read_to_end(&mut out)?;
+            r.take(max + 1).read_to_end(&mut out)?;
             Ok(())
         })?;
-        if out.len() as u64 > MAX_READ {
-            bail!("{}: larger than 512 MiB", self.describe(name));
+        Ok((out.len() as u64 <= max).then_some(out))
+    }
+
+    /// Reports a file left out of the export or read in part: a warning naming it (once per
+    /// file), and [`Source::check_left_out`] ends the export with exit 3.
+    pub fn damaged(&self, name: &str, what: &str) {
+        let file = self.describe(name);
+        let mut left = self.left_out.lock().unwrap_or_else(|e| e.into_inner());
+        if !left.contains(&file) {
+            tracing::warn!("{file}: {what}");
+            left.push(file);
         }
-        Ok(out)
     }
 
     /// Copies a file to `dest` (streamed), never more than `limit` bytes: an attachment's size
@@ -238,19 +271,18 @@ impl Source {
             Some(size) => format!("the {size} bytes its file info gives"),
             None => format!("{MAX_UNSIZED} bytes and has no file info to give its size"),
         };
-        tracing::warn!(
-            "{}: holds more than {what}; left out of the export (the backup is damaged or was \
-             tampered with)",
-            self.describe(name)
+        self.damaged(
+            name,
+            &format!(
+                "holds more than {what}; left out of the export (the backup is damaged or was \
+                 tampered with)"
+            ),
         );
-        self.left_out
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(self.describe(name));
         Ok(None)
     }
 
-    /// After an export: an error with exit code 3 when [`Source::copy_to`] left files out.
+    /// After an export: an error with exit code 3 when files were left out or read in part
+    /// ([`Source::damaged`]: by [`Source::copy_to`] and the readers of `store::read`).
     pub fn check_left_out(&self) -> Result<()> {
         let left = self.left_out.lock().unwrap_or_else(|e| e.into_inner());
         if left.is_empty() {
@@ -263,7 +295,7 @@ impl Source {
         Err(Fatal {
             code: Code::Partial,
             msg: format!(
-                "left out of the export, as they hold more than their file info says (see the \
+                "the backup is damaged: left out of the export or read in part (see the \
                  warnings above): {names}"
             ),
         }
@@ -305,14 +337,26 @@ impl crate::store::read::Files for Source {
     fn list(&self, dir: &str) -> Vec<String> {
         self.children(dir).map(String::from).collect()
     }
+    fn folders(&self, dir: &str) -> Vec<String> {
+        match &self.kind {
+            Kind::Dir(_, names) => names.subfolders(dir),
+            Kind::Zip(_, _, entries) => entries.subfolders(dir),
+        }
+    }
     fn exists(&self, name: &str) -> bool {
         Source::exists(self, name)
     }
     fn read(&self, name: &str) -> Result<Vec<u8>> {
         Source::read(self, name)
     }
+    fn read_at_most(&self, name: &str, max: u64) -> Result<Option<Vec<u8>>> {
+        Source::read_at_most(self, name, max)
+    }
     fn describe(&self, name: &str) -> String {
         Source::describe(self, name)
+    }
+    fn damaged(&self, name: &str, what: &str) {
+        Source::damaged(self, name, what)
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod atomic;
 mod channel;
+pub mod depth;
 mod iddir;
 pub mod layout;
 pub mod links;
@@ -46,6 +47,21 @@ fn hint(e: &io::Error) -> &'static str {
         Some(13) | Some(1) => " (permission denied: check the owner and mode of the data dir)",
         _ => "",
     }
+}
+
+/// The data dir that `path` is (or is inside of), if any: the nearest of it and its parents
+/// that holds matterbak's state file or lock, or `users/` and a folder of channels (`teams/`,
+/// `direct/` or `groups/`: a data dir of the original has no state file). The exports write
+/// nowhere inside one. (An import's `data/` folder, with `attachments/` and `emojis/`, is not
+/// one; nor is `/home` with a `users/` folder.)
+pub fn data_dir_holding(path: &Path) -> Option<PathBuf> {
+    path.ancestors().find_map(|d| {
+        let marks = [state::STATE_FILE, lock::LOCK_FILE];
+        let channels = [layout::TEAMS, layout::DIRECT, layout::GROUPS];
+        let is = marks.iter().any(|m| d.join(m).symlink_metadata().is_ok())
+            || (d.join(layout::USERS).is_dir() && channels.iter().any(|f| d.join(f).is_dir()));
+        is.then(|| d.to_path_buf())
+    })
 }
 
 pub(crate) trait IoPath<T> {

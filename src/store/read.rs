@@ -7,34 +7,98 @@
 //! Every reader treats a damaged file the same way: an error that names it (never a file left
 //! out without a word). A file of another kind (a members list where channels are listed, a
 //! JSON without the object's `id`) is not an error: it is simply not that object.
+//!
+//! What the readers work around instead of failing is reported through [`Files::damaged`] (a
+//! warning naming the file; the export ends with exit 3): a team's or channel's object file that
+//! is missing or cannot be read while its folder holds files (its posts are read under a
+//! placeholder made from the folder's name, [`teams`], [`channels`]), a post or history file
+//! larger than [`MAX_POST`] (left out), and JSON nested deeper than [`depth::MAX_DEPTH`] levels
+//! (read without the deeper parts).
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Context, Result};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
+use super::depth::{self, MAX_DEPTH};
 use super::layout::{self, FilesEntry};
 use crate::model::ChannelKind;
+
+/// Largest post (or post history) file read, by verify and the exports alike. A post's message
+/// is at most 65,535 bytes and its props 800,000 characters on the server; a larger file is not
+/// a post, and reading it would take memory in proportion to its size.
+pub const MAX_POST: u64 = 16 << 20;
 
 /// The files of a backup, by `/`-separated path relative to its top.
 pub trait Files {
     /// The names of the files directly in folder `dir` (no trailing `/`), sorted.
     fn list(&self, dir: &str) -> Vec<String>;
+    /// The names of the folders directly in folder `dir` that hold files (at any depth), sorted.
+    fn folders(&self, dir: &str) -> Vec<String>;
     /// Whether the file `name` is there.
     fn exists(&self, name: &str) -> bool;
     /// The whole content of the file `name`.
     fn read(&self, name: &str) -> Result<Vec<u8>>;
+    /// The whole content of the file `name`, `None` when it holds more than `max` bytes (no more
+    /// than `max + 1` are read).
+    fn read_at_most(&self, name: &str, max: u64) -> Result<Option<Vec<u8>>>;
     /// `name` as a user can find it (a path, or `zip:entry`).
     fn describe(&self, name: &str) -> String;
+    /// Reports the file `name`, which the reader worked around (`what` says how): a warning
+    /// naming it, once, and the export ends with exit 3.
+    fn damaged(&self, name: &str, what: &str);
 }
 
-/// The file `name` parsed as JSON; an error naming it when it is not.
+/// The file `name` parsed as JSON; an error naming it when it is not. Parts nested deeper than
+/// [`MAX_DEPTH`] levels are left out, and the file is reported.
 pub fn json<T: DeserializeOwned>(files: &dyn Files, name: &str) -> Result<T> {
     let bytes = files.read(name)?;
-    serde_json::from_slice(&bytes)
-        .with_context(|| format!("{}: not valid JSON", files.describe(name)))
+    parse(files, name, &bytes)
+}
+
+/// `bytes` of the file `name` parsed as [`json`] does.
+fn parse<T: DeserializeOwned>(files: &dyn Files, name: &str, bytes: &[u8]) -> Result<T> {
+    let not_json = || format!("{}: not valid JSON", files.describe(name));
+    let bytes = depth::within_depth(bytes).with_context(not_json)?;
+    if let Cow::Owned(_) = bytes {
+        files.damaged(name, &too_deep());
+    }
+    serde_json::from_slice(&bytes).with_context(not_json)
+}
+
+/// What [`Files::damaged`] says of a file nested too deep.
+fn too_deep() -> String {
+    format!(
+        "nested more than {MAX_DEPTH} levels deep; read without the deeper parts (each is null)"
+    )
+}
+
+/// A post or post history file's content: `None`, reported, when it is larger than
+/// [`MAX_POST`]; parts nested deeper than [`MAX_DEPTH`] levels left out, reported; an error
+/// naming it when it is not JSON.
+fn post_bytes(files: &dyn Files, name: &str) -> Result<Option<Vec<u8>>> {
+    let Some(raw) = files.read_at_most(name, MAX_POST)? else {
+        files.damaged(
+            name,
+            &format!(
+                "larger than {MAX_POST} bytes, more than any post (or post history) holds; left                  out of the export"
+            ),
+        );
+        return Ok(None);
+    };
+    let cut = match depth::within_depth(&raw)
+        .with_context(|| format!("{}: not valid JSON", files.describe(name)))?
+    {
+        Cow::Borrowed(_) => None,
+        Cow::Owned(c) => Some(c),
+    };
+    if cut.is_some() {
+        files.damaged(name, &too_deep());
+    }
+    Ok(Some(cut.unwrap_or(raw)))
 }
 
 /// A string field; `null`, a missing field or another type read as empty (as the exports of the
@@ -268,44 +332,69 @@ pub fn emojis(files: &dyn Files) -> Result<Vec<EmojiFile>> {
     Ok(out)
 }
 
-/// The teams in `teams/`, in the order of their files.
+/// The teams in `teams/`, in the order of their files, then a placeholder for each team folder
+/// without a readable team file (see `orphans`).
 pub fn teams(files: &dyn Files) -> Result<Vec<TeamFile>> {
     let (found, names) = json_files(files, layout::TEAMS);
     let mut out = Vec::new();
+    let mut unreadable = BTreeMap::new();
     for (path, stem) in found {
         // Members files (an array) are not teams.
-        let json: Value = self::json(files, &path)
-            .with_context(|| format!("listing the teams in {}", layout::TEAMS))?;
+        let Some(json) = object_json(files, &path, &mut unreadable)
+            .with_context(|| format!("listing the teams in {}", layout::TEAMS))?
+        else {
+            continue;
+        };
         let Some(id) = object_id(&json, &stem) else {
             if !layout::is_members_file(&path) {
                 left_out(files, &path, "team");
             }
             continue;
         };
-        let prefix = layout::team_icon_prefix(&id).ok();
-        let icon = (names.iter())
-            .find(|m| prefix.as_ref().is_some_and(|p| m.starts_with(p)))
-            .map(|m| format!("{}/{m}", layout::TEAMS));
         out.push(TeamFile {
             names: typed(&json),
             dir: format!("{}/{stem}", layout::TEAMS),
-            icon,
+            icon: None,
             id,
             json,
         });
+    }
+    let known: BTreeSet<String> = out.iter().map(|t| t.id.clone()).collect();
+    for (id, name, folder) in orphans(files, layout::TEAMS, "team", &known, unreadable) {
+        // Invite only: nothing says the team was open.
+        let json = serde_json::json!({"id": id, "name": name, "display_name": name, "type": "I"});
+        out.push(TeamFile {
+            names: typed(&json),
+            dir: format!("{}/{folder}", layout::TEAMS),
+            icon: None,
+            id,
+            json,
+        });
+    }
+    for t in &mut out {
+        let prefix = layout::team_icon_prefix(&t.id).ok();
+        t.icon = (names.iter())
+            .find(|m| prefix.as_ref().is_some_and(|p| m.starts_with(p)))
+            .map(|m| format!("{}/{m}", layout::TEAMS));
     }
     Ok(out)
 }
 
 /// The channels in folder `dir` (`direct`, `groups` or a team's folder), in the order of their
-/// files.
+/// files, then a placeholder for each channel folder without a readable channel file
+/// (see `orphans`): of the kind its place says (a team's channel is private: nothing says it was
+/// open).
 pub fn channels(files: &dyn Files, dir: &str) -> Result<Vec<ChannelFile>> {
     let (found, _) = json_files(files, dir);
     let mut out = Vec::new();
+    let mut unreadable = BTreeMap::new();
     for (path, stem) in found {
         // Members (an array) and threads (no `id`) files are not channels.
-        let json: Value =
-            self::json(files, &path).with_context(|| format!("listing the channels in {dir}"))?;
+        let Some(json) = object_json(files, &path, &mut unreadable)
+            .with_context(|| format!("listing the channels in {dir}"))?
+        else {
+            continue;
+        };
         let Some(id) = object_id(&json, &stem) else {
             if !layout::is_members_file(&path) && !layout::is_threads_file(&path) {
                 left_out(files, &path, "channel");
@@ -320,7 +409,103 @@ pub fn channels(files: &dyn Files, dir: &str) -> Result<Vec<ChannelFile>> {
             json,
         });
     }
+    let known: BTreeSet<String> = out.iter().map(|c| c.id.clone()).collect();
+    let kind = match dir {
+        layout::DIRECT => ChannelKind::Direct,
+        layout::GROUPS => ChannelKind::Group,
+        _ => ChannelKind::Private,
+    };
+    let team_id = (dir.strip_prefix(layout::TEAMS))
+        .and_then(|t| t.strip_prefix('/'))
+        .and_then(layout::split_base)
+        .map(|(id, _)| id);
+    for (id, name, folder) in orphans(files, dir, "channel", &known, unreadable) {
+        let mut json = serde_json::json!({
+            "id": id, "name": name, "display_name": name, "type": kind.code()
+        });
+        if let Some(t) = team_id {
+            json["team_id"] = t.into();
+        }
+        out.push(ChannelFile {
+            dir: format!("{dir}/{folder}"),
+            kind: kind.clone(),
+            names: typed(&json),
+            id,
+            json,
+        });
+    }
     Ok(out)
+}
+
+/// A team's or channel's object file as JSON; `None` when it cannot be read (no permission,
+/// gone since it was listed): the reason is kept in `unreadable` by path for [`orphans`].
+/// Damaged content is an error naming the file.
+fn object_json(
+    files: &dyn Files,
+    path: &str,
+    unreadable: &mut BTreeMap<String, String>,
+) -> Result<Option<Value>> {
+    let bytes = match files.read(path) {
+        Ok(b) => b,
+        Err(e) if cannot_open(&e) => {
+            unreadable.insert(path.to_string(), format!("cannot be read ({e:#})"));
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
+    parse(files, path, &bytes).map(Some)
+}
+
+/// Whether reading failed because the file cannot be opened (no permission, or gone), not
+/// because its content is damaged (a zip entry that fails its CRC-32 stays an error).
+fn cannot_open(e: &anyhow::Error) -> bool {
+    (e.chain().filter_map(|c| c.downcast_ref::<std::io::Error>())).any(|e| {
+        matches!(
+            e.kind(),
+            std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::NotFound
+        )
+    })
+}
+
+/// The folders `<id>__<name>` in `dir` (teams in `teams/`, channels in a team's folder,
+/// `direct/` or `groups/`) whose object file `<id>__<name>.json` is missing, not a regular file
+/// (a backup does not read links or FIFOs) or unreadable (`unreadable`, by path), as `(id,
+/// name, folder)` for a placeholder: their posts are kept. Each is reported naming the file it lacks;
+/// so is an unreadable file without a folder.
+fn orphans(
+    files: &dyn Files,
+    dir: &str,
+    what: &str,
+    known: &BTreeSet<String>,
+    mut unreadable: BTreeMap<String, String>,
+) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for folder in files.folders(dir) {
+        let Some((id, name)) = layout::split_base(&folder) else {
+            continue;
+        };
+        if known.contains(id) || id.is_empty() {
+            continue;
+        }
+        let file = format!("{dir}/{}", layout::object_file(&folder));
+        let why = (unreadable.remove(&file))
+            .unwrap_or_else(|| "missing, or not a regular file (a link, a FIFO, ...)".into());
+        files.damaged(
+            &file,
+            &format!(
+                "{why}; the posts in {} are exported under a placeholder {what} named from the                  folder",
+                files.describe(&format!("{dir}/{folder}"))
+            ),
+        );
+        out.push((id.to_string(), name.to_string(), folder.clone()));
+    }
+    for (file, why) in unreadable {
+        files.damaged(
+            &file,
+            &format!("{why}; left out (no folder of posts beside it)"),
+        );
+    }
+    out
 }
 
 /// The members list of the team or channel whose folder is `dir` (`<dir>__members.json`), if
@@ -369,7 +554,9 @@ pub fn post_keys(files: &dyn Files, channel_dir: &str) -> Result<Vec<PostKey>> {
             continue;
         };
         let path = format!("{channel_dir}/{name}");
-        let bytes = files.read(&path)?;
+        let Some(bytes) = post_bytes(files, &path)? else {
+            continue;
+        };
         let object = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
         // An object with each key once reads directly; anything else as a JSON value, which is
         // how `posts` read it (a repeated key: the last one counts).
@@ -404,7 +591,14 @@ pub fn post_keys(files: &dyn Files, channel_dir: &str) -> Result<Vec<PostKey>> {
 /// holds that post (changed since it was listed).
 pub fn post(files: &dyn Files, channel_dir: &str, key: &PostKey) -> Result<PostFile> {
     let path = format!("{channel_dir}/{}", key.file);
-    let json: Value = json(files, &path)?;
+    let bytes = post_bytes(files, &path)?.with_context(|| {
+        format!(
+            "{}: larger than {MAX_POST} bytes (the backup changed during the export; run it again)",
+            files.describe(&path)
+        )
+    })?;
+    let json: Value = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{}: not valid JSON", files.describe(&path)))?;
     if str_field(&json, "id") != Some(key.id.as_str()) {
         anyhow::bail!(
             "{}: no longer holds post {} (the backup changed during the export; run it again)",
@@ -452,7 +646,12 @@ pub fn history(files: &dyn Files, channel_dir: &str, post_id: &str) -> Result<Op
     if !files.exists(&path) {
         return Ok(None);
     }
-    json(files, &path).map(Some)
+    let Some(bytes) = post_bytes(files, &path)? else {
+        return Ok(None);
+    };
+    serde_json::from_slice(&bytes)
+        .with_context(|| format!("{}: not valid JSON", files.describe(&path)))
+        .map(Some)
 }
 
 /// Reports a file that parses but is not the object its name says; it is left out.
@@ -474,7 +673,7 @@ mod tests {
     use super::*;
 
     /// Files in memory.
-    struct Mem(BTreeMap<String, Vec<u8>>);
+    struct Mem(BTreeMap<String, Vec<u8>>, std::cell::RefCell<Vec<String>>);
 
     impl Files for Mem {
         fn list(&self, dir: &str) -> Vec<String> {
@@ -485,22 +684,39 @@ mod tests {
                 .map(String::from)
                 .collect()
         }
+        fn folders(&self, dir: &str) -> Vec<String> {
+            let p = format!("{dir}/");
+            let set: BTreeSet<String> = (self.0.keys())
+                .filter_map(|k| k.strip_prefix(&p)?.split_once('/'))
+                .map(|(f, _)| f.to_string())
+                .collect();
+            set.into_iter().collect()
+        }
         fn exists(&self, name: &str) -> bool {
             self.0.contains_key(name)
         }
         fn read(&self, name: &str) -> Result<Vec<u8>> {
             self.0.get(name).cloned().context("missing")
         }
+        fn read_at_most(&self, name: &str, max: u64) -> Result<Option<Vec<u8>>> {
+            let b = self.read(name)?;
+            Ok((b.len() as u64 <= max).then_some(b))
+        }
         fn describe(&self, name: &str) -> String {
             format!("mem:{name}")
+        }
+        fn damaged(&self, name: &str, what: &str) {
+            self.1.borrow_mut().push(format!("{name}: {what}"));
         }
     }
 
     fn mem(files: &[(&str, &str)]) -> Mem {
-        Mem(files
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
-            .collect())
+        Mem(
+            (files.iter())
+                .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+                .collect(),
+            Default::default(),
+        )
     }
 
     #[test]
@@ -605,6 +821,90 @@ mod tests {
         let m = mem(&[("direct/c1__x/1__p1.json", r#"{"id":"p1","#)]);
         let e = format!("{:#}", post_keys(&m, d).unwrap_err());
         assert!(e.contains("mem:direct/c1__x/1__p1.json"), "{e}");
+    }
+
+    /// Issue 18: a team or channel folder without its object file keeps its posts under a
+    /// placeholder, and the missing file is reported.
+    #[test]
+    fn a_folder_without_its_object_file_is_read_under_a_placeholder() {
+        let m = mem(&[
+            ("teams/t1__acme/c1__town/1__p1.json", r#"{"id":"p1"}"#),
+            ("teams/t1__acme/c1__town__members.json", "[]"),
+            ("direct/d1__bob/1__p2.json", r#"{"id":"p2"}"#),
+            ("direct/d2__carol.json", r#"{"id":"d2","type":"D"}"#),
+            ("direct/d2__carol/1__p3.json", r#"{"id":"p3"}"#),
+            ("groups/g1__bob__carol/files/f1.json", "{}"),
+        ]);
+        let t = teams(&m).unwrap();
+        assert_eq!(t.len(), 1);
+        assert_eq!((t[0].id.as_str(), t[0].names.name.as_str()), ("t1", "acme"));
+        assert_eq!(
+            (t[0].dir.as_str(), t[0].json["type"].as_str()),
+            ("teams/t1__acme", Some("I"))
+        );
+        let c = channels(&m, &t[0].dir).unwrap();
+        assert_eq!(c.len(), 1);
+        assert_eq!(
+            (c[0].id.as_str(), c[0].dir.as_str()),
+            ("c1", "teams/t1__acme/c1__town")
+        );
+        assert_eq!(
+            (c[0].kind.clone(), c[0].json["team_id"].as_str()),
+            (ChannelKind::Private, Some("t1"))
+        );
+        assert_eq!(post_keys(&m, &c[0].dir).unwrap()[0].id, "p1");
+        let d = channels(&m, "direct").unwrap();
+        let got: Vec<_> = d.iter().map(|c| (c.id.as_str(), c.kind.code())).collect();
+        assert_eq!(got, [("d2", "D"), ("d1", "D")]);
+        assert_eq!(channels(&m, "groups").unwrap()[0].kind, ChannelKind::Group);
+        let reported = m.1.borrow();
+        for f in [
+            "teams/t1__acme.json",
+            "teams/t1__acme/c1__town.json",
+            "direct/d1__bob.json",
+            "groups/g1__bob__carol.json",
+        ] {
+            assert!(
+                reported
+                    .iter()
+                    .any(|r| r.starts_with(&format!("{f}: missing"))),
+                "{f}: {reported:?}"
+            );
+        }
+        assert_eq!(reported.len(), 4, "{reported:?}");
+    }
+
+    /// Issue 18: a post file larger than [`MAX_POST`] is left out, one nested too deep is read
+    /// without its deeper parts; both are reported.
+    #[test]
+    fn large_and_deep_post_files_are_reported() {
+        let deep = format!(
+            r#"{{"id":"p2","message":"m","props":{}{}}}"#,
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        let big = format!(
+            r#"{{"id":"p1","message":"{}"}}"#,
+            "x".repeat(MAX_POST as usize)
+        );
+        let m = mem(&[
+            ("direct/d1__bob.json", r#"{"id":"d1","type":"D"}"#),
+            ("direct/d1__bob/1__p1.json", &big),
+            ("direct/d1__bob/2__p2.json", &deep),
+        ]);
+        let k = post_keys(&m, "direct/d1__bob").unwrap();
+        assert_eq!(k.iter().map(|k| k.id.as_str()).collect::<Vec<_>>(), ["p2"]);
+        let p = post(&m, "direct/d1__bob", &k[0]).unwrap();
+        assert_eq!(p.v.message, "m");
+        let reported = m.1.borrow();
+        assert!(
+            reported[0].starts_with("direct/d1__bob/1__p1.json: larger than"),
+            "{reported:?}"
+        );
+        assert!(
+            reported[1].starts_with("direct/d1__bob/2__p2.json: nested more than"),
+            "{reported:?}"
+        );
     }
 
     #[test]

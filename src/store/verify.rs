@@ -17,11 +17,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::atomic::TEMP_PREFIX;
+use super::depth::{self, MAX_DEPTH};
 use super::layout::{self, FilesEntry};
-
-/// Largest post (or post history) file whose fields are read. A post's message is at most
-/// 65,535 bytes and its props 800,000 characters on the server; a larger file is not a post.
-const MAX_POST: u64 = 16 << 20;
+use super::read::MAX_POST;
 /// Largest file info read (the server's are well under a kilobyte).
 const MAX_FILE_INFO: u64 = 1 << 20;
 /// A threads file names each post at most once (an id is 26 characters): this many bytes per
@@ -110,10 +108,46 @@ pub fn verify(root: &Path) -> Report {
     }
     let skip: HashSet<PathBuf> = channels.iter().map(|(_, _, p)| p.clone()).collect();
     walk(&mut r, root, root, &skip);
+    let mut posts_below: HashMap<&Path, usize> = HashMap::new();
     for (parent, name, posts_dir) in &channels {
+        let before = r.posts;
         check_channel(&mut r, root, parent, name, posts_dir);
+        if r.posts > before {
+            check_object_file(&mut r, root, parent, name, "channel");
+            *posts_below.entry(parent).or_default() += r.posts - before;
+        }
+    }
+    for team_dir in &parents[2..] {
+        if let (Some(name), true) = (team_dir.file_name(), posts_below.contains_key(&**team_dir)) {
+            let name = name.to_string_lossy();
+            check_object_file(&mut r, root, &root.join(layout::TEAMS), &name, "team");
+        }
     }
     r
+}
+
+/// The object file `<base>.json` of the team or channel folder `base` in `dir`, whose folder
+/// holds posts: a problem when it is missing, not a regular file or unreadable (the exports keep
+/// the posts under a placeholder, and report the file).
+fn check_object_file(r: &mut Report, root: &Path, dir: &Path, base: &str, what: &str) {
+    let path = dir.join(layout::object_file(base));
+    let why = match std::fs::symlink_metadata(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => "missing".to_string(),
+        Err(e) => format!("cannot be read ({e})"),
+        Ok(m) if !m.is_file() => "not a regular file (a link, a folder, a FIFO, ...)".into(),
+        Ok(_) => match File::open(&path) {
+            Ok(_) => return,
+            Err(e) => format!("cannot be read ({e})"),
+        },
+    };
+    r.problem(
+        root,
+        &path,
+        format!(
+            "{why}, but its {what}'s folder holds posts (the exports keep them under a \
+             placeholder {what} named from the folder)"
+        ),
+    );
 }
 
 /// Every file below `dir` (but the folders in `skip`): no temp files, JSON parses.
@@ -162,6 +196,22 @@ fn json_syntax(path: &Path, len: u64) -> Result<(), String> {
 
 /// Parses a JSON file of at most `max` bytes (`len` from its metadata) into `T`, from memory.
 fn parse_capped<T: DeserializeOwned>(path: &Path, len: u64, max: u64) -> Result<T, String> {
+    let bytes = read_capped(path, len, max)?;
+    serde_json::from_slice(&bytes).map_err(|e| format!("not valid JSON ({e})"))
+}
+
+/// A post file's head as the exports read the post ([`depth::within_depth`], [`MAX_POST`]),
+/// and whether parts nested too deep were left out.
+fn parse_post(path: &Path, len: u64) -> Result<(PostHead, bool), String> {
+    let bytes = read_capped(path, len, MAX_POST)?;
+    let json = depth::within_depth(&bytes).map_err(|e| format!("not valid JSON ({e})"))?;
+    let head = serde_json::from_slice(&json).map_err(|e| format!("not valid JSON ({e})"))?;
+    let cut = matches!(json, std::borrow::Cow::Owned(_));
+    Ok((head, cut))
+}
+
+/// The content of a file of at most `max` bytes (`len` from its metadata).
+fn read_capped(path: &Path, len: u64, max: u64) -> Result<Vec<u8>, String> {
     if len > max {
         return Err(format!(
             "{len} bytes, more than the {max} bytes such a file can have; not read"
@@ -178,7 +228,7 @@ fn parse_capped<T: DeserializeOwned>(path: &Path, len: u64, max: u64) -> Result<
             "more than the {max} bytes such a file can have; not read"
         ));
     }
-    serde_json::from_slice(&bytes).map_err(|e| format!("not valid JSON ({e})"))
+    Ok(bytes)
 }
 
 /// The fields of a post file that are compared.
@@ -209,6 +259,16 @@ fn check_channel(r: &mut Report, root: &Path, parent: &Path, base: &str, posts_d
             if e.name == layout::FILES {
                 check_files(r, root, &e.path);
             } else {
+                if e.name == layout::HISTORY {
+                    // As for the posts: the exports read no larger history.
+                    for h in entries(&e.path).iter().filter(|h| h.len > MAX_POST) {
+                        r.problem(
+                            root,
+                            &h.path,
+                            format!("{} bytes, more than the {MAX_POST} bytes a post's history can have; the exports leave it out", h.len),
+                        );
+                    }
+                }
                 // history/ and folders of other tools: syntax only
                 walk(r, root, &e.path, &skip);
             }
@@ -221,8 +281,20 @@ fn check_channel(r: &mut Report, root: &Path, parent: &Path, base: &str, posts_d
         };
         r.files += 1;
         r.posts += 1;
-        let head: PostHead = match parse_capped(&e.path, e.len, MAX_POST) {
-            Ok(h) => h,
+        let head: PostHead = match parse_post(&e.path, e.len) {
+            Ok((h, cut)) => {
+                if cut {
+                    r.note(
+                        root,
+                        &e.path,
+                        format!(
+                            "nested more than {MAX_DEPTH} levels deep: the exports read it \
+                             without the deeper parts"
+                        ),
+                    );
+                }
+                h
+            }
             Err(why) => {
                 r.problem(root, &e.path, why);
                 continue;
@@ -391,10 +463,22 @@ mod tests {
             .join("direct/cid__bob/20240101-000000000000__p1.json");
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         // A sparse file: 32 MiB of NULs that take no space and are never read.
+        std::fs::write(d.path().join("direct/cid__bob.json"), b"{}").unwrap();
         let f = File::create(&p).unwrap();
         f.set_len(MAX_POST * 2).unwrap();
         let r = verify(d.path());
         assert_eq!(r.problems.len(), 1, "{:?}", r.problems);
         assert!(r.problems[0].contains("not read"), "{:?}", r.problems);
+        // A history as large: the exports leave it out too.
+        let h = d.path().join("direct/cid__bob/history/p1.json");
+        std::fs::create_dir_all(h.parent().unwrap()).unwrap();
+        File::create(&h).unwrap().set_len(MAX_POST + 1).unwrap();
+        let r = verify(d.path());
+        assert_eq!(r.problems.len(), 3, "{:?}", r.problems);
+        assert!(
+            r.problems[1].contains("history/p1.json: 16777217 bytes"),
+            "{:?}",
+            r.problems
+        );
     }
 }

@@ -6,6 +6,7 @@ mod browser;
 mod config_errors;
 mod exact;
 mod export;
+mod export_damage;
 mod export_digests;
 mod export_interrupt;
 mod export_memory;

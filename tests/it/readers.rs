@@ -73,7 +73,7 @@ fn attachments_named_like_json_are_stored_once_and_verify_passes() {
 /// Runs `cmd` and returns its output and peak resident set size (`VmHWM`, read from `/proc`
 /// until the process ends: `ru_maxrss` would carry over the test process's own size).
 #[cfg(target_os = "linux")]
-fn peak_rss(mut cmd: Command) -> (Output, u64) {
+pub fn peak_rss(mut cmd: Command) -> (Output, u64) {
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -512,6 +512,25 @@ fn check_paths(args: &JsonlOptions, out_dir: &Path) -> Result<()> {
             .into());
         }
     }
+    // Whatever the backups are (a zip too): not into a data dir, such as `./data` beside a zip.
+    let mut targets = vec![(&out_file, format!("-o {}", args.output.display()))];
+    if args.attachments {
+        let what = format!(
+            "-a would copy attachments into {}",
+            out_dir.join(DATA_DIR).display()
+        );
+        targets.push((&data, what));
+    }
+    for (target, what) in targets {
+        if let Some(d) = crate::store::data_dir_holding(target) {
+            return Err(Fatal::usage(format!(
+                "{what}, which is inside the data dir {}: give -o in another folder, e.g. -o \
+                 import/matter.jsonl",
+                d.display()
+            ))
+            .into());
+        }
+    }
     Ok(())
 }
 
