@@ -102,17 +102,37 @@ pub struct Post {
     pub metadata: PostMetadata,
 }
 
+/// The post types that say someone joined or left a channel or team:
+/// `model.MembershipSystemPostTypes()` (`server/public/model/post.go`). The team ones are
+/// posted in the team's default channel, whose members change with the team's.
+pub const MEMBERSHIP_POST_TYPES: [&str; 12] = [
+    "system_join_leave",
+    "system_add_remove",
+    "system_join_channel",
+    "system_guest_join_channel",
+    "system_leave_channel",
+    "system_join_team",
+    "system_leave_team",
+    "system_add_to_channel",
+    "system_add_guest_to_chan",
+    "system_remove_from_channel",
+    "system_add_to_team",
+    "system_remove_from_team",
+];
+
+/// The team ones among [`MEMBERSHIP_POST_TYPES`].
+const TEAM_MEMBERSHIP_POST_TYPES: [&str; 4] = [
+    "system_join_team",
+    "system_leave_team",
+    "system_add_to_team",
+    "system_remove_from_team",
+];
+
 impl Post {
-    /// A system message that says someone joined or left the channel.
+    /// A system message that says someone joined or left the channel (or its team: see
+    /// [`MEMBERSHIP_POST_TYPES`]).
     pub fn changes_channel_members(&self) -> bool {
-        matches!(
-            self.kind.as_str(),
-            "system_join_channel"
-                | "system_leave_channel"
-                | "system_add_to_channel"
-                | "system_remove_from_channel"
-                | "system_join_leave"
-        )
+        MEMBERSHIP_POST_TYPES.contains(&self.kind.as_str())
     }
 
     /// A post the server counts in the channel's `total_msg_count`: not an edit-history row,
@@ -141,13 +161,7 @@ impl Post {
 
     /// A system message that says someone joined or left the team.
     pub fn changes_team_members(&self) -> bool {
-        matches!(
-            self.kind.as_str(),
-            "system_join_team"
-                | "system_leave_team"
-                | "system_add_to_team"
-                | "system_remove_from_team"
-        )
+        TEAM_MEMBERSHIP_POST_TYPES.contains(&self.kind.as_str())
     }
 }
 

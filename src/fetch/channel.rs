@@ -168,6 +168,10 @@ impl<'a> Engine<'a> {
     ) -> Result<bool> {
         self.cancel.check()?;
         let cid = channel.v.id.clone();
+        if !self.walked.borrow_mut().insert(cid.clone()) {
+            tracing::debug!("{label}: already read in this run");
+            return Ok(false);
+        }
         let (zone, stored) = {
             let state = self.state.borrow();
             let zone = state
@@ -307,7 +311,15 @@ impl<'a> Engine<'a> {
             last_post_at: last_post_at.unwrap_or(0),
             full_read_day,
         };
-        self.state.borrow_mut().channels.insert(cid, cursor);
+        let team_members = walk.team_members_changed || full;
+        {
+            let mut state = self.state.borrow_mut();
+            // The team's members are owed before the cursor moves past what showed it.
+            if team_members && kind == Place::Team && !channel.v.team_id.is_empty() {
+                state.pending_team_members.insert(channel.v.team_id.clone());
+            }
+            state.channels.insert(cid, cursor);
+        }
         self.save_state()?;
 
         tracing::info!(
@@ -325,7 +337,7 @@ impl<'a> Engine<'a> {
         summary.channels += 1;
         drop(summary);
         self.opts.progress.channel_done();
-        Ok(walk.team_members_changed || full)
+        Ok(team_members)
     }
 
     /// Reads the channel's posts from the newest to the first (see [`walk::Cursor::step`]).

@@ -11,7 +11,7 @@ pub mod select;
 mod walk;
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -123,6 +123,9 @@ pub struct Engine<'a> {
     /// Attachment downloads in flight over all channels walked at once (`--jobs` at most, but
     /// one for each channel with none of its own in flight).
     downloads: Rc<Cell<usize>>,
+    /// The channels walked in this run: a channel is walked at most once (its folder's index
+    /// and its threads are never taken before another walk of it ended).
+    walked: RefCell<HashSet<String>>,
 }
 
 impl<'a> Engine<'a> {
@@ -159,6 +162,7 @@ impl<'a> Engine<'a> {
             stored_users: RefCell::new(None),
             summary: RefCell::new(Summary::default()),
             downloads: Rc::default(),
+            walked: RefCell::default(),
         }
     }
 
@@ -193,6 +197,11 @@ impl<'a> Engine<'a> {
             }
             state.post_names = Some(zone);
         }
+        // Each channel once, whatever the server's list repeats.
+        let mut ids = HashSet::new();
+        let channels: Vec<Raw<Channel>> = (channels.into_iter())
+            .filter(|c| ids.insert(c.v.id.clone()))
+            .collect();
         let (personal, team_channels): (Vec<Raw<Channel>>, Vec<Raw<Channel>>) =
             channels.into_iter().partition(|c| c.v.kind.is_personal());
 
@@ -579,9 +588,11 @@ impl<'a> Engine<'a> {
         // First each team's object and folder, then the channels of all teams in one pool
         // (a team with one large channel does not hold up the next team's channels), then
         // each team's members.
-        let mut work = Vec::new();
+        // Each entry of the selection resolved to its team first: a team named twice (by its
+        // name and its display name) is one team, whose channels are walked once, the union
+        // of what its entries select.
+        let mut entries: Vec<(&Raw<Team>, Vec<&str>)> = Vec::new();
         for key in self.cfg.teams.keys() {
-            self.cancel.check()?;
             let Some(team) = teams
                 .iter()
                 .find(|t| t.v.name == *key || t.v.display_name == *key)
@@ -592,33 +603,68 @@ impl<'a> Engine<'a> {
                 );
                 continue;
             };
-            let sel = self.cfg.team(key).map_err(anyhow::Error::msg)?;
+            match entries.iter_mut().find(|(t, _)| t.v.id == team.v.id) {
+                Some((_, keys)) => keys.push(key),
+                None => entries.push((team, vec![key])),
+            }
+        }
+        let mut work = Vec::new();
+        for (team, keys) in entries {
+            self.cancel.check()?;
+            let key = keys[0];
+            if keys.len() > 1 {
+                tracing::info!(
+                    "team \"{}\": named {} times in the selection ({}); its channels are read once",
+                    team.v.name,
+                    keys.len(),
+                    keys.join(", ")
+                );
+            }
             let tid = team.v.id.clone();
             let all: Vec<Raw<Channel>> = channels
                 .iter()
                 .filter(|c| c.v.team_id == tid && c.v.kind.is_team())
                 .map(|c| Raw::parse(c.raw.clone()))
                 .collect::<Result<_, _>>()?;
-            let choice = select::team_channels(&all, &sel);
-            if !choice.missing_include.is_empty() {
-                tracing::warn!(
-                    "team \"{key}\": include names not found: {}",
-                    serde_json::to_string(&choice.missing_include)?
+            // channel id -> the entries that select it, in the order first selected.
+            let mut picked: Vec<(&Raw<Channel>, Vec<&str>)> = Vec::new();
+            for &k in &keys {
+                let sel = self.cfg.team(k).map_err(anyhow::Error::msg)?;
+                let choice = select::team_channels(&all, &sel);
+                if !choice.missing_include.is_empty() {
+                    tracing::warn!(
+                        "team \"{k}\": include names not found: {}",
+                        serde_json::to_string(&choice.missing_include)?
+                    );
+                }
+                if !choice.missing_exclude.is_empty() {
+                    tracing::warn!(
+                        "team \"{k}\": exclude names not found: {}",
+                        serde_json::to_string(&choice.missing_exclude)?
+                    );
+                }
+                tracing::info!(
+                    "team \"{k}\": {}/{} channels selected, {} skipped",
+                    choice.selected.len(),
+                    all.len(),
+                    choice.skipped.len()
+                );
+                for c in choice.selected {
+                    match picked.iter_mut().find(|(p, _)| p.v.id == c.v.id) {
+                        Some((_, by)) => by.push(k),
+                        None => picked.push((c, vec![k])),
+                    }
+                }
+            }
+            for (c, by) in picked.iter().filter(|(_, by)| by.len() > 1) {
+                tracing::debug!(
+                    "{}/{}: selected by the entries {}; read once",
+                    team.v.name,
+                    c.v.name,
+                    by.join(", ")
                 );
             }
-            if !choice.missing_exclude.is_empty() {
-                tracing::warn!(
-                    "team \"{key}\": exclude names not found: {}",
-                    serde_json::to_string(&choice.missing_exclude)?
-                );
-            }
-            tracing::info!(
-                "team \"{key}\": {}/{} channels selected, {} skipped",
-                choice.selected.len(),
-                all.len(),
-                choice.skipped.len()
-            );
-            self.opts.progress.add_total(choice.selected.len() as u64);
+            self.opts.progress.add_total(picked.len() as u64);
             // A team whose id cannot be a file name: none of it is stored.
             let r = layout::object_base(&tid, &team.v.name).map_err(Into::into);
             let Some(team_base) = self.item(r, &format!("team {key}"))? else {
@@ -637,10 +683,9 @@ impl<'a> Engine<'a> {
                 continue;
             };
             // Owned, to outlive this team's list of channels.
-            let selected = choice
-                .selected
+            let selected = picked
                 .iter()
-                .map(|c| Raw::parse(c.raw.clone()))
+                .map(|(c, _)| Raw::parse(c.raw.clone()))
                 .collect::<Result<_, _>>()?;
             work.push(TeamWork {
                 key,
@@ -683,7 +728,9 @@ impl<'a> Engine<'a> {
             // Team members: when a post says someone joined or left, on a full read, or when
             // they were never stored.
             let members_name = layout::members_file(team_base);
+            let owed = self.state.borrow().pending_team_members.contains(tid);
             if w.members_changed.get()
+                || owed
                 || self.opts.update_old_posts
                 || !teams_dir.contains(&members_name)
             {
@@ -702,6 +749,8 @@ impl<'a> Engine<'a> {
                     &members_name,
                     &channel::json_array(members.iter().map(|m| m.raw.get())),
                 )?;
+                self.store.checkpoint()?;
+                self.state.get_mut().pending_team_members.remove(tid);
                 self.save_state()?;
             }
             teams_dir.remove_others(tid, &[&format!("{team_base}.json"), &members_name], |n| {

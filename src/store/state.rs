@@ -28,6 +28,11 @@ pub struct State {
     /// yet (so that a run killed in between does not forget them).
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub pending_users: BTreeSet<String>,
+    /// Teams whose members a channel walk showed (or may hide) a change of: saved with that
+    /// channel's cursor, removed once the members are stored, so that a failed or killed
+    /// members request is made again by the next run.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub pending_team_members: BTreeSet<String>,
     /// The time zone of post file names in this data dir (decided once, then kept).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub post_names: Option<super::layout::NameZone>,

@@ -27,6 +27,7 @@ mod policy;
 mod readers;
 mod rerun;
 mod robust;
+mod selection;
 mod syscalls;
 mod terminal;
 mod util;

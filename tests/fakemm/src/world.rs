@@ -1016,6 +1016,44 @@ impl World {
         Ok(ch.to_string())
     }
 
+    /// A user joins a team as `JoinUserToTeam` does it: a team member, then
+    /// `JoinDefaultChannels`: member of `town-square` with a `system_join_team` post there
+    /// (`postJoinTeamMessage`) and of `off-topic` with a `system_join_channel` post. Returns
+    /// the team id.
+    pub fn join_team(&mut self, team_id: &str, user_id: &str) -> Result<String, String> {
+        let tid = self.add_team_member(team_id, user_id)?;
+        let u = self.uid(user_id)?;
+        let team = Id::lookup(&tid);
+        let default = |w: &World, name: &str| {
+            (w.channels.values())
+                .find(|c| c.team_id == team && c.name == name && c.delete_at == 0)
+                .map(|c| c.id)
+        };
+        if let Some(ch) = default(self, "town-square") {
+            let t = self.tick();
+            if let Some(c) = self.channels.get_mut(&ch) {
+                c.members.insert(u, new_channel_member(u, t, false));
+            }
+            let name = self.users[&u].username.clone();
+            let mut props = Map::new();
+            props.insert("username".into(), Value::String(name.clone()));
+            self.post_at(
+                t,
+                ch,
+                u,
+                &format!("{name} joined the team."),
+                Id::NONE,
+                "system_join_team",
+                props,
+                &[],
+            );
+        }
+        if let Some(ch) = default(self, "off-topic") {
+            self.add_channel_member(ch.as_str(), user_id)?;
+        }
+        Ok(tid)
+    }
+
     /// Removes a member; for O/P channels also posts a `system_leave_channel` message.
     pub fn remove_channel_member(
         &mut self,
