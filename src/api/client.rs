@@ -24,7 +24,9 @@ use serde::de::DeserializeOwned;
 use super::bucket::{Bucket, Sent};
 use super::error::ApiError;
 use super::pace::{next_chunk, MinSpeed, Pace};
-use super::retry::{is_retryable, rate_limit_pause, RetryPolicy};
+use super::retry::{
+    is_retryable, rate_limit_pause, server_wait, RetryPolicy, LONG_WAIT, MAX_SERVER_WAIT,
+};
 use crate::cancel::Cancel;
 use crate::config::Secret;
 
@@ -75,8 +77,11 @@ pub struct Client {
     limiter: Option<DefaultDirectRateLimiter>,
     pub(crate) retry: RetryPolicy,
     min_speed: MinSpeed,
-    /// The server said `X-RateLimit-Remaining: 0`: no request before this instant.
-    pause_until: Mutex<Option<Instant>>,
+    /// `--timeout`: also the longest wait the server may ask for before a request.
+    timeout: Duration,
+    /// The server asked for a wait (`X-RateLimit-Remaining: 0`, `Retry-After`): no request
+    /// before its end.
+    pause: Mutex<Option<Pause>>,
     /// Requests in flight against the tokens the server's last answer reported.
     bucket: Bucket,
     pub(crate) cancel: Cancel,
@@ -136,7 +141,8 @@ impl Client {
             limiter,
             retry: opts.retry.clone(),
             min_speed: opts.min_speed,
-            pause_until: Mutex::new(None),
+            timeout: opts.read_timeout,
+            pause: Mutex::new(None),
             bucket: Bucket::default(),
             cancel,
             requests: AtomicU64::new(0),
@@ -200,17 +206,25 @@ impl Client {
             match attempt().await {
                 Ok(v) => return Ok(v),
                 Err(e) if n < self.retry.attempts && is_retryable(&e) => {
-                    let hint = match &e {
+                    // A wait the server asked for (`Retry-After`) holds every request, this
+                    // one's next attempt too (`wait_pause`): no backoff on top.
+                    let asked = match &e {
                         ApiError::Status { retry_after, .. } => *retry_after,
                         _ => None,
                     };
-                    let wait = self.retry.delay(n, hint);
+                    let wait = match asked {
+                        Some(_) => Duration::ZERO,
+                        None => self.retry.delay(n),
+                    };
                     // One short line; `-v` adds the request and the whole error.
                     tracing::debug!("{what}: {e}");
+                    let when = match asked {
+                        Some(a) => format!("after the {:.1} s it asks for", a.as_secs_f64()),
+                        None => format!("in {:.1} s", wait.as_secs_f64()),
+                    };
                     tracing::warn!(
-                        "{}; retrying in {:.1} s ({} of {})",
+                        "{}; retrying {when} ({} of {})",
                         e.brief(),
-                        wait.as_secs_f64(),
                         n + 1,
                         self.retry.attempts
                     );
@@ -241,7 +255,7 @@ impl Client {
         let url = self.url(path);
         let waited = {
             let _w = self.limit_wait.enter(Some(&self.waiting));
-            self.wait_turn().await
+            self.wait_turn(&url).await
         };
         let sent = waited?;
         self.cancel.check().map_err(|_| ApiError::Cancelled)?;
@@ -277,23 +291,60 @@ impl Client {
         sent.answered(resp.headers());
         drop(sent);
         if let Some(pause) = rate_limit_pause(resp.headers()) {
-            let until = Instant::now() + pause;
-            let mut p = self.pause_until.lock().expect("not poisoned");
-            if p.is_none_or(|u| u < until) {
-                *p = Some(until);
-            }
+            let reset = resp
+                .headers()
+                .get("x-ratelimit-reset")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("none");
+            self.pause_for(
+                pause,
+                format!("its rate-limit bucket is empty: X-RateLimit-Remaining: 0, X-RateLimit-Reset: {}", reset.trim()),
+            );
         }
         let status = resp.status();
         if status.is_success() || status == StatusCode::NOT_MODIFIED {
             return Ok(resp);
         }
-        Err(self.status_error(method, &url, resp).await)
+        let retry_after = resp
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim().to_string());
+        let e = self.status_error(method, &url, resp).await;
+        if let (
+            ApiError::Status {
+                retry_after: Some(d),
+                ..
+            },
+            Some(raw),
+        ) = (&e, retry_after)
+        {
+            self.pause_for(
+                *d,
+                format!("it answered {} with Retry-After: {raw}", status.as_u16()),
+            );
+        }
+        Err(e)
+    }
+
+    /// Holds every request for `wait` (cut to [`MAX_SERVER_WAIT`]) because the server asked
+    /// for it (`cause`, for the log), unless an earlier pause lasts longer.
+    fn pause_for(&self, wait: Duration, cause: String) {
+        let until = Instant::now() + wait.min(MAX_SERVER_WAIT);
+        let mut p = self.pause.lock().expect("not poisoned");
+        if p.as_ref().is_none_or(|p| p.until < until) {
+            *p = Some(Pause {
+                until,
+                cause,
+                logged: false,
+            });
+        }
     }
 
     /// Waits for a pause the server asked for, then for the rate limiter.
-    async fn wait_turn(&self) -> Result<Sent<'_>, ApiError> {
+    async fn wait_turn(&self, url: &str) -> Result<Sent<'_>, ApiError> {
         let sent = loop {
-            self.wait_pause().await?;
+            self.wait_pause(url).await?;
             match self.bucket.try_take() {
                 Ok(s) => break s,
                 // At most one token's time: the answer that frees a token may belong to a
@@ -314,24 +365,48 @@ impl Client {
         Ok(sent)
     }
 
-    /// Waits for a pause the server asked for.
-    async fn wait_pause(&self) -> Result<(), ApiError> {
-        let pause = *self.pause_until.lock().expect("not poisoned");
-        if let Some(until) = pause {
+    /// Waits for a pause the server asked for: the one place that decides on it
+    /// ([`server_wait`]). A wait longer than `--timeout` is not waited: the attempt fails
+    /// ([`ApiError::WaitTooLong`], retried). One of [`LONG_WAIT`] or more is logged at the
+    /// default level, once per pause.
+    async fn wait_pause(&self, url: &str) -> Result<(), ApiError> {
+        let wait = {
+            let mut p = self.pause.lock().expect("not poisoned");
+            let Some(pause) = p.as_mut() else {
+                return Ok(());
+            };
             let now = Instant::now();
-            if until > now {
-                let wait = (until - now).mul_f64(self.retry.scale.max(0.0));
-                tracing::debug!(
-                    "the server's rate limit is used up; waiting {:.2}s",
-                    wait.as_secs_f64()
-                );
-                self.cancel
-                    .sleep(wait)
-                    .await
-                    .map_err(|_| ApiError::Cancelled)?;
+            if pause.until <= now {
+                return Ok(());
             }
-        }
-        Ok(())
+            let wait = pause.until - now;
+            let cause = pause.cause.clone();
+            let log = wait >= LONG_WAIT && !pause.logged;
+            pause.logged |= log;
+            match server_wait(wait, self.timeout) {
+                Err(wait) => {
+                    return Err(ApiError::WaitTooLong {
+                        url: url.to_string(),
+                        wait,
+                        cause,
+                        timeout: self.timeout,
+                    })
+                }
+                Ok(wait) if log => tracing::info!(
+                    "waiting {:.0} s before the next request: the server asks for it ({cause})",
+                    wait.as_secs_f64()
+                ),
+                Ok(wait) => tracing::debug!(
+                    "waiting {:.2} s before the next request ({cause})",
+                    wait.as_secs_f64()
+                ),
+            }
+            wait
+        };
+        self.cancel
+            .sleep(self.retry.scaled(wait))
+            .await
+            .map_err(|_| ApiError::Cancelled)
     }
 
     /// Sends a request and reads its JSON answer, with retries (a broken body is retried too).
@@ -360,7 +435,7 @@ impl Client {
         // `Retry-After` wins; a 429 without one waits for one token of the bucket (see
         // `rate_limit_pause`), not for the bucket to fill.
         let retry_after = header_u64(&resp, RETRY_AFTER.as_str())
-            .map(|s| Duration::from_secs(s.min(600)))
+            .map(|s| Duration::from_secs(s).min(MAX_SERVER_WAIT))
             .or_else(|| {
                 (status == StatusCode::TOO_MANY_REQUESTS)
                     .then(|| rate_limit_pause(resp.headers()))
@@ -603,6 +678,15 @@ fn method_name(m: &Method) -> &'static str {
         Method::HEAD => "HEAD",
         _ => "REQUEST",
     }
+}
+
+/// A wait the server asked for, holding every request until `until`.
+struct Pause {
+    until: Instant,
+    /// What the server said, for the log (`Retry-After: 30`, ...).
+    cause: String,
+    /// The wait was logged at the default level already.
+    logged: bool,
 }
 
 /// Wall time during which at least one of several overlapping activities was going on.

@@ -662,7 +662,7 @@ async fn stream_into(
         match broke {
             None => break,
             Some(e) if attempt < client.retry.attempts && crate::api::is_retryable(&e) => {
-                let wait = client.retry.delay(attempt, None);
+                let wait = client.retry.delay(attempt);
                 tracing::warn!(
                     "{}: {e}; resuming at byte {} in {:.1}s",
                     info.name,
