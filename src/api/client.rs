@@ -9,7 +9,7 @@
 
 use std::future::Future;
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -87,6 +87,8 @@ pub struct Client {
     pub(crate) cancel: Cancel,
     requests: AtomicU64,
     retries: AtomicU64,
+    /// The server's clock (ms) by the `Date` of the latest answer; 0 before any.
+    server_clock: AtomicI64,
     /// Time during which some request waited for the rate limiter or for a pause the server
     /// asked for.
     limit_wait: Busy,
@@ -147,6 +149,7 @@ impl Client {
             cancel,
             requests: AtomicU64::new(0),
             retries: AtomicU64::new(0),
+            server_clock: AtomicI64::new(0),
             limit_wait: Busy::default(),
             in_flight: Busy::default(),
             waiting: Arc::new(AtomicBool::new(false)),
@@ -176,6 +179,12 @@ impl Client {
     /// JSON answer); downloads streaming their bodies are not counted.
     pub fn http_time(&self) -> Duration {
         self.in_flight.total()
+    }
+
+    /// The server's clock (ms since the epoch) by the `Date` header of the latest answer that
+    /// had one: what the cursors of the engine are checked against.
+    pub fn server_time(&self) -> Option<i64> {
+        Some(self.server_clock.load(Ordering::Relaxed)).filter(|t| *t > 0)
     }
 
     /// Number of requests that were attempts after a failure.
@@ -288,6 +297,14 @@ impl Client {
             }
         };
         let resp = resp?;
+        if let Some(t) = resp
+            .headers()
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(super::endpoints::http_date_ms)
+        {
+            self.server_clock.store(t, Ordering::Relaxed);
+        }
         sent.answered(resp.headers());
         drop(sent);
         if let Some(pause) = rate_limit_pause(resp.headers()) {
