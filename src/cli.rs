@@ -454,7 +454,9 @@ pub struct ConnectArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = seconds)]
     pub connect_timeout: f64,
 
-    /// Seconds of silence from the server after which a request counts as failed (and is retried).
+    /// Seconds of silence from the server after which a request counts as failed (and is
+    /// retried); also the longest wait the server may ask for before a request (Retry-After,
+    /// its rate limit: cut to 600 s), else that attempt fails.
     #[arg(long, value_name = "SECONDS", default_value_t = 120.0, value_parser = seconds)]
     pub timeout: f64,
 

@@ -79,8 +79,8 @@ pub struct Client {
     min_speed: MinSpeed,
     /// `--timeout`: also the longest wait the server may ask for before a request.
     timeout: Duration,
-    /// The server asked for a wait (`X-RateLimit-Remaining: 0`, `Retry-After`): no request
-    /// before its end.
+    /// The server's rate-limit bucket is empty (`X-RateLimit-Remaining: 0`): no request
+    /// before the end of this pause. (A `Retry-After` holds only its own request.)
     pause: Mutex<Option<Pause>>,
     /// Requests in flight against the tokens the server's last answer reported.
     bucket: Bucket,
@@ -215,25 +215,30 @@ impl Client {
             match attempt().await {
                 Ok(v) => return Ok(v),
                 Err(e) if n < self.retry.attempts && is_retryable(&e) => {
-                    // A wait the server asked for (`Retry-After`) holds every request, this
-                    // one's next attempt too (`wait_pause`): no backoff on top.
-                    let asked = match &e {
-                        ApiError::Status { retry_after, .. } => *retry_after,
-                        _ => None,
-                    };
-                    let wait = match asked {
-                        Some(_) => Duration::ZERO,
-                        None => self.retry.delay(n),
-                    };
                     // One short line; `-v` adds the request and the whole error.
                     tracing::debug!("{what}: {e}");
-                    let when = match asked {
-                        Some(a) => format!("after the {:.1} s it asks for", a.as_secs_f64()),
-                        None => format!("in {:.1} s", wait.as_secs_f64()),
+                    // The wait the server asks for (`Retry-After`) wins over the backoff; one
+                    // longer than --timeout is not waited (this attempt failed anyway).
+                    let asked = match &e {
+                        ApiError::Status {
+                            retry_after: Some(a),
+                            status,
+                            reason,
+                            ..
+                        } => Some((*a, format!("it answered {status} {reason}"))),
+                        _ => None,
+                    };
+                    let (e, wait) = match asked {
+                        Some((a, cause)) => match self.server_wait(a, cause, what, true) {
+                            Ok(w) => (e, self.retry.scaled(w)),
+                            Err(too_long) => (too_long, self.retry.delay(n)),
+                        },
+                        None => (e, self.retry.delay(n)),
                     };
                     tracing::warn!(
-                        "{}; retrying {when} ({} of {})",
+                        "{}; retrying in {:.1} s ({} of {})",
                         e.brief(),
+                        wait.as_secs_f64(),
                         n + 1,
                         self.retry.attempts
                     );
@@ -322,30 +327,11 @@ impl Client {
         if status.is_success() || status == StatusCode::NOT_MODIFIED {
             return Ok(resp);
         }
-        let retry_after = resp
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| v.trim().to_string());
-        let e = self.status_error(method, &url, resp).await;
-        if let (
-            ApiError::Status {
-                retry_after: Some(d),
-                ..
-            },
-            Some(raw),
-        ) = (&e, retry_after)
-        {
-            self.pause_for(
-                *d,
-                format!("it answered {} with Retry-After: {raw}", status.as_u16()),
-            );
-        }
-        Err(e)
+        Err(self.status_error(method, &url, resp).await)
     }
 
-    /// Holds every request for `wait` (cut to [`MAX_SERVER_WAIT`]) because the server asked
-    /// for it (`cause`, for the log), unless an earlier pause lasts longer.
+    /// Holds every request for `wait` (cut to [`MAX_SERVER_WAIT`]) because the server's bucket
+    /// is empty (`cause`, for the log), unless an earlier pause lasts longer.
     fn pause_for(&self, wait: Duration, cause: String) {
         let until = Instant::now() + wait.min(MAX_SERVER_WAIT);
         let mut p = self.pause.lock().expect("not poisoned");
@@ -382,10 +368,8 @@ impl Client {
         Ok(sent)
     }
 
-    /// Waits for a pause the server asked for: the one place that decides on it
-    /// ([`server_wait`]). A wait longer than `--timeout` is not waited: the attempt fails
-    /// ([`ApiError::WaitTooLong`], retried). One of [`LONG_WAIT`] or more is logged at the
-    /// default level, once per pause.
+    /// Waits for a pause the server's bucket asked for, as [`Client::server_wait`] decides
+    /// (logged at the default level once per pause).
     async fn wait_pause(&self, url: &str) -> Result<(), ApiError> {
         let wait = {
             let mut p = self.pause.lock().expect("not poisoned");
@@ -397,33 +381,50 @@ impl Client {
                 return Ok(());
             }
             let wait = pause.until - now;
-            let cause = pause.cause.clone();
-            let log = wait >= LONG_WAIT && !pause.logged;
-            pause.logged |= log;
-            match server_wait(wait, self.timeout) {
-                Err(wait) => {
-                    return Err(ApiError::WaitTooLong {
-                        url: url.to_string(),
-                        wait,
-                        cause,
-                        timeout: self.timeout,
-                    })
-                }
-                Ok(wait) if log => tracing::info!(
-                    "waiting {:.0} s before the next request: the server asks for it ({cause})",
-                    wait.as_secs_f64()
-                ),
-                Ok(wait) => tracing::debug!(
-                    "waiting {:.2} s before the next request ({cause})",
-                    wait.as_secs_f64()
-                ),
-            }
+            let log = !pause.logged;
+            let wait = self.server_wait(wait, pause.cause.clone(), url, log)?;
+            pause.logged |= wait >= LONG_WAIT;
             wait
         };
         self.cancel
             .sleep(self.retry.scaled(wait))
             .await
             .map_err(|_| ApiError::Cancelled)
+    }
+
+    /// The one place that decides on a wait the server asked for (`cause`, for the log):
+    /// cut to [`MAX_SERVER_WAIT`]; longer than `--timeout`, not waited but a failed attempt
+    /// ([`ApiError::WaitTooLong`], retried); of [`LONG_WAIT`] or more, logged at the default
+    /// level when `log` (else at debug level).
+    fn server_wait(
+        &self,
+        asked: Duration,
+        cause: String,
+        url: &str,
+        log: bool,
+    ) -> Result<Duration, ApiError> {
+        match server_wait(asked, self.timeout) {
+            Err(wait) => Err(ApiError::WaitTooLong {
+                url: url.to_string(),
+                wait,
+                cause,
+                timeout: self.timeout,
+            }),
+            Ok(wait) => {
+                if log && wait >= LONG_WAIT {
+                    tracing::info!(
+                        "waiting {:.0} s before the next request: the server asks for it ({cause})",
+                        wait.as_secs_f64()
+                    );
+                } else {
+                    tracing::debug!(
+                        "waiting {:.2} s before the next request ({cause})",
+                        wait.as_secs_f64()
+                    );
+                }
+                Ok(wait)
+            }
+        }
     }
 
     /// Sends a request and reads its JSON answer, with retries (a broken body is retried too).
