@@ -302,10 +302,10 @@ pub struct ListArgs {
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Maximum API requests per second; 0 disables the limit.
-    #[arg(long, value_name = "PER_SEC", default_value_t = 10.0, value_parser = non_negative)]
+    #[arg(long, value_name = "PER_SEC", default_value_t = 10.0, value_parser = rate)]
     pub rate_limit: f64,
     /// Multiplies every retry wait (for tests).
-    #[arg(long, hide = true, default_value_t = 1.0, value_parser = non_negative)]
+    #[arg(long, hide = true, default_value_t = 1.0, value_parser = wait_scale)]
     pub retry_wait_scale: f64,
 
     #[command(flatten)]
@@ -390,16 +390,16 @@ pub struct BackupArgs {
     pub skip_emojis: bool,
 
     /// Maximum API requests per second, applied to every HTTP request; 0 disables the limit.
-    #[arg(long, value_name = "PER_SEC", default_value_t = 10.0, value_parser = non_negative)]
+    #[arg(long, value_name = "PER_SEC", default_value_t = 10.0, value_parser = rate)]
     pub rate_limit: f64,
 
     /// Random delay of up to this many seconds before the first request (spreads cron starts).
-    #[arg(long, value_name = "SECONDS", default_value_t = 0.0, value_parser = non_negative)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 0.0, value_parser = seconds)]
     pub initial_jitter: f64,
 
     /// Random delay of up to this many seconds between backup units
     /// (direct, groups, teams, users, emojis).
-    #[arg(long, value_name = "SECONDS", default_value_t = 0.0, value_parser = non_negative)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 0.0, value_parser = seconds)]
     pub step_jitter: f64,
 
     /// Channels read at the same time, and attachments downloaded at the same time over all
@@ -409,7 +409,7 @@ pub struct BackupArgs {
     pub jobs: u16,
 
     /// Multiplies every retry wait (for tests).
-    #[arg(long, hide = true, default_value_t = 1.0, value_parser = non_negative)]
+    #[arg(long, hide = true, default_value_t = 1.0, value_parser = wait_scale)]
     pub retry_wait_scale: f64,
 
     #[command(flatten)]
@@ -459,11 +459,13 @@ pub struct ConnectArgs {
     pub retries: u32,
 
     /// Seconds to wait for a connection to the server.
-    #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = non_negative)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = seconds)]
     pub connect_timeout: f64,
 
-    /// Seconds of silence from the server after which a request counts as failed (and is retried).
-    #[arg(long, value_name = "SECONDS", default_value_t = 120.0, value_parser = non_negative)]
+    /// Seconds of silence from the server after which a request counts as failed (and is
+    /// retried); also the longest wait the server may ask for before a request (Retry-After,
+    /// its rate limit: cut to 600 s), else that attempt fails.
+    #[arg(long, value_name = "SECONDS", default_value_t = 120.0, value_parser = seconds)]
     pub timeout: f64,
 
     /// Bytes per second under which a transfer (an answer, an image, an attachment) counts as
@@ -484,15 +486,58 @@ pub struct ConnectArgs {
         value_name = "SECONDS",
         env = "MATTERBAK_MIN_SPEED_TIME",
         default_value_t = 30.0,
-        value_parser = non_negative
+        value_parser = seconds
     )]
     pub min_speed_time: f64,
 }
 
-fn non_negative(s: &str) -> Result<f64, String> {
-    let v: f64 = s.parse().map_err(|_| format!("`{s}` is not a number"))?;
-    if !v.is_finite() || v < 0.0 {
-        return Err(format!("`{s}` must be a number >= 0"));
+/// The longest duration an option takes: a day (`--timeout`, `--connect-timeout`,
+/// `--min-speed-time`, `--initial-jitter`, `--step-jitter`).
+pub const MAX_SECONDS: f64 = 86_400.0;
+/// The slowest `--rate-limit` other than 0 (one request per 1000 s), and the fastest.
+pub const RATE_RANGE: (f64, f64) = (0.001, 1_000_000.0);
+
+/// A number, finite (clap names the option and where the value came from in its error).
+fn number(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number"))?;
+    if v.is_finite() {
+        Ok(v)
+    } else {
+        Err(format!("`{s}` is not a finite number"))
+    }
+}
+
+/// Seconds: 0 to [`MAX_SECONDS`]. Checked here, so that a duration never overflows later.
+fn seconds(s: &str) -> Result<f64, String> {
+    let v = number(s)?;
+    if !(0.0..=MAX_SECONDS).contains(&v) {
+        return Err(format!(
+            "`{s}` is out of range: give seconds from 0 to {MAX_SECONDS} (one day)"
+        ));
+    }
+    Ok(v)
+}
+
+/// Requests per second: 0 (no limit), or within [`RATE_RANGE`].
+fn rate(s: &str) -> Result<f64, String> {
+    let v = number(s)?;
+    let (lo, hi) = RATE_RANGE;
+    if v != 0.0 && !(lo..=hi).contains(&v) {
+        return Err(format!(
+            "`{s}` is out of range: give 0 (no limit) or {lo} to {hi} requests per second"
+        ));
+    }
+    Ok(v)
+}
+
+/// The hidden test factor of every retry wait: 0 to 1000.
+fn wait_scale(s: &str) -> Result<f64, String> {
+    let v = number(s)?;
+    if !(0.0..=1000.0).contains(&v) {
+        return Err(format!("`{s}` is out of range: 0 to 1000"));
     }
     Ok(v)
 }
@@ -550,6 +595,42 @@ mod tests {
     fn negative_rate_limit_is_rejected() {
         assert!(Cli::try_parse_from(["matterbak", "--rate-limit", "-1"]).is_err());
         assert!(Cli::try_parse_from(["matterbak", "--initial-jitter", "x"]).is_err());
+    }
+
+    #[test]
+    fn issue18_durations_and_rates_are_range_checked() {
+        for (opt, bad) in [
+            ("--timeout", "1e20"),
+            ("--connect-timeout", "86401"),
+            ("--min-speed-time", "inf"),
+            ("--initial-jitter", "NaN"),
+            ("--step-jitter=-1", ""),
+            ("--rate-limit", "1e-300"),
+            ("--rate-limit", "1e7"),
+            ("--retry-wait-scale", "1e20"),
+        ] {
+            let args = if bad.is_empty() {
+                vec![opt]
+            } else {
+                vec![opt, bad]
+            };
+            let e = Cli::try_parse_from(["matterbak"].into_iter().chain(args)).unwrap_err();
+            let name = opt.split('=').next().unwrap();
+            assert!(e.to_string().contains(name), "{opt} {bad}: {e}");
+        }
+        for (opt, good) in [
+            ("--timeout", "86400"),
+            ("--timeout", "0"),
+            ("--rate-limit", "0"),
+            ("--rate-limit", "0.001"),
+            ("--rate-limit", "1000000"),
+            ("--initial-jitter", " 2.5"),
+        ] {
+            assert!(
+                Cli::try_parse_from(["matterbak", opt, good]).is_ok(),
+                "{opt} {good}"
+            );
+        }
     }
 
     #[test]

@@ -93,8 +93,9 @@ fn one_token(headers: &HeaderMap) -> Option<Duration> {
             .find_map(|v| v.to_str().ok()?.trim().parse::<f64>().ok())
     };
     let (reset, limit) = (first("x-ratelimit-reset")?, first("x-ratelimit-limit")?);
-    (limit >= 1.0 && reset.is_finite() && reset >= 0.0)
-        .then(|| Duration::from_secs_f64((reset / limit).min(600.0)))
+    (limit >= 1.0 && reset.is_finite() && reset >= 0.0).then(|| {
+        Duration::from_secs_f64((reset / limit).min(super::retry::MAX_SERVER_WAIT.as_secs_f64()))
+    })
 }
 
 impl Drop for Sent<'_> {

@@ -9,7 +9,7 @@
 
 use std::future::Future;
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,7 +24,9 @@ use serde::de::DeserializeOwned;
 use super::bucket::{Bucket, Sent};
 use super::error::ApiError;
 use super::pace::{next_chunk, MinSpeed, Pace};
-use super::retry::{is_retryable, rate_limit_pause, RetryPolicy};
+use super::retry::{
+    is_retryable, rate_limit_pause, server_wait, RetryPolicy, LONG_WAIT, MAX_SERVER_WAIT,
+};
 use crate::cancel::Cancel;
 use crate::config::Secret;
 
@@ -75,13 +77,18 @@ pub struct Client {
     limiter: Option<DefaultDirectRateLimiter>,
     pub(crate) retry: RetryPolicy,
     min_speed: MinSpeed,
-    /// The server said `X-RateLimit-Remaining: 0`: no request before this instant.
-    pause_until: Mutex<Option<Instant>>,
+    /// `--timeout`: also the longest wait the server may ask for before a request.
+    timeout: Duration,
+    /// The server's rate-limit bucket is empty (`X-RateLimit-Remaining: 0`): no request
+    /// before the end of this pause. (A `Retry-After` holds only its own request.)
+    pause: Mutex<Option<Pause>>,
     /// Requests in flight against the tokens the server's last answer reported.
     bucket: Bucket,
     pub(crate) cancel: Cancel,
     requests: AtomicU64,
     retries: AtomicU64,
+    /// The server's clock (ms) by the `Date` of the latest answer; 0 before any.
+    server_clock: AtomicI64,
     /// Time during which some request waited for the rate limiter or for a pause the server
     /// asked for.
     limit_wait: Busy,
@@ -136,11 +143,13 @@ impl Client {
             limiter,
             retry: opts.retry.clone(),
             min_speed: opts.min_speed,
-            pause_until: Mutex::new(None),
+            timeout: opts.read_timeout,
+            pause: Mutex::new(None),
             bucket: Bucket::default(),
             cancel,
             requests: AtomicU64::new(0),
             retries: AtomicU64::new(0),
+            server_clock: AtomicI64::new(0),
             limit_wait: Busy::default(),
             in_flight: Busy::default(),
             waiting: Arc::new(AtomicBool::new(false)),
@@ -172,6 +181,12 @@ impl Client {
         self.in_flight.total()
     }
 
+    /// The server's clock (ms since the epoch) by the `Date` header of the latest answer that
+    /// had one: what the cursors of the engine are checked against.
+    pub fn server_time(&self) -> Option<i64> {
+        Some(self.server_clock.load(Ordering::Relaxed)).filter(|t| *t > 0)
+    }
+
     /// Number of requests that were attempts after a failure.
     pub fn retry_count(&self) -> u64 {
         self.retries.load(Ordering::Relaxed)
@@ -200,13 +215,26 @@ impl Client {
             match attempt().await {
                 Ok(v) => return Ok(v),
                 Err(e) if n < self.retry.attempts && is_retryable(&e) => {
-                    let hint = match &e {
-                        ApiError::Status { retry_after, .. } => *retry_after,
-                        _ => None,
-                    };
-                    let wait = self.retry.delay(n, hint);
                     // One short line; `-v` adds the request and the whole error.
                     tracing::debug!("{what}: {e}");
+                    // The wait the server asks for (`Retry-After`) wins over the backoff; one
+                    // longer than --timeout is not waited (this attempt failed anyway).
+                    let asked = match &e {
+                        ApiError::Status {
+                            retry_after: Some(a),
+                            status,
+                            reason,
+                            ..
+                        } => Some((*a, format!("it answered {status} {reason}"))),
+                        _ => None,
+                    };
+                    let (e, wait) = match asked {
+                        Some((a, cause)) => match self.server_wait(a, cause, what, true) {
+                            Ok(w) => (e, self.retry.scaled(w)),
+                            Err(too_long) => (too_long, self.retry.delay(n)),
+                        },
+                        None => (e, self.retry.delay(n)),
+                    };
                     tracing::warn!(
                         "{}; retrying in {:.1} s ({} of {})",
                         e.brief(),
@@ -241,7 +269,7 @@ impl Client {
         let url = self.url(path);
         let waited = {
             let _w = self.limit_wait.enter(Some(&self.waiting));
-            self.wait_turn().await
+            self.wait_turn(&url).await
         };
         let sent = waited?;
         self.cancel.check().map_err(|_| ApiError::Cancelled)?;
@@ -274,14 +302,26 @@ impl Client {
             }
         };
         let resp = resp?;
+        if let Some(t) = resp
+            .headers()
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(super::endpoints::http_date_ms)
+        {
+            self.server_clock.store(t, Ordering::Relaxed);
+        }
         sent.answered(resp.headers());
         drop(sent);
         if let Some(pause) = rate_limit_pause(resp.headers()) {
-            let until = Instant::now() + pause;
-            let mut p = self.pause_until.lock().expect("not poisoned");
-            if p.is_none_or(|u| u < until) {
-                *p = Some(until);
-            }
+            let reset = resp
+                .headers()
+                .get("x-ratelimit-reset")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("none");
+            self.pause_for(
+                pause,
+                format!("its rate-limit bucket is empty: X-RateLimit-Remaining: 0, X-RateLimit-Reset: {}", reset.trim()),
+            );
         }
         let status = resp.status();
         if status.is_success() || status == StatusCode::NOT_MODIFIED {
@@ -290,10 +330,24 @@ impl Client {
         Err(self.status_error(method, &url, resp).await)
     }
 
+    /// Holds every request for `wait` (cut to [`MAX_SERVER_WAIT`]) because the server's bucket
+    /// is empty (`cause`, for the log), unless an earlier pause lasts longer.
+    fn pause_for(&self, wait: Duration, cause: String) {
+        let until = Instant::now() + wait.min(MAX_SERVER_WAIT);
+        let mut p = self.pause.lock().expect("not poisoned");
+        if p.as_ref().is_none_or(|p| p.until < until) {
+            *p = Some(Pause {
+                until,
+                cause,
+                logged: false,
+            });
+        }
+    }
+
     /// Waits for a pause the server asked for, then for the rate limiter.
-    async fn wait_turn(&self) -> Result<Sent<'_>, ApiError> {
+    async fn wait_turn(&self, url: &str) -> Result<Sent<'_>, ApiError> {
         let sent = loop {
-            self.wait_pause().await?;
+            self.wait_pause(url).await?;
             match self.bucket.try_take() {
                 Ok(s) => break s,
                 // At most one token's time: the answer that frees a token may belong to a
@@ -314,24 +368,63 @@ impl Client {
         Ok(sent)
     }
 
-    /// Waits for a pause the server asked for.
-    async fn wait_pause(&self) -> Result<(), ApiError> {
-        let pause = *self.pause_until.lock().expect("not poisoned");
-        if let Some(until) = pause {
+    /// Waits for a pause the server's bucket asked for, as [`Client::server_wait`] decides
+    /// (logged at the default level once per pause).
+    async fn wait_pause(&self, url: &str) -> Result<(), ApiError> {
+        let wait = {
+            let mut p = self.pause.lock().expect("not poisoned");
+            let Some(pause) = p.as_mut() else {
+                return Ok(());
+            };
             let now = Instant::now();
-            if until > now {
-                let wait = (until - now).mul_f64(self.retry.scale.max(0.0));
-                tracing::debug!(
-                    "the server's rate limit is used up; waiting {:.2}s",
-                    wait.as_secs_f64()
-                );
-                self.cancel
-                    .sleep(wait)
-                    .await
-                    .map_err(|_| ApiError::Cancelled)?;
+            if pause.until <= now {
+                return Ok(());
+            }
+            let wait = pause.until - now;
+            let log = !pause.logged;
+            let wait = self.server_wait(wait, pause.cause.clone(), url, log)?;
+            pause.logged |= wait >= LONG_WAIT;
+            wait
+        };
+        self.cancel
+            .sleep(self.retry.scaled(wait))
+            .await
+            .map_err(|_| ApiError::Cancelled)
+    }
+
+    /// The one place that decides on a wait the server asked for (`cause`, for the log):
+    /// cut to [`MAX_SERVER_WAIT`]; longer than `--timeout`, not waited but a failed attempt
+    /// ([`ApiError::WaitTooLong`], retried); of [`LONG_WAIT`] or more, logged at the default
+    /// level when `log` (else at debug level).
+    fn server_wait(
+        &self,
+        asked: Duration,
+        cause: String,
+        url: &str,
+        log: bool,
+    ) -> Result<Duration, ApiError> {
+        match server_wait(asked, self.timeout) {
+            Err(wait) => Err(ApiError::WaitTooLong {
+                url: url.to_string(),
+                wait,
+                cause,
+                timeout: self.timeout,
+            }),
+            Ok(wait) => {
+                if log && wait >= LONG_WAIT {
+                    tracing::info!(
+                        "waiting {:.0} s before the next request: the server asks for it ({cause})",
+                        wait.as_secs_f64()
+                    );
+                } else {
+                    tracing::debug!(
+                        "waiting {:.2} s before the next request ({cause})",
+                        wait.as_secs_f64()
+                    );
+                }
+                Ok(wait)
             }
         }
-        Ok(())
     }
 
     /// Sends a request and reads its JSON answer, with retries (a broken body is retried too).
@@ -360,7 +453,7 @@ impl Client {
         // `Retry-After` wins; a 429 without one waits for one token of the bucket (see
         // `rate_limit_pause`), not for the bucket to fill.
         let retry_after = header_u64(&resp, RETRY_AFTER.as_str())
-            .map(|s| Duration::from_secs(s.min(600)))
+            .map(|s| Duration::from_secs(s).min(MAX_SERVER_WAIT))
             .or_else(|| {
                 (status == StatusCode::TOO_MANY_REQUESTS)
                     .then(|| rate_limit_pause(resp.headers()))
@@ -603,6 +696,15 @@ fn method_name(m: &Method) -> &'static str {
         Method::HEAD => "HEAD",
         _ => "REQUEST",
     }
+}
+
+/// A wait the server asked for, holding every request until `until`.
+struct Pause {
+    until: Instant,
+    /// What the server said, for the log (`Retry-After: 30`, ...).
+    cause: String,
+    /// The wait was logged at the default level already.
+    logged: bool,
 }
 
 /// Wall time during which at least one of several overlapping activities was going on.

@@ -25,7 +25,7 @@ pub enum Anchor {
 
 /// The latest time (ms since the epoch) an HTTP `Date` header (`Sat, 05 Dec 2026 07:43:51
 /// GMT`) may stand for: it has whole seconds, so the last millisecond of its second.
-fn http_date_ms(v: &str) -> Option<i64> {
+pub(super) fn http_date_ms(v: &str) -> Option<i64> {
     chrono::DateTime::parse_from_rfc2822(v)
         .ok()
         .map(|d| d.timestamp_millis() + 999)

@@ -50,6 +50,15 @@ pub enum ApiError {
     /// than any real server has. Nothing of the listing is used.
     #[error("GET {url}: {detail}; stopped there (the server, or a proxy in front of it, repeats its pages)")]
     Endless { url: String, detail: String },
+    /// The server asked for a wait longer than `--timeout` (`Retry-After`, or an empty
+    /// rate-limit bucket): not waited; it counts as a failed attempt (retried).
+    #[error("{url}: the server asks to wait {:.0} s before the next request ({cause}), longer than --timeout ({:.0} s); not waiting that long (raise --timeout to wait)", wait.as_secs_f64(), timeout.as_secs_f64())]
+    WaitTooLong {
+        url: String,
+        wait: std::time::Duration,
+        cause: String,
+        timeout: std::time::Duration,
+    },
     #[error("interrupted")]
     Cancelled,
 }
@@ -112,6 +121,11 @@ impl ApiError {
             ApiError::Transfer { url, detail } => {
                 format!("{}: transfer broke off ({})", host(url), cut(detail, 80))
             }
+            ApiError::WaitTooLong { wait, timeout, .. } => format!(
+                "the server asks to wait {:.0} s, longer than --timeout ({:.0} s)",
+                wait.as_secs_f64(),
+                timeout.as_secs_f64()
+            ),
             other => cut(&other.to_string(), 160),
         }
     }

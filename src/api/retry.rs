@@ -6,6 +6,25 @@ use rand::Rng;
 
 use super::error::ApiError;
 
+/// The longest wait the server can make a request wait (`Retry-After`, or the time for one
+/// token of an empty rate-limit bucket): a longer one is cut to this.
+pub const MAX_SERVER_WAIT: Duration = Duration::from_secs(600);
+/// A wait the server asks for that is at least this long is logged at the default level.
+pub const LONG_WAIT: Duration = Duration::from_secs(5);
+
+/// What becomes of a wait the server asked for before the next request: cut to
+/// [`MAX_SERVER_WAIT`]; longer than `timeout` (`--timeout`), it is not waited at all, and the
+/// request counts as a failed attempt (`Err`, the wait it would have been). The one place
+/// for this rule.
+pub fn server_wait(asked: Duration, timeout: Duration) -> Result<Duration, Duration> {
+    let wait = asked.min(MAX_SERVER_WAIT);
+    if wait > timeout {
+        Err(wait)
+    } else {
+        Ok(wait)
+    }
+}
+
 /// Retry settings: capped exponential backoff with jitter; the server's `Retry-After` wins.
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
@@ -30,20 +49,21 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// The wait before attempt `attempt + 1` (attempt counts from 1), honouring a server hint.
-    pub fn delay(&self, attempt: u32, hint: Option<Duration>) -> Duration {
-        let d = match hint {
-            Some(h) => h.min(Duration::from_secs(600)),
-            None => {
-                let exp = self
-                    .base
-                    .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
-                    .min(self.cap);
-                // full jitter on the upper half: between exp/2 and exp
-                let half = exp / 2;
-                half + half.mul_f64(rand::rng().random_range(0.0..=1.0))
-            }
-        };
+    /// The backoff before attempt `attempt + 1` (attempt counts from 1). A wait the server
+    /// asked for is not this: it holds every request (`Client::wait_pause`).
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let exp = self
+            .base
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
+            .min(self.cap);
+        // full jitter on the upper half: between exp/2 and exp
+        let half = exp / 2;
+        let d = half + half.mul_f64(rand::rng().random_range(0.0..=1.0));
+        self.scaled(d)
+    }
+
+    /// `d` times the test factor `scale`.
+    pub fn scaled(&self, d: Duration) -> Duration {
         d.mul_f64(self.scale.max(0.0))
     }
 }
@@ -81,7 +101,7 @@ pub fn rate_limit_pause(headers: &reqwest::header::HeaderMap) -> Option<Duration
             // the whole Reset.
             let reset = reset.get(i).copied().flatten().unwrap_or(1.0);
             let limit = limit.get(i).copied().flatten().unwrap_or(1.0).max(1.0);
-            (reset / limit).clamp(0.0, 600.0)
+            (reset / limit).clamp(0.0, MAX_SERVER_WAIT.as_secs_f64())
         })
         .reduce(f64::max)
         .map(Duration::from_secs_f64)
@@ -97,7 +117,8 @@ pub fn is_retryable(e: &ApiError) -> bool {
         ApiError::Connect { .. }
         | ApiError::Timeout { .. }
         | ApiError::Transfer { .. }
-        | ApiError::TooSlow { .. } => true,
+        | ApiError::TooSlow { .. }
+        | ApiError::WaitTooLong { .. } => true,
         // A certificate does not become trusted by waiting.
         ApiError::Tls { .. }
         | ApiError::NotApi { .. }
@@ -196,25 +217,38 @@ mod tests {
             cap: Duration::from_secs(1),
             scale: 1.0,
         };
-        let d1 = p.delay(1, None);
+        let d1 = p.delay(1);
         assert!(
             d1 >= Duration::from_millis(50) && d1 <= Duration::from_millis(100),
             "{d1:?}"
         );
-        let d3 = p.delay(3, None);
+        let d3 = p.delay(3);
         assert!(
             d3 >= Duration::from_millis(200) && d3 <= Duration::from_millis(400),
             "{d3:?}"
         );
-        assert!(p.delay(20, None) <= Duration::from_secs(1));
-        assert_eq!(
-            p.delay(1, Some(Duration::from_secs(3))),
-            Duration::from_secs(3)
-        );
+        assert!(p.delay(20) <= Duration::from_secs(1));
         let fast = RetryPolicy { scale: 0.001, ..p };
+        assert!(fast.delay(1) <= Duration::from_micros(100));
         assert_eq!(
-            fast.delay(1, Some(Duration::from_secs(3))),
+            fast.scaled(Duration::from_secs(3)),
             Duration::from_millis(3)
         );
+    }
+
+    #[test]
+    fn issue18_a_server_wait_is_capped_and_longer_than_the_timeout_is_not_waited() {
+        let s = Duration::from_secs;
+        assert_eq!(server_wait(s(3), s(120)), Ok(s(3)));
+        assert_eq!(server_wait(s(120), s(120)), Ok(s(120)));
+        assert_eq!(server_wait(s(121), s(120)), Err(s(121)));
+        assert_eq!(server_wait(s(999_999_999), s(120)), Err(MAX_SERVER_WAIT));
+        assert_eq!(server_wait(s(999_999_999), s(86_400)), Ok(MAX_SERVER_WAIT));
+        let h = headers(&[
+            ("x-ratelimit-limit", "1"),
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", "999999999"),
+        ]);
+        assert_eq!(rate_limit_pause(&h), Some(MAX_SERVER_WAIT));
     }
 }

@@ -158,16 +158,28 @@ impl Credentials {
             (None, None) => None,
         };
         let mut user = text(src.user.clone()).or(text(file.user));
+        // The secret that wins, with where it came from (for messages) and the name to give
+        // when it is malformed (`check_secret`).
         let mut login = pick(src.token.clone(), src.password.clone()).map(|l| {
             let var = match l {
                 Login::Token(_) => "MATTERBAK_TOKEN",
                 Login::Password(_) => "MATTERBAK_PASSWORD",
             };
-            (l, var.to_string())
+            (
+                l,
+                var.to_string(),
+                format!("the environment variable {var}"),
+            )
         });
         if login.is_none() {
-            login =
-                pick(file.token, file.password).map(|l| (l, format!("credentials file {fname}")));
+            login = pick(file.token, file.password).map(|l| {
+                let field = match l {
+                    Login::Token(_) => "token",
+                    Login::Password(_) => "password",
+                };
+                let place = format!("field \"{field}\" of the credentials file {fname}");
+                (l, format!("credentials file {fname}"), place)
+            });
         }
         let mut netrc_note = String::new();
         if let (Some(url), Some(netrc), true) =
@@ -186,7 +198,9 @@ impl Credentials {
                         if login.is_none() {
                             if let Some(pw) = e.password.clone().filter(|p| !p.expose().is_empty())
                             {
-                                login = Some((Login::Password(pw), netrc.display().to_string()));
+                                let from = netrc.display().to_string();
+                                let place = format!("the password for {host} in {from}");
+                                login = Some((Login::Password(pw), from, place));
                             }
                         }
                     }
@@ -224,12 +238,15 @@ impl Credentials {
             ));
         }
         match (api_url, user, login) {
-            (Some(api_url), Some(user), Some((login, secret_from))) => Ok(Credentials {
-                user,
-                login,
-                api_url,
-                secret_from,
-            }),
+            (Some(api_url), Some(user), Some((login, secret_from, place))) => {
+                check_secret(&login, &place)?;
+                Ok(Credentials {
+                    user,
+                    login,
+                    api_url,
+                    secret_from,
+                })
+            }
             _ => {
                 let mut notes = Vec::new();
                 if !file_found {
@@ -261,6 +278,43 @@ fn pick(token: Option<Secret>, password: Option<Secret>) -> Option<Login> {
         (_, Some(p)) => Some(Login::Password(p)),
         _ => None,
     }
+}
+
+/// Refuses a password or token with whitespace at either end or a control character
+/// anywhere: such a secret is almost always a copying mistake (an env file with CRLF line
+/// endings leaves a CR at the end of each value) rather than the secret itself. Sent as it is,
+/// a token with a CR is no valid HTTP header and a password with one is rejected, so the run
+/// failed with a message far from the cause; stripping it instead would log in with a secret
+/// other than the one written down, and a warning goes unread in cron. Tokens never contain
+/// either; a password that really ends in a space cannot be used (a token can). The message
+/// names where the secret came from and what is wrong, never the secret.
+fn check_secret(login: &Login, place: &str) -> Result<(), Fatal> {
+    let (what, secret) = match login {
+        Login::Token(t) => ("token", t.expose()),
+        Login::Password(p) => ("password", p.expose()),
+    };
+    let name = |c: char| match c {
+        '\r' => "a carriage return (CR)".to_string(),
+        '\n' => "a line feed (LF)".to_string(),
+        '\t' => "a tab".to_string(),
+        ' ' => "a space".to_string(),
+        c => format!("the character U+{:04X}", c as u32),
+    };
+    let bad = |c: char| c.is_whitespace() || c.is_control();
+    let problem = if secret.trim_matches(bad).is_empty() {
+        "is nothing but whitespace or control characters".to_string()
+    } else if let Some(c) = secret.chars().last().filter(|c| bad(*c)) {
+        format!("ends with {}", name(c))
+    } else if let Some(c) = secret.chars().next().filter(|c| bad(*c)) {
+        format!("starts with {}", name(c))
+    } else if let Some(c) = secret.chars().find(|c| c.is_control()) {
+        format!("contains {}", name(c))
+    } else {
+        return Ok(());
+    };
+    Err(Fatal::usage(format!(
+        "the {what} from {place} {problem}: remove it there (a file with Windows line endings leaves a CR at the end of every line: convert it with `dos2unix FILE` or `sed -i 's/\\r$//' FILE`); a {what} with whitespace at either end or a control character is refused as a copying mistake"
+    )))
 }
 
 fn read_file(path: &Path) -> Result<RawCredentials, Fatal> {
@@ -394,6 +448,66 @@ mod tests {
             .to_string();
         assert!(e.contains("\"user\""), "{e}");
         assert_eq!(format!("{:?}", Secret::new("hunter2")), "Secret(***)");
+    }
+
+    #[test]
+    fn issue18_a_secret_with_whitespace_or_control_characters_is_refused_naming_its_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let none = d.join("credentials.json");
+        let mut s = src(d);
+        s.url = Some("https://mm.example".into());
+        s.user = Some("alice".into());
+        for (tok, says) in [
+            ("tok-secret\r", "ends with a carriage return"),
+            ("tok-secret\r\n", "ends with a line feed"),
+            (" tok-secret", "starts with a space"),
+            ("tok\u{7f}secret", "contains the character U+007F"),
+            ("\r", "nothing but whitespace"),
+        ] {
+            s.token = Some(Secret::new(tok));
+            let e = Credentials::resolve_with(&s, &none)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("MATTERBAK_TOKEN") && e.contains(says) && !e.contains("secret"),
+                "{e}"
+            );
+        }
+        // Inside a password, a space is fine.
+        s.token = None;
+        s.password = Some(Secret::new("pass word"));
+        assert!(Credentials::resolve_with(&s, &none).is_ok());
+        let file = d.join("c.json");
+        std::fs::write(&file, "{\"password\": \"pw\\t\"}").unwrap();
+        let e = Credentials::resolve_with(
+            &LoginSources {
+                credentials: Some(file.clone()),
+                ..s.clone()
+            },
+            &none,
+        );
+        // The environment's password wins: the file's is not used, so not checked.
+        assert!(e.is_ok());
+        s.password = None;
+        s.credentials = Some(file);
+        let e = Credentials::resolve_with(&s, &none)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("field \"password\" of the credentials file") && e.contains("a tab"),
+            "{e}"
+        );
+        std::fs::write(
+            d.join("netrc"),
+            "machine mm.example login alice password \"pw\u{1}\"",
+        )
+        .unwrap();
+        s.credentials = None;
+        let e = Credentials::resolve_with(&s, &none)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("netrc") && e.contains("U+0001"), "{e}");
     }
 
     fn src(dir: &Path) -> LoginSources {

@@ -12,6 +12,7 @@ use anyhow::{Context, Result};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use serde_json::value::RawValue;
 
+use super::clock::{self, Cursor};
 use super::{walk, Engine};
 use crate::api::model::{Channel, FileInfo, Member, Post, PostList, Raw};
 use crate::api::{Anchor, ApiError, Client};
@@ -41,11 +42,9 @@ pub struct ChannelStats {
 /// What reading a channel's posts found out.
 #[derive(Debug, Default)]
 struct Walk {
-    /// The newest `update_at` known before this run: rows not newer than it were seen already
-    /// (the overlap of `since`).
-    known_until: i64,
-    /// The newest `update_at` of any post row seen (the next run's `since`).
-    max_update_at: i64,
+    /// The `update_at` of the post rows against the server's clock: the next run's `since`.
+    /// Rows not newer than its `known_until` were seen already (the overlap of `since`).
+    cursor: Cursor,
     /// A post says that someone joined or left the channel.
     members_changed: bool,
     /// A post says that someone joined or left the team.
@@ -53,39 +52,10 @@ struct Walk {
     /// The oldest `update_at` of a post whose attachment could not be fetched: the next run
     /// starts there, so that it tries again.
     retry_from: Option<i64>,
-    /// The latest server clock reading of this channel's answers (their `Date`, ms).
-    server_time: Option<i64>,
-    /// The newest `update_at` seen that is not ahead of the server's clock.
-    max_sane: i64,
     /// The channel's count against what this run saw.
     tally: walk::Tally,
     /// The most posts a walk may list (see [`walk::walk_cap`]).
     cap: usize,
-}
-
-impl Walk {
-    fn saw_clock(&mut self, t: Option<i64>) {
-        if let Some(t) = t {
-            self.server_time = Some(self.server_time.map_or(t, |s| s.max(t)));
-        }
-    }
-
-    /// The next run's `since` cursor: the newest `update_at` seen, but never past the server's
-    /// clock (posts stamped by a clock that ran ahead keep their future times; a cursor there
-    /// would hide every later post). Then the newest one seen that was not ahead of it.
-    fn cursor(&self) -> i64 {
-        match self.server_time {
-            Some(now) if self.max_update_at > now => {
-                let known = if self.known_until <= now {
-                    self.known_until
-                } else {
-                    0
-                };
-                self.max_sane.max(known)
-            }
-            _ => self.max_update_at,
-        }
-    }
 }
 
 /// Attachments being downloaded while the walk goes on: at most `jobs` at a time, each into
@@ -204,8 +174,7 @@ impl<'a> Engine<'a> {
             .as_ref()
             .and_then(|p| p.msg_count.map(|c| (c, p.last_post_at)));
         let mut walk = Walk {
-            known_until,
-            max_update_at: known_until,
+            cursor: Cursor::new(known_until),
             tally: walk::Tally::new(&channel.v, baseline),
             cap: walk::walk_cap(&channel.v),
             ..Walk::default()
@@ -225,8 +194,8 @@ impl<'a> Engine<'a> {
                 .posts_since(&cid, since)
                 .await
                 .with_context(|| format!("changed posts of {label}"))?;
-            walk.saw_clock(page.server_time);
-            if let Some(now) = page.server_time.filter(|now| since > *now) {
+            walk.cursor.saw_clock(page.server_time);
+            if let Err(now) = clock::since(prev.max_update_at, SINCE_OVERLAP_MS, page.server_time) {
                 tracing::warn!(
                     "{label}: the last run's cursor ({}) is ahead of the server's clock ({}); reading the whole channel so that no post stamped since is missed",
                     walk::utc(prev.max_update_at),
@@ -295,7 +264,7 @@ impl<'a> Engine<'a> {
             dir.write_channel(&mut parent, channel.bytes(), members.as_deref())?;
             dir.finish(&mut parent)?;
         }
-        let mut max_update_at = walk.cursor();
+        let mut max_update_at = walk.cursor.next();
         if let Some(r) = walk.retry_from {
             max_update_at = max_update_at.min(r - 1);
         }
@@ -374,7 +343,7 @@ impl<'a> Engine<'a> {
             let page = answer
                 .map_err(|e| anyhow::anyhow!("posts of {label}: the request's task failed: {e}"))?
                 .with_context(|| format!("posts of {label}"))?;
-            walk.saw_clock(page.server_time);
+            walk.cursor.saw_clock(page.server_time);
             let posts = walk::listed(&page);
             let fresh = cursor.take(&posts);
             let mut found = 0;
@@ -493,14 +462,11 @@ impl<'a> Engine<'a> {
     ) -> Result<()> {
         let post: Post = serde_json::from_str(raw.get())
             .with_context(|| format!("{label}: a post the server sent is not valid"))?;
-        walk.max_update_at = walk.max_update_at.max(post.update_at);
-        if walk.server_time.is_none_or(|now| post.update_at <= now) {
-            walk.max_sane = walk.max_sane.max(post.update_at);
-        }
+        walk.cursor.saw(post.update_at);
         if !post.original_id.is_empty() {
             return Ok(());
         }
-        if post.update_at > walk.known_until {
+        if post.update_at > walk.cursor.known_until {
             walk.members_changed |= post.changes_channel_members();
             walk.team_members_changed |= post.changes_team_members();
         }
@@ -714,7 +680,7 @@ async fn stream_into(
         match broke {
             None => break,
             Some(e) if attempt < client.retry.attempts && crate::api::is_retryable(&e) => {
-                let wait = client.retry.delay(attempt, None);
+                let wait = client.retry.delay(attempt);
                 tracing::warn!(
                     "{}: {e}; resuming at byte {} in {:.1}s",
                     info.name,

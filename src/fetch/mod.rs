@@ -4,6 +4,7 @@
 //! members), users, custom emojis. The zip is made by the caller.
 
 mod channel;
+mod clock;
 pub mod inventory;
 mod people;
 mod pool;

@@ -6,6 +6,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use futures_util::StreamExt;
 
+use super::clock::{self, Cursor};
 use super::Engine;
 use crate::api::model::{Image, Raw, Team};
 use crate::store::{layout, IdDir, ImageData};
@@ -55,8 +56,11 @@ impl Engine<'_> {
             team.bytes(),
         )?;
         let has_icon = self.store.has_image(dir, tid, Some("icon"));
-        let changed = stored_i64(&old, "last_team_icon_update")
-            .is_none_or(|o| o < team.v.last_team_icon_update);
+        let changed = clock::changed(
+            stored_i64(&old, "last_team_icon_update"),
+            team.v.last_team_icon_update,
+            self.client.server_time(),
+        );
         if team.v.last_team_icon_update > 0 && (!has_icon || changed) {
             if let Some(img) = self
                 .client
@@ -108,8 +112,23 @@ impl Engine<'_> {
             .filter(|id| !self.fresh.contains(*id))
             .cloned()
             .collect();
-        let since = (self.state.get_mut().users_max_update_at > 0)
-            .then(|| self.state.get_mut().users_max_update_at - USERS_SINCE_OVERLAP_MS);
+        // The channels' rule (`clock`): a cursor ahead of the server's clock (by the answers
+        // so far) asks for every stored user.
+        let before = self.state.get_mut().users_max_update_at;
+        let mut cursor = Cursor::new(before);
+        cursor.saw_clock(self.client.server_time());
+        let since = match clock::since(before, USERS_SINCE_OVERLAP_MS, cursor.now()) {
+            _ if before <= 0 => None,
+            Ok(since) => Some(since),
+            Err(now) => {
+                tracing::warn!(
+                    "users: the last run's cursor ({}) is ahead of the server's clock ({}); reading every stored user so that no change stamped since is missed",
+                    super::walk::utc(before),
+                    super::walk::utc(now),
+                );
+                None
+            }
+        };
         let mut fetched = Vec::new();
         if !new.is_empty() {
             fetched.extend(
@@ -127,6 +146,8 @@ impl Engine<'_> {
                     .context("fetching changed users")?,
             );
         }
+        cursor.saw_clock(self.client.server_time());
+        let now = cursor.now();
         for u in fetched {
             self.fresh.insert(u.v.id.clone());
             self.users.insert(u.v.id.clone(), u);
@@ -144,11 +165,7 @@ impl Engine<'_> {
             let username = user.v.username.clone();
             let lpu = user.v.last_picture_update;
             if self.fresh.contains(id) {
-                self.state.get_mut().users_max_update_at = self
-                    .state
-                    .get_mut()
-                    .users_max_update_at
-                    .max(user.v.update_at);
+                cursor.saw(user.v.update_at);
                 let r = self.store.write_user(&mut dir, id, &username, user.bytes());
                 let label = format!("user {}", layout::shown(id));
                 if self.item(r.map_err(Into::into), &label)?.is_none() {
@@ -164,7 +181,7 @@ impl Engine<'_> {
             // (`last_picture_update` back to 0) keeps the old image: the server now serves a
             // generated default. Without an uploaded picture, an image stored under a former
             // name is renamed, not replaced by the default.
-            let grew = stored_i64(&old, "last_picture_update").is_none_or(|o| o < lpu);
+            let grew = clock::changed(stored_i64(&old, "last_picture_update"), lpu, now);
             let mut missing = !self.store.has_image(&dir, id, Some(&label));
             if missing && !grew && lpu == 0 {
                 missing = !self.store.relabel_image(&mut dir, id, &label)?;
@@ -205,6 +222,7 @@ impl Engine<'_> {
                 hidden.join(", ")
             );
         }
+        self.state.get_mut().users_max_update_at = cursor.next();
         // All stored now: nothing else is pending any more.
         self.seen.get_mut().clear();
         self.state.get_mut().pending_users = hidden.iter().cloned().collect();
@@ -246,7 +264,11 @@ impl Engine<'_> {
             let json_name = layout::object_file(&base);
             dir.write(&json_name, e.bytes())?;
             dir.remove_others(id, &[&json_name], |n| n.ends_with(".json"))?;
-            let changed = stored_i64(&old, "update_at").is_none_or(|o| o < e.v.update_at);
+            let changed = clock::changed(
+                stored_i64(&old, "update_at"),
+                e.v.update_at,
+                self.client.server_time(),
+            );
             if changed || !self.store.has_image(&dir, id, Some(&e.v.name)) {
                 wanted.push((id.as_str(), e.v.name.as_str()));
             }

@@ -21,7 +21,8 @@ pub struct State {
     /// channel id -> cursor
     #[serde(default)]
     pub channels: BTreeMap<String, ChannelState>,
-    /// The newest `update_at` of the users stored (the next run asks for changes after it).
+    /// The newest `update_at` of the users stored, never past the server's clock (the next run
+    /// asks for changes after it).
     #[serde(default)]
     pub users_max_update_at: i64,
     /// Users seen as members, authors or reactors whose profile the users phase has not stored

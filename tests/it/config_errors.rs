@@ -417,3 +417,35 @@ fn set_private(p: &std::path::Path) {
     #[cfg(not(unix))]
     let _ = p;
 }
+
+/// Issue 18: a duration or rate out of range (`--timeout 1e20` made `Duration` panic, exit
+/// 101) is refused by the parser: exit 2, naming the option, before any request.
+#[test]
+fn issue18_out_of_range_durations_and_rates_exit_2_naming_the_option() {
+    let env = Env::new(Scale::Tiny);
+    for (opt, bad) in [
+        ("--timeout", "1e20"),
+        ("--connect-timeout", "1e20"),
+        ("--min-speed-time", "1e20"),
+        ("--initial-jitter", "1e20"),
+        ("--step-jitter", "1e20"),
+        ("--rate-limit", "1e-300"),
+    ] {
+        let out = env.run(&[opt, bad, "--summary-json", "summary.json"]);
+        assert_eq!(out.status.code(), Some(2), "{opt} {bad}\n{}", text(&out));
+        let e = stderr(&out);
+        assert!(e.contains(opt) && e.contains("out of range"), "{opt}: {e}");
+    }
+    let out = env
+        .cmd()
+        .env("MATTERBAK_MIN_SPEED_TIME", "1e20")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(stderr(&out).contains("--min-speed-time"), "{}", text(&out));
+    let out = env.exec(&["list", "--timeout", "1e20"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(stderr(&out).contains("--timeout"), "{}", text(&out));
+    assert_eq!(env.server.total_requests(), 0);
+    assert!(!env.data().exists());
+}

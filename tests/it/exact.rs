@@ -393,3 +393,72 @@ fn issue12_reread_every_finds_what_no_counter_shows() {
     env.run_ok(&["--reread-every", "30"]);
     assert_eq!(posts_requests(&env), channel_count(&env));
 }
+
+/// How often bob's profile image was asked for since the counts were reset.
+fn bob_images(env: &Env) -> u64 {
+    crate::util::requests(env, "GET /api/v4/users/{user_id}/image")
+}
+
+/// Issue 18: the users cursor of a state file ahead of the server's clock made `since` hide
+/// every later change: profile images were no longer updated. The rule of the channels holds
+/// for it too: the run reads every stored user again, and writes back no future cursor.
+#[test]
+fn issue18_a_users_cursor_ahead_of_the_servers_clock_misses_no_profile_image() {
+    let env = Env::new(Scale::Tiny);
+    env.run_ok(&[]);
+    let p = env.data().join(".matterbak-state.json");
+    let mut state: Value = read_json(&p);
+    let ahead = state["users_max_update_at"].as_i64().unwrap() + 10 * 365 * DAY;
+    state["users_max_update_at"] = ahead.into();
+    std::fs::write(&p, serde_json::to_vec_pretty(&state).unwrap()).unwrap();
+    env.server.with_world(|w| {
+        let bob = user_id(w, "bob");
+        w.set_profile_picture(&bob).unwrap();
+    });
+    env.server.reset_counts();
+    let out = env.run_ok(&[]);
+    assert_eq!(bob_images(&env), 1, "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("users: the last run's cursor"),
+        "{}",
+        text(&out)
+    );
+    let cursor = read_json(&p)["users_max_update_at"].as_i64().unwrap();
+    assert!(
+        cursor <= fakemm::world::wall_ms() + 1000,
+        "a future cursor was written back"
+    );
+    // The run after is a run without changes again.
+    env.server.reset_counts();
+    let out = env.run_ok(&[]);
+    assert_eq!(bob_images(&env), 0, "{}", text(&out));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("ahead of"));
+}
+
+/// Issue 18: a picture set while the server's clock ran a day ahead, then one set after the
+/// clock was put right: the second is older than the first, and was never fetched. A stored
+/// stamp ahead of the server's clock says nothing, for images as for cursors.
+#[test]
+fn issue18_a_server_clock_that_jumps_back_misses_no_profile_image() {
+    let env = Env::new(Scale::Tiny);
+    env.run_ok(&[]);
+    env.server.with_world(|w| {
+        w.set_clock_offset(DAY);
+        let bob = user_id(w, "bob");
+        w.set_profile_picture(&bob).unwrap();
+    });
+    env.server.reset_counts();
+    env.run_ok(&[]);
+    assert_eq!(bob_images(&env), 1);
+    env.server.with_world(|w| {
+        w.set_clock_offset(0);
+        let bob = user_id(w, "bob");
+        w.set_profile_picture(&bob).unwrap();
+    });
+    env.server.reset_counts();
+    let out = env.run_ok(&[]);
+    assert_eq!(bob_images(&env), 1, "{}", text(&out));
+    env.server.reset_counts();
+    let out = env.run_ok(&[]);
+    assert_eq!(bob_images(&env), 0, "{}", text(&out));
+}

@@ -401,3 +401,37 @@ fn insecure_accepts_the_certificate_and_warns() {
     assert_listed(&out);
     assert!(stderr(&out).contains("--insecure"), "{}", text(&out));
 }
+
+/// Issue 18: a secret from an env file with CRLF line endings ends in a CR. It was sent as it
+/// is, retried for 12 s and reported as "cannot reach the server" (exit 5); now it is refused
+/// at once (exit 2), naming where it came from, never printing it, asking the server nothing.
+#[test]
+fn issue18_a_secret_ending_in_cr_lf_exits_2_naming_its_source() {
+    let env = Env::new(Scale::Tiny);
+    let token = "alicepersonalaccesstoken0000";
+    let out = list(
+        &env,
+        &[
+            ("MATTERBAK_URL", &url(&env)),
+            ("MATTERBAK_USER", "alice"),
+            ("MATTERBAK_TOKEN", &format!("{token}\r\n")),
+        ],
+        &[],
+    );
+    assert_code(&out, 2, "MATTERBAK_TOKEN ends with a line feed");
+    assert!(stderr(&out).contains("dos2unix"), "{}", text(&out));
+    assert!(!text(&out).contains(token), "{}", text(&out));
+
+    env.write_credentials(
+        &json!({"user": "alice", "password": "alice-password\r", "url": url(&env)}),
+    );
+    let out = env.run(&[]);
+    assert_code(
+        &out,
+        2,
+        "the password from field \"password\" of the credentials file credentials.json ends with a carriage return (CR)",
+    );
+    assert!(!text(&out).contains("alice-password"), "{}", text(&out));
+    assert_eq!(env.server.total_requests(), 0);
+    assert!(!env.data().exists());
+}

@@ -343,3 +343,44 @@ fn a_restricted_caller_naming_an_unseen_user_gets_the_usage_error() {
     );
     assert!(!env.data().join("direct").exists(), "nothing written");
 }
+
+/// Issue 18: `X-RateLimit-Reset: 999999999` with `Remaining: 0` on every answer (fakemm's
+/// hostile `endless_reset`) made each request wait 600 s, logged at debug level only: the run
+/// sat silent for hours. A wait longer than `--timeout` is not waited: it counts as a failed
+/// attempt, so the run ends after the retries, saying why. With a `--timeout` above the cap
+/// of 600 s, every wait is waited and logged at the default level with its length and cause.
+#[test]
+fn issue18_a_bucket_that_never_refills_is_no_silent_wait_for_hours() {
+    let env = Env::new(Scale::Tiny);
+    env.server
+        .set_hostile(fakemm::HostileMode::EndlessReset, true);
+    // A wait of 600 s takes 60 ms at this scale; the backoff between attempts about 1.5 ms.
+    let scale = ["--retry-wait-scale", "0.0001", "--skip-emojis"];
+    let out = env.run(&[&scale[..], &["--summary-json", "summary.json"]].concat());
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out));
+    let e = stderr(&out);
+    assert!(
+        e.contains("the server asks to wait 600 s")
+            && e.contains("X-RateLimit-Reset: 999999999")
+            && e.contains("longer than --timeout (120 s)")
+            && e.contains("(6 of 6)"),
+        "{}",
+        text(&out)
+    );
+    assert_ne!(summary(&env)["exit_code"], 0);
+    // Not one request was sent after a wait it did not wait: a login, then nothing.
+    assert_eq!(env.server.total_requests(), 1, "{}", text(&out));
+
+    // Allowed to wait that long: the run waits, and says so each time.
+    let out = env.run(&[&scale[..], &["--timeout", "700"]].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let e = stderr(&out);
+    let waits = e
+        .lines()
+        .filter(|l| {
+            l.contains("waiting 600 s before the next request: the server asks for it")
+                && l.contains("X-RateLimit-Remaining: 0, X-RateLimit-Reset: 999999999")
+        })
+        .count();
+    assert!(waits >= 5, "{waits} waits logged\n{}", text(&out));
+}

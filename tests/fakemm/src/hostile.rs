@@ -53,6 +53,11 @@ pub struct Hostile {
     pub trickle_file: Option<crate::id::Id>,
     /// Milliseconds between two bytes of a `trickle` answer; 0 means 1000.
     pub trickle_ms: u64,
+    /// Every `/api/v4` answer says its rate-limit bucket is empty and refills in about 32
+    /// years: `X-RateLimit-Limit: 1`, `X-RateLimit-Remaining: 0`, `X-RateLimit-Reset:
+    /// 999999999` (in place of the limiter's headers). No real limiter says this: throttled's
+    /// `ResetAfter` is at most (burst + 1) / rate.
+    pub endless_reset: bool,
 }
 
 /// One switch of [`Hostile`]; JSON / CLI names are the snake_case field names.
@@ -70,10 +75,11 @@ pub enum HostileMode {
     RepeatListings,
     OverlapMembers,
     Trickle,
+    EndlessReset,
 }
 
 impl HostileMode {
-    pub const ALL: [HostileMode; 11] = [
+    pub const ALL: [HostileMode; 12] = [
         HostileMode::RedirectOtherHost,
         HostileMode::RepeatPages,
         HostileMode::HugeResponse,
@@ -85,6 +91,7 @@ impl HostileMode {
         HostileMode::RepeatListings,
         HostileMode::OverlapMembers,
         HostileMode::Trickle,
+        HostileMode::EndlessReset,
     ];
 
     pub fn name(self) -> &'static str {
@@ -100,6 +107,7 @@ impl HostileMode {
             HostileMode::RepeatListings => "repeat_listings",
             HostileMode::OverlapMembers => "overlap_members",
             HostileMode::Trickle => "trickle",
+            HostileMode::EndlessReset => "endless_reset",
         }
     }
 }
@@ -131,6 +139,7 @@ impl Hostile {
             HostileMode::RepeatListings => &mut self.repeat_listings,
             HostileMode::OverlapMembers => &mut self.overlap_members,
             HostileMode::Trickle => &mut self.trickle,
+            HostileMode::EndlessReset => &mut self.endless_reset,
         }
     }
     pub fn set(&mut self, m: HostileMode, on: bool) {
@@ -162,6 +171,17 @@ pub fn listing_page<T: Clone>(
         page.saturating_mul(per_page)
     };
     all.into_iter().skip(start).take(per_page).collect()
+}
+
+/// The `endless_reset` headers, replacing the limiter's.
+pub fn endless_reset(h: &mut axum::http::HeaderMap) {
+    for (name, value) in [
+        ("X-RateLimit-Limit", "1"),
+        ("X-RateLimit-Remaining", "0"),
+        ("X-RateLimit-Reset", "999999999"),
+    ] {
+        h.insert(name, axum::http::HeaderValue::from_static(value));
+    }
 }
 
 /// The `trickle` answer: the same headers, the body one byte every `h.trickle_ms` ms.

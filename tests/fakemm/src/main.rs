@@ -157,7 +157,7 @@ struct FaultArgs {
     latency_ms: Option<String>,
     /// Switch on a hostile mode (repeatable): redirect_other_host, repeat_pages,
     /// huge_response, invalid_json, html_login, file_size_mismatch, file_size_short, gzip_bomb,
-    /// repeat_listings, overlap_members, trickle.
+    /// repeat_listings, overlap_members, trickle, endless_reset.
     #[arg(long)]
     hostile: Vec<HostileMode>,
     /// Milliseconds between two bytes of a `trickle` answer.

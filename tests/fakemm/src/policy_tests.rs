@@ -235,3 +235,28 @@ fn vary_by_user_sends_two_sets_of_headers() {
     let (_, retry) = header_values(&s, "/api/v4/users/me", true, "retry-after");
     assert_eq!(retry, ["1"]);
 }
+
+#[test]
+fn endless_reset_says_every_bucket_is_empty_for_ages() {
+    let s = tiny();
+    let (_, none) = header_values(&s, "/api/v4/users/me", true, "x-ratelimit-reset");
+    assert!(none.is_empty(), "no limiter, no headers: {none:?}");
+    s.set_hostile(crate::HostileMode::EndlessReset, true);
+    for name in [
+        "x-ratelimit-limit",
+        "x-ratelimit-remaining",
+        "x-ratelimit-reset",
+    ] {
+        let (status, v) = header_values(&s, "/api/v4/users/me", true, name);
+        assert_eq!(status, 200);
+        let want = match name {
+            "x-ratelimit-limit" => "1",
+            "x-ratelimit-remaining" => "0",
+            _ => "999999999",
+        };
+        assert_eq!(v, [want], "{name}");
+    }
+    // Only the API: the web app's pages have none.
+    let (_, v) = header_values(&s, "/", false, "x-ratelimit-reset");
+    assert!(v.is_empty(), "{v:?}");
+}

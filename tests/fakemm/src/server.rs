@@ -415,6 +415,9 @@ pub async fn middleware(State(s): State<AppState>, mut req: Request, next: Next)
         }
     }
     rl_headers(resp.headers_mut());
+    if hostile.endless_reset && is_api {
+        crate::hostile::endless_reset(resp.headers_mut());
+    }
     s.bytes.fetch_add(body_len(&resp), Ordering::Relaxed);
     match fault {
         Some(Fault::Truncate) => faults::truncate(resp),
