@@ -417,12 +417,16 @@ impl Backup {
                 info,
             });
         }
+        // Only real edits: a version whose authored content equals the next one's (a
+        // phantom, `store::content`) is left out.
         let history = read::history(src, dir, &id)?.map(|h: Value| History {
-            versions: h
-                .get("versions")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default(),
+            versions: crate::store::content::real_versions(
+                h.get("versions")
+                    .and_then(Value::as_array)
+                    .map_or(&[][..], Vec::as_slice),
+                &json,
+            )
+            .0,
             deleted: h.get("deleted").cloned(),
             deleted_seen_at: h.get("deleted_seen_at").and_then(Value::as_i64),
         });

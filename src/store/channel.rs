@@ -7,6 +7,7 @@ use serde_json::value::RawValue;
 use std::path::{Path, PathBuf};
 
 use super::atomic::{self, AtomicFile, Dir, DirSync};
+use super::content::Authored;
 use super::iddir::IdDir;
 use super::layout::{self, Place};
 use super::links;
@@ -47,17 +48,6 @@ struct History {
     /// When matterbak first saw that the post was deleted (ms since the epoch).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     deleted_seen_at: Option<i64>,
-}
-
-/// The parts of a post that make a new version worth keeping.
-#[derive(Deserialize, PartialEq)]
-struct Content {
-    #[serde(default)]
-    message: Option<String>,
-    #[serde(default)]
-    edit_at: Option<i64>,
-    #[serde(default)]
-    file_ids: Option<Vec<String>>,
 }
 
 fn raw_value(bytes: &[u8], path: &Path) -> Result<Box<RawValue>, StoreError> {
@@ -278,10 +268,11 @@ impl ChannelDir {
         if old == p.raw {
             return Ok(Change::Unchanged);
         }
-        let edited = match serde_json::from_slice::<Content>(&old) {
-            Ok(a) => serde_json::from_slice::<Content>(p.raw).map_or(true, |b| a != b),
+        // An edit only when what the author wrote or attached changed (`content`).
+        let edited = match Authored::of_bytes(&old) {
+            Some(a) => Authored::of_bytes(p.raw).is_none_or(|b| a != b),
             // Cut short by a power cut before its checkpoint: replaced, nothing to keep.
-            Err(_) => false,
+            None => false,
         };
         if edited {
             let mut h = self.history(p.id)?;

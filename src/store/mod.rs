@@ -3,6 +3,7 @@
 
 pub mod atomic;
 mod channel;
+pub mod content;
 pub mod depth;
 mod iddir;
 pub mod layout;

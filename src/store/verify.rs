@@ -253,6 +253,7 @@ fn check_channel(r: &mut Report, root: &Path, parent: &Path, base: &str, posts_d
     // posts: one file per id, the id in the name is the id in the file
     let mut root_of: BTreeMap<String, String> = BTreeMap::new();
     let mut ids: BTreeSet<String> = BTreeSet::new();
+    let mut post_files: BTreeMap<String, std::path::PathBuf> = BTreeMap::new();
     let skip = HashSet::new();
     for e in entries(posts_dir) {
         if e.is_dir {
@@ -309,7 +310,9 @@ fn check_channel(r: &mut Report, root: &Path, parent: &Path, base: &str, posts_d
         if let Some(rt) = head.root_id.as_str().filter(|x| !x.is_empty()) {
             root_of.insert(id.to_string(), rt.to_string());
         }
+        post_files.insert(id.to_string(), e.path.clone());
     }
+    check_phantoms(r, root, posts_dir, &post_files);
     // threads: every listed post exists, every reply is listed under its root
     let tpath = parent.join(layout::threads_file(base));
     let Ok(meta) = std::fs::symlink_metadata(&tpath) else {
@@ -359,6 +362,51 @@ fn check_channel(r: &mut Report, root: &Path, parent: &Path, base: &str, posts_d
                 root,
                 &tpath,
                 format!("reply {reply} is not listed under its root {rt}"),
+            );
+        }
+    }
+}
+
+/// Earlier versions equal to the next one (phantom edits: an older matterbak recorded one when
+/// a server upgrade changed a field's shape) are a note: nothing is lost, the exports and
+/// search leave them out ([`super::content::real_versions`]), and a later run adds none.
+fn check_phantoms(
+    r: &mut Report,
+    root: &Path,
+    posts_dir: &Path,
+    post_files: &BTreeMap<String, std::path::PathBuf>,
+) {
+    let dir = posts_dir.join(layout::HISTORY);
+    for h in entries(&dir)
+        .iter()
+        .filter(|h| !h.is_dir && h.len <= MAX_POST)
+    {
+        let Some(post) = h
+            .name
+            .strip_suffix(".json")
+            .and_then(|id| post_files.get(id))
+        else {
+            continue;
+        };
+        let read = |p: &Path| -> Option<Value> {
+            let len = std::fs::symlink_metadata(p).ok()?.len();
+            parse_capped::<Value>(p, len, MAX_POST).ok()
+        };
+        let (Some(history), Some(post)) = (read(&h.path), read(post)) else {
+            continue;
+        };
+        let versions = history
+            .get("versions")
+            .and_then(Value::as_array)
+            .map_or(&[][..], Vec::as_slice);
+        let (_, phantoms) = super::content::real_versions(versions, &post);
+        if phantoms > 0 {
+            r.note(
+                root,
+                &h.path,
+                format!(
+                    "{phantoms} earlier version(s) the same as the next one (phantom edits,                      e.g. recorded across a server upgrade by an older matterbak): the exports                      and search leave them out"
+                ),
             );
         }
     }

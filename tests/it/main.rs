@@ -30,6 +30,7 @@ mod robust;
 mod selection;
 mod syscalls;
 mod terminal;
+mod upgrade;
 mod util;
 mod zip;
 mod zip_safety;

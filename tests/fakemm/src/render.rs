@@ -50,7 +50,10 @@ pub(crate) struct PostOut<'a> {
     post_type: &'a str,
     props: SortedProps<'a>,
     hashtags: &'static str,
-    file_ids: &'a [Id],
+    /// Left out when empty by servers up to 9.x (`json:"file_ids,omitempty"`), always there
+    /// from 10.0 (`json:"file_ids"`): see [`World::omits_empty_file_ids`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file_ids: Option<&'a [Id]>,
     pending_post_id: &'static str,
     #[serde(skip_serializing_if = "is_false")]
     has_reactions: bool,
@@ -71,6 +74,17 @@ fn sorted_map(pairs: &[(&str, &str)]) -> Value {
 }
 
 impl World {
+    /// Whether this server version leaves `file_ids` out of a post without attachments:
+    /// `model.Post.FileIds` is `json:"file_ids,omitempty"` up to 9.x and `json:"file_ids"` from
+    /// 10.0 (`server/public/model/post.go`). Set `config.server_version` (e.g. "9.11.0") to
+    /// switch shapes between runs, as an upgrade does.
+    pub fn omits_empty_file_ids(&self) -> bool {
+        let major = self.config.server_version.split('.').next();
+        major
+            .and_then(|m| m.parse::<u32>().ok())
+            .is_some_and(|m| m < 10)
+    }
+
     /// `model.Etag(parts...)` = `<version>.<p1>.<p2>...`.
     pub fn etag(&self, parts: &[&dyn std::fmt::Display]) -> String {
         let mut s = self.config.server_version.clone();
@@ -410,7 +424,8 @@ impl World {
             post_type: &p.post_type,
             props: SortedProps(&p.props),
             hashtags: "",
-            file_ids: &p.file_ids,
+            file_ids: Some(p.file_ids.as_slice())
+                .filter(|f| !f.is_empty() || !self.omits_empty_file_ids()),
             pending_post_id: "",
             has_reactions: p.has_reactions,
             reply_count: if with_reply_count {
