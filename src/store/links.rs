@@ -131,7 +131,8 @@ pub fn is_link_error(e: &anyhow::Error) -> bool {
             .is_some_and(|inner| inner.is::<Link>() || inner.is::<NotRegular>())
     };
     e.chain().any(|c| {
-        c.downcast_ref::<StoreError>().is_some_and(|s| ours(&s.source))
+        c.downcast_ref::<StoreError>()
+            .is_some_and(|s| ours(&s.source))
             || c.downcast_ref::<io::Error>().is_some_and(ours)
             || c.is::<Link>()
             || c.is::<NotRegular>()
@@ -254,10 +255,12 @@ pub fn read(path: &Path) -> io::Result<Vec<u8>> {
         Ok(f) => f,
         Err(e) if e.get_ref().is_some_and(|i| i.is::<Link>()) => return Err(link_error(path)),
         Err(e) => {
-            return Err(match e.get_ref().and_then(|i| i.downcast_ref::<NotRegular>()) {
-                Some(n) => damage_error(path, n.kind),
-                None => e,
-            })
+            return Err(
+                match e.get_ref().and_then(|i| i.downcast_ref::<NotRegular>()) {
+                    Some(n) => damage_error(path, n.kind),
+                    None => e,
+                },
+            )
         }
     };
     let mut buf = Vec::new();

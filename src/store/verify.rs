@@ -84,7 +84,9 @@ fn entries(r: &mut Report, root: &Path, dir: &Path) -> Vec<Ent> {
             r.problem(
                 root,
                 dir,
-                format!("cannot read this folder ({e}): backup, zip and exports miss what it holds"),
+                format!(
+                    "cannot read this folder ({e}): backup, zip and exports miss what it holds"
+                ),
             );
             return Vec::new();
         }
@@ -159,8 +161,15 @@ fn check_folders(r: &mut Report, root: &Path) {
         let path = root.join(name);
         if let Ok(m) = std::fs::symlink_metadata(&path) {
             if !m.is_dir() {
-                let kind = super::links::kind_of(m.file_type());
-                r.problem(root, &path, format!("is {kind} where the backup keeps a folder"));
+                let kind = match m.is_file() {
+                    true => "a file",
+                    false => super::links::kind_of(m.file_type()),
+                };
+                r.problem(
+                    root,
+                    &path,
+                    format!("is {kind} where the backup keeps a folder"),
+                );
             }
         }
     }
