@@ -226,6 +226,7 @@ fn issue18_a_fifo_as_the_lock_is_replaced_by_a_lock_file() {
     fifo(&lock);
     let out = backup_timed(&env, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(!is_fifo(&lock), "replaced by a lock file");
     let pid = std::fs::read_to_string(&lock).unwrap();
     assert!(
         pid.parse::<u32>().is_ok(),
