@@ -51,6 +51,26 @@ impl fmt::Display for NotRegular {
 
 impl std::error::Error for NotRegular {}
 
+/// The error inside an [`io::Error`] for a path where matterbak keeps a folder that is
+/// something else (a file, a FIFO): damage, left alone like [`NotRegular`].
+#[derive(Debug)]
+pub struct NotAFolder {
+    /// What it is: `a regular file`, `a FIFO (named pipe)`, ...
+    pub kind: &'static str,
+}
+
+impl fmt::Display for NotAFolder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "is {} where matterbak keeps a folder (move it away)",
+            self.kind
+        )
+    }
+}
+
+impl std::error::Error for NotAFolder {}
+
 /// What an entry of this type is, in words.
 pub fn kind_of(t: std::fs::FileType) -> &'static str {
     #[cfg(unix)]
@@ -126,16 +146,15 @@ pub fn take_damaged() -> Vec<(PathBuf, String)> {
 /// Whether an error chain comes from a symbolic link, or from damage ([`NotRegular`]), in the
 /// data dir: what would be read or written through it is left out, the rest of the run goes on.
 pub fn is_link_error(e: &anyhow::Error) -> bool {
-    let ours = |io: &io::Error| {
-        io.get_ref()
-            .is_some_and(|inner| inner.is::<Link>() || inner.is::<NotRegular>())
+    let is_ours = |inner: &(dyn std::error::Error + 'static)| {
+        inner.is::<Link>() || inner.is::<NotRegular>() || inner.is::<NotAFolder>()
     };
+    let ours = |io: &io::Error| io.get_ref().is_some_and(|inner| is_ours(inner));
     e.chain().any(|c| {
         c.downcast_ref::<StoreError>()
             .is_some_and(|s| ours(&s.source))
             || c.downcast_ref::<io::Error>().is_some_and(ours)
-            || c.is::<Link>()
-            || c.is::<NotRegular>()
+            || is_ours(c)
     })
 }
 
@@ -166,11 +185,19 @@ pub fn ensure_dir(dir: &Path) -> Result<(), StoreError> {
     match std::fs::symlink_metadata(dir) {
         Ok(m) if m.is_dir() => Ok(()),
         Ok(m) if m.file_type().is_symlink() => Err(link_error(dir)).at(dir),
-        Ok(_) => Err(io::Error::new(
-            io::ErrorKind::AlreadyExists,
-            "is a file where matterbak keeps a folder (move it away)",
-        ))
-        .at(dir),
+        // Damage: what would be written below it is left out, the rest of the run goes on.
+        Ok(m) => {
+            let kind = kind_of(m.file_type());
+            if first_time(dir) {
+                let what = format!("is {kind} where matterbak keeps a folder (move it away)");
+                tracing::warn!("{}: {what}", dir.display());
+                DAMAGED
+                    .lock()
+                    .expect("not poisoned")
+                    .push((dir.to_path_buf(), what));
+            }
+            Err(io::Error::other(NotAFolder { kind })).at(dir)
+        }
         Err(e) if e.kind() == io::ErrorKind::NotFound => match new_dir().create(dir) {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => ensure_dir(dir),
             r => r.at(dir),

@@ -329,3 +329,29 @@ fn issue18_verify_reports_an_unreadable_folder() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("users: cannot read this folder"), "{out}");
 }
+
+#[test]
+fn issue18_a_folder_replaced_by_a_file_is_damage_and_the_run_goes_on() {
+    let env = Env::new(Scale::Tiny);
+    env.run_ok(&[]);
+    let channel = a_post_file(&env.data()).parent().unwrap().to_path_buf();
+    let users = env.data().join("users");
+    for dir in [&channel, &users] {
+        std::fs::remove_dir_all(dir).unwrap();
+        std::fs::write(dir, b"a file").unwrap();
+    }
+    let out = backup_timed(&env, &["--update-old-posts"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let e = stderr(&out);
+    for dir in [&channel, &users] {
+        let rel = rel(&env, dir);
+        assert!(
+            e.lines()
+                .any(|l| l.contains(&rel) && l.contains("where matterbak keeps a folder")),
+            "{rel} named:\n{e}"
+        );
+        assert_eq!(std::fs::read(dir).unwrap(), b"a file", "left alone");
+    }
+    // The rest was backed up: the other channels' posts are there.
+    assert!(env.data().join("direct").is_dir());
+}
