@@ -156,7 +156,9 @@ pub enum Command {
     /// Run the backup (the default when no subcommand is given).
     Backup(BackupArgs),
     /// Check a data dir: every JSON file parses, every attachment is there with the size its
-    /// file info gives, threads match the posts, no temp files. Exits 1 if anything is wrong.
+    /// file info gives, threads match the posts, no temp files, every file and folder is what
+    /// it should be. Exits 1 if anything is wrong, 6 (checking nothing) while a backup holds
+    /// the data dir's lock.
     Verify(VerifyArgs),
     /// Export a backup (data dir or zip) to HTML, Markdown, HGF or bulk-import JSONL.
     #[command(subcommand)]

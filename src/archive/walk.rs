@@ -98,7 +98,8 @@ pub fn walk_order(a: &str, b: &str) -> std::cmp::Ordering {
 /// file), and makes sure the file opened is that one: a path swapped for a link in between is
 /// refused, not followed.
 pub fn open_regular(path: &Path, meta: &Metadata) -> io::Result<File> {
-    let f = File::open(path)?;
+    // Not through a link, never blocking on a FIFO swapped in, a regular file only.
+    let f = crate::store::links::open_file(path)?;
     let opened = f.metadata()?;
     #[cfg(unix)]
     let same = {

@@ -6,6 +6,7 @@ use crate::archive;
 use crate::cli::VerifyArgs;
 use crate::config::{Credentials, LoginSources};
 use crate::error::{Code, Fatal};
+use crate::store::lock::ReadLock;
 use crate::store::verify::verify;
 
 /// With `quiet`, prints only the problems (nothing when there are none).
@@ -18,6 +19,8 @@ pub fn run(args: VerifyArgs, quiet: bool) -> Result<Code> {
         ))
         .into());
     }
+    // A backup writing meanwhile would show as damage: not checked then (exit 6).
+    let _lock = ReadLock::acquire(&args.data_dir)?;
     let mut report = verify(&args.data_dir);
     let zip = args.zip.clone().or_else(default_zip);
     let zip_check = zip.map(|z| (archive::check_zip(&z, &args.data_dir), z));

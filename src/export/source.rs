@@ -2,7 +2,6 @@
 //! ([`crate::store::read::Files`]; what each file is, `store::read` says).
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -318,7 +317,9 @@ impl Source {
         let ctx = || format!("reading {}", self.describe(name));
         match &self.kind {
             Kind::Dir(root, _) => {
-                let mut file = File::open(root.join(name)).with_context(ctx)?;
+                // As every file of a data dir is opened: never blocking (a FIFO), regular only.
+                let mut file =
+                    crate::store::links::open_file(&root.join(name)).with_context(ctx)?;
                 f(&mut file).with_context(ctx)
             }
             Kind::Zip(zip, _, entries) => {

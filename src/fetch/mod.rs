@@ -182,7 +182,16 @@ impl<'a> Engine<'a> {
         channels: Vec<Raw<Channel>>,
     ) -> (Summary, Result<()>) {
         let r = self.phases(teams, channels).await;
-        (self.summary.into_inner(), r)
+        let mut summary = self.summary.into_inner();
+        // Damage met on the way (a FIFO where a file belongs), also where nothing had to be
+        // written: the run is partial and names it, once.
+        for (path, what) in crate::store::links::take_damaged() {
+            let path = path.display().to_string();
+            if !summary.failures.iter().any(|f| f.contains(&path)) {
+                summary.failures.push(format!("{path}: {what}"));
+            }
+        }
+        (summary, r)
     }
 
     async fn phases(&mut self, teams: Vec<Raw<Team>>, channels: Vec<Raw<Channel>>) -> Result<()> {

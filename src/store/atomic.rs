@@ -320,9 +320,16 @@ impl Dir {
         }
         match rustix::fs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(st) => {
-                if rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Symlink
-                {
+                let t = rustix::fs::FileType::from_raw_mode(st.st_mode);
+                if t == rustix::fs::FileType::Symlink {
                     return Err(unlink(super::links::link_error(&self.path.join(name))));
+                }
+                if t != rustix::fs::FileType::RegularFile {
+                    // A FIFO, socket, device or folder where the file belongs: left alone.
+                    let kind = std::fs::symlink_metadata(self.path.join(name))
+                        .map_or("a special file", |m| super::links::kind_of(m.file_type()));
+                    let path = self.path.join(name);
+                    return Err(unlink(super::links::damage_error(&path, kind)));
                 }
                 // It replaces a file: durable before the rename (see the module documentation).
                 file.sync_all().map_err(unlink)?;

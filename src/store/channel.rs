@@ -108,6 +108,9 @@ impl ChannelDir {
             if kind.is_symlink() {
                 // reported (once) and left alone
                 let _ = links::link_error(&entry.path());
+            } else if !kind.is_file() && !kind.is_dir() {
+                // a FIFO or the like: damage, reported (once) and left alone
+                let _ = links::damage_error(&entry.path(), links::kind_of(kind));
             }
             if fname.starts_with(atomic::TEMP_PREFIX) || !kind.is_file() {
                 continue;
@@ -124,6 +127,10 @@ impl ChannelDir {
         for entry in std::fs::read_dir(&files_dir).at(&files_dir)? {
             let entry = entry.at(&files_dir)?;
             let fname = entry.file_name().to_string_lossy().into_owned();
+            let kind = entry.file_type().at(&files_dir)?;
+            if !kind.is_file() && !kind.is_dir() && !kind.is_symlink() {
+                let _ = links::damage_error(&entry.path(), links::kind_of(kind));
+            }
             if let layout::FilesEntry::Attachment(id, _) = layout::FilesEntry::parse(&fname) {
                 files.entry(id.to_string()).or_default().push(fname);
             }

@@ -32,6 +32,11 @@ impl IdDir {
             if name.starts_with(atomic::TEMP_PREFIX) {
                 continue;
             }
+            let kind = entry.file_type().at(dir)?;
+            if !kind.is_file() && !kind.is_dir() && !kind.is_symlink() {
+                // a FIFO or the like: damage, reported (once) and left alone
+                let _ = links::damage_error(&entry.path(), links::kind_of(kind));
+            }
             index
                 .entry(id_prefix(&name).to_string())
                 .or_default()

@@ -392,7 +392,8 @@ impl Store {
             .find(|n| {
                 !n.ends_with(".json")
                     && is_image_name(n)
-                    && std::fs::metadata(dir.path().join(n)).is_ok_and(|m| m.len() > 0)
+                    && std::fs::symlink_metadata(dir.path().join(n))
+                        .is_ok_and(|m| m.is_file() && m.len() > 0)
             })
             .map(str::to_string);
         let Some(old) = old else {

@@ -115,8 +115,16 @@ impl State {
     pub fn save(&self, root: &Path, sync: &DirSync) -> Result<(), StoreError> {
         let path = Self::path(root);
         let bytes = serde_json::to_vec_pretty(self).expect("state serialises");
+        // The state file is matterbak's own: a FIFO or the like there (reported when it was
+        // loaded) holds nothing and is replaced.
+        if let Ok(m) = std::fs::symlink_metadata(&path) {
+            let t = m.file_type();
+            if !t.is_file() && !t.is_symlink() && !t.is_dir() {
+                std::fs::remove_file(&path).at(&path)?;
+            }
+        }
         // Unchanged (a run that found nothing new): left alone, so the zip can be kept too.
-        if std::fs::read(&path).is_ok_and(|old| old == bytes) {
+        if super::links::read(&path).is_ok_and(|old| old == bytes) {
             return Ok(());
         }
         atomic::write(&path, &bytes, sync).at(&path)?;

@@ -8,7 +8,6 @@
 //! stays small whatever the files hold; it grows only with the number of posts of one channel.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
@@ -60,21 +59,48 @@ struct Ent {
     name: String,
     path: PathBuf,
     is_dir: bool,
+    /// What it is when it is neither a folder nor a regular file (`a FIFO (named pipe)`,
+    /// `a symbolic link`, ...).
+    odd: Option<&'static str>,
     len: u64,
 }
 
-fn entries(dir: &Path) -> Vec<Ent> {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return Vec::new();
+/// The entries of `dir`, sorted by name. A folder that cannot be read is a problem (a missing
+/// one is not; one that is a file is reported by [`check_folders`]).
+fn entries(r: &mut Report, root: &Path, dir: &Path) -> Vec<Ent> {
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+            ) =>
+        {
+            return Vec::new()
+        }
+        Err(e) => {
+            r.problem(
+                root,
+                dir,
+                format!(
+                    "cannot read this folder ({e}): backup, zip and exports miss what it holds"
+                ),
+            );
+            return Vec::new();
+        }
     };
     let mut v: Vec<Ent> = rd
         .flatten()
         .map(|e| {
             let meta = e.metadata().ok();
+            let t = meta.as_ref().map(|m| m.file_type());
             Ent {
                 name: e.file_name().to_string_lossy().into_owned(),
                 path: e.path(),
-                is_dir: meta.as_ref().is_some_and(|m| m.is_dir()),
+                is_dir: t.is_some_and(|t| t.is_dir()),
+                odd: t
+                    .filter(|t| !t.is_dir() && !t.is_file())
+                    .map(super::links::kind_of),
                 len: meta.map_or(0, |m| m.len()),
             }
         })
@@ -91,16 +117,18 @@ pub fn verify(root: &Path) -> Report {
             .push(format!("{}: not a directory", root.display()));
         return r;
     }
+    check_folders(&mut r, root);
     // The channel folders, checked file by file below; everything else is checked here.
     let mut parents = vec![root.join(layout::DIRECT), root.join(layout::GROUPS)];
-    for e in entries(&root.join(layout::TEAMS)) {
+    for e in entries(&mut r, root, &root.join(layout::TEAMS)) {
         if e.is_dir {
             parents.push(e.path);
         }
     }
     let mut channels = Vec::new();
     for parent in &parents {
-        for e in entries(parent) {
+        // (An unreadable one is reported by the walk below.)
+        for e in entries(&mut Report::default(), root, parent) {
             if e.is_dir && layout::is_object_base(&e.name) {
                 channels.push((parent.clone(), e.name, e.path));
             }
@@ -135,7 +163,7 @@ fn check_object_file(r: &mut Report, root: &Path, dir: &Path, base: &str, what: 
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => "missing".to_string(),
         Err(e) => format!("cannot be read ({e})"),
         Ok(m) if !m.is_file() => "not a regular file (a link, a folder, a FIFO, ...)".into(),
-        Ok(_) => match File::open(&path) {
+        Ok(_) => match super::links::open_file(&path) {
             Ok(_) => return,
             Err(e) => format!("cannot be read ({e})"),
         },
@@ -150,11 +178,66 @@ fn check_object_file(r: &mut Report, root: &Path, dir: &Path, base: &str, what: 
     );
 }
 
+/// The folders the backup keeps, as the exports and the next backup need them: `direct/`,
+/// `groups/`, `users/`, `emojis/` and `teams/` are folders where they exist, and so is the
+/// folder beside each team's and channel's JSON (`<id>__<name>` beside `<id>__<name>.json`).
+/// Something else there (a file, a FIFO) hides what the backup holds from the exports and
+/// stops the next backup of it.
+fn check_folders(r: &mut Report, root: &Path) {
+    let top = [
+        layout::DIRECT,
+        layout::GROUPS,
+        layout::USERS,
+        layout::EMOJIS,
+        layout::TEAMS,
+    ];
+    for name in top {
+        let path = root.join(name);
+        if let Ok(m) = std::fs::symlink_metadata(&path) {
+            if !m.is_dir() {
+                let kind = match m.is_file() {
+                    true => "a file",
+                    false => super::links::kind_of(m.file_type()),
+                };
+                r.problem(
+                    root,
+                    &path,
+                    format!("is {kind} where the backup keeps a folder"),
+                );
+            }
+        }
+    }
+    let mut parents = vec![root.join(layout::TEAMS)];
+    for name in [layout::DIRECT, layout::GROUPS] {
+        parents.push(root.join(name));
+    }
+    for e in entries(&mut Report::default(), root, &root.join(layout::TEAMS)) {
+        if e.is_dir {
+            parents.push(e.path);
+        }
+    }
+    for parent in &parents {
+        let all = entries(&mut Report::default(), root, parent);
+        let names: HashSet<&str> = all.iter().map(|e| e.name.as_str()).collect();
+        for e in all.iter().filter(|e| !e.is_dir) {
+            let json = format!("{}.json", e.name);
+            if layout::is_object_base(&e.name) && names.contains(json.as_str()) {
+                let kind = e.odd.unwrap_or("a file");
+                r.problem(
+                    root,
+                    &e.path,
+                    format!("is {kind} where the backup keeps the folder of {json}"),
+                );
+            }
+        }
+    }
+}
+
 /// Every file below `dir` (but the folders in `skip`): no temp files, JSON parses.
 fn walk(r: &mut Report, root: &Path, dir: &Path, skip: &HashSet<PathBuf>) {
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        for e in entries(&d) {
+        for e in entries(r, root, &d) {
             if e.is_dir {
                 if !skip.contains(&e.path) {
                     stack.push(e.path);
@@ -166,9 +249,28 @@ fn walk(r: &mut Report, root: &Path, dir: &Path, skip: &HashSet<PathBuf>) {
     }
 }
 
+/// Reports an entry that is neither a folder nor a regular file (a FIFO, a socket, a link):
+/// backup, zip and exports leave it out. Returns whether it was one.
+fn odd(r: &mut Report, root: &Path, e: &Ent) -> bool {
+    let Some(kind) = e.odd else {
+        return false;
+    };
+    r.problem(
+        root,
+        &e.path,
+        format!(
+            "is {kind}, not a regular file: backup, zip and exports leave it out (remove it; the next backup writes the file again)"
+        ),
+    );
+    true
+}
+
 /// A file whose content is only checked for syntax.
 fn check_file(r: &mut Report, root: &Path, e: &Ent) {
     r.files += 1;
+    if odd(r, root, e) {
+        return;
+    }
     if e.name.starts_with(TEMP_PREFIX) {
         r.problem(
             root,
@@ -187,7 +289,7 @@ fn json_syntax(path: &Path, len: u64) -> Result<(), String> {
     if len <= IN_MEMORY {
         return parse_capped::<IgnoredAny>(path, len, IN_MEMORY).map(|_| ());
     }
-    let f = File::open(path).map_err(|e| format!("cannot read it: {e}"))?;
+    let f = super::links::open_file(path).map_err(|e| format!("cannot read it: {e}"))?;
     let mut de = serde_json::Deserializer::from_reader(BufReader::with_capacity(BUF, f));
     IgnoredAny::deserialize(&mut de)
         .and_then(|_| de.end())
@@ -217,7 +319,7 @@ fn read_capped(path: &Path, len: u64, max: u64) -> Result<Vec<u8>, String> {
             "{len} bytes, more than the {max} bytes such a file can have; not read"
         ));
     }
-    let f = File::open(path).map_err(|e| format!("cannot read it: {e}"))?;
+    let f = super::links::open_file(path).map_err(|e| format!("cannot read it: {e}"))?;
     // At most `max` bytes, whatever the file grew to since its metadata was read.
     let mut bytes = Vec::with_capacity(len as usize);
     f.take(max + 1)
@@ -255,14 +357,17 @@ fn check_channel(r: &mut Report, root: &Path, parent: &Path, base: &str, posts_d
     let mut ids: BTreeSet<String> = BTreeSet::new();
     let mut post_files: BTreeMap<String, std::path::PathBuf> = BTreeMap::new();
     let skip = HashSet::new();
-    for e in entries(posts_dir) {
+    for e in entries(r, root, posts_dir) {
         if e.is_dir {
             if e.name == layout::FILES {
                 check_files(r, root, &e.path);
             } else {
                 if e.name == layout::HISTORY {
                     // As for the posts: the exports read no larger history.
-                    for h in entries(&e.path).iter().filter(|h| h.len > MAX_POST) {
+                    for h in entries(&mut Report::default(), root, &e.path)
+                        .iter()
+                        .filter(|h| h.len > MAX_POST)
+                    {
                         r.problem(
                             root,
                             &h.path,
@@ -282,6 +387,9 @@ fn check_channel(r: &mut Report, root: &Path, parent: &Path, base: &str, posts_d
         };
         r.files += 1;
         r.posts += 1;
+        if odd(r, root, &e) {
+            continue;
+        }
         let head: PostHead = match parse_post(&e.path, e.len) {
             Ok((h, cut)) => {
                 if cut {
@@ -377,7 +485,8 @@ fn check_phantoms(
     post_files: &BTreeMap<String, std::path::PathBuf>,
 ) {
     let dir = posts_dir.join(layout::HISTORY);
-    for h in entries(&dir)
+    // Damage there is reported by the walk of the folder.
+    for h in entries(&mut Report::default(), root, &dir)
         .iter()
         .filter(|h| !h.is_dir && h.len <= MAX_POST)
     {
@@ -415,13 +524,14 @@ fn check_phantoms(
 /// A channel's `files/`: every file info parses and its attachment is there, as large as the
 /// file info says. Attachments are opaque (a `config.json` need not hold JSON) and not read.
 fn check_files(r: &mut Report, root: &Path, dir: &Path) {
-    let all = entries(dir);
+    let all = entries(r, root, dir);
     let mut stored: HashMap<&str, &Ent> = HashMap::new();
     for e in &all {
         if e.is_dir {
             walk(r, root, &e.path, &HashSet::new());
         } else if let FilesEntry::Attachment(fid, _) = FilesEntry::parse(&e.name) {
             r.files += 1;
+            odd(r, root, e);
             stored.entry(fid).or_insert(e);
         }
     }
@@ -435,6 +545,9 @@ fn check_files(r: &mut Report, root: &Path, dir: &Path) {
             }
         };
         r.files += 1;
+        if odd(r, root, e) {
+            continue;
+        }
         let info: InfoHead = match parse_capped(&e.path, e.len, MAX_FILE_INFO) {
             Ok(i) => i,
             Err(why) => {
@@ -454,7 +567,7 @@ fn check_files(r: &mut Report, root: &Path, dir: &Path) {
             ),
             Some(a) => {
                 r.attachments += 1;
-                if size >= 0 && a.len != size as u64 {
+                if a.odd.is_none() && size >= 0 && a.len != size as u64 {
                     r.problem(
                         root,
                         &a.path,
@@ -512,7 +625,7 @@ mod tests {
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         // A sparse file: 32 MiB of NULs that take no space and are never read.
         std::fs::write(d.path().join("direct/cid__bob.json"), b"{}").unwrap();
-        let f = File::create(&p).unwrap();
+        let f = std::fs::File::create(&p).unwrap();
         f.set_len(MAX_POST * 2).unwrap();
         let r = verify(d.path());
         assert_eq!(r.problems.len(), 1, "{:?}", r.problems);
@@ -520,7 +633,10 @@ mod tests {
         // A history as large: the exports leave it out too.
         let h = d.path().join("direct/cid__bob/history/p1.json");
         std::fs::create_dir_all(h.parent().unwrap()).unwrap();
-        File::create(&h).unwrap().set_len(MAX_POST + 1).unwrap();
+        std::fs::File::create(&h)
+            .unwrap()
+            .set_len(MAX_POST + 1)
+            .unwrap();
         let r = verify(d.path());
         assert_eq!(r.problems.len(), 3, "{:?}", r.problems);
         assert!(

@@ -4,6 +4,7 @@ mod backup;
 mod bounds;
 mod browser;
 mod config_errors;
+mod damage;
 mod exact;
 mod export;
 mod export_damage;
