@@ -48,6 +48,8 @@ pub struct Report {
     /// Ids of users the server does not show to the caller (guest accounts, restrictive
     /// permissions): their posts are kept; not a failure.
     pub hidden_users: Vec<String>,
+    /// Channels of a type this version does not know and of no team: not read.
+    pub skipped_channels: Vec<String>,
     #[serde(skip)]
     clock: Instant,
 }
@@ -86,6 +88,7 @@ impl Report {
             failures: Vec::new(),
             refused_channels: Vec::new(),
             hidden_users: Vec::new(),
+            skipped_channels: Vec::new(),
             clock: Instant::now(),
         }
     }
@@ -95,6 +98,7 @@ impl Report {
         self.failures = s.failures.clone();
         self.refused_channels = s.refused_channels.clone();
         self.hidden_users = s.hidden_users.clone();
+        self.skipped_channels = s.skipped_channels.clone();
     }
 
     pub fn client(&mut self, c: &Client) {
@@ -212,6 +216,7 @@ mod tests {
             "failures",
             "refused_channels",
             "hidden_users",
+            "skipped_channels",
         ] {
             assert!(v.get(k).is_some(), "{k} missing: {v}");
         }

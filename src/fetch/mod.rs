@@ -78,6 +78,10 @@ pub struct Summary {
     /// account or a restrictive permission scheme): their posts are kept, without a profile.
     #[serde(skip)]
     pub hidden_users: Vec<String>,
+    /// Channels of a type this version does not know and that belong to no team: not read
+    /// (`<name> (type <T>)`). Unknown types of a team are read as its channels.
+    #[serde(skip)]
+    pub skipped_channels: Vec<String>,
 }
 
 impl Summary {
@@ -214,6 +218,18 @@ impl<'a> Engine<'a> {
             .collect();
         let (personal, team_channels): (Vec<Raw<Channel>>, Vec<Raw<Channel>>) =
             channels.into_iter().partition(|c| c.v.kind.is_personal());
+        // A type this version does not know (a newer server's): read with its team's channels
+        // when it has a team, else listed as skipped.
+        let (team_channels, unknown): (Vec<Raw<Channel>>, Vec<Raw<Channel>>) = team_channels
+            .into_iter()
+            .partition(|c| c.v.kind.is_team() || !c.v.team_id.is_empty());
+        for c in &unknown {
+            let label = format!("{} (type {})", c.v.name, c.v.kind.code());
+            tracing::warn!(
+                "channel {label}: a type this version of matterbak does not know, and of no team; not read"
+            );
+            self.summary.get_mut().skipped_channels.push(label);
+        }
 
         let progress = self.opts.progress.clone();
         if !self.opts.skip_direct {
@@ -631,11 +647,20 @@ impl<'a> Engine<'a> {
                 );
             }
             let tid = team.v.id.clone();
+            // Open and private channels, and those of a type this version does not know.
             let all: Vec<Raw<Channel>> = channels
                 .iter()
-                .filter(|c| c.v.team_id == tid && c.v.kind.is_team())
+                .filter(|c| c.v.team_id == tid)
                 .map(|c| Raw::parse(c.raw.clone()))
                 .collect::<Result<_, _>>()?;
+            for c in all.iter().filter(|c| !c.v.kind.is_team()) {
+                tracing::info!(
+                    "{}/{}: type {}, which this version of matterbak does not know; read as a channel of the team",
+                    team.v.name,
+                    c.v.name,
+                    c.v.kind.code()
+                );
+            }
             // channel id -> the entries that select it, in the order first selected.
             let mut picked: Vec<(&Raw<Channel>, Vec<&str>)> = Vec::new();
             for &k in &keys {

@@ -118,3 +118,39 @@ fn issue19_team_members_owed_by_a_failed_run_are_fetched_by_the_next() {
         "members fetched again with nothing owed"
     );
 }
+
+/// Issue 19: a channel of a type this version does not know (a newer server's) is read as a
+/// channel of its team; one of no team is listed in the summary as skipped, with its type.
+#[test]
+fn issue19_channels_of_an_unknown_type_are_read_or_listed() {
+    let env = Env::new(Scale::Tiny);
+    let dm = env.server.with_world(|w| {
+        let c = crate::util::channel_id(w, "acme", "off-topic");
+        let id = fakemm::id::Id::lookup(&c);
+        w.channels.get_mut(&id).unwrap().channel_type = 'S';
+        // A direct channel of alice's turned into an unknown type of no team.
+        let dm = (w.channels.values_mut())
+            .find(|c| c.channel_type == 'D' && c.members.len() == 2)
+            .unwrap();
+        dm.channel_type = 'X';
+        dm.id.to_string()
+    });
+    let summary = env.path("summary.json");
+    let out = env.run(&[&FAST[..], &["--summary-json", summary.to_str().unwrap()]].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("off-topic: type S"), "{}", text(&out));
+    let s = crate::util::read_json(&summary);
+    let skipped = s["skipped_channels"].as_array().unwrap();
+    assert_eq!(skipped.len(), 1, "{s}");
+    assert!(skipped[0].as_str().unwrap().ends_with("(type X)"), "{s}");
+    // Everything else as the server has it, the unknown team channel among it.
+    env.server.with_world(|w| {
+        let id = fakemm::id::Id::lookup(&dm);
+        w.channels.get_mut(&id).unwrap().channel_type = 'D';
+    });
+    let data = crate::util::tree(&env.data());
+    assert!(
+        data.keys().any(|k| k.contains("__off-topic/")),
+        "off-topic not read"
+    );
+}
