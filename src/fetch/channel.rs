@@ -56,6 +56,8 @@ struct Walk {
     tally: walk::Tally,
     /// The most posts a walk may list (see [`walk::walk_cap`]).
     cap: usize,
+    /// The channel's count when the channel list was read, for the walks ([`walk::Cursor::counting`]).
+    count: Option<(i64, i64)>,
 }
 
 /// Attachments being downloaded while the walk goes on: at most `jobs` at a time, each into
@@ -177,6 +179,10 @@ impl<'a> Engine<'a> {
             cursor: Cursor::new(known_until),
             tally: walk::Tally::new(&channel.v, baseline),
             cap: walk::walk_cap(&channel.v),
+            count: channel
+                .v
+                .total_msg_count
+                .map(|n| (n, channel.v.last_post_at)),
             ..Walk::default()
         };
 
@@ -329,7 +335,7 @@ impl<'a> Engine<'a> {
         mut missing: Option<i64>,
     ) -> Result<bool> {
         let cid = dir.channel_id().to_string();
-        let mut cursor = walk::Cursor::default();
+        let mut cursor = walk::Cursor::counting(walk.count);
         let cap = walk.cap;
         let mut anchor = Anchor::Newest;
         let mut next = Some(request_page(self.client, &cid, anchor.clone()));

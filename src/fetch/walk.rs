@@ -75,6 +75,11 @@ pub(super) struct Cursor {
     run: Option<i64>,
     /// Offset pages in a row that brought nothing new.
     stale: usize,
+    /// The channel's `total_msg_count` and `last_post_at` when the channel list was read, if
+    /// the server gave a count: see [`Cursor::counted_all`].
+    count: Option<(i64, i64)>,
+    /// Counted posts listed so far that existed when the channel list was read.
+    counted: i64,
 }
 
 impl Cursor {
@@ -85,7 +90,33 @@ impl Cursor {
             .filter(|p| self.seen.insert(p.id.clone()))
             .collect();
         self.times.extend(fresh.iter().map(|p| p.create_at));
+        if let Some((_, last_post_at)) = self.count {
+            let n = fresh
+                .iter()
+                .filter(|p| p.counted && p.create_at <= last_post_at)
+                .count();
+            self.counted += n as i64;
+        }
         fresh
+    }
+
+    /// A walk of a channel whose list entry gave `total_msg_count` and `last_post_at`
+    /// (`count`), if the server sent a count.
+    pub fn counting(count: Option<(i64, i64)>) -> Cursor {
+        Cursor {
+            count: count.filter(|(n, _)| *n > 0),
+            ..Cursor::default()
+        }
+    }
+
+    /// Whether the walk has listed as many counted posts, among those that existed when the
+    /// channel list was read, as the channel's count then. Posts created since are not counted
+    /// against it, and deleted ones only make the count higher than what is listed. A server
+    /// that filters a page (burn-on-read posts, `revealBurnOnReadPostsForUser`) leaves out
+    /// posts that its count includes, so the count is not reached while one is hidden: a short
+    /// page with every counted post listed is short because the channel ends there.
+    fn counted_all(&self) -> bool {
+        self.count.is_some_and(|(total, _)| self.counted >= total)
     }
 
     /// Where the walk goes after `page` (`fresh` of its posts were new), asked for with
@@ -95,7 +126,10 @@ impl Cursor {
     ///   server's `prev_post_id` is not trusted: it is empty after a page that the server
     ///   shortened by filtering, and after a full page that ends inside a run of posts sharing
     ///   the oldest post's millisecond (`before` compares `create_at` strictly).
-    /// - A short page is followed by `before=<its oldest post>`, to confirm the end.
+    /// - A short page is followed by `before=<its oldest post>`, to confirm the end, unless
+    ///   the channel's own count proves that every counted post was listed
+    ///   ([`Cursor::counted_all`]): then it is the end. (A short page alone proves nothing:
+    ///   newer servers shorten pages by filtering while older posts remain.)
     /// - A full page is followed by `before=<the oldest post with a newer create_at than the
     ///   page's oldest>`, so posts sharing the page's last millisecond are read again rather
     ///   than skipped.
@@ -120,6 +154,9 @@ impl Cursor {
             self.run = None;
         }
         if page.len() < PER_PAGE {
+            if self.counted_all() {
+                return Step::End;
+            }
             return Step::Next(Anchor::Before(oldest.id.clone()));
         }
         if newest.create_at == oldest.create_at {
