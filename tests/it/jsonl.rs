@@ -14,7 +14,7 @@ use fakemm::{Scale, World};
 use serde_json::Value;
 
 use crate::util::{channel_id, read_json, text, tree, user_id, user_posts, Env};
-use validator::assert_valid;
+use validator::{assert_valid, assert_valid_on, mmctl_long_direct_messages, Target};
 
 /// `matterbak export jsonl ARGS` in the env's temp dir.
 fn export(env: &Env, args: &[&str]) -> Output {
@@ -751,6 +751,195 @@ fn names_the_importer_refuses_are_repaired_everywhere() {
     assert!(stderr.contains("is imported as t-helpdesk"), "{stderr}");
     assert!(
         stderr.contains("3 names and 0 texts were changed"),
+        "{stderr}"
+    );
+}
+
+/// The number after `marker` in `text` (as in "set it to at least 57").
+fn number_after(text: &str, marker: &str) -> u64 {
+    let at = text
+        .find(marker)
+        .unwrap_or_else(|| panic!("no {marker:?} in:\n{text}"));
+    text[at + marker.len()..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .unwrap()
+}
+
+/// Issue 19: what the importer refuses by size or name. On a server with the settings the
+/// warnings name, the export imports whole; with one less, it does not.
+#[test]
+fn the_importers_limits_are_worked_around_or_named_before_the_import() {
+    let env = Env::new(Scale::Tiny);
+    let long = "A long paragraph of a pasted log line. ".repeat(1_000);
+    let long_reply = "ü".repeat(20_000);
+    let long_direct = "Ein langer Absatz. ".repeat(300);
+    let dm_lookalike = format!("{}__{}", "k".repeat(26), "m7".repeat(13));
+    let gm_lookalike = "0123456789abcdef0123456789abcdef01234567".to_string();
+    let members = env.server.with_world(|w| {
+        let acme = w.team_by_name("acme").unwrap().id.to_string();
+        let alice = user_id(w, "alice");
+        // Channels an older server let users name like direct and group channels.
+        for name in [&dm_lookalike, &gm_lookalike] {
+            w.add_channel(&acme, 'O', name, "Look-alike", [alice.as_str(), "bob"])
+                .unwrap();
+        }
+        // A team past the default TeamSettings.MaxUsersPerTeam (50).
+        for i in 0..52 {
+            let u = w.add_user(&format!("member{i:02}"), "pw").unwrap();
+            w.add_team_member(&acme, &u).unwrap();
+        }
+        let town = channel_id(w, "acme", "town-square");
+        let root = w.add_post(&town, &alice, &long, None, vec![]).unwrap();
+        w.add_post(&town, "bob", &long_reply, Some(&root), vec![])
+            .unwrap();
+        let dm = w
+            .channels
+            .values()
+            .find(|c| c.channel_type == 'D' && c.members.keys().any(|u| u.as_str() == alice))
+            .unwrap()
+            .id
+            .to_string();
+        w.add_post(&dm, &alice, &long_direct, None, vec![]).unwrap();
+        w.team_by_name("acme").unwrap().members.len()
+    });
+    assert!(members > 52);
+    env.write_channels(&env.server.with_world(|w| w.sample_channels_json()));
+    env.run_ok(&[]);
+    // An emoji image over MaxEmojiFileSize (512 KiB) and an attachment over the default
+    // FileSettings.MaxFileSize (100 MiB), as a backup of a server with other limits holds them.
+    let files = tree(&env.data());
+    let emoji = files
+        .keys()
+        .find(|k| k.starts_with("emojis/") && !k.ends_with(".json"))
+        .unwrap()
+        .clone();
+    let big_emoji = emoji
+        .rsplit_once("__")
+        .unwrap()
+        .1
+        .rsplit_once('.')
+        .unwrap()
+        .0
+        .to_string();
+    std::fs::write(env.data().join(&emoji), vec![7u8; 512 * 1024 + 1]).unwrap();
+    let info = files
+        .keys()
+        .find(|k| {
+            k.contains("/files/")
+                && k.ends_with(".json")
+                && !k.rsplit('/').next().unwrap().contains("__")
+        })
+        .unwrap()
+        .clone();
+    let content = files
+        .keys()
+        .find(|k| k.starts_with(&format!("{}__", info.trim_end_matches(".json"))))
+        .unwrap()
+        .clone();
+    let big = 100 * 1024 * 1024 + 1;
+    let mut v: Value = read_json(&env.data().join(&info));
+    v["size"] = big.into();
+    std::fs::write(env.data().join(&info), v.to_string()).unwrap();
+    std::fs::File::create(env.data().join(&content))
+        .unwrap()
+        .set_len(big)
+        .unwrap();
+
+    let out = export_ok(&env, &["data", "-o", "import/matter.jsonl", "-a"]);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let lines = read_lines(&env.path("import/matter.jsonl"));
+    let data = env.path("import/data");
+    // The settings the export names are the ones the import needs: with each one less, the
+    // validator (written from the server) refuses.
+    let team_size = number_after(&stderr, "TeamSettings.MaxUsersPerTeam to at least ");
+    let file_size = number_after(
+        &stderr,
+        "FileSettings.MaxFileSize (104857600 bytes): before the import, set it to at least ",
+    );
+    assert_eq!(file_size, big);
+    let target = Target {
+        max_users_per_team: usize::try_from(team_size).unwrap(),
+        max_file_size: file_size,
+    };
+    assert_valid_on(&lines, Some(&data), target);
+    for less in [
+        Target {
+            max_users_per_team: target.max_users_per_team - 1,
+            ..target
+        },
+        Target {
+            max_file_size: file_size - 1,
+            ..target
+        },
+    ] {
+        assert!(
+            std::panic::catch_unwind(|| assert_valid_on(&lines, Some(&data), less)).is_err(),
+            "valid with less than the export names"
+        );
+    }
+    // Messages over 16,383 characters arrive whole, split into replies that follow them.
+    let town = lines
+        .iter()
+        .find(|l| {
+            l["post"]["message"]
+                .as_str()
+                .is_some_and(|m| long.starts_with(m) && m.len() > 1000)
+        })
+        .expect("the long post");
+    let parts: Vec<&Value> = std::iter::once(&town["post"])
+        .chain(town["post"]["replies"].as_array().unwrap())
+        .collect();
+    let text: String = parts
+        .iter()
+        .map(|p| p["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(text, format!("{long}{long_reply}"));
+    assert!(parts.len() >= 4, "{}", parts.len());
+    assert!(
+        stderr.contains("messages longer than 16383 characters were split into"),
+        "{stderr}"
+    );
+    // The direct message fits the server, not `mmctl import validate`: said so.
+    assert!(lines
+        .iter()
+        .any(|l| l["direct_post"]["message"] == long_direct.as_str()));
+    let n = mmctl_long_direct_messages(&lines);
+    assert_eq!(n, 1);
+    assert!(
+        stderr.contains(&format!(
+            "{n} direct messages are longer than 4000 characters"
+        )),
+        "{stderr}"
+    );
+    // Look-alike channel names get the prefix c-.
+    for name in [&dm_lookalike, &gm_lookalike] {
+        let fixed = format!("c-{name}");
+        assert!(
+            lines.iter().any(|l| l["channel"]["name"] == fixed.as_str()),
+            "{fixed}"
+        );
+        assert!(
+            stderr.contains(&format!(
+                "is imported as {fixed} (named like a direct or group channel"
+            )),
+            "{stderr}"
+        );
+    }
+    // The oversized emoji image is left out, with a warning.
+    assert!(!lines
+        .iter()
+        .any(|l| l["emoji"]["name"] == big_emoji.as_str()));
+    assert!(
+        stderr.contains(&format!(
+            "custom emoji {big_emoji}: its image has 524289 bytes"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("1 custom emojis whose image is over 524288 bytes"),
         "{stderr}"
     );
 }

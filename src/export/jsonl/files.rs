@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+use super::limits::MAX_EMOJI_FILE_SIZE;
 use crate::export::source::Source;
 use crate::store::atomic::{AtomicFile, DirSync};
 use crate::store::layout::sanitize;
@@ -61,33 +62,37 @@ impl Files {
         limit: Option<u64>,
     ) -> Result<Option<String>> {
         let rel = format!("attachments/{}/{}", sanitize(file_id), sanitize(name));
-        Ok(match self.copy(src, path, &rel, limit)? {
+        Ok(match self.copy(src, path, &rel, limit, None)? {
             Copy::Done => {
                 self.attachments += 1;
                 Some(rel)
             }
             Copy::Before => Some(rel),
-            Copy::LeftOut => None,
+            Copy::LeftOut | Copy::TooLarge(_) => None,
         })
     }
 
     /// Copies the image of custom emoji `name` from `path` in `src` to
-    /// `data/emojis/<name>.<ext>`; returns the path the JSONL names (`None`: left out).
-    pub fn emoji(&mut self, src: &Source, path: &str, name: &str) -> Result<Option<String>> {
+    /// `data/emojis/<name>.<ext>`. An image over the importer's [`MAX_EMOJI_FILE_SIZE`] is not
+    /// kept: the importer would fail its line and stop there.
+    pub fn emoji(&mut self, src: &Source, path: &str, name: &str) -> Result<EmojiCopy> {
         let ext = path
             .rsplit_once('.')
             .map(|(_, e)| e)
             .filter(|e| !e.contains('/'))
             .unwrap_or("img");
         let rel = format!("emojis/{}", sanitize(&format!("{name}.{ext}")));
-        Ok(match self.copy(src, path, &rel, None)? {
-            Copy::Done => {
-                self.emojis += 1;
-                Some(rel)
-            }
-            Copy::Before => Some(rel),
-            Copy::LeftOut => None,
-        })
+        Ok(
+            match self.copy(src, path, &rel, None, Some(MAX_EMOJI_FILE_SIZE))? {
+                Copy::Done => {
+                    self.emojis += 1;
+                    EmojiCopy::Copied(rel)
+                }
+                Copy::Before => EmojiCopy::Copied(rel),
+                Copy::LeftOut => EmojiCopy::LeftOut,
+                Copy::TooLarge(n) => EmojiCopy::TooLarge(n),
+            },
+        )
     }
 
     /// fsyncs the folders the copies went into.
@@ -98,8 +103,16 @@ impl Files {
     }
 
     /// Copies once per path, atomically. `rel` is made of sanitized components only, so it
-    /// stays below the data folder whatever the backup's names are.
-    fn copy(&mut self, src: &Source, from: &str, rel: &str, limit: Option<u64>) -> Result<Copy> {
+    /// stays below the data folder whatever the backup's names are. A copy of more than
+    /// `keep_max` bytes is discarded.
+    fn copy(
+        &mut self,
+        src: &Source,
+        from: &str,
+        rel: &str,
+        limit: Option<u64>,
+        keep_max: Option<u64>,
+    ) -> Result<Copy> {
         if self.written.contains(rel) {
             return Ok(Copy::Before);
         }
@@ -117,6 +130,9 @@ impl Files {
         let Some(n) = copied else {
             return Ok(Copy::LeftOut);
         };
+        if keep_max.is_some_and(|max| n > max) {
+            return Ok(Copy::TooLarge(n));
+        }
         f.commit()
             .with_context(|| format!("writing {}", dest.display()))?;
         self.bytes += n;
@@ -132,6 +148,18 @@ enum Copy {
     Before,
     /// Held more than it may ([`Source::copy_to`]); nothing written.
     LeftOut,
+    /// Held this many bytes, more than the caller keeps; nothing written.
+    TooLarge(u64),
+}
+
+/// What [`Files::emoji`] did.
+pub enum EmojiCopy {
+    /// The path the JSONL names.
+    Copied(String),
+    /// Held more than its backup may ([`Source::copy_to`]); nothing written.
+    LeftOut,
+    /// Its image has this many bytes, more than [`MAX_EMOJI_FILE_SIZE`]; nothing written.
+    TooLarge(u64),
 }
 
 /// An [`AtomicFile`] as an [`io::Write`].

@@ -291,8 +291,14 @@ impl Index {
                         let n = names::channel_name(&c.name, &c.id);
                         if n != c.name {
                             stats.renamed += 1;
+                            let why = if names::looks_like_direct_name(&c.name.to_lowercase()) {
+                                "named like a direct or group channel, which the server refuses \
+                                 for a team channel"
+                            } else {
+                                "not a valid channel name"
+                            };
                             tracing::warn!(
-                                "channel {team}/{:?} is imported as {n} (not a valid channel name)",
+                                "channel {team}/{:?} is imported as {n} ({why})",
                                 c.name
                             );
                         }

@@ -14,9 +14,12 @@
 //! - `posts`: a channel's posts merged into an index, filtered, grouped into threads, each read
 //!   again as it is written, as JSON.
 //! - `files`: the `data/` folder of `-a`.
+//! - `limits`: the importer's size limits, those a setting of the target server decides and
+//!   the fixed ones.
 
 mod files;
 mod index;
+mod limits;
 mod names;
 mod posts;
 
@@ -27,7 +30,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde_json::{Map, Value};
 
-use self::files::{Files, DATA_DIR};
+use self::files::{EmojiCopy, Files, DATA_DIR};
 use self::index::{Index, UserOut};
 use self::posts::{Convert, Skip};
 use super::model::Backup;
@@ -60,6 +63,19 @@ pub struct Stats {
     pub cut: usize,
     pub skipped_channels: usize,
     pub long_lines: usize,
+    /// Messages split into several posts, and the posts that were added for them.
+    pub split: usize,
+    pub split_parts: usize,
+    /// Direct posts and replies longer than `mmctl import validate` takes.
+    pub long_direct: usize,
+    /// Attachments over the default `FileSettings.MaxFileSize`, and the largest one's size.
+    pub big_attachments: usize,
+    pub biggest_attachment: u64,
+    /// Custom emoji images over `MaxEmojiFileSize`, left out.
+    pub big_emojis: usize,
+    /// Teams with more members than the default `TeamSettings.MaxUsersPerTeam`, with the
+    /// setting each needs.
+    pub big_teams: Vec<(String, usize)>,
 }
 
 /// Options of `matterbak export jsonl`, as the original `mattermerge`.
@@ -132,6 +148,7 @@ pub fn export_jsonl(opts: &JsonlOptions, cancel: &Cancel) -> Result<JsonlSummary
         }
     }
     index.assign_emails(&mut stats);
+    check_team_sizes(&index, &mut stats);
 
     if !to_stdout {
         std::fs::create_dir_all(&out_dir)
@@ -239,8 +256,18 @@ fn write_all(
                 continue;
             };
             cancel.check()?;
-            let Some(rel) = files.emoji(&backups[e.backup].src, image, name)? else {
-                continue;
+            let rel = match files.emoji(&backups[e.backup].src, image, name)? {
+                EmojiCopy::Copied(rel) => rel,
+                EmojiCopy::LeftOut => continue,
+                EmojiCopy::TooLarge(n) => {
+                    w.stats.big_emojis += 1;
+                    tracing::warn!(
+                        "custom emoji {name}: its image has {n} bytes, more than the server \
+                         takes ({} bytes, MaxEmojiFileSize, which no setting raises): left out",
+                        limits::MAX_EMOJI_FILE_SIZE
+                    );
+                    continue;
+                }
             };
             let mut o = Map::new();
             o.insert("name".into(), name.clone().into());
@@ -249,6 +276,35 @@ fn write_all(
         }
     }
     Ok(())
+}
+
+/// Warns, before anything is written, of each team with more members than a server with the
+/// default `TeamSettings.MaxUsersPerTeam` takes, naming the value it needs.
+fn check_team_sizes(index: &Index, stats: &mut Stats) {
+    let mut joining = Vec::new();
+    for u in index.users.values() {
+        let deactivated = (u.json.as_ref())
+            .and_then(|j| j.get("delete_at"))
+            .and_then(Value::as_i64)
+            .is_some_and(|d| d > 0);
+        for team in index.memberships(u).into_keys() {
+            joining.push((team, deactivated));
+        }
+    }
+    let joining = joining.iter().map(|(team, deactivated)| limits::Joining {
+        team,
+        deactivated: *deactivated,
+    });
+    for (team, needed) in limits::teams_over_limit(joining) {
+        tracing::warn!(
+            "team {team} has more members than a server with the default \
+             TeamSettings.MaxUsersPerTeam ({}) takes: set it to at least {needed} before the \
+             import (System Console > Site Configuration > Users and Teams > Max Users Per \
+             Team), or the import stops at the user who joins past it",
+            limits::DEFAULT_MAX_USERS_PER_TEAM
+        );
+        stats.big_teams.push((team.to_string(), needed));
+    }
 }
 
 fn convert<'a>(
@@ -612,6 +668,40 @@ impl JsonlSummary {
                 s.renamed, s.cut
             ));
         }
+        if let Some(needed) = s.big_teams.iter().map(|(_, n)| *n).max() {
+            notes.push(format!(
+                "{} teams have more than {} members: before the import, set \
+                 TeamSettings.MaxUsersPerTeam to at least {needed}",
+                s.big_teams.len(),
+                limits::DEFAULT_MAX_USERS_PER_TEAM
+            ));
+        }
+        if s.big_attachments > 0 {
+            notes.push(format!(
+                "{} attachments are larger than the default FileSettings.MaxFileSize ({} \
+                 bytes): before the import, set it to at least {}",
+                s.big_attachments,
+                limits::DEFAULT_MAX_FILE_SIZE,
+                s.biggest_attachment
+            ));
+        }
+        if s.split > 0 {
+            notes.push(format!(
+                "{} messages longer than {} characters were split into {} posts",
+                s.split,
+                limits::POST_MESSAGE_MAX_RUNES,
+                s.split + s.split_parts
+            ));
+        }
+        if s.long_direct > 0 {
+            notes.push(format!(
+                "{} direct messages are longer than {} characters: the import takes them, \
+                 `mmctl import validate` reports them (it checks direct posts against that \
+                 older limit)",
+                s.long_direct,
+                limits::MMCTL_DIRECT_POST_MAX_RUNES
+            ));
+        }
         lines.extend(notes);
         let count = |k: Skip| s.skipped.get(&k).copied().unwrap_or(0);
         let mut skipped = vec![
@@ -634,6 +724,13 @@ impl JsonlSummary {
             skipped.push(format!(
                 "{} attachments and the custom emojis (give -a to copy them)",
                 s.attachments_not_exported
+            ));
+        }
+        if s.big_emojis > 0 {
+            skipped.push(format!(
+                "{} custom emojis whose image is over {} bytes (the server's MaxEmojiFileSize)",
+                s.big_emojis,
+                limits::MAX_EMOJI_FILE_SIZE
             ));
         }
         if s.skipped_channels > 0 {

@@ -184,21 +184,43 @@ pub fn team_name(raw: &str, team_id: &str) -> String {
 }
 
 /// `model.IsValidChannelIdentifier` on the lowercased name: 1 to 64 bytes, a letter or digit
-/// first, then letters, digits, `-` and `_`.
+/// first, then letters, digits, `-` and `_`; and not named like a direct or group channel
+/// ([`looks_like_direct_name`]).
 pub fn is_valid_channel_name(s: &str) -> bool {
     let b = s.as_bytes();
     (1..=CHANNEL_NAME_MAX).contains(&b.len())
         && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
         && b.iter()
             .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'_')
+        && !looks_like_direct_name(s)
 }
 
-/// The channel name to import: the stored one lowercased, or a repaired one (other characters
-/// become `-`; nothing usable gives `channel-<id>`).
+/// The prefix a team channel named like a direct or group channel gets.
+pub const DIRECT_LOOKALIKE_PREFIX: &str = "c-";
+
+/// A name `Channel.IsValid` (`server/public/model/channel.go`) refuses for a team channel
+/// (`model.channel.is_valid.name.app_error`): a group channel's name (`gmNameRegex`, 40
+/// lowercase hex digits) or a direct channel's (`<id>__<id>`, two `IsValidId`s: 26 letters
+/// or digits each). An older server created such channels; `CreateChannel` on import does not.
+pub fn looks_like_direct_name(s: &str) -> bool {
+    let gm = s.len() == 40
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let id = |p: &str| p.len() == 26 && p.chars().all(char::is_alphanumeric);
+    let parts: Vec<&str> = s.split("__").collect();
+    gm || (parts.len() == 2 && id(parts[0]) && id(parts[1]))
+}
+
+/// The channel name to import: the stored one lowercased, or a repaired one (a name like a
+/// direct or group channel's gets the prefix `c-`; other characters become `-`; nothing usable
+/// gives `channel-<id>`).
 pub fn channel_name(raw: &str, channel_id: &str) -> String {
     let lower = raw.trim().to_lowercase();
     if is_valid_channel_name(&lower) {
         return lower;
+    }
+    if looks_like_direct_name(&lower) {
+        return format!("{DIRECT_LOOKALIKE_PREFIX}{lower}");
     }
     let mut s = squeeze_dashes(&lower, |c| {
         c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'
@@ -405,6 +427,25 @@ mod tests {
         assert_eq!(channel_name("Off Topic", "id"), "off-topic");
         assert_eq!(channel_name("__x", "id"), "x");
         assert_eq!(channel_name("日本", "abc"), "channel-abc");
+        // Names of direct and group channels, which the server refuses for a team channel.
+        let dm = format!("{}__{}", "a".repeat(26), "b1".repeat(13));
+        let gm = "0123456789abcdef0123456789abcdef01234567";
+        for bad in [dm.as_str(), gm] {
+            assert!(
+                looks_like_direct_name(bad) && !is_valid_channel_name(bad),
+                "{bad}"
+            );
+            let fixed = channel_name(bad, "id");
+            assert_eq!(fixed, format!("c-{bad}"));
+            assert!(is_valid_channel_name(&fixed), "{fixed}");
+        }
+        for ok in [
+            &format!("{}__{}", "a".repeat(25), "b".repeat(26)),
+            &"0123456789abcdef0123456789abcdef0123456".to_string(),
+            &"0123456789abcdef0123456789abcdef0123456g".to_string(),
+        ] {
+            assert!(!looks_like_direct_name(ok), "{ok}");
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use super::files::Files;
 use super::index::{Index, Src};
+use super::limits;
 use super::names;
 use super::Stats;
 use crate::cancel::Cancel;
@@ -221,8 +222,8 @@ impl Convert<'_> {
         let mut o = Map::new();
         o.insert("team".into(), team.into());
         o.insert("channel".into(), channel.into());
-        self.body(c, t.root, &mut o)?;
-        self.replies(c, t, &mut o)?;
+        let more = self.body(c, t.root, &mut o, false)?;
+        self.replies(c, t, more, &mut o, false)?;
         self.stats.posts += 1;
         self.stats.replies += t.replies.len();
         Ok(line("post", o))
@@ -237,37 +238,84 @@ impl Convert<'_> {
     ) -> Result<Value> {
         let mut o = Map::new();
         o.insert("channel_members".into(), members.into());
-        self.body(c, t.root, &mut o)?;
-        self.replies(c, t, &mut o)?;
+        let more = self.body(c, t.root, &mut o, true)?;
+        self.replies(c, t, more, &mut o, true)?;
         self.stats.direct_posts += 1;
         self.stats.direct_replies += t.replies.len();
         Ok(line("direct_post", o))
     }
 
-    fn replies(&mut self, c: &MergedChannel, t: &Thread, o: &mut Map<String, Value>) -> Result<()> {
-        if t.replies.is_empty() {
-            return Ok(());
-        }
-        let mut replies = Vec::with_capacity(t.replies.len());
+    /// The thread's replies: `first` (the continuations of its first post's message), then
+    /// each reply followed by the continuations of its message.
+    fn replies(
+        &mut self,
+        c: &MergedChannel,
+        t: &Thread,
+        first: Vec<Map<String, Value>>,
+        o: &mut Map<String, Value>,
+        direct: bool,
+    ) -> Result<()> {
+        let mut replies: Vec<Value> = first.into_iter().map(Value::Object).collect();
         for r in &t.replies {
             let mut ro = Map::new();
-            self.body(c, r, &mut ro)?;
+            let more = self.body(c, r, &mut ro, direct)?;
             replies.push(Value::Object(ro));
+            replies.extend(more.into_iter().map(Value::Object));
         }
-        o.insert("replies".into(), Value::Array(replies));
+        if !replies.is_empty() {
+            o.insert("replies".into(), Value::Array(replies));
+        }
         Ok(())
     }
 
     /// What posts and replies share: user, type, message, props, times, pin, reactions,
-    /// attachments.
-    fn body(&mut self, c: &MergedChannel, m: &Merged, o: &mut Map<String, Value>) -> Result<()> {
+    /// attachments. A message longer than the importer takes is split: `o` gets its first
+    /// part, the rest are returned as replies to follow it (same author and type, each a
+    /// millisecond later), so that no text is lost and the parts read in order.
+    fn body(
+        &mut self,
+        c: &MergedChannel,
+        m: &Merged,
+        o: &mut Map<String, Value>,
+        direct: bool,
+    ) -> Result<Vec<Map<String, Value>>> {
         let p = &c.read(self.backups, m)?;
-        o.insert("user".into(), self.username(&p.user_id).into());
+        let user = self.username(&p.user_id);
+        o.insert("user".into(), user.clone().into());
         let t = p.post_type();
         if keep_type(t) {
             o.insert("type".into(), t.into());
         }
-        o.insert("message".into(), p.message.clone().into());
+        let parts = limits::split_message(&p.message, limits::POST_MESSAGE_MAX_RUNES);
+        if parts.len() > 1 {
+            self.stats.split += 1;
+            self.stats.split_parts += parts.len() - 1;
+            tracing::warn!(
+                "post {}: its message has {} characters, more than the importer takes ({}): it \
+                 is imported as {} posts, the parts after the first as replies in its thread",
+                p.id,
+                p.message.chars().count(),
+                limits::POST_MESSAGE_MAX_RUNES,
+                parts.len()
+            );
+        }
+        if direct {
+            self.stats.long_direct += (parts.iter())
+                .filter(|m| m.chars().count() > limits::MMCTL_DIRECT_POST_MAX_RUNES)
+                .count();
+        }
+        let mut more = Vec::new();
+        for (i, part) in (1..).zip(&parts[1..]) {
+            let mut mo = Map::new();
+            mo.insert("user".into(), user.clone().into());
+            if keep_type(t) {
+                mo.insert("type".into(), t.into());
+            }
+            mo.insert("message".into(), part.clone().into());
+            mo.insert("create_at".into(), (p.create_at + i).into());
+            more.push(mo);
+        }
+        o.insert("message".into(), parts[0].clone().into());
         if let Some(props) = props(p) {
             o.insert("props".into(), props);
         }
@@ -288,7 +336,7 @@ impl Convert<'_> {
         if !attachments.is_empty() {
             o.insert("attachments".into(), Value::Array(attachments));
         }
-        Ok(())
+        Ok(more)
     }
 
     /// Reactions (`user`, `emoji_name`, `create_at`), one per user and emoji; a reaction time
@@ -340,6 +388,18 @@ impl Convert<'_> {
                 self.stats.attachments_missing += 1;
                 continue;
             };
+            let size = f.limit().unwrap_or(0);
+            if size > limits::DEFAULT_MAX_FILE_SIZE {
+                self.stats.big_attachments += 1;
+                self.stats.biggest_attachment = self.stats.biggest_attachment.max(size);
+                tracing::warn!(
+                    "post {}: attachment {rel} has {size} bytes, more than a server takes with \
+                     the default FileSettings.MaxFileSize ({} bytes): raise it to at least \
+                     {size} before the import, or the server leaves the file out",
+                    p.id,
+                    limits::DEFAULT_MAX_FILE_SIZE
+                );
+            }
             let mut o = Map::new();
             o.insert("path".into(), rel.into());
             out.push(Value::Object(o));

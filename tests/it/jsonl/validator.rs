@@ -7,7 +7,7 @@
 //! `server/channels/app/import.go`, and the cross-line checks of `mmctl import validate` in
 //! `server/cmd/mmctl/commands/importer/validate.go`), not from the exporter's code.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use serde_json::{Map, Value};
@@ -23,6 +23,35 @@ const ORDER: [&str; 8] = [
     "direct_post",
     "emoji",
 ];
+
+/// The settings of the target server that decide what its import takes
+/// (`server/public/model/config.go`'s defaults unless a test raises them).
+#[derive(Clone, Copy)]
+pub(super) struct Target {
+    /// `TeamSettings.MaxUsersPerTeam`.
+    pub max_users_per_team: usize,
+    /// `FileSettings.MaxFileSize`.
+    pub max_file_size: u64,
+}
+
+impl Default for Target {
+    fn default() -> Target {
+        Target {
+            max_users_per_team: 50,
+            max_file_size: 100 * 1024 * 1024,
+        }
+    }
+}
+
+/// `MaxPostSize()` of `server/channels/app/post.go` on current databases:
+/// `model.PostMessageMaxRunesV2`.
+const MAX_POST_RUNES: usize = 16383;
+/// `model.PostMessageMaxRunesV1`: `mmctl import validate` (`validateDirectPost` in
+/// `importer/validate.go`) checks direct posts against it, the server's import does not.
+const MMCTL_DIRECT_POST_RUNES: usize = 4000;
+/// `MaxEmojiFileSize` of `server/channels/app/emoji.go`: `importEmoji` reads an image through
+/// `utils.NewLimitedReaderWithError(file, MaxEmojiFileSize)` and fails the line past it.
+const MAX_EMOJI_FILE_SIZE: u64 = 1 << 19;
 
 fn runes(s: &str) -> usize {
     s.chars().count()
@@ -89,6 +118,16 @@ fn valid_channel_name(s: &str) -> bool {
     first_ok
         && s.len() <= 64
         && cs.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+/// `Channel.IsValid` (`model/channel.go`), which `CreateChannel` runs on an imported channel:
+/// a channel that is not direct or group may not match `gmNameRegex` (`^[a-f0-9]{40}$`) nor
+/// split at `__` into exactly two `IsValidId`s (26 letters or digits).
+fn named_like_direct(s: &str) -> bool {
+    let is_id = |p: &str| p.chars().count() == 26 && p.chars().all(char::is_alphanumeric);
+    let parts: Vec<&str> = s.split("__").collect();
+    let gm = s.len() == 40 && s.chars().all(|c| matches!(c, 'a'..='f' | '0'..='9'));
+    gm || (parts.len() == 2 && is_id(parts[0]) && is_id(parts[1]))
 }
 
 /// `model.IsValidUserRoles`: role names of `a-z 0-9 _` (at most 64), never `system_admin` alone.
@@ -196,6 +235,9 @@ fn allowed(kind: &str) -> &'static [&'static str] {
 /// import validate` checks), and that every attachment path names a file in `data`.
 struct Validator<'a> {
     data: Option<&'a Path>,
+    target: Target,
+    /// Per team: its members whose user is active, as `SaveMultipleMembers` counts them.
+    team_members: HashMap<String, usize>,
     teams: HashSet<String>,
     channels: HashSet<(String, String)>,
     users: HashSet<String>,
@@ -207,9 +249,11 @@ struct Validator<'a> {
 }
 
 impl<'a> Validator<'a> {
-    fn check(lines: &[Value], data: Option<&'a Path>) -> Vec<String> {
+    fn check(lines: &[Value], data: Option<&'a Path>, target: Target) -> Vec<String> {
         let mut v = Validator {
             data,
+            target,
+            team_members: HashMap::new(),
             teams: HashSet::new(),
             channels: HashSet::new(),
             users: HashSet::new(),
@@ -345,6 +389,11 @@ impl<'a> Validator<'a> {
             if !valid_channel_name(&n.to_lowercase()) {
                 self.err(format!("channel name {n:?} is not valid"));
             }
+            if named_like_direct(n) {
+                self.err(format!(
+                    "channel name {n:?} is a direct or group channel's (Channel.IsValid)"
+                ));
+            }
             if !self.channels.insert((team.clone(), n.to_string())) {
                 self.err(format!("channel {team}/{n} twice"));
             }
@@ -421,6 +470,21 @@ impl<'a> Validator<'a> {
                 .to_string();
             if !self.teams.contains(&name) {
                 self.err(format!("user in unknown team {name:?}"));
+            }
+            // `importUserTeams` → `SqlTeamStore.SaveMultipleMembers(members, MaxUsersPerTeam)`:
+            // the team's members with an active user, plus this one, may not pass the limit
+            // (`ErrLimitExceeded`, the import stops). The user was saved (with its `delete_at`)
+            // before, so a deactivated one is not counted afterwards.
+            let members = self.team_members.entry(name.clone()).or_default();
+            let over = *members + 1 > self.target.max_users_per_team;
+            if o.get("delete_at").and_then(Value::as_i64).unwrap_or(0) == 0 {
+                *members += 1;
+            }
+            if over {
+                self.err(format!(
+                    "team {name} is full: TeamSettings.MaxUsersPerTeam is {}",
+                    self.target.max_users_per_team
+                ));
             }
             let troles = t.get("roles").and_then(Value::as_str).unwrap_or("");
             if !valid_roles(troles) {
@@ -520,23 +584,37 @@ impl<'a> Validator<'a> {
             let a = a.as_object().unwrap();
             self.fields("attachment", a);
             let p = a.get("path").and_then(Value::as_str).unwrap_or("");
-            self.data_file(p, "attachment");
+            // `uploadAttachments` → `importAttachment` → `UploadFileX`: a file over
+            // `FileSettings.MaxFileSize` is refused and left out of the post (a log line only).
+            if let Some(size) = self.data_file(p, "attachment") {
+                if size > self.target.max_file_size {
+                    self.err(format!(
+                        "attachment {p} has {size} bytes: the server leaves it out \
+                         (FileSettings.MaxFileSize is {})",
+                        self.target.max_file_size
+                    ));
+                }
+            }
         }
         at
     }
 
     /// A path below the import's `data/` folder (`ValidateAttachmentPathForImport`) that names
-    /// a file there.
-    fn data_file(&mut self, p: &str, what: &str) {
+    /// a file there; its size.
+    fn data_file(&mut self, p: &str, what: &str) -> Option<u64> {
         let escapes = p.is_empty()
             || p.starts_with('/')
             || p.split('/').any(|c| c == ".." || c == "." || c.is_empty());
         if escapes {
-            return self.err(format!("{what} path {p:?} is not a plain path below data/"));
+            self.err(format!("{what} path {p:?} is not a plain path below data/"));
+            return None;
         }
-        if let Some(d) = self.data {
-            if !d.join(p).is_file() {
+        let d = self.data?;
+        match std::fs::metadata(d.join(p)) {
+            Ok(m) if m.is_file() => Some(m.len()),
+            _ => {
                 self.err(format!("{what} {p:?} is not in {}", d.display()));
+                None
             }
         }
     }
@@ -560,9 +638,9 @@ impl<'a> Validator<'a> {
         if !self.channels.contains(&(team.clone(), channel.clone())) {
             self.err(format!("post in unknown channel {team}/{channel}"));
         }
-        // `maxPostSize`: PostMessageMaxRunesV2 on current databases.
-        self.body(o, "post", 16383);
-        self.replies(o, "post", 16383);
+        // `ValidatePostImportData` / `ValidateReplyImportData` with `a.MaxPostSize()`.
+        self.body(o, "post", MAX_POST_RUNES);
+        self.replies(o, "post", MAX_POST_RUNES);
     }
 
     fn members(&mut self, o: &Map<String, Value>, k: &str, what: &str) {
@@ -587,9 +665,10 @@ impl<'a> Validator<'a> {
 
     fn direct_post(&mut self, o: &Map<String, Value>) {
         self.members(o, "channel_members", "direct_post");
-        // `mmctl import validate` checks direct posts against PostMessageMaxRunesV1.
-        self.body(o, "direct_post", 4000);
-        self.replies(o, "direct_post", 4000);
+        // `ValidateDirectPostImportData` with `a.MaxPostSize()` (`mmctl import validate`'s
+        // stricter check: [`mmctl_long_direct_messages`]).
+        self.body(o, "direct_post", MAX_POST_RUNES);
+        self.replies(o, "direct_post", MAX_POST_RUNES);
     }
 
     fn emoji(&mut self, o: &Map<String, Value>) {
@@ -606,13 +685,45 @@ impl<'a> Validator<'a> {
             }
         }
         if let Some(i) = self.string(o, "image", "emoji") {
-            self.data_file(i, "emoji image");
+            if let Some(size) = self.data_file(i, "emoji image") {
+                if size > MAX_EMOJI_FILE_SIZE {
+                    self.err(format!(
+                        "emoji image {i} has {size} bytes: importEmoji fails past \
+                         MaxEmojiFileSize ({MAX_EMOJI_FILE_SIZE})"
+                    ));
+                }
+            }
         }
     }
 }
 
+/// The direct posts and replies that `mmctl import validate` reports as too long although the
+/// server's import takes them (more than `PostMessageMaxRunesV1` characters).
+pub(super) fn mmctl_long_direct_messages(lines: &[Value]) -> usize {
+    let long = |o: &Value| {
+        o["message"]
+            .as_str()
+            .is_some_and(|m| runes(m) > MMCTL_DIRECT_POST_RUNES)
+    };
+    lines
+        .iter()
+        .filter_map(|l| l.get("direct_post"))
+        .map(|o| {
+            usize::from(long(o))
+                + (o["replies"].as_array().into_iter().flatten())
+                    .filter(|r| long(r))
+                    .count()
+        })
+        .sum()
+}
+
 pub(super) fn assert_valid(lines: &[Value], data: Option<&Path>) {
-    let errors = Validator::check(lines, data);
+    assert_valid_on(lines, data, Target::default());
+}
+
+/// [`assert_valid`] for a server with these settings.
+pub(super) fn assert_valid_on(lines: &[Value], data: Option<&Path>, target: Target) {
+    let errors = Validator::check(lines, data, target);
     assert!(
         errors.is_empty(),
         "{} problems, the first ones:\n{}",
@@ -642,9 +753,30 @@ fn the_validator_catches_what_the_importer_refuses() {
             .map(|l| serde_json::from_str(l).unwrap())
             .collect::<Vec<Value>>()
     };
-    assert_eq!(Validator::check(&parse(&ok), None), Vec::<String>::new());
+    assert_eq!(
+        Validator::check(&parse(&ok), None, Target::default()),
+        Vec::<String>::new()
+    );
     // Each of these breaks one rule of the importer.
-    let bad: [(usize, &str); 12] = [
+    let long_post = format!(
+        r#"{{"type":"post","post":{{"team":"acme","channel":"town-square","user":"bob","message":"{}","create_at":5}}}}"#,
+        "x".repeat(16384)
+    );
+    let long_direct = format!(
+        r#"{{"type":"direct_post","direct_post":{{"channel_members":["bob","bob"],"user":"bob","message":"x","create_at":7,"replies":[{{"user":"bob","message":"{}","create_at":8}}]}}}}"#,
+        "x".repeat(16384)
+    );
+    let dm_name = format!(
+        r#"{{"type":"channel","channel":{{"team":"acme","name":"{}__{}","type":"O"}}}}"#,
+        "a".repeat(26),
+        "b".repeat(26)
+    );
+    let gm_name = r#"{"type":"channel","channel":{"team":"acme","name":"0123456789abcdef0123456789abcdef01234567","type":"O"}}"#;
+    let bad: Vec<(usize, &str)> = vec![
+        (4, &long_post),
+        (6, &long_direct),
+        (2, &dm_name),
+        (2, gm_name),
         (0, r#"{"type":"version","version":2}"#),
         (
             1,
@@ -695,12 +827,28 @@ fn the_validator_catches_what_the_importer_refuses() {
         let mut v = ok.to_vec();
         v[i] = line;
         assert!(
-            !Validator::check(&parse(&v), None).is_empty(),
+            !Validator::check(&parse(&v), None, Target::default()).is_empty(),
             "not caught: {line}"
         );
     }
+    // A team that is full on a server whose TeamSettings.MaxUsersPerTeam is lower.
+    let full = Target {
+        max_users_per_team: 0,
+        ..Target::default()
+    };
+    assert!(!Validator::check(&parse(&ok), None, full).is_empty());
+    // A direct message between mmctl's limit and the server's: only mmctl complains.
+    let mut v = ok.to_vec();
+    let direct_4001 = format!(
+        r#"{{"type":"direct_post","direct_post":{{"channel_members":["bob","bob"],"user":"bob","message":"{}","create_at":7}}}}"#,
+        "x".repeat(4001)
+    );
+    v[6] = &direct_4001;
+    assert!(Validator::check(&parse(&v), None, Target::default()).is_empty());
+    assert_eq!(mmctl_long_direct_messages(&parse(&v)), 1);
+    assert_eq!(mmctl_long_direct_messages(&parse(&ok)), 0);
     // Out of order: a post before the users.
     let mut v = ok.to_vec();
     v.swap(3, 4);
-    assert!(!Validator::check(&parse(&v), None).is_empty());
+    assert!(!Validator::check(&parse(&v), None, Target::default()).is_empty());
 }
