@@ -25,6 +25,7 @@ mod login;
 mod operators;
 mod oracle;
 mod policy;
+mod random;
 mod readers;
 mod rerun;
 mod robust;
