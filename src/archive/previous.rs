@@ -57,7 +57,8 @@ fn u64_at(b: &[u8], i: usize) -> u64 {
 impl Previous {
     /// Opens the zip at `path`: `Ok(None)` when there is none.
     pub fn open(path: &Path) -> io::Result<Option<Previous>> {
-        let mut f = match File::open(path) {
+        // Not a FIFO or a device: opened without blocking, a regular file only.
+        let mut f = match crate::store::links::open_regular(path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e),
@@ -102,7 +103,7 @@ impl Previous {
             return Err(bad("central directory outside the file"));
         }
         // A second descriptor: a clone would share the file offset with `data`.
-        let mut cd = BufReader::with_capacity(1 << 16, File::open(path)?);
+        let mut cd = BufReader::with_capacity(1 << 16, crate::store::links::open_regular(path)?);
         cd.seek(SeekFrom::Start(cd_start))?;
         Ok(Some(Previous {
             cd,

@@ -285,6 +285,27 @@ pub fn open_file(path: &Path) -> io::Result<std::fs::File> {
     Ok(f)
 }
 
+/// Opens a file outside the data dir that matterbak reads back (the previous zip), following
+/// a link (the user's choice there), without blocking and only if it is a regular file (a
+/// [`NotRegular`] error otherwise): a FIFO in its place cannot hang a run.
+pub fn open_regular(path: &Path) -> io::Result<std::fs::File> {
+    #[allow(unused_mut)]
+    let mut o = std::fs::OpenOptions::new();
+    o.read(true);
+    #[cfg(unix)]
+    {
+        use rustix::fs::OFlags;
+        let flags = OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+        std::os::unix::fs::OpenOptionsExt::custom_flags(&mut o, flags.bits() as i32);
+    }
+    let f = o.open(path)?;
+    let t = f.metadata()?.file_type();
+    if !t.is_file() {
+        return Err(io::Error::other(NotRegular { kind: kind_of(t) }));
+    }
+    Ok(f)
+}
+
 /// Reads a whole file as [`open_file`] opens it; a link or damage is warned about (once).
 pub fn read(path: &Path) -> io::Result<Vec<u8>> {
     let mut f = match open_file(path) {

@@ -5,6 +5,7 @@
 
 #![cfg(unix)]
 
+use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -354,4 +355,36 @@ fn issue18_a_folder_replaced_by_a_file_is_damage_and_the_run_goes_on() {
     }
     // The rest was backed up: the other channels' posts are there.
     assert!(env.data().join("direct").is_dir());
+}
+
+/// A FIFO where the zip goes (outside the data dir) hangs neither `matterbak zip` nor the
+/// backup: it is neither read as the previous zip nor replaced (the error names it), and once
+/// it is gone the zip is written.
+#[test]
+fn issue18_a_fifo_as_the_zip_hangs_nothing() {
+    let env = Env::new(Scale::Tiny);
+    let out = backup_timed(&env, &["--no-zip"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let zip = env.path("out.zip");
+    std::fs::write(&zip, b"").unwrap();
+    fifo(&zip);
+    for out in [
+        exec_timed(&env, &["zip", "-d", "data", "-o", "out.zip"]),
+        backup_timed(&env, &[]),
+    ] {
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        assert!(
+            stderr(&out).contains("out.zip: is a FIFO"),
+            "{}",
+            text(&out)
+        );
+        assert!(std::fs::symlink_metadata(&zip)
+            .unwrap()
+            .file_type()
+            .is_fifo());
+    }
+    std::fs::remove_file(&zip).unwrap();
+    let out = exec_timed(&env, &["zip", "-d", "data", "-o", "out.zip"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(std::fs::symlink_metadata(&zip).unwrap().is_file());
 }
