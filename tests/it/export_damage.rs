@@ -214,6 +214,26 @@ fn export_jsonl_of_a_zip_writes_nothing_into_the_data_dir_beside_it() {
     assert!(env.path("import/data/attachments").is_dir());
 }
 
+/// Issue 18: nor does the HTML export of a zip write its site into the data dir beside it.
+#[test]
+fn export_html_of_a_zip_writes_nothing_into_the_data_dir_beside_it() {
+    let env = Env::new(Scale::Tiny);
+    env.run_ok(&[]);
+    let before = tree(env.tmp.path());
+    let out = env
+        .bare()
+        .args(["export", "html", "-d", "out.zip", "-o", "data/site"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("inside the data dir"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(tree(env.tmp.path()), before, "files changed");
+}
+
 /// Issue 18, part 3, item 4: export memory grew with one post file's size (a 300 MiB post
 /// file: 0.9-1.5 GB RSS). A post file larger than the limit verify has (16 MiB) is left out
 /// with a warning naming it (exit 3), reading no more than the limit.

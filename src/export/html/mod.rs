@@ -200,8 +200,17 @@ pub fn export(b: &Backup, site: &mut Site, page_size: usize, cancel: &Cancel) ->
     Ok(summary)
 }
 
-/// A site written into the data dir would become part of the backup (and of its zip).
+/// A site written into the data dir would become part of the backup (and of its zip): into
+/// any data dir, whatever the export reads (a zip too: `-o data/site` beside it).
 fn refuse_site_in_backup(data: &Path, output: &Path) -> Result<()> {
+    if let Some(d) = crate::store::data_dir_holding(output) {
+        return Err(Fatal::usage(format!(
+            "{}: the site folder is inside the data dir {}; give a folder outside it with -o",
+            output.display(),
+            d.display()
+        ))
+        .into());
+    }
     let Ok(data) = data.canonicalize() else {
         return Ok(());
     };
