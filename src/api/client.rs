@@ -334,8 +334,8 @@ impl Client {
     }
 
     /// Waits for the rate limiter, then at the gate: for a pause the server asked for (as
-    /// [`Client::server_wait`] decides, logged at the default level once per pause; each
-    /// request adds its own jitter to it), and for room in flight.
+    /// [`Client::server_wait`] decides, logged at the default level once per pause), and for
+    /// room in flight.
     async fn wait_turn(&self, url: &str) -> Result<Sent, ApiError> {
         if let Some(l) = &self.limiter {
             tokio::select! {
@@ -347,7 +347,7 @@ impl Client {
             match self.gate.turn() {
                 Turn::Go(sent) => return Ok(sent),
                 Turn::Pause {
-                    left,
+                    sleep,
                     wait,
                     cause,
                     logged,
@@ -357,9 +357,8 @@ impl Client {
                     if wait >= LONG_WAIT {
                         self.gate.logged(until);
                     }
-                    let jitter = left.mul_f64(rand::random_range(0.0..PAUSE_JITTER));
                     self.cancel
-                        .sleep(left + jitter)
+                        .sleep(sleep)
                         .await
                         .map_err(|_| ApiError::Cancelled)?;
                 }
@@ -676,10 +675,6 @@ fn method_name(m: &Method) -> &'static str {
         _ => "REQUEST",
     }
 }
-
-/// The most a request adds to a pause the server asked for, as a fraction of it (random for
-/// each request, so that the waiting requests do not all fire at the same instant).
-const PAUSE_JITTER: f64 = 0.25;
 
 /// A request on its way, on a task of its own: it reaches the server, and its answer reaches
 /// the gate, whether or not the caller's future is polled. Dropped, it is aborted.

@@ -3,8 +3,9 @@
 //! server's answers said of its rate limiter, for the whole client:
 //!
 //! - **the pause**: an empty bucket (`X-RateLimit-Remaining: 0`) or a 429 holds every request
-//!   until the server's wait is over (`retry::rate_limit_pause`, `retry::refused_wait`); each
-//!   waiting request adds its own jitter, so they do not all fire at the same instant;
+//!   until the server's wait is over (`retry::rate_limit_pause`, `retry::refused_wait`); after
+//!   a 429 each waiting request adds its own jitter, so they do not all fire at the same
+//!   instant (after an empty bucket the bucket lets one go first);
 //! - **the bucket**: no more requests in flight than `X-RateLimit-Remaining` says it still
 //!   holds;
 //! - **the window** (additive increase, multiplicative decrease, like TCP's congestion window):
@@ -28,6 +29,10 @@ use tokio::sync::futures::Notified;
 use tokio::sync::Notify;
 
 use super::retry::{rate_limit_pause, refused_wait, MAX_SERVER_WAIT};
+
+/// The most a request adds to a 429's pause, as a fraction of what is left of it (random for
+/// each request).
+const PAUSE_JITTER: f64 = 0.25;
 
 /// The gate; the client holds it in an `Arc` that every [`Sent`] shares.
 pub(crate) struct Gate {
@@ -73,6 +78,8 @@ struct Pause {
     asked_until: Instant,
     /// What the server said, for the log (`X-RateLimit-Remaining: 0, ...`).
     cause: String,
+    /// A 429's: each request waits a jitter more.
+    spread: bool,
     /// The wait was logged at the default level already.
     logged: bool,
 }
@@ -81,11 +88,12 @@ struct Pause {
 pub(crate) enum Turn<'g> {
     /// Go: the request counts in flight until the [`Sent`] is dropped.
     Go(Sent),
-    /// Every request is held for `left` (`wait` of what the server asked for, before the
-    /// scale; `cause`, for the log; `logged`: said once already; `until` names the pause for
-    /// [`Gate::logged`]).
+    /// Every request is held: this one sleeps `sleep` (what is left of the pause, plus its
+    /// jitter); `wait` is what is left of what the server asked for, before the scale;
+    /// `cause`, for the log; `logged`: said once already; `until` names the pause for
+    /// [`Gate::logged`].
     Pause {
-        left: Duration,
+        sleep: Duration,
         wait: Duration,
         cause: String,
         logged: bool,
@@ -112,8 +120,13 @@ impl Gate {
         let mut s = self.state.lock().expect("not poisoned");
         if let Some(p) = s.pause.as_ref().filter(|p| p.until > now) {
             let left = p.until - now;
+            let jitter = if p.spread {
+                left.mul_f64(rand::random_range(0.0..PAUSE_JITTER))
+            } else {
+                Duration::ZERO
+            };
             return Turn::Pause {
-                left,
+                sleep: left + jitter,
                 wait: p.asked_until.saturating_duration_since(now),
                 cause: p.cause.clone(),
                 logged: p.logged,
@@ -158,7 +171,7 @@ impl Gate {
 impl State {
     /// Holds every request for `wait` (cut to [`MAX_SERVER_WAIT`], times `scale`) from `now`,
     /// unless an earlier pause lasts longer.
-    fn pause_for(&mut self, now: Instant, wait: Duration, scale: f64, cause: String) {
+    fn pause_for(&mut self, now: Instant, wait: Duration, scale: f64, cause: String, spread: bool) {
         let asked = wait.min(MAX_SERVER_WAIT);
         let until = now + asked.mul_f64(scale);
         if self.pause.as_ref().is_none_or(|p| p.until < until) {
@@ -166,6 +179,7 @@ impl State {
                 until,
                 asked_until: now + asked,
                 cause,
+                spread,
                 logged: false,
             });
         }
@@ -228,7 +242,7 @@ impl Sent {
         if status == StatusCode::TOO_MANY_REQUESTS {
             s.refused += 1;
             let (wait, cause) = refused_wait(headers);
-            s.pause_for(now, wait, self.gate.scale, cause);
+            s.pause_for(now, wait, self.gate.scale, cause, true);
             s.decrease(self.round);
         } else {
             if let Some(wait) = rate_limit_pause(headers) {
@@ -240,7 +254,7 @@ impl Sent {
                     "its rate-limit bucket is empty: X-RateLimit-Remaining: 0, X-RateLimit-Reset: {}",
                     reset.trim()
                 );
-                s.pause_for(now, wait, self.gate.scale, cause);
+                s.pause_for(now, wait, self.gate.scale, cause, false);
             }
             if status.is_success() || status == StatusCode::NOT_MODIFIED {
                 s.last_success = Some(now);
@@ -311,8 +325,11 @@ mod tests {
             ]),
         );
         match g.turn() {
-            Turn::Pause { wait, cause, .. } => {
+            Turn::Pause {
+                wait, cause, sleep, ..
+            } => {
                 assert!(wait <= Duration::from_secs(1) && wait > Duration::from_millis(900));
+                assert!(sleep <= wait, "no jitter: the bucket lets one go first");
                 assert!(cause.contains("X-RateLimit-Reset: 2"), "{cause}");
             }
             _ => panic!("not paused"),
@@ -332,7 +349,18 @@ mod tests {
             .answered(StatusCode::TOO_MANY_REQUESTS, &HeaderMap::new());
         assert_eq!(window(&g), Some(4), "8 in flight, halved");
         assert_eq!(g.refused(), 1);
-        assert!(matches!(g.turn(), Turn::Pause { wait, .. } if wait > Duration::from_millis(900)));
+        // Every request waits it, each with up to a quarter more at random.
+        let sleeps: Vec<Duration> = (0..20)
+            .map(|_| match g.turn() {
+                Turn::Pause { wait, sleep, .. } => {
+                    assert!(wait > Duration::from_millis(900) && wait <= Duration::from_secs(1));
+                    assert!(sleep >= wait - Duration::from_millis(50) && sleep <= wait * 5 / 4);
+                    sleep
+                }
+                _ => panic!("not paused"),
+            })
+            .collect();
+        assert!(sleeps.iter().any(|s| *s != sleeps[0]), "jitter: {sleeps:?}");
         // The other requests of that round: refused too, but the window halves only once.
         for s in sent.by_ref().take(3) {
             s.answered(StatusCode::TOO_MANY_REQUESTS, &HeaderMap::new());
