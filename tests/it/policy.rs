@@ -566,6 +566,7 @@ fn issue19_a_server_that_answers_only_429_still_ends_the_run_partial() {
     env.server.with_world(|w| {
         w.config.faults = fakemm::Faults::new(1.0, 1).with_kinds(&[fakemm::FaultKind::TooMany])
     });
+    let only_429 = chrono::Utc::now();
     let out = child.wait_with_output().unwrap();
     let secs = start.elapsed().as_secs_f64();
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
@@ -574,11 +575,20 @@ fn issue19_a_server_that_answers_only_429_still_ends_the_run_partial() {
     assert!(!s["failures"].as_array().unwrap().is_empty(), "{s:#}");
     let refused = s["rate_limited"].as_u64().unwrap();
     assert!(refused > 10, "{refused} 429s counted");
-    // The 429s were ridden out for --timeout, then failed the requests within seconds.
+    // The 429s were ridden out for --timeout (the first 429 that counts as a failed attempt
+    // comes 3 s after the last success, at most a few requests before the server turned),
+    // then failed the requests within seconds.
     assert!((3.0..20.0).contains(&secs), "{secs:.1} s\n{}", text(&out));
+    let err = stderr(&out);
+    let first_counted = err
+        .lines()
+        .find(|l| l.contains("429 Too Many Requests; retrying in"))
+        .unwrap_or_else(|| panic!("no 429 counted: {err}"));
+    let at = chrono::DateTime::parse_from_rfc3339(first_counted.split(' ').next().unwrap())
+        .unwrap_or_else(|e| panic!("{e}: {first_counted}"));
+    let after = (at.with_timezone(&chrono::Utc) - only_429).as_seconds_f64();
     assert!(
-        stderr(&out).contains("429 Too Many Requests"),
-        "{}",
-        text(&out)
+        after >= 2.0,
+        "{after:.2} s after the server turned: {first_counted}"
     );
 }
