@@ -1,5 +1,6 @@
-//! The HTTP core: every request goes through `send_once` (rate limit, auth, cancel) inside
-//! `with_retry` (backoff, `Retry-After`, `X-RateLimit-Remaining`).
+//! The HTTP core: every request goes through `send_once` (the rate limits, auth, cancel)
+//! inside `with_retry` (backoff, `Retry-After`, 429s). When a request may be sent after what
+//! the server's rate limiter said is the [`gate`](super::gate)'s decision.
 //!
 //! Compression: the client accepts gzip (reqwest's `gzip` feature), which a server in its
 //! default `WebserverMode` "gzip" uses for API answers of 1400 bytes or more, and reqwest
@@ -21,11 +22,12 @@ use reqwest::header::{
 use reqwest::{Method, Response, StatusCode};
 use serde::de::DeserializeOwned;
 
-use super::bucket::{Bucket, Sent};
 use super::error::ApiError;
+use super::gate::{Gate, Sent, Turn};
 use super::pace::{next_chunk, MinSpeed, Pace};
 use super::retry::{
-    is_retryable, rate_limit_pause, server_wait, RetryPolicy, LONG_WAIT, MAX_SERVER_WAIT,
+    is_free_retry, is_retryable, rate_limit_pause, server_wait, RetryPolicy, LONG_WAIT,
+    MAX_SERVER_WAIT,
 };
 use crate::cancel::Cancel;
 use crate::config::Secret;
@@ -79,11 +81,9 @@ pub struct Client {
     min_speed: MinSpeed,
     /// `--timeout`: also the longest wait the server may ask for before a request.
     timeout: Duration,
-    /// The server's rate-limit bucket is empty (`X-RateLimit-Remaining: 0`): no request
-    /// before the end of this pause. (A `Retry-After` holds only its own request.)
-    pause: Mutex<Option<Pause>>,
-    /// Requests in flight against the tokens the server's last answer reported.
-    bucket: Bucket,
+    /// What the server's rate limiter said: the pause every request waits for, the requests
+    /// allowed in flight, the 429s.
+    gate: Arc<Gate>,
     pub(crate) cancel: Cancel,
     requests: AtomicU64,
     retries: AtomicU64,
@@ -144,8 +144,7 @@ impl Client {
             retry: opts.retry.clone(),
             min_speed: opts.min_speed,
             timeout: opts.read_timeout,
-            pause: Mutex::new(None),
-            bucket: Bucket::default(),
+            gate: Arc::new(Gate::new(opts.retry.scale)),
             cancel,
             requests: AtomicU64::new(0),
             retries: AtomicU64::new(0),
@@ -187,6 +186,11 @@ impl Client {
         Some(self.server_clock.load(Ordering::Relaxed)).filter(|t| *t > 0)
     }
 
+    /// Answers 429 Too Many Requests so far (each tried again).
+    pub fn rate_limited_count(&self) -> u64 {
+        self.gate.refused()
+    }
+
     /// Number of requests that were attempts after a failure.
     pub fn retry_count(&self) -> u64 {
         self.retries.load(Ordering::Relaxed)
@@ -211,21 +215,31 @@ impl Client {
         Fut: Future<Output = Result<T, ApiError>>,
     {
         let mut n = 1;
+        // 429s that did not count as failed attempts.
+        let mut free = 0;
         loop {
             match attempt().await {
                 Ok(v) => return Ok(v),
+                // The gate holds the next attempt with every other request (a shared pause,
+                // fewer in flight): no wait of its own, and no attempt used up.
+                Err(e) if is_free_retry(&e, self.gate.progressing(self.timeout), free) => {
+                    tracing::debug!("{what}: {e}; trying again after the server's pause");
+                    self.retries.fetch_add(1, Ordering::Relaxed);
+                    free += 1;
+                }
                 Err(e) if n < self.retry.attempts && is_retryable(&e) => {
                     // One short line; `-v` adds the request and the whole error.
                     tracing::debug!("{what}: {e}");
                     // The wait the server asks for (`Retry-After`) wins over the backoff; one
-                    // longer than --timeout is not waited (this attempt failed anyway).
+                    // longer than --timeout is not waited (this attempt failed anyway). A 429's
+                    // is the gate's pause, which holds the next attempt too.
                     let asked = match &e {
                         ApiError::Status {
                             retry_after: Some(a),
                             status,
                             reason,
                             ..
-                        } => Some((*a, format!("it answered {status} {reason}"))),
+                        } if *status != 429 => Some((*a, format!("it answered {status} {reason}"))),
                         _ => None,
                     };
                     let (e, wait) = match asked {
@@ -256,8 +270,9 @@ impl Client {
 
     /// Sends one request (one attempt) and returns the response if its status is a success.
     ///
-    /// It waits for the rate limiter and for a pause the server asked for, adds the token, and
-    /// gives up at once when the run is cancelled.
+    /// It waits for the rate limiter and at the gate, adds the token, and gives up at once when
+    /// the run is cancelled. The request is sent on a task of its own, which reports the answer
+    /// to the gate as soon as its headers arrive.
     pub(crate) async fn send_once(
         &self,
         method: Method,
@@ -296,8 +311,9 @@ impl Client {
         tracing::debug!("{method} {url}");
         let resp = {
             let _h = self.in_flight.enter(None);
+            let mut sending = Sending::start(req, sent);
             tokio::select! {
-                r = req.send() => r.map_err(|e| ApiError::from_reqwest(&url, e)),
+                r = sending.answer(&url) => r,
                 _ = self.cancel.cancelled() => Err(ApiError::Cancelled),
             }
         };
@@ -310,19 +326,6 @@ impl Client {
         {
             self.server_clock.store(t, Ordering::Relaxed);
         }
-        sent.answered(resp.headers());
-        drop(sent);
-        if let Some(pause) = rate_limit_pause(resp.headers()) {
-            let reset = resp
-                .headers()
-                .get("x-ratelimit-reset")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("none");
-            self.pause_for(
-                pause,
-                format!("its rate-limit bucket is empty: X-RateLimit-Remaining: 0, X-RateLimit-Reset: {}", reset.trim()),
-            );
-        }
         let status = resp.status();
         if status.is_success() || status == StatusCode::NOT_MODIFIED {
             return Ok(resp);
@@ -330,66 +333,41 @@ impl Client {
         Err(self.status_error(method, &url, resp).await)
     }
 
-    /// Holds every request for `wait` (cut to [`MAX_SERVER_WAIT`]) because the server's bucket
-    /// is empty (`cause`, for the log), unless an earlier pause lasts longer.
-    fn pause_for(&self, wait: Duration, cause: String) {
-        let until = Instant::now() + wait.min(MAX_SERVER_WAIT);
-        let mut p = self.pause.lock().expect("not poisoned");
-        if p.as_ref().is_none_or(|p| p.until < until) {
-            *p = Some(Pause {
-                until,
-                cause,
-                logged: false,
-            });
-        }
-    }
-
-    /// Waits for a pause the server asked for, then for the rate limiter.
-    async fn wait_turn(&self, url: &str) -> Result<Sent<'_>, ApiError> {
-        let sent = loop {
-            self.wait_pause(url).await?;
-            match self.bucket.try_take() {
-                Ok(s) => break s,
-                // At most one token's time: the answer that frees a token may belong to a
-                // future that is not polled meanwhile (see `bucket`).
-                Err(answered) => tokio::select! {
-                    _ = answered => {}
-                    _ = tokio::time::sleep(self.bucket.patience()) => break self.bucket.take(),
-                    _ = self.cancel.cancelled() => return Err(ApiError::Cancelled),
-                },
-            }
-        };
+    /// Waits for the rate limiter, then at the gate: for a pause the server asked for (as
+    /// [`Client::server_wait`] decides, logged at the default level once per pause), and for
+    /// room in flight.
+    async fn wait_turn(&self, url: &str) -> Result<Sent, ApiError> {
         if let Some(l) = &self.limiter {
             tokio::select! {
                 _ = l.until_ready() => {}
                 _ = self.cancel.cancelled() => return Err(ApiError::Cancelled),
             }
         }
-        Ok(sent)
-    }
-
-    /// Waits for a pause the server's bucket asked for, as [`Client::server_wait`] decides
-    /// (logged at the default level once per pause).
-    async fn wait_pause(&self, url: &str) -> Result<(), ApiError> {
-        let wait = {
-            let mut p = self.pause.lock().expect("not poisoned");
-            let Some(pause) = p.as_mut() else {
-                return Ok(());
-            };
-            let now = Instant::now();
-            if pause.until <= now {
-                return Ok(());
+        loop {
+            match self.gate.turn() {
+                Turn::Go(sent) => return Ok(sent),
+                Turn::Pause {
+                    sleep,
+                    wait,
+                    cause,
+                    logged,
+                    until,
+                } => {
+                    let wait = self.server_wait(wait, cause, url, !logged)?;
+                    if wait >= LONG_WAIT {
+                        self.gate.logged(until);
+                    }
+                    self.cancel
+                        .sleep(sleep)
+                        .await
+                        .map_err(|_| ApiError::Cancelled)?;
+                }
+                Turn::Full(answered) => tokio::select! {
+                    _ = answered => {}
+                    _ = self.cancel.cancelled() => return Err(ApiError::Cancelled),
+                },
             }
-            let wait = pause.until - now;
-            let log = !pause.logged;
-            let wait = self.server_wait(wait, pause.cause.clone(), url, log)?;
-            pause.logged |= wait >= LONG_WAIT;
-            wait
-        };
-        self.cancel
-            .sleep(self.retry.scaled(wait))
-            .await
-            .map_err(|_| ApiError::Cancelled)
+        }
     }
 
     /// The one place that decides on a wait the server asked for (`cause`, for the log):
@@ -698,13 +676,37 @@ fn method_name(m: &Method) -> &'static str {
     }
 }
 
-/// A wait the server asked for, holding every request until `until`.
-struct Pause {
-    until: Instant,
-    /// What the server said, for the log (`Retry-After: 30`, ...).
-    cause: String,
-    /// The wait was logged at the default level already.
-    logged: bool,
+/// A request on its way, on a task of its own: it reaches the server, and its answer reaches
+/// the gate, whether or not the caller's future is polled. Dropped, it is aborted.
+struct Sending(tokio::task::JoinHandle<reqwest::Result<Response>>);
+
+impl Sending {
+    fn start(req: reqwest::RequestBuilder, sent: Sent) -> Sending {
+        Sending(tokio::spawn(async move {
+            let r = req.send().await;
+            match &r {
+                Ok(resp) => sent.answered(resp.status(), resp.headers()),
+                Err(_) => drop(sent),
+            }
+            r
+        }))
+    }
+
+    /// The answer's headers (the body is read by the caller).
+    async fn answer(&mut self, url: &str) -> Result<Response, ApiError> {
+        match (&mut self.0).await {
+            Ok(r) => r.map_err(|e| ApiError::from_reqwest(url, e)),
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            // The runtime shuts down.
+            Err(_) => Err(ApiError::Cancelled),
+        }
+    }
+}
+
+impl Drop for Sending {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Wall time during which at least one of several overlapping activities was going on.

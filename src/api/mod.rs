@@ -2,10 +2,10 @@
 //!
 //! It never touches the disk: downloads are handed out as a [`Download`] stream.
 
-mod bucket;
 mod client;
 mod endpoints;
 mod error;
+mod gate;
 mod listing;
 pub mod model;
 mod pace;

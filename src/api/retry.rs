@@ -49,8 +49,8 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// The backoff before attempt `attempt + 1` (attempt counts from 1). A wait the server
-    /// asked for is not this: it holds every request (`Client::wait_pause`).
+    /// The backoff before attempt `attempt + 1` (attempt counts from 1). A pause the server
+    /// asked for is not this: it holds every request (`api::gate`).
     pub fn delay(&self, attempt: u32) -> Duration {
         let exp = self
             .base
@@ -105,6 +105,55 @@ pub fn rate_limit_pause(headers: &reqwest::header::HeaderMap) -> Option<Duration
         })
         .reduce(f64::max)
         .map(Duration::from_secs_f64)
+}
+
+/// How long every request waits after a 429, and why (for the log).
+///
+/// throttled's `Retry-After` is the wait rounded up to whole seconds (at 20/s, 1 s for a wait
+/// of at most 50 ms), and the same answer's rate-limit headers say the time for one token
+/// (`Reset / Limit`, see [`rate_limit_pause`]), never shorter than the wait: when
+/// `Retry-After` is no more than that time rounded up, it says nothing more, and the token's
+/// time wins. A `Retry-After` beyond it (a proxy's, another limiter's) is waited as it is;
+/// without either, one second (the shortest a `Retry-After` says).
+pub fn refused_wait(headers: &reqwest::header::HeaderMap) -> (Duration, String) {
+    let retry_after = headers
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
+    let token = rate_limit_pause(headers);
+    let wait = match (retry_after, token) {
+        (Some(ra), Some(t)) if ra as f64 <= t.as_secs_f64().ceil() => t,
+        (Some(ra), _) => Duration::from_secs(ra),
+        (None, Some(t)) => t,
+        (None, None) => Duration::from_secs(1),
+    };
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| format!(", {name}: {}", v.trim()))
+            .unwrap_or_default()
+    };
+    let cause = format!(
+        "it answered 429 Too Many Requests{}{}{}",
+        header("retry-after"),
+        header("x-ratelimit-limit"),
+        header("x-ratelimit-reset")
+    );
+    (wait.min(MAX_SERVER_WAIT), cause)
+}
+
+/// The most 429s one request may meet without counting them as failed attempts (a bound for a
+/// server that refuses one request for ever while it answers the others).
+pub const MAX_FREE_REFUSALS: u32 = 100;
+
+/// Whether a failed attempt is tried again without counting against `--retries`: a 429 while
+/// the run makes progress (`progressing`: a request succeeded within `--timeout`), up to
+/// [`MAX_FREE_REFUSALS`] for one request (`free`: how many it met so far). The server's
+/// limiter refuses what comes too early, not what is wrong, and the shared pause and the
+/// window (`api::gate`) slow every request after it; a server that answers nothing but 429
+/// for `--timeout` makes them failed attempts again, so the run ends.
+pub fn is_free_retry(e: &ApiError, progressing: bool, free: u32) -> bool {
+    matches!(e, ApiError::Status { status: 429, .. }) && progressing && free < MAX_FREE_REFUSALS
 }
 
 /// Whether an error is worth another attempt: 429, 408, 5xx but 501, timeouts, broken
@@ -234,6 +283,58 @@ mod tests {
             fast.scaled(Duration::from_secs(3)),
             Duration::from_millis(3)
         );
+    }
+
+    #[test]
+    fn issue19_a_429_waits_the_token_time_unless_retry_after_says_more() {
+        // throttled at 20/s, burst 5: Retry-After 1 is the wait rounded up; 1/6 s is enough.
+        let h = headers(&[
+            ("retry-after", "1"),
+            ("x-ratelimit-limit", "6"),
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", "1"),
+        ]);
+        let (wait, cause) = refused_wait(&h);
+        assert!((wait.as_secs_f64() - 1.0 / 6.0).abs() < 1e-9, "{wait:?}");
+        assert_eq!(
+            cause,
+            "it answered 429 Too Many Requests, retry-after: 1, x-ratelimit-limit: 6, x-ratelimit-reset: 1"
+        );
+        // At 1/s, burst 1: one second either way.
+        let h = headers(&[
+            ("retry-after", "1"),
+            ("x-ratelimit-limit", "2"),
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", "2"),
+        ]);
+        assert_eq!(refused_wait(&h).0, Duration::from_secs(1));
+        // A Retry-After beyond the token: it wins; alone: as it is; nothing: one second.
+        let h = headers(&[
+            ("retry-after", "30"),
+            ("x-ratelimit-limit", "6"),
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", "1"),
+        ]);
+        assert_eq!(refused_wait(&h).0, Duration::from_secs(30));
+        assert_eq!(
+            refused_wait(&headers(&[("retry-after", "7")])).0,
+            Duration::from_secs(7)
+        );
+        assert_eq!(refused_wait(&headers(&[])).0, Duration::from_secs(1));
+        assert_eq!(
+            refused_wait(&headers(&[("retry-after", "999999")])).0,
+            MAX_SERVER_WAIT
+        );
+    }
+
+    #[test]
+    fn issue19_a_429_is_free_while_the_run_makes_progress() {
+        let e = status(429);
+        assert!(is_free_retry(&e, true, 0));
+        assert!(is_free_retry(&e, true, MAX_FREE_REFUSALS - 1));
+        assert!(!is_free_retry(&e, true, MAX_FREE_REFUSALS));
+        assert!(!is_free_retry(&e, false, 0), "no progress within --timeout");
+        assert!(!is_free_retry(&status(503), true, 0));
     }
 
     #[test]

@@ -38,6 +38,8 @@ pub struct Report {
     pub requests: u64,
     /// Wall time some request waited for the rate limit or a Retry-After.
     pub rate_limit_wait_secs: f64,
+    /// Answers 429 Too Many Requests (each tried again; counted in `requests`).
+    pub rate_limited: u64,
     /// Wall time some HTTP request was in flight.
     pub http_secs: f64,
     /// Items that could not be backed up (a partial run; the next run tries them again).
@@ -84,6 +86,7 @@ impl Report {
             counts: Summary::default(),
             requests: 0,
             rate_limit_wait_secs: 0.0,
+            rate_limited: 0,
             http_secs: 0.0,
             failures: Vec::new(),
             refused_channels: Vec::new(),
@@ -104,6 +107,7 @@ impl Report {
     pub fn client(&mut self, c: &Client) {
         self.requests = c.request_count();
         self.rate_limit_wait_secs = c.limit_wait().as_secs_f64();
+        self.rate_limited = c.rate_limited_count();
         self.http_secs = c.http_time().as_secs_f64();
     }
 
@@ -141,7 +145,7 @@ impl Report {
             None => "no zip (--no-zip)".to_string(),
         };
         format!(
-            "matterbak: {} channels, {} posts ({} new, {} updated, {} edited, {} deleted), {} files ({}), {} users, {} emojis; {}; {} requests in {:.1}s (waiting for the rate limit {:.1}s, in HTTP requests {:.1}s){}{}{}",
+            "matterbak: {} channels, {} posts ({} new, {} updated, {} edited, {} deleted), {} files ({}), {} users, {} emojis; {}; {} requests{} in {:.1}s (waiting for the rate limit {:.1}s, in HTTP requests {:.1}s){}{}{}",
             c.channels,
             c.posts_seen,
             c.posts_new,
@@ -154,6 +158,10 @@ impl Report {
             c.emojis,
             zipped,
             self.requests,
+            match self.rate_limited {
+                0 => String::new(),
+                n => format!(" ({n} refused: 429 Too Many Requests)"),
+            },
             self.clock.elapsed().as_secs_f64(),
             self.rate_limit_wait_secs,
             self.http_secs,
@@ -212,6 +220,7 @@ mod tests {
             "counts",
             "requests",
             "rate_limit_wait_secs",
+            "rate_limited",
             "http_secs",
             "failures",
             "refused_channels",

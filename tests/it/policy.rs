@@ -384,3 +384,211 @@ fn issue18_a_bucket_that_never_refills_is_no_silent_wait_for_hours() {
         .count();
     assert!(waits >= 5, "{waits} waits logged\n{}", text(&out));
 }
+
+/// One run of a backup against a server of its own limited to `per_sec` requests per second
+/// with a burst of 1, with `--jobs jobs`, beside a run of the same selection without a limit.
+struct StrictRun {
+    jobs: &'static str,
+    out: std::process::Output,
+    secs: f64,
+    requests: u64,
+    /// 429s the server sent.
+    refused: u64,
+    summary: Value,
+    /// Files that differ from the run without a limit, or that one of them lacks.
+    differ: Vec<String>,
+    verify: (i32, String),
+}
+
+/// A data dir's files but the state file and the lock (the state holds the run's times).
+fn backed_up(env: &Env) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut t = tree(&env.data());
+    t.retain(|k, _| !k.starts_with(".matterbak"));
+    t
+}
+
+/// Issue 19, part 4: the runs of [`StrictRun`] for each `--jobs`, at once (each takes about
+/// requests/rate), of the channels `channels` selects (`None`: the data set's sample).
+fn strict_runs(per_sec: u32, channels: Option<Value>, extra: &[&str]) -> Vec<StrictRun> {
+    let env_for = || {
+        let env = Env::new(Scale::Tiny);
+        if let Some(c) = &channels {
+            env.write_channels(c);
+        }
+        env
+    };
+    let reference = env_for();
+    reference.run_ok(extra);
+    let want = backed_up(&reference);
+    std::thread::scope(|scope| {
+        let runs: Vec<_> = ["1", "4", "8"]
+            .into_iter()
+            .map(|jobs| {
+                let env = env_for();
+                let want = &want;
+                scope.spawn(move || {
+                    env.server
+                        .with_world(|w| w.config.rate_limit = Some((per_sec, 1)));
+                    let start = std::time::Instant::now();
+                    let args =
+                        [&["--jobs", jobs, "--summary-json", "summary.json"], extra].concat();
+                    let out = env.run(&args);
+                    let secs = start.elapsed().as_secs_f64();
+                    let got = backed_up(&env);
+                    let differ = got
+                        .keys()
+                        .chain(want.keys())
+                        .filter(|k| got.get(*k) != want.get(*k))
+                        .cloned()
+                        .collect();
+                    StrictRun {
+                        jobs,
+                        secs,
+                        requests: env.server.total_requests(),
+                        refused: env.server.rate_limited(),
+                        summary: read_json(&env.path("summary.json")),
+                        differ,
+                        verify: verify(&env),
+                        out,
+                    }
+                })
+            })
+            .collect();
+        runs.into_iter().map(|r| r.join().unwrap()).collect()
+    })
+}
+
+/// Each run completes (exit 0, the same files as without a limit), counts the server's 429s
+/// in its summary, meets at most a handful of them per minute, and takes about as long as
+/// the server's rate allows (`secs_per_request`: the server's time for one request).
+fn assert_strict_runs(runs: &[StrictRun], secs_per_request: f64) {
+    let what = |r: &StrictRun| {
+        format!(
+            "--jobs {}: exit {:?}, {} requests, {} answered 429, in {:.1} s",
+            r.jobs,
+            r.out.status.code(),
+            r.requests,
+            r.refused,
+            r.secs
+        )
+    };
+    for r in runs {
+        eprintln!("{}", what(r));
+    }
+    for r in runs {
+        let what = what(r);
+        assert_eq!(r.out.status.code(), Some(0), "{what}\n{}", text(&r.out));
+        assert_eq!(r.summary["outcome"], "ok", "{what}");
+        assert!(r.differ.is_empty(), "{what}: {:?}", r.differ);
+        assert_eq!(r.verify.0, 0, "{what}: {}", r.verify.1);
+        assert_eq!(
+            r.summary["rate_limited"], r.refused,
+            "{what}: the summary counts the 429s"
+        );
+        let so = String::from_utf8_lossy(&r.out.stdout);
+        if r.refused > 0 {
+            assert!(
+                so.contains(&format!(
+                    " requests ({} refused: 429 Too Many Requests) in ",
+                    r.refused
+                )),
+                "{what}: {so}"
+            );
+        }
+        let minutes = (r.secs / 60.0).ceil();
+        assert!(
+            r.refused as f64 <= 2.0 * minutes,
+            "{what}: more than two per minute"
+        );
+        // Slowly, but not slower than the server makes it: its rate, plus the waits it
+        // rounds up.
+        let ideal = r.requests as f64 * secs_per_request;
+        assert!(
+            r.secs < ideal * 1.5 + 5.0,
+            "{what}: at the server's rate {ideal:.1} s"
+        );
+    }
+}
+
+/// Issue 19, part 4: against a server limited to 1 request/s with a burst of 1 (the real
+/// limiter's settings are the server's), the default `--jobs 4` sent every waiting request
+/// at once after each wait; the 429s used up each request's 6 attempts, and the run ended
+/// partial (exit 3, 4 to 6 failures), while `--jobs 1` completed. A 429 now slows the whole
+/// client (one shared pause, fewer requests in flight) and is no failed attempt while the run
+/// makes progress. One channel with attachments, the team, the users and their images.
+#[test]
+fn issue19_a_server_limited_to_1_per_second_slows_the_run_at_any_jobs() {
+    let channels =
+        serde_json::json!({"teams": {"acme": {"include": ["engineering", "off-topic"]}}});
+    let runs = strict_runs(1, Some(channels), &["--skip-emojis"]);
+    assert_strict_runs(&runs, 1.0);
+}
+
+/// Issue 19, part 4: at 5 requests/s with a burst of 1, `--jobs 8` drew 57 429s against 10 at
+/// `--jobs 1`. The whole data set, with `--retries 0`: a 429 is no failed attempt while the
+/// run makes progress, so not one item fails for it.
+#[test]
+fn issue19_a_server_limited_to_5_per_second_slows_the_run_at_any_jobs() {
+    let runs = strict_runs(5, None, &["--retries", "0"]);
+    assert_strict_runs(&runs, 0.2);
+}
+
+/// Issue 19, part 4: a 429 is no failed attempt only while the run makes progress. A server
+/// that answers nothing but 429 (here from the moment the first channel's posts were asked
+/// for) for `--timeout` seconds makes the requests fail as before: the run ends partial,
+/// not long after `--timeout`, the 429s counted.
+#[test]
+fn issue19_a_server_that_answers_only_429_still_ends_the_run_partial() {
+    let env = Env::new(Scale::Tiny);
+    env.server
+        .with_world(|w| w.config.rate_limit = Some((20, 1)));
+    let start = std::time::Instant::now();
+    let child = env
+        .cmd()
+        .args([
+            "--rate-limit",
+            "0",
+            "--timeout",
+            "3",
+            "--retry-wait-scale",
+            "0.1",
+            "--summary-json",
+            "summary.json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    while crate::util::posts_requests(&env) == 0 {
+        assert!(start.elapsed().as_secs() < 30, "no posts asked for");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    env.server.with_world(|w| {
+        w.config.faults = fakemm::Faults::new(1.0, 1).with_kinds(&[fakemm::FaultKind::TooMany])
+    });
+    let only_429 = chrono::Utc::now();
+    let out = child.wait_with_output().unwrap();
+    let secs = start.elapsed().as_secs_f64();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let s = summary(&env);
+    assert_eq!(s["outcome"], "partial", "{s:#}");
+    assert!(!s["failures"].as_array().unwrap().is_empty(), "{s:#}");
+    let refused = s["rate_limited"].as_u64().unwrap();
+    assert!(refused > 10, "{refused} 429s counted");
+    // The 429s were ridden out for --timeout (the first 429 that counts as a failed attempt
+    // comes 3 s after the last success, at most a few requests before the server turned),
+    // then failed the requests within seconds.
+    assert!((3.0..20.0).contains(&secs), "{secs:.1} s\n{}", text(&out));
+    let err = stderr(&out);
+    let first_counted = err
+        .lines()
+        .find(|l| l.contains("429 Too Many Requests; retrying in"))
+        .unwrap_or_else(|| panic!("no 429 counted: {err}"));
+    let at = chrono::DateTime::parse_from_rfc3339(first_counted.split(' ').next().unwrap())
+        .unwrap_or_else(|e| panic!("{e}: {first_counted}"));
+    let after = (at.with_timezone(&chrono::Utc) - only_429).as_seconds_f64();
+    assert!(
+        after >= 2.0,
+        "{after:.2} s after the server turned: {first_counted}"
+    );
+}
