@@ -134,9 +134,13 @@ fn draw(rng: &mut StdRng, run: usize) -> Plan {
         jobs: [1, 2, 4, 8][rng.random_range(0..4)],
         update_old_posts: run > 0 && rng.random_bool(0.25),
         faults: rng.random_bool(0.3).then(|| rng.random_range(0.03..0.12)),
-        rate_limit: rng
-            .random_bool(0.25)
-            .then(|| (rng.random_range(40..120), rng.random_range(5..20))),
+        // Now and then a strict limiter (burst 1), else a moderate one or none.
+        rate_limit: if rng.random_bool(0.1) {
+            Some((10, 1))
+        } else {
+            rng.random_bool(0.25)
+                .then(|| (rng.random_range(40..120), rng.random_range(5..20)))
+        },
         latency: rng.random_bool(0.3).then(|| (0, rng.random_range(2..15))),
         kill_after_ms: (run > 0 && rng.random_bool(0.3)).then(|| rng.random_range(50..900)),
         named_twice: rng.random_bool(0.5),
