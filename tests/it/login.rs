@@ -8,7 +8,7 @@ use std::process::{Command, Output, Stdio};
 use fakemm::{FakeServer, Scale, World};
 use serde_json::json;
 
-use crate::util::{closed_port, script_available, stderr, text, user_id, Env, SEED};
+use crate::util::{closed_port, require_tool, stderr, text, user_id, Env, SEED};
 
 const MFA_SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DP";
 
@@ -316,7 +316,7 @@ fn a_wrong_or_malformed_mfa_code_exits_4() {
 #[test]
 fn mfa_code_is_asked_on_a_terminal() {
     let env = mfa_env();
-    if !script_available() {
+    if require_tool(&["script"], "util-linux").is_none() {
         return;
     }
     let cmd = format!(

@@ -11,7 +11,7 @@ use std::process::Command;
 
 use fakemm::Scale;
 
-use crate::util::{text, Env};
+use crate::util::{require_tool, text, Env};
 
 /// Is this a post's file name (`YYYYMMDD-HHMMSSmmmuuu__<id>.json`)?
 fn is_post_file(name: &str) -> bool {
@@ -43,14 +43,7 @@ fn first_arg(line: &str) -> &str {
 
 #[test]
 fn a_new_post_file_costs_four_system_calls_in_a_folder_held_open() {
-    if !Command::new("strace")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success())
-    {
-        eprintln!(
-            "strace is not installed: the system calls are not counted (apt-get install strace)"
-        );
+    if require_tool(&["strace"], "strace").is_none() {
         return;
     }
     let env = Env::new(Scale::Tiny);

@@ -5,16 +5,16 @@ use std::process::Command;
 
 use fakemm::Scale;
 
-use crate::util::{script_available, text, Env};
+use crate::util::{require_tool, text, Env};
 
 const CLEAR: &str = "\r\x1b[2K";
 
 #[test]
 fn a_terminal_gets_a_status_line_that_is_cleared_and_a_pipe_gets_none() {
-    let env = Env::new(Scale::Tiny);
-    if !script_available() {
+    if require_tool(&["script"], "util-linux").is_none() {
         return;
     }
+    let env = Env::new(Scale::Tiny);
     // At 10 requests per second the run lasts a couple of seconds: several redraws.
     let cmd = format!(
         "{} --credentials credentials.json --channels channels.json -d data -o out.zip --rate-limit 10",

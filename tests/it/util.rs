@@ -1,6 +1,7 @@
 //! Shared helpers: a fake server with a temp dir, config files and ways to run the binary, and
 //! what the tests look up in the world, the server's counters and the output.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -190,18 +191,41 @@ pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// Whether `script` (util-linux) is there to run the binary in a pseudo-terminal. On CI it
-/// must be; elsewhere the caller skips its test, and this says so.
-pub fn script_available() -> bool {
-    if Command::new("script").arg("--version").output().is_ok() {
-        return true;
+/// Whether the tests run on CI: `CI` is set to anything but empty, `false` or `0` (the rule
+/// `scripts/check-original.sh` follows too). The one place that decides it.
+pub fn on_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !matches!(v.as_str(), "" | "false" | "0"))
+}
+
+/// The first of `names` found on `PATH`, for a test that needs that tool. Without it the test
+/// fails on CI (which installs `package`, see `.ci/run`); elsewhere this prints
+/// `SKIPPED: <test>: <tool> not installed` and returns `None`, and the caller returns. The one
+/// place a test is skipped.
+pub fn require_tool(names: &[&str], package: &str) -> Option<PathBuf> {
+    let found = names.iter().find_map(|name| {
+        std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join(name))
+                .find(|p| p.is_file())
+        })
+    });
+    if found.is_none() {
+        let test = std::thread::current().name().unwrap_or("?").to_owned();
+        assert!(
+            !on_ci(),
+            "{test}: {} is not installed, but CI must run this test: apt-get install {package} \
+             (.ci/run does this before the tests)",
+            names[0]
+        );
+        // Straight to the process's stderr: the harness shows a passing test's `eprintln!`
+        // only with `--nocapture`, and a skip must be seen.
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: {test}: {} not installed, what needs it is not checked (apt-get install {package})",
+            names[0]
+        );
     }
-    assert!(
-        std::env::var("CI").is_err(),
-        "`script` (util-linux) is needed to run matterbak in a pseudo-terminal"
-    );
-    eprintln!("skipped: no `script` command for a pseudo-terminal");
-    false
+    found
 }
 
 /// A port nobody listens on (bound, then closed again).
