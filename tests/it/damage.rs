@@ -6,59 +6,29 @@
 #![cfg(unix)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
 use fakemm::Scale;
 
-use crate::util::{hold_lock, stderr, text, verify, Env};
-
-/// Longer than any of these runs takes on a busy machine; a run that takes it hangs.
-const HANG: Duration = Duration::from_secs(120);
+use crate::util::{hold_lock, stderr, text, verify, watched, Env, HANG};
 
 /// Runs `c` to its end, or kills it and fails the test when it takes [`HANG`].
-fn run_timed(env: &Env, mut c: Command) -> Output {
-    let (out, err) = (env.path("stdout.txt"), env.path("stderr.txt"));
-    let mut child = c
-        .stdout(std::fs::File::create(&out).unwrap())
-        .stderr(std::fs::File::create(&err).unwrap())
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if start.elapsed() > HANG {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            panic!(
-                "hung for {HANG:?}; stderr so far:\n{}",
-                std::fs::read_to_string(&err).unwrap()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Output {
-        status,
-        stdout: std::fs::read(&out).unwrap(),
-        stderr: std::fs::read(&err).unwrap(),
-    }
+fn run_timed(c: Command) -> Output {
+    watched(c, HANG).out
 }
 
 /// A backup run (`extra` arguments, no rate limit) that must not hang.
 fn backup_timed(env: &Env, extra: &[&str]) -> Output {
     let mut c = env.cmd();
     c.args(["--rate-limit", "0"]).args(extra);
-    run_timed(env, c)
+    run_timed(c)
 }
 
 /// `matterbak ARGS` that must not hang.
 fn exec_timed(env: &Env, args: &[&str]) -> Output {
     let mut c = env.bare();
     c.args(args);
-    run_timed(env, c)
+    run_timed(c)
 }
 
 /// Replaces the file at `path` with a FIFO.

@@ -7,7 +7,7 @@ use std::process::Output;
 
 use fakemm::Scale;
 
-use crate::util::{text, tree, verify, Env};
+use crate::util::{text, tree, verify, watched, Env, HANG};
 
 /// The post headings of a Markdown export (`### <author> at <time>`).
 fn md_posts(path: &Path) -> usize {
@@ -244,8 +244,9 @@ fn a_huge_post_file_is_left_out_in_bounded_memory() {
     ] {
         let mut c = env.bare();
         c.args(args);
-        let (out, peak) = crate::readers::peak_rss(c);
-        assert_eq!(out.status.code(), Some(3), "{args:?}\n{}", text(&out));
+        let w = watched(c, HANG);
+        let (out, peak) = (&w.out, w.peak_rss());
+        assert_eq!(out.status.code(), Some(3), "{args:?}\n{}", text(out));
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(
             err.contains(&huge) && err.contains("larger than"),

@@ -1,9 +1,10 @@
 //! Shared helpers: a fake server with a temp dir, config files and ways to run the binary, and
 //! what the tests look up in the world, the server's counters and the output.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use fakemm::{FakeServer, Scale, World};
 use tempfile::TempDir;
@@ -288,4 +289,104 @@ pub fn temp_files(root: &Path) -> Vec<String> {
         .into_keys()
         .filter(|k| k.rsplit('/').next().unwrap().starts_with(".matterbak-tmp"))
         .collect()
+}
+
+/// What a [`watched`] run did.
+pub struct Watched {
+    pub out: Output,
+    pub elapsed: Duration,
+    /// The highest `VmHWM` of the program, read from `/proc/<pid>/status` while it ran (bytes);
+    /// `None` when no reading was taken.
+    rss: Option<u64>,
+}
+
+impl Watched {
+    /// The run's peak resident size in bytes; fails the test when it was not measured (an
+    /// unreadable `/proc`, or a run too short to sample) rather than measuring 0.
+    pub fn peak_rss(&self) -> u64 {
+        self.rss.unwrap_or_else(|| {
+            panic!(
+                "no reading of /proc/<pid>/status while it ran: its memory was not measured\n{}",
+                text(&self.out)
+            )
+        })
+    }
+}
+
+/// Longer than any run of the tests takes on a busy machine; a run that takes it hangs.
+pub const HANG: Duration = Duration::from_secs(120);
+
+/// Runs `cmd`, killing it (and failing) after `limit`, and samples its peak resident size as it
+/// runs: the program's own high-water mark (`exec` starts it afresh, unlike `wait4`'s
+/// `ru_maxrss`, which carries over the test process's size). Readings taken before the `exec`
+/// (while `/proc` still names the forked test thread) are not counted, and a run of which no
+/// reading was taken fails in [`Watched::peak_rss`] instead of measuring 0. Standard input is
+/// empty. The one watcher and memory sampler of the tests.
+pub fn watched(mut cmd: Command, limit: Duration) -> Watched {
+    let program = Path::new(cmd.get_program())
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    // The kernel keeps the first 15 bytes of the name (`comm`).
+    let comm: String = program.chars().take(15).collect();
+    let start = Instant::now();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = r.read_to_end(&mut v);
+            v
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut rss = None;
+    let status = loop {
+        if let Ok(s) = std::fs::read_to_string(&status_file) {
+            let named = s
+                .lines()
+                .find_map(|l| l.strip_prefix("Name:"))
+                .is_some_and(|n| n.trim() == comm);
+            let hwm = s
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
+            if let (true, Some(kib)) = (named, hwm) {
+                rss = Some(rss.unwrap_or(0).max(kib * 1024));
+            }
+        }
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if start.elapsed() > limit {
+            child.kill().unwrap();
+            let st = child.wait().unwrap();
+            let out = Output {
+                status: st,
+                stdout: stdout.join().unwrap(),
+                stderr: stderr.join().unwrap(),
+            };
+            panic!(
+                "{program} still ran after {limit:?} (killed):\n{}",
+                text(&out)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    Watched {
+        out: Output {
+            status,
+            stdout: stdout.join().unwrap(),
+            stderr: stderr.join().unwrap(),
+        },
+        elapsed: start.elapsed(),
+        rss,
+    }
 }
