@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 
 use fakemm::Scale;
 
-use crate::util::{hold_lock, stderr, text, verify, watched, Env, HANG};
+use crate::util::{hold_lock, stderr, text, verify, walk, watched, Env, HANG};
 
 /// Runs `c` to its end, or kills it and fails the test when it takes [`HANG`].
 fn run_timed(c: Command) -> Output {
@@ -63,44 +63,28 @@ fn assert_damage_reported(env: &Env, out: &Output, path: &Path) {
     );
 }
 
-/// The first file below `dir` (depth first, names sorted) whose name satisfies `pred`.
+/// The first file below `dir` (in path order) whose name satisfies `pred`.
 fn find(dir: &Path, pred: &dyn Fn(&str) -> bool) -> PathBuf {
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let mut es: Vec<_> = std::fs::read_dir(&d).unwrap().flatten().collect();
-        es.sort_by_key(|e| e.file_name());
-        for e in es.iter().rev() {
-            let t = e.file_type().unwrap();
-            if t.is_dir() {
-                stack.push(e.path());
-            } else if t.is_file() && pred(&e.file_name().to_string_lossy()) {
-                return e.path();
-            }
-        }
-    }
-    panic!("no such file below {}", dir.display())
+    let rel = walk(dir)
+        .into_iter()
+        .find(|(rel, m)| m.is_file() && pred(rel.rsplit('/').next().unwrap()))
+        .unwrap_or_else(|| panic!("no such file below {}", dir.display()))
+        .0;
+    dir.join(rel)
 }
 
 /// A post file of a team channel (a JSON file in a folder with a `files/` folder).
 fn a_post_file(data: &Path) -> PathBuf {
-    let mut stack = vec![data.join("teams")];
-    while let Some(d) = stack.pop() {
-        let mut es: Vec<_> = std::fs::read_dir(&d).unwrap().flatten().collect();
-        es.sort_by_key(|e| e.file_name());
-        let is_channel = d.join("files").is_dir();
-        for e in es {
-            let t = e.file_type().unwrap();
-            if t.is_dir() {
-                stack.push(e.path());
-            } else if is_channel
-                && t.is_file()
-                && e.file_name().to_string_lossy().ends_with(".json")
-            {
-                return e.path();
-            }
-        }
-    }
-    panic!("no post file below {}", data.display())
+    let teams = data.join("teams");
+    let rel = walk(&teams)
+        .into_iter()
+        .find(|(rel, m)| {
+            let p = teams.join(rel);
+            m.is_file() && rel.ends_with(".json") && p.parent().unwrap().join("files").is_dir()
+        })
+        .unwrap_or_else(|| panic!("no post file below {}", data.display()))
+        .0;
+    teams.join(rel)
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::io::Read;
 use fakemm::Scale;
 use serde_json::Value;
 
-use crate::util::{alice, text, Env};
+use crate::util::{alice, display_name, text, Env};
 
 fn ok(env: &Env, args: &[&str]) -> String {
     let out = env.exec(args);
@@ -87,25 +87,8 @@ fn scene() -> (Env, Scene) {
     (env, scene)
 }
 
-/// nickname, else first and last name, else username: the original's display name.
 fn shown(env: &Env, user: &str) -> String {
-    env.server.with_world(|w| {
-        let u = w
-            .user(user)
-            .or_else(|| w.user_by_name(user))
-            .unwrap()
-            .clone();
-        let given = format!("{} {}", u.first_name, u.last_name)
-            .trim()
-            .to_string();
-        if !u.nickname.is_empty() {
-            u.nickname
-        } else if !given.is_empty() {
-            given
-        } else {
-            u.username
-        }
-    })
+    env.server.with_world(|w| display_name(w, user))
 }
 
 /// The post blocks of a Markdown export: (heading line, the rest).

@@ -11,7 +11,7 @@ use fakemm::hostile::HostileMode;
 use fakemm::Scale;
 
 use crate::oracle::{assert_matches, everything, want_all};
-use crate::util::{alice, stderr, temp_files, text, tree, verify, watched, Env, FAST, HANG};
+use crate::util::{alice, stderr, temp_files, text, tree, verify, walk, watched, Env, FAST, HANG};
 
 /// The exit a row expects.
 enum Exit {
@@ -194,31 +194,24 @@ fn hostile_names_stay_inside_the_data_dir() {
 fn listing(root: &Path, skip: &Path) -> BTreeMap<String, String> {
     use std::hash::{Hash, Hasher};
     use std::os::unix::fs::PermissionsExt;
-    let mut out = BTreeMap::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p == skip {
-                continue;
-            }
-            let m = std::fs::symlink_metadata(&p).unwrap();
+    let skip = skip
+        .strip_prefix(root)
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    walk(root)
+        .into_iter()
+        .filter(|(rel, _)| *rel != skip && !rel.starts_with(&format!("{skip}/")))
+        .map(|(rel, m)| {
             let mut h = std::collections::hash_map::DefaultHasher::new();
             if m.is_file() {
-                std::fs::read(&p).unwrap().hash(&mut h);
+                std::fs::read(root.join(&rel)).unwrap().hash(&mut h);
             }
-            let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
             let kind = if m.is_dir() { "dir" } else { "file" };
-            out.insert(
-                rel,
-                format!("{kind} {:o} {:x}", m.permissions().mode(), h.finish()),
-            );
-            if m.is_dir() {
-                stack.push(p);
-            }
-        }
-    }
-    out
+            let line = format!("{kind} {:o} {:x}", m.permissions().mode(), h.finish());
+            (rel, line)
+        })
+        .collect()
 }
 
 /// Issue 18: a server whose ids are paths (`../../x`, an absolute path, `/`, `\`, NUL, `.`,

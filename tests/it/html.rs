@@ -10,7 +10,7 @@ use fakemm::{Scale, World};
 use serde_json::Value;
 
 use crate::browser::{chromium, outside_loads, render, static_problems, Rendered};
-use crate::util::{channel_id, read_json, text, tree, user_id, Env};
+use crate::util::{channel_id, display_name, read_json, text, tree, user_id, Env};
 
 /// Runs `matterbak export html -d <from> -o <site> <extra>` in the env's folder.
 fn export(env: &Env, from: &Path, site: &str, extra: &[&str]) -> Output {
@@ -35,18 +35,6 @@ fn post_with(w: &World, channel: &str, message: &str) -> String {
         .into_iter()
         .find(|p| w.post(p).unwrap().message == message)
         .unwrap_or_else(|| panic!("no post {message:?}"))
-}
-
-/// A user's name as the pages show it: nickname, else first and last name, else username.
-fn display(w: &World, username: &str) -> String {
-    let u = w.user_by_name(username).unwrap();
-    let full = format!("{} {}", u.first_name, u.last_name)
-        .trim()
-        .to_string();
-    [u.nickname.clone(), full, u.username.clone()]
-        .into_iter()
-        .find(|n| !n.is_empty())
-        .unwrap()
 }
 
 /// The HTML of the element with `id="p-<post>"`, from its start tag to its end.
@@ -197,7 +185,7 @@ fn scenario(env: &Env) -> Scenario {
             *reactions.entry(r.emoji_name.clone()).or_insert(0) += 1;
         }
         let partyparrot = w.emoji_by_name("partyparrot").unwrap().id.to_string();
-        let plus_one_by = ["bob", "carol"].map(|u| display(w, u)).join(", ");
+        let plus_one_by = ["bob", "carol"].map(|u| display_name(w, u)).join(", ");
         Scenario {
             off,
             town,

@@ -8,20 +8,9 @@ use std::process::{Command, Output, Stdio};
 use fakemm::{FakeServer, Scale, World};
 use serde_json::json;
 
-use crate::util::{closed_port, require_tool, stderr, text, user_id, Env, SEED};
+use crate::util::{closed_port, list, require_tool, stderr, text, user_id, Env, SEED};
 
 const MFA_SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DP";
-
-/// `matterbak list [extra]` in the env's folder with only the environment `vars` (plus the
-/// hermetic basics), no rate limit, standard input closed (not a terminal).
-fn list(env: &Env, vars: &[(&str, &str)], extra: &[&str]) -> Output {
-    let mut c = env.bare();
-    c.args(["list", "--rate-limit", "0"])
-        .args(extra)
-        .envs(vars.iter().copied())
-        .stdin(Stdio::null());
-    c.output().unwrap()
-}
 
 #[track_caller]
 fn assert_listed(out: &Output) {

@@ -8,14 +8,13 @@ use fakemm::faults::Faults;
 use fakemm::Scale;
 use serde_json::Value;
 
-use crate::util::{closed_port, hold_lock, read_json, stderr, text, Env};
-
-const FAST: [&str; 4] = ["--retry-wait-scale", "0.01", "--retries", "1"];
+use crate::util::{closed_port, hold_lock, read_json, stderr, text, Env, FAST};
 
 /// Runs with `--summary-json summary.json` (and `extra`); returns the output and the summary.
 fn run_with_summary(env: &Env, extra: &[&str]) -> (Output, Value) {
     let mut args = vec!["--summary-json", "summary.json"];
     args.extend_from_slice(&FAST);
+    args.extend_from_slice(&["--retries", "1"]);
     args.extend_from_slice(extra);
     let out = env.run(&args);
     (out, read_summary(env))

@@ -10,7 +10,7 @@ use std::path::Path;
 use fakemm::Scale;
 use serde_json::Value;
 
-use crate::util::{requests, text, tree, verify, watched, Env, HANG};
+use crate::util::{requests, text, tree, verify, walk, watched, Env, HANG};
 
 /// The attachments of the data set whose names a client could mistake for its own files.
 const ODD: [&str; 5] = [
@@ -138,19 +138,11 @@ fn verify_of_a_zip_given_as_data_dir_is_a_usage_error() {
 
 /// Every file below `root` larger than `max` bytes.
 fn larger_than(root: &Path, max: u64) -> Vec<String> {
-    let mut big = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let m = e.metadata().unwrap();
-            if m.is_dir() {
-                stack.push(e.path());
-            } else if m.len() > max {
-                big.push(e.path().display().to_string());
-            }
-        }
-    }
-    big
+    walk(root)
+        .into_iter()
+        .filter(|(_, m)| !m.is_dir() && m.len() > max)
+        .map(|(rel, _)| rel)
+        .collect()
 }
 
 /// Issue 13, item 7: an attachment that holds far more than its file info says (50 MiB of zeros

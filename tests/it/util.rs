@@ -260,27 +260,40 @@ pub fn text(out: &Output) -> String {
     )
 }
 
-/// Every file below `root` (relative path -> bytes), sorted.
-pub fn tree(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+/// Every entry below `root` (relative path with `/` -> its own metadata), sorted: folders,
+/// files and anything else, links neither followed nor entered. The one tree walker of the
+/// tests; the others filter it.
+pub fn walk(root: &Path) -> std::collections::BTreeMap<String, std::fs::Metadata> {
     let mut out = std::collections::BTreeMap::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(d) = stack.pop() {
         for e in std::fs::read_dir(&d).unwrap() {
-            let e = e.unwrap();
-            if e.file_type().unwrap().is_dir() {
-                stack.push(e.path());
-            } else {
-                let rel = e
-                    .path()
-                    .strip_prefix(root)
-                    .unwrap()
-                    .to_string_lossy()
-                    .replace('\\', "/");
-                out.insert(rel, std::fs::read(e.path()).unwrap());
+            let p = e.unwrap().path();
+            let m = std::fs::symlink_metadata(&p).unwrap();
+            if m.is_dir() {
+                stack.push(p.clone());
             }
+            let rel = p
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            out.insert(rel, m);
         }
     }
     out
+}
+
+/// Every regular file below `root` (relative path -> bytes), sorted; links are not followed.
+pub fn tree(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    walk(root)
+        .into_iter()
+        .filter(|(_, m)| m.is_file())
+        .map(|(rel, _)| {
+            let bytes = std::fs::read(root.join(&rel)).unwrap();
+            (rel, bytes)
+        })
+        .collect()
 }
 
 /// Files whose name marks them as temp files of matterbak.
@@ -389,4 +402,56 @@ pub fn watched(mut cmd: Command, limit: Duration) -> Watched {
         elapsed: start.elapsed(),
         rss,
     }
+}
+
+/// The zip at `zip` holds exactly the files of the data dir `data` (but its lock), byte for
+/// byte: every entry is read in full (the zip crate checks each CRC-32) and compared, and no file
+/// is missing from it. The one "zip equals data dir" check.
+pub fn assert_zip_is(zip: &Path, data: &Path) {
+    let mut z = zip::ZipArchive::new(std::fs::File::open(zip).expect("zip written")).unwrap();
+    let mut files = tree(data);
+    files.remove(".matterbak.lock");
+    let mut entries = std::collections::BTreeSet::new();
+    for i in 0..z.len() {
+        let mut e = z.by_index(i).unwrap();
+        if e.is_dir() {
+            continue;
+        }
+        let mut v = Vec::new();
+        e.read_to_end(&mut v)
+            .unwrap_or_else(|err| panic!("{}: {err}", e.name()));
+        assert_eq!(files.get(e.name()), Some(&v), "{}", e.name());
+        assert!(entries.insert(e.name().to_owned()), "{} twice", e.name());
+    }
+    let missing: Vec<&String> = files.keys().filter(|k| !entries.contains(*k)).collect();
+    assert!(missing.is_empty(), "not in the zip: {missing:?}");
+}
+
+/// A user's name as the exports show it (the original's display name): nickname, else first
+/// and last name, else username. `user` is an id or a username.
+pub fn display_name(w: &World, user: &str) -> String {
+    let u = w.user(user).or_else(|| w.user_by_name(user)).unwrap();
+    let full = format!("{} {}", u.first_name, u.last_name)
+        .trim()
+        .to_string();
+    [u.nickname.clone(), full, u.username.clone()]
+        .into_iter()
+        .find(|n| !n.is_empty())
+        .unwrap()
+}
+
+/// `matterbak list [extra]` in the env's folder (its `credentials.json` is the default) with
+/// the environment `vars` besides the hermetic basics, no rate limit unless `extra` sets one,
+/// standard input closed (not a terminal).
+pub fn list(env: &Env, vars: &[(&str, &str)], extra: &[&str]) -> Output {
+    let mut c = env.bare();
+    c.arg("list");
+    if !extra.contains(&"--rate-limit") {
+        c.args(["--rate-limit", "0"]);
+    }
+    c.args(extra)
+        .envs(vars.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
 }
