@@ -3,7 +3,7 @@
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use fakemm::{FakeServer, Scale, World};
@@ -454,4 +454,24 @@ pub fn list(env: &Env, vars: &[(&str, &str)], extra: &[&str]) -> Output {
         .stdin(Stdio::null())
         .output()
         .unwrap()
+}
+
+/// Waits until `ready()` holds (a state the test can observe: a request served, a temp file
+/// there), then sends `signal` (`-INT`, `-TERM`, `-KILL`) to `child`. Fails when the child ends
+/// first (it was not in the middle of anything: make the work bigger) or `ready` never holds
+/// within [`HANG`]. No sleep before a signal: on a loaded machine it races the run's start.
+pub fn signal_when(child: &mut Child, signal: &str, what: &str, ready: impl Fn() -> bool) {
+    let t = Instant::now();
+    while !ready() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("{what}: ended ({status}) before it could be interrupted: make the work bigger");
+        }
+        assert!(t.elapsed() < HANG, "{what}: never got under way");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let status = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "{what}: kill {signal}");
 }

@@ -5,11 +5,11 @@
 use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fakemm::Scale;
 
-use crate::util::{assert_zip_is, text, tree, Env};
+use crate::util::{assert_zip_is, signal_when, text, tree, Env};
 
 /// `matterbak <args>` in the env's temp dir.
 /// Temp files of matterbak beside the zip (in the env's temp dir itself).
@@ -32,20 +32,10 @@ fn kill_while_zipping(env: &Env) -> String {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let start = Instant::now();
     let before = temps_beside(env);
-    let temp = loop {
-        if let Some(t) = temps_beside(env).into_iter().find(|t| !before.contains(t)) {
-            break t;
-        }
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the zip ended before it could be killed"
-        );
-        assert!(start.elapsed() < Duration::from_secs(60));
-        std::thread::sleep(Duration::from_millis(2));
-    };
-    child.kill().unwrap();
+    let new_temp = || temps_beside(env).into_iter().find(|t| !before.contains(t));
+    signal_when(&mut child, "-KILL", "the zip", || new_temp().is_some());
+    let temp = new_temp().unwrap();
     child.wait().unwrap();
     assert!(env.tmp.path().join(&temp).exists(), "kill -9 leaves {temp}");
     temp
