@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use fakemm::{Scale, World};
 use serde_json::{json, Value};
 
-use crate::util::{closed_port, list, text, Env};
+use crate::util::{closed_port, list, text, Env, FAST};
 
 fn list_ok(env: &Env, extra: &[&str]) -> String {
     let out = list(env, &[], extra);
@@ -447,7 +447,8 @@ fn login_errors_exit_like_the_backup() {
 
     let port = closed_port();
     env.write_credentials(&json!({"user": "alice", "password": "alice-password", "url": format!("http://127.0.0.1:{port}/api")}));
-    let out = list(&env, &[], &[]);
+    // Retried (the closed port answers nothing), without the real back-off.
+    let out = list(&env, &[], &FAST);
     assert_eq!(out.status.code(), Some(5), "{}", text(&out));
 
     let before = env.server.total_requests();
