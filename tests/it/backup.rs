@@ -223,8 +223,7 @@ fn every_request_is_rate_limited() {
 
 #[test]
 fn the_oracle_sees_damage() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     let want = want_all(&env);
     assert!(crate::oracle::diff(&env.data(), &want).is_empty());
     let files = tree(&env.data());
@@ -248,8 +247,7 @@ fn the_oracle_sees_damage() {
 /// the backup saw is not.
 #[test]
 fn the_oracle_sees_false_deletions_and_phantom_edits() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     let me = crate::util::alice(&env);
     // A real edit, seen by a second run: its history is true.
     let edited = env.server.with_world(|w| {

@@ -89,8 +89,7 @@ fn a_post_file(data: &Path) -> PathBuf {
 
 #[test]
 fn issue18_a_fifo_as_the_state_file_hangs_nothing_and_is_replaced() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     let state = env.data().join(".matterbak-state.json");
     fifo(&state);
     let out = backup_timed(&env, &[]);
@@ -103,8 +102,7 @@ fn issue18_a_fifo_as_the_state_file_hangs_nothing_and_is_replaced() {
 
 #[test]
 fn issue18_a_fifo_as_a_user_file_is_reported_and_left_alone() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     let user = find(&env.data().join("users"), &|n| n.ends_with(".json"));
     fifo(&user);
     let out = backup_timed(&env, &[]);
@@ -120,8 +118,7 @@ fn issue18_a_fifo_as_a_user_file_is_reported_and_left_alone() {
 
 #[test]
 fn issue18_a_fifo_as_a_profile_image_is_reported_and_left_alone() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     let image = find(&env.data().join("users"), &|n| n.contains("__image."));
     fifo(&image);
     let out = backup_timed(&env, &[]);
@@ -131,8 +128,7 @@ fn issue18_a_fifo_as_a_profile_image_is_reported_and_left_alone() {
 
 #[test]
 fn issue18_a_fifo_as_a_post_file_hangs_neither_backup_nor_verify_nor_zip() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     let post = a_post_file(&env.data());
     fifo(&post);
     // An incremental run does not need the post, a full read would write it: both report it.
@@ -192,8 +188,7 @@ fn issue18_a_fifo_as_the_lock_is_replaced_by_a_lock_file() {
 
 #[test]
 fn issue18_verify_reports_a_running_backup_instead_of_false_problems() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     let mut held = hold_lock(&env.data());
     use std::io::Write;
     held.set_len(0).unwrap();
@@ -286,8 +281,7 @@ fn issue18_verify_reports_an_unreadable_folder() {
 
 #[test]
 fn issue18_a_folder_replaced_by_a_file_is_damage_and_the_run_goes_on() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     let channel = a_post_file(&env.data()).parent().unwrap().to_path_buf();
     let users = env.data().join("users");
     for dir in [&channel, &users] {

@@ -192,8 +192,7 @@ fn md_has_every_post_in_order_with_authors_files_reactions_and_markers() {
 
 #[test]
 fn md_without_a_channel_exports_every_channel_and_bad_names_exit_2() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     let all = ok(&env, &["export", "md", "-d", "data"]);
     let me = alice(&env);
     let (channels, posts) = env.server.with_world(|w| {

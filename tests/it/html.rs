@@ -370,8 +370,7 @@ fn a_channel_page_renders_posts_threads_files_reactions_and_history_in_a_browser
 #[test]
 fn the_index_lists_every_channel_with_and_without_javascript() {
     let Some(browser) = chromium() else { return };
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     let site = export_ok(&env, &env.zip(), "site", &[]);
     let index = site.join("index.html");
     let off = env
@@ -478,8 +477,7 @@ fn the_network_check_catches_a_page_that_reaches_out() {
 
 #[test]
 fn large_channels_are_split_into_pages_of_whole_threads() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     let eng = env
         .server
         .with_world(|w| channel_id(w, "acme", "engineering"));
@@ -582,8 +580,7 @@ fn large_channels_are_split_into_pages_of_whole_threads() {
 
 #[test]
 fn a_rerun_replaces_the_site_and_the_same_backup_gives_the_same_site() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     let eng = env
         .server
         .with_world(|w| channel_id(w, "acme", "engineering"));

@@ -256,8 +256,7 @@ fn every_kind_of_change_is_picked_up_and_nothing_is_lost() {
 
 #[test]
 fn more_than_a_thousand_changes_in_one_channel_fall_back_to_a_full_read() {
-    let env = Env::new(Scale::Demo);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Demo);
     let edited = env.server.with_world(|w| {
         let c = channel_id(w, "acme", "engineering");
         let posts = user_posts(w, &c);

@@ -68,8 +68,7 @@ fn a_users_folder_that_is_a_link_is_left_alone() {
 
 #[test]
 fn a_channel_folder_that_is_a_link_is_not_written() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     let (dir, before) = outside(&env);
     let chan = a_channel_folder(&env.data());
     std::fs::remove_dir_all(&chan).unwrap();
@@ -86,8 +85,7 @@ fn a_channel_folder_that_is_a_link_is_not_written() {
 
 #[test]
 fn a_post_file_that_is_a_link_is_neither_read_nor_replaced() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     let (dir, before) = outside(&env);
     let chan = a_channel_folder(&env.data());
     let post = std::fs::read_dir(&chan)

@@ -88,8 +88,7 @@ fn big_json(path: &Path, head: &str, mib: usize) {
 #[test]
 fn verify_stays_small_whatever_the_file_sizes() {
     const MIB: usize = 96;
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     let data = tree(&env.data());
     let members = data
         .keys()
@@ -127,8 +126,7 @@ fn verify_stays_small_whatever_the_file_sizes() {
 /// Issue 13, item 7: `verify -d backup.zip` is a usage error, not "1 problems".
 #[test]
 fn verify_of_a_zip_given_as_data_dir_is_a_usage_error() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     let out = env.exec(&["verify", "-d", "out.zip"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -152,8 +150,7 @@ fn larger_than(root: &Path, max: u64) -> Vec<String> {
 #[test]
 fn an_attachment_larger_than_its_file_info_is_left_out_of_exports() {
     const BIG: u64 = 50 << 20;
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     let data = tree(&env.data());
     let notes = attachment(&data, "notes.txt");
     let info: Value = {
@@ -278,8 +275,7 @@ fn with_duplicate(from: &Path, to: &Path, name: &str, content: &[u8]) {
 /// name (before, the zip library silently took the last one, `unzip` the first).
 #[test]
 fn a_zip_naming_an_entry_twice_is_refused() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     let user = tree(&env.data())
         .into_keys()
         .find(|k| k.starts_with("users/") && k.ends_with("__alice.json"))
@@ -313,8 +309,7 @@ fn a_zip_naming_an_entry_twice_is_refused() {
 /// its channels without a word and exited 0), and verify reports it.
 #[test]
 fn a_damaged_team_file_fails_every_export_naming_it() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     let team = tree(&env.data())
         .into_keys()
         .find(|k| k.starts_with("teams/") && k.ends_with("__acme.json"))
@@ -367,8 +362,7 @@ fn a_damaged_team_file_fails_every_export_naming_it() {
 /// (before, a channels file naming that user passed the check and the user was never looked up).
 #[test]
 fn a_temp_file_in_users_does_not_make_a_user_known() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     std::fs::write(
         env.data().join("users/.matterbak-tmp-x__nobody-here.json"),
         br#"{"id":"x","username":"nobody-here"}"#,
@@ -391,8 +385,7 @@ fn a_temp_file_in_users_does_not_make_a_user_known() {
 /// without a word.
 #[test]
 fn a_file_that_is_not_what_its_name_says_is_reported() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     let data = tree(&env.data());
     let post = data
         .keys()

@@ -9,8 +9,7 @@ use crate::util::{alice, posts_requests, signal_when, temp_files, text, tree, us
 
 #[test]
 fn rerun_picks_up_new_posts_and_channels_without_duplicates() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     let before = tree(&env.data());
     // no change: same files
     env.run_ok(&[]);

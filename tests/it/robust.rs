@@ -39,8 +39,7 @@ fn a_second_run_on_the_same_data_dir_refuses() {
 
 #[test]
 fn verify_finds_damage_and_a_full_read_heals_it() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     assert_eq!(verify(&env).0, 0, "{}", verify(&env).1);
     let files = tree(&env.data());
     let post = files

@@ -4,6 +4,7 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use fakemm::{FakeServer, Scale, World};
@@ -33,6 +34,24 @@ impl Env {
             "user": "alice", "password": "alice-password", "url": format!("{}/api", env.server.base_url())
         }));
         env.write_channels(&channels);
+        env
+    }
+
+    /// A fresh env (its own fake server of the same seed and scale, which is the same world)
+    /// whose data dir and zip are a copy of the first backup of `scale`, made once per process
+    /// (see [`first_backup`]): for tests that read a backup (exports, verify, zip, readers) or
+    /// damage their copy, not for tests of the first backup itself or of its requests.
+    pub fn backed_up(scale: Scale) -> Env {
+        let env = Env::new(scale);
+        let from = first_backup(scale);
+        let status = Command::new("cp")
+            .arg("-a")
+            .arg(from.join("data"))
+            .arg(from.join("out.zip"))
+            .arg(env.tmp.path())
+            .status()
+            .unwrap();
+        assert!(status.success(), "copying the first backup of {scale:?}");
         env
     }
 
@@ -141,6 +160,45 @@ impl Env {
         );
         out
     }
+}
+
+/// The folder holding `data` and `out.zip` of the first backup of `scale` (a plain run, as
+/// [`Env::run_ok`] makes it), made once per process into `target/tmp` and kept for the
+/// process's lifetime. Folders left by earlier processes are removed.
+fn first_backup(scale: Scale) -> &'static Path {
+    static DONE: [OnceLock<PathBuf>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    let (i, name) = match scale {
+        Scale::Tiny => (0, "tiny"),
+        Scale::Demo => (1, "demo"),
+        Scale::Large => (2, "large"),
+    };
+    DONE[i].get_or_init(|| {
+        let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let prefix = format!("first-backup-{name}-");
+        for e in std::fs::read_dir(root).into_iter().flatten().flatten() {
+            let file_name = e.file_name().to_string_lossy().into_owned();
+            let gone = file_name
+                .strip_prefix(&prefix)
+                .is_some_and(|pid| !Path::new("/proc").join(pid).exists());
+            if gone {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+        let dir = root.join(format!("{prefix}{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let env = Env::new(scale);
+        env.run_ok(&[]);
+        std::fs::create_dir_all(&dir).unwrap();
+        let status = Command::new("cp")
+            .arg("-a")
+            .arg(env.data())
+            .arg(env.zip())
+            .arg(&dir)
+            .status()
+            .unwrap();
+        assert!(status.success(), "keeping the first backup of {scale:?}");
+        dir
+    })
 }
 
 /// `matterbak verify -d data`: (exit code, output).

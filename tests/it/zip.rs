@@ -71,8 +71,7 @@ fn no_zip_then_zip_then_a_rerun_reuses_every_unchanged_entry() {
 
 #[test]
 fn a_run_that_finds_nothing_new_changes_nothing_on_disk() {
-    let env = Env::new(Scale::Demo);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Demo);
     // The first `since` read can move a cursor past what a full read sees (deleted posts).
     env.run_ok(&[]);
     let state = env.data().join(".matterbak-state.json");
@@ -120,8 +119,7 @@ fn age(root: &std::path::Path) {
 /// thread writes, byte for byte.
 #[test]
 fn the_zip_of_the_demo_data_set_is_the_same_whatever_the_number_of_threads() {
-    let env = Env::new(Scale::Demo);
-    env.run_ok(&["--no-zip"]);
+    let env = Env::backed_up(Scale::Demo);
     age(&env.data());
     let zip = |name: &str, extra: &[&str]| {
         let mut args = vec!["zip", "-d", "data", "-o", name];

@@ -110,8 +110,7 @@ fn verify_zip(env: &Env) -> (i32, String) {
 
 #[test]
 fn a_flipped_byte_in_the_zip_is_healed_by_the_next_run_and_found_by_verify() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     env.run_ok(&[]);
     let (code, out) = verify_zip(&env);
     assert_eq!(code, 0, "a healthy zip passes: {out}");
@@ -175,8 +174,7 @@ fn verify_checks_the_default_zip_and_names_entries_missing_from_it() {
 
 #[test]
 fn an_unreadable_previous_zip_never_blocks_a_run() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     let good = std::fs::read(env.zip()).unwrap();
     // A broken local header where the directory points (the first entry's), a truncated
     // file, and garbage.
