@@ -4,7 +4,7 @@ use fakemm::Scale;
 use serde_json::json;
 
 use crate::oracle::{assert_matches, everything, expected, want_all, Opts};
-use crate::util::{alice, temp_files, text, tree, verify, Env};
+use crate::util::{alice, assert_zip_is, temp_files, text, tree, verify, Env};
 
 #[test]
 fn demo_backup_equals_the_server() {
@@ -15,23 +15,7 @@ fn demo_backup_equals_the_server() {
     assert!(temp_files(&env.data()).is_empty());
     let (code, report) = verify(&env);
     assert_eq!(code, 0, "{report}");
-    // The zip holds the data dir, byte for byte.
-    let zip = std::fs::File::open(env.zip()).expect("zip written");
-    let mut zip = zip::ZipArchive::new(zip).unwrap();
-    let mut files = tree(&env.data());
-    files.remove(".matterbak.lock");
-    let mut n = 0;
-    for i in 0..zip.len() {
-        let mut f = zip.by_index(i).unwrap();
-        if f.is_dir() {
-            continue;
-        }
-        let mut buf = Vec::new();
-        std::io::Read::read_to_end(&mut f, &mut buf).unwrap();
-        assert_eq!(files.get(f.name()), Some(&buf), "{}", f.name());
-        n += 1;
-    }
-    assert_eq!(n, files.len());
+    assert_zip_is(&env.zip(), &env.data());
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("requests"), "{}", text(&out));
 }
@@ -239,8 +223,7 @@ fn every_request_is_rate_limited() {
 
 #[test]
 fn the_oracle_sees_damage() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     let want = want_all(&env);
     assert!(crate::oracle::diff(&env.data(), &want).is_empty());
     let files = tree(&env.data());
@@ -264,8 +247,7 @@ fn the_oracle_sees_damage() {
 /// the backup saw is not.
 #[test]
 fn the_oracle_sees_false_deletions_and_phantom_edits() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     let me = crate::util::alice(&env);
     // A real edit, seen by a second run: its history is true.
     let edited = env.server.with_world(|w| {

@@ -3,80 +3,13 @@
 //! against a healed server completes the backup.
 
 use std::collections::BTreeMap;
-use std::io::Read;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fakemm::hostile::HostileMode;
 use fakemm::Scale;
 
 use crate::oracle::{assert_matches, diff, everything, want_all, want_all_with, Opts, Want};
-use crate::util::{alice, channel_id, text, Env, FAST};
-
-/// What a watched run did.
-struct Watched {
-    out: Output,
-    elapsed: Duration,
-    /// The highest `VmHWM` read from `/proc/<pid>/status` while it ran (bytes).
-    peak_rss: u64,
-}
-
-/// Runs `cmd`, killing it after `limit`; samples its peak resident size as it runs (the child's
-/// own high-water mark: `exec` starts it afresh, unlike `wait4`'s, which includes the parent's).
-fn watched(mut cmd: Command, limit: Duration) -> Watched {
-    let start = Instant::now();
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let drain = |mut r: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut v = Vec::new();
-            let _ = r.read_to_end(&mut v);
-            v
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().unwrap()));
-    let stderr = drain(Box::new(child.stderr.take().unwrap()));
-    let status_file = format!("/proc/{}/status", child.id());
-    let mut peak_rss = 0;
-    let status = loop {
-        if let Ok(s) = std::fs::read_to_string(&status_file) {
-            let hwm = s
-                .lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
-            peak_rss = peak_rss.max(hwm.unwrap_or(0) * 1024);
-        }
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if start.elapsed() > limit {
-            child.kill().unwrap();
-            let st = child.wait().unwrap();
-            let out = Output {
-                status: st,
-                stdout: stdout.join().unwrap(),
-                stderr: stderr.join().unwrap(),
-            };
-            panic!(
-                "matterbak still ran after {limit:?} (killed):\n{}",
-                text(&out)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Watched {
-        out: Output {
-            status,
-            stdout: stdout.join().unwrap(),
-            stderr: stderr.join().unwrap(),
-        },
-        elapsed: start.elapsed(),
-        peak_rss,
-    }
-}
+use crate::util::{alice, channel_id, text, watched, Env, Watched, FAST};
 
 fn run_watched(env: &Env, extra: &[&str], limit: Duration) -> Watched {
     let mut c = env.cmd();
@@ -107,7 +40,11 @@ fn listings_that_repeat_their_pages_forever_end_and_the_rest_is_backed_up() {
     let log = text(&w.out);
     assert_eq!(w.out.status.code(), Some(3), "{log}");
     assert!(w.elapsed < Duration::from_secs(60), "{:?}", w.elapsed);
-    assert!(w.peak_rss < 64 << 20, "peak RSS {} MiB", w.peak_rss >> 20);
+    assert!(
+        w.peak_rss() < 64 << 20,
+        "peak RSS {} MiB",
+        w.peak_rss() >> 20
+    );
     // Each listing stops at its second page: a full page with nothing new.
     let me = alice(&env);
     let (channels, teams) = env.server.with_world(|w| everything(w, &me));

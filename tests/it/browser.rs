@@ -9,33 +9,19 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The browser, or `None` (with a printed note) when it is not installed. With `CI=true` a
-/// missing browser fails the test: CI installs it (`.ci/run`).
+use crate::util::require_tool;
+
+/// The browser, or `None` when it is not installed (see [`require_tool`]: CI installs it).
 pub fn chromium() -> Option<PathBuf> {
-    let found = [
+    require_tool(
+        &[
+            "chromium",
+            "chromium-browser",
+            "google-chrome",
+            "google-chrome-stable",
+        ],
         "chromium",
-        "chromium-browser",
-        "google-chrome",
-        "google-chrome-stable",
-    ]
-    .iter()
-    .find_map(|name| {
-        std::env::var_os("PATH").and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|d| d.join(name))
-                .find(|p| p.is_file())
-        })
-    });
-    if found.is_none() {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!(
-                "chromium is not installed, but the HTML export must be tested in a browser on CI: \
-                 apt-get install -y chromium (.ci/run does this before the tests)"
-            );
-        }
-        eprintln!("NOTE: chromium not found; skipping the browser test (install the Debian package chromium)");
-    }
-    found
+    )
 }
 
 /// What a page did in the browser.

@@ -3,7 +3,7 @@
 use fakemm::Scale;
 use serde_json::json;
 
-use crate::util::{closed_port, stderr, text, user_id, Env};
+use crate::util::{closed_port, stderr, text, user_id, Env, FAST};
 
 #[test]
 fn broken_and_missing_config_files_exit_2_and_touch_nothing() {
@@ -71,7 +71,8 @@ fn unreachable_server_and_html_url_exit_5() {
     env.write_credentials(
         &json!({"user": "alice", "password": "x", "url": format!("http://127.0.0.1:{port}")}),
     );
-    let out = env.run(&[]);
+    // Retried (the closed port answers nothing), without the real back-off.
+    let out = env.run(&FAST);
     assert_eq!(out.status.code(), Some(5), "{}", text(&out));
     assert!(stderr(&out).contains("cannot reach"), "{}", text(&out));
 

@@ -7,59 +7,29 @@
 
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
 use fakemm::Scale;
 
-use crate::util::{hold_lock, stderr, text, verify, Env};
-
-/// Longer than any of these runs takes on a busy machine; a run that takes it hangs.
-const HANG: Duration = Duration::from_secs(120);
+use crate::util::{hold_lock, stderr, text, verify, walk, watched, Env, HANG};
 
 /// Runs `c` to its end, or kills it and fails the test when it takes [`HANG`].
-fn run_timed(env: &Env, mut c: Command) -> Output {
-    let (out, err) = (env.path("stdout.txt"), env.path("stderr.txt"));
-    let mut child = c
-        .stdout(std::fs::File::create(&out).unwrap())
-        .stderr(std::fs::File::create(&err).unwrap())
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if start.elapsed() > HANG {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            panic!(
-                "hung for {HANG:?}; stderr so far:\n{}",
-                std::fs::read_to_string(&err).unwrap()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Output {
-        status,
-        stdout: std::fs::read(&out).unwrap(),
-        stderr: std::fs::read(&err).unwrap(),
-    }
+fn run_timed(c: Command) -> Output {
+    watched(c, HANG).out
 }
 
 /// A backup run (`extra` arguments, no rate limit) that must not hang.
 fn backup_timed(env: &Env, extra: &[&str]) -> Output {
     let mut c = env.cmd();
     c.args(["--rate-limit", "0"]).args(extra);
-    run_timed(env, c)
+    run_timed(c)
 }
 
 /// `matterbak ARGS` that must not hang.
 fn exec_timed(env: &Env, args: &[&str]) -> Output {
     let mut c = env.bare();
     c.args(args);
-    run_timed(env, c)
+    run_timed(c)
 }
 
 /// Replaces the file at `path` with a FIFO.
@@ -94,50 +64,33 @@ fn assert_damage_reported(env: &Env, out: &Output, path: &Path) {
     );
 }
 
-/// The first file below `dir` (depth first, names sorted) whose name satisfies `pred`.
+/// The first file below `dir` (in path order) whose name satisfies `pred`.
 fn find(dir: &Path, pred: &dyn Fn(&str) -> bool) -> PathBuf {
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let mut es: Vec<_> = std::fs::read_dir(&d).unwrap().flatten().collect();
-        es.sort_by_key(|e| e.file_name());
-        for e in es.iter().rev() {
-            let t = e.file_type().unwrap();
-            if t.is_dir() {
-                stack.push(e.path());
-            } else if t.is_file() && pred(&e.file_name().to_string_lossy()) {
-                return e.path();
-            }
-        }
-    }
-    panic!("no such file below {}", dir.display())
+    let rel = walk(dir)
+        .into_iter()
+        .find(|(rel, m)| m.is_file() && pred(rel.rsplit('/').next().unwrap()))
+        .unwrap_or_else(|| panic!("no such file below {}", dir.display()))
+        .0;
+    dir.join(rel)
 }
 
 /// A post file of a team channel (a JSON file in a folder with a `files/` folder).
 fn a_post_file(data: &Path) -> PathBuf {
-    let mut stack = vec![data.join("teams")];
-    while let Some(d) = stack.pop() {
-        let mut es: Vec<_> = std::fs::read_dir(&d).unwrap().flatten().collect();
-        es.sort_by_key(|e| e.file_name());
-        let is_channel = d.join("files").is_dir();
-        for e in es {
-            let t = e.file_type().unwrap();
-            if t.is_dir() {
-                stack.push(e.path());
-            } else if is_channel
-                && t.is_file()
-                && e.file_name().to_string_lossy().ends_with(".json")
-            {
-                return e.path();
-            }
-        }
-    }
-    panic!("no post file below {}", data.display())
+    let teams = data.join("teams");
+    let rel = walk(&teams)
+        .into_iter()
+        .find(|(rel, m)| {
+            let p = teams.join(rel);
+            m.is_file() && rel.ends_with(".json") && p.parent().unwrap().join("files").is_dir()
+        })
+        .unwrap_or_else(|| panic!("no post file below {}", data.display()))
+        .0;
+    teams.join(rel)
 }
 
 #[test]
 fn issue18_a_fifo_as_the_state_file_hangs_nothing_and_is_replaced() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     let state = env.data().join(".matterbak-state.json");
     fifo(&state);
     let out = backup_timed(&env, &[]);
@@ -150,8 +103,7 @@ fn issue18_a_fifo_as_the_state_file_hangs_nothing_and_is_replaced() {
 
 #[test]
 fn issue18_a_fifo_as_a_user_file_is_reported_and_left_alone() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     let user = find(&env.data().join("users"), &|n| n.ends_with(".json"));
     fifo(&user);
     let out = backup_timed(&env, &[]);
@@ -167,8 +119,7 @@ fn issue18_a_fifo_as_a_user_file_is_reported_and_left_alone() {
 
 #[test]
 fn issue18_a_fifo_as_a_profile_image_is_reported_and_left_alone() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     let image = find(&env.data().join("users"), &|n| n.contains("__image."));
     fifo(&image);
     let out = backup_timed(&env, &[]);
@@ -178,8 +129,7 @@ fn issue18_a_fifo_as_a_profile_image_is_reported_and_left_alone() {
 
 #[test]
 fn issue18_a_fifo_as_a_post_file_hangs_neither_backup_nor_verify_nor_zip() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     let post = a_post_file(&env.data());
     fifo(&post);
     // An incremental run does not need the post, a full read would write it: both report it.
@@ -239,8 +189,7 @@ fn issue18_a_fifo_as_the_lock_is_replaced_by_a_lock_file() {
 
 #[test]
 fn issue18_verify_reports_a_running_backup_instead_of_false_problems() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     let mut held = hold_lock(&env.data());
     use std::io::Write;
     held.set_len(0).unwrap();
@@ -333,8 +282,7 @@ fn issue18_verify_reports_an_unreadable_folder() {
 
 #[test]
 fn issue18_a_folder_replaced_by_a_file_is_damage_and_the_run_goes_on() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     let channel = a_post_file(&env.data()).parent().unwrap().to_path_buf();
     let users = env.data().join("users");
     for dir in [&channel, &users] {

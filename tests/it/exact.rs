@@ -66,8 +66,7 @@ fn dm_with(w: &World, me: &str, other: &str) -> String {
 
 #[test]
 fn issue12_posts_saved_with_an_old_timestamp_are_found_by_the_count() {
-    let env = Env::new(Scale::Demo);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Demo);
     let imported: Vec<String> = env.server.with_world(|w| {
         let me = user_id(w, "alice");
         let town = channel_id(w, "acme", "town-square");
@@ -148,8 +147,7 @@ fn issue12_posts_saved_with_an_old_timestamp_are_found_by_the_count() {
 #[test]
 fn issue12_a_page_shortened_by_filtering_does_not_end_the_walk() {
     // A full backup while the server does not filter.
-    let env = Env::new(Scale::Demo);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Demo);
     let before = stored_posts(&env);
     let eng = env
         .server
@@ -287,8 +285,7 @@ fn assert_has(env: &Env, new: &[String], edited: &str, out: &std::process::Outpu
 
 #[test]
 fn issue12_a_state_file_with_future_cursors_misses_nothing() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     move_cursors(&env, 10 * 365 * DAY);
     let (new, edited) = change_town_square(&env, 5);
     let out = env.run_ok(&[]);
@@ -316,8 +313,7 @@ fn issue12_a_state_file_with_future_cursors_misses_nothing() {
 
 #[test]
 fn issue12_a_server_clock_that_jumps_ahead_and_back_misses_nothing() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     // The clock runs a day ahead: posts get future stamps, and a run sees them.
     env.server.with_world(|w| w.set_clock_offset(DAY));
     let (ahead, _) = change_town_square(&env, 2);
@@ -354,8 +350,7 @@ fn issue12_a_server_clock_that_jumps_ahead_and_back_misses_nothing() {
 
 #[test]
 fn issue12_reread_every_finds_what_no_counter_shows() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     // A post imported while the state had no count to compare with (a state file of an
     // earlier version): no counter can show it.
     let p = env.data().join(".matterbak-state.json");
@@ -404,8 +399,7 @@ fn bob_images(env: &Env) -> u64 {
 /// for it too: the run reads every stored user again, and writes back no future cursor.
 #[test]
 fn issue18_a_users_cursor_ahead_of_the_servers_clock_misses_no_profile_image() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     let p = env.data().join(".matterbak-state.json");
     let mut state: Value = read_json(&p);
     let ahead = state["users_max_update_at"].as_i64().unwrap() + 10 * 365 * DAY;
@@ -440,8 +434,7 @@ fn issue18_a_users_cursor_ahead_of_the_servers_clock_misses_no_profile_image() {
 /// stamp ahead of the server's clock says nothing, for images as for cursors.
 #[test]
 fn issue18_a_server_clock_that_jumps_back_misses_no_profile_image() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     env.server.with_world(|w| {
         w.set_clock_offset(DAY);
         let bob = user_id(w, "bob");

@@ -6,7 +6,7 @@ use std::io::Read;
 use fakemm::Scale;
 use serde_json::Value;
 
-use crate::util::{alice, text, Env};
+use crate::util::{alice, display_name, text, Env};
 
 fn ok(env: &Env, args: &[&str]) -> String {
     let out = env.exec(args);
@@ -87,25 +87,8 @@ fn scene() -> (Env, Scene) {
     (env, scene)
 }
 
-/// nickname, else first and last name, else username: the original's display name.
 fn shown(env: &Env, user: &str) -> String {
-    env.server.with_world(|w| {
-        let u = w
-            .user(user)
-            .or_else(|| w.user_by_name(user))
-            .unwrap()
-            .clone();
-        let given = format!("{} {}", u.first_name, u.last_name)
-            .trim()
-            .to_string();
-        if !u.nickname.is_empty() {
-            u.nickname
-        } else if !given.is_empty() {
-            given
-        } else {
-            u.username
-        }
-    })
+    env.server.with_world(|w| display_name(w, user))
 }
 
 /// The post blocks of a Markdown export: (heading line, the rest).
@@ -209,8 +192,7 @@ fn md_has_every_post_in_order_with_authors_files_reactions_and_markers() {
 
 #[test]
 fn md_without_a_channel_exports_every_channel_and_bad_names_exit_2() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     let all = ok(&env, &["export", "md", "-d", "data"]);
     let me = alice(&env);
     let (channels, posts) = env.server.with_world(|w| {

@@ -7,7 +7,7 @@ use std::process::Output;
 
 use fakemm::Scale;
 
-use crate::util::{text, tree, verify, Env};
+use crate::util::{text, tree, verify, watched, Env, HANG};
 
 /// The post headings of a Markdown export (`### <author> at <time>`).
 fn md_posts(path: &Path) -> usize {
@@ -66,8 +66,7 @@ fn exports(env: &Env, src: &str, code: i32, named: &[&str]) -> (usize, String, S
 /// from a zip of it; verify reports the files.
 #[test]
 fn a_team_or_channel_without_its_file_keeps_its_posts_in_every_export() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     std::fs::create_dir_all(env.path("import")).unwrap();
     let before = exports(&env, "data", 0, &[]);
     assert!(before.0 > 0);
@@ -130,8 +129,7 @@ fn deep_post(post: &[u8], levels: usize) -> Vec<u8> {
 /// readable and notes the same.
 #[test]
 fn a_post_nested_too_deep_is_exported_without_the_deeper_parts() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     std::fs::create_dir_all(env.path("import")).unwrap();
     let before = exports(&env, "data", 0, &[]);
     let data = tree(&env.data());
@@ -173,8 +171,7 @@ fn a_post_nested_too_deep_is_exported_without_the_deeper_parts() {
 /// writes into no data dir.
 #[test]
 fn export_jsonl_of_a_zip_writes_nothing_into_the_data_dir_beside_it() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     let before = tree(env.tmp.path());
     for args in [
         &["out.zip", "-a"][..],
@@ -241,8 +238,7 @@ fn export_html_of_a_zip_writes_nothing_into_the_data_dir_beside_it() {
 #[test]
 fn a_huge_post_file_is_left_out_in_bounded_memory() {
     const LIMIT: u64 = 96 << 20;
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     std::fs::create_dir_all(env.path("import")).unwrap();
     let data = tree(&env.data());
     let channel = data
@@ -264,8 +260,9 @@ fn a_huge_post_file_is_left_out_in_bounded_memory() {
     ] {
         let mut c = env.bare();
         c.args(args);
-        let (out, peak) = crate::readers::peak_rss(c);
-        assert_eq!(out.status.code(), Some(3), "{args:?}\n{}", text(&out));
+        let w = watched(c, HANG);
+        let (out, peak) = (&w.out, w.peak_rss());
+        assert_eq!(out.status.code(), Some(3), "{args:?}\n{}", text(out));
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(
             err.contains(&huge) && err.contains("larger than"),

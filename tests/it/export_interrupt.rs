@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use fakemm::Scale;
 
-use crate::util::{temp_files, text, Env};
+use crate::util::{signal_when, temp_files, text, Env};
 
 /// Posts added to one channel: enough that each export runs for a second or more after it
 /// has begun writing (debug build), and the backup takes seconds, not minutes.
@@ -67,24 +67,7 @@ fn interrupt(env: &Env, what: &str, args: &[&str], started: impl Fn() -> bool) -
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let t = Instant::now();
-    while !started() {
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!(
-                "{what}: ended ({status}) before it could be interrupted: make the data set bigger"
-            );
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(300),
-            "{what}: never started"
-        );
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    signal_when(&mut child, "-INT", what, started);
     let stopping = Instant::now();
     let out = child.wait_with_output().unwrap();
     let printed = text(&out);

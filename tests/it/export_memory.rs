@@ -5,11 +5,10 @@
 //! take.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use fakemm::Scale;
 
-use crate::util::Env;
+use crate::util::{text, watched, Env, HANG};
 
 const POSTS: usize = 4000;
 const MESSAGE: usize = 16 << 10;
@@ -53,35 +52,6 @@ fn big_channel(data: &Path) {
     }
 }
 
-/// Runs `matterbak ARGS` in `env`'s temp dir; its peak RSS in KiB, read from `/proc` until it
-/// exits (`VmHWM` only grows, so the last reading is the peak up to a few milliseconds).
-fn peak_kib(env: &Env, args: &[&str]) -> u64 {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_matterbak"));
-    env.hermetic(&mut c);
-    let mut child = c
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let status = format!("/proc/{}/status", child.id());
-    let mut peak = 0;
-    loop {
-        if let Ok(s) = std::fs::read_to_string(&status) {
-            let hwm = s.lines().find_map(|l| l.strip_prefix("VmHWM:"));
-            if let Some(kib) = hwm.and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            {
-                peak = kib;
-            }
-        }
-        if let Some(st) = child.try_wait().unwrap() {
-            assert!(st.success(), "matterbak {args:?}: {st}");
-            return peak;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-}
-
 #[test]
 fn exports_of_a_big_channel_stay_in_bounded_memory() {
     let env = Env::new(Scale::Tiny);
@@ -96,8 +66,11 @@ fn exports_of_a_big_channel_stay_in_bounded_memory() {
         &["export", "md", "-d", "backup.zip", "-o", "zip.md"],
         &["export", "jsonl", "backup.zip", "-o", "zip/matter.jsonl"],
     ] {
-        let kib = peak_kib(&env, args);
-        assert!(kib > 0, "{args:?}: no reading of its RSS");
+        let mut c = env.bare();
+        c.args(args);
+        let w = watched(c, HANG);
+        assert!(w.out.status.success(), "{args:?}: {}", text(&w.out));
+        let kib = w.peak_rss() >> 10;
         assert!(
             kib < LIMIT_KIB,
             "{args:?}: peak RSS {} MiB, not under {} MiB",

@@ -131,8 +131,7 @@ fn zip64(files: &BTreeMap<String, Vec<u8>>, fault: Option<(&str, Fault)>) -> Vec
 
 #[test]
 fn a_zip64_zip_of_a_data_folder_exports_as_the_data_dir_and_a_damaged_entry_is_named() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     let files = tree(&env.data());
     std::fs::write(env.path("z64.zip"), zip64(&files, None)).unwrap();
     std::fs::create_dir_all(env.path("a")).unwrap();

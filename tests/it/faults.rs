@@ -7,7 +7,7 @@ use fakemm::faults::Faults;
 use fakemm::Scale;
 
 use crate::oracle::{assert_matches, everything, want_all};
-use crate::util::{alice, temp_files, text, tree, verify, Env, FAST};
+use crate::util::{alice, requests, temp_files, text, tree, verify, Env, FAST};
 
 #[test]
 fn ten_percent_of_requests_failing_still_gives_a_complete_backup_and_rerun() {
@@ -85,8 +85,11 @@ fn a_channel_that_keeps_failing_does_not_stop_the_others_and_the_next_run_comple
         tree(&env.data())
             .keys()
             .filter_map(|k| {
+                // Post files: `YYYYMMDD-HHMMSSmmmuuu__<id>.json`.
                 let n = k.rsplit('/').next()?.strip_suffix(".json")?;
-                Some(n.rsplit("__").next()?.to_string())
+                let (time, id) = n.split_once("__")?;
+                time.starts_with(|c: char| c.is_ascii_digit())
+                    .then(|| id.to_string())
             })
             .collect()
     };
@@ -96,11 +99,35 @@ fn a_channel_that_keeps_failing_does_not_stop_the_others_and_the_next_run_comple
     assert!(failing.is_disjoint(&have));
     assert!(temp_files(&env.data()).is_empty());
     assert_eq!(verify(&env).0, 0, "{}", verify(&env).1);
-    // The server heals; the next run brings exactly what failed.
+    // The server heals; the next run brings exactly what failed: the failing channel's posts
+    // and their attachments, nothing else stored or downloaded again.
+    let files = env.server.with_world(|w| {
+        failing
+            .iter()
+            .map(|p| w.post(p).unwrap().file_ids.len() as u64)
+            .sum::<u64>()
+    });
+    assert!(files > 0, "the failing channel has attachments");
+    let paths_before = tree(&env.data());
     env.server.set_faults(Faults::default());
     env.server.reset_counts();
     env.run_ok(&FAST);
-    assert!(failing.is_subset(&stored(&env)));
+    let new: BTreeSet<String> = stored(&env).difference(&have).cloned().collect();
+    assert_eq!(new, failing, "exactly the posts that failed are new");
+    let elsewhere: Vec<String> = tree(&env.data())
+        .into_keys()
+        .filter(|k| !paths_before.contains_key(k) && !k.contains(&format!("/{id}__")))
+        .collect();
+    assert!(
+        elsewhere.is_empty(),
+        "new outside the failing channel: {elsewhere:?}"
+    );
+    assert_eq!(
+        requests(&env, "GET /api/v4/files/{file_id}"),
+        files,
+        "{:#?}",
+        env.server.request_counts()
+    );
     assert_eq!(verify(&env).0, 0, "{}", verify(&env).1);
     assert_matches(&env.data(), &want_all(&env));
 }

@@ -15,8 +15,8 @@ fn stable_tree(env: &Env) -> std::collections::BTreeMap<String, Vec<u8>> {
 
 #[test]
 fn issue7_a_gzip_backup_equals_an_uncompressed_one() {
-    let gz = Env::new(Scale::Demo);
-    let plain = Env::new(Scale::Demo);
+    let gz = Env::new(Scale::Tiny);
+    let plain = Env::new(Scale::Tiny);
     plain.server.set_webserver_mode(WebserverMode::Disabled);
     gz.run_ok(&[]);
     plain.run_ok(&[]);

@@ -5,13 +5,13 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Output;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fakemm::hostile::HostileMode;
 use fakemm::Scale;
 
 use crate::oracle::{assert_matches, everything, want_all};
-use crate::util::{alice, stderr, temp_files, text, tree, verify, Env, FAST};
+use crate::util::{alice, stderr, temp_files, text, tree, verify, walk, watched, Env, FAST, HANG};
 
 /// The exit a row expects.
 enum Exit {
@@ -27,15 +27,18 @@ struct Ran {
     mode: HostileMode,
     out: Output,
     elapsed: Duration,
+    /// Its peak resident size in bytes (see [`crate::util::Watched::peak_rss`]).
+    peak_rss: u64,
 }
 
 /// Turns `mode` on, runs a backup and checks its exit and that stderr holds `words`.
 fn hostile_run(mode: HostileMode, scale: Scale, exit: Exit, words: &str) -> Ran {
     let env = Env::new(scale);
     env.server.set_hostile(mode, true);
-    let start = Instant::now();
-    let out = env.run(&FAST);
-    let elapsed = start.elapsed();
+    let mut c = env.cmd();
+    c.args(["--rate-limit", "0"]).args(FAST);
+    let w = watched(c, HANG);
+    let (out, elapsed, peak_rss) = (w.out.clone(), w.elapsed, w.peak_rss());
     match exit {
         Exit::Code(code) => assert_eq!(out.status.code(), Some(code), "{}", text(&out)),
         Exit::Failure => assert_ne!(out.status.code(), Some(0), "{}", text(&out)),
@@ -46,7 +49,22 @@ fn hostile_run(mode: HostileMode, scale: Scale, exit: Exit, words: &str) -> Ran 
         mode,
         out,
         elapsed,
+        peak_rss,
     }
+}
+
+/// Far below what the hostile body would take if it were held: the 2 GiB of
+/// `HugeResponse`, the gigabytes a gzip bomb inflates to; above the 64 MiB a body may reach
+/// before it is refused.
+const BOUNDED: u64 = 160 << 20;
+
+fn bounded_memory(r: &Ran) {
+    assert!(
+        r.peak_rss < BOUNDED,
+        "peak RSS {} MiB, not under {} MiB",
+        r.peak_rss >> 20,
+        BOUNDED >> 20
+    );
 }
 
 /// Nothing half-written is left, and the next run against a healed server completes the backup.
@@ -89,7 +107,7 @@ hostile_modes! {
             assert!(r.elapsed < Duration::from_secs(60), "{:?}: {}", r.elapsed, text(&r.out));
         };
     a_huge_response_is_refused_with_bounded_memory:
-        HugeResponse on Tiny => Exit::Failure, "larger than";
+        HugeResponse on Tiny => Exit::Failure, "larger than", then bounded_memory;
     invalid_json_is_an_error_not_an_empty_backup:
         InvalidJson on Tiny => Exit::Code(1), "invalid JSON";
     an_html_login_page_says_check_the_url:
@@ -103,7 +121,7 @@ hostile_modes! {
         then the_healed_server_completes_the_backup;
     /// Issue 7: ~100 KB on the wire, refused once more than the 64 MiB limit has been inflated.
     issue7_a_gzip_bomb_is_refused_with_bounded_memory:
-        GzipBomb on Tiny => Exit::Failure, "larger than 67108864 bytes";
+        GzipBomb on Tiny => Exit::Failure, "larger than 67108864 bytes", then bounded_memory;
 }
 
 #[test]
@@ -176,31 +194,24 @@ fn hostile_names_stay_inside_the_data_dir() {
 fn listing(root: &Path, skip: &Path) -> BTreeMap<String, String> {
     use std::hash::{Hash, Hasher};
     use std::os::unix::fs::PermissionsExt;
-    let mut out = BTreeMap::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p == skip {
-                continue;
-            }
-            let m = std::fs::symlink_metadata(&p).unwrap();
+    let skip = skip
+        .strip_prefix(root)
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    walk(root)
+        .into_iter()
+        .filter(|(rel, _)| *rel != skip && !rel.starts_with(&format!("{skip}/")))
+        .map(|(rel, m)| {
             let mut h = std::collections::hash_map::DefaultHasher::new();
             if m.is_file() {
-                std::fs::read(&p).unwrap().hash(&mut h);
+                std::fs::read(root.join(&rel)).unwrap().hash(&mut h);
             }
-            let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
             let kind = if m.is_dir() { "dir" } else { "file" };
-            out.insert(
-                rel,
-                format!("{kind} {:o} {:x}", m.permissions().mode(), h.finish()),
-            );
-            if m.is_dir() {
-                stack.push(p);
-            }
-        }
-    }
-    out
+            let line = format!("{kind} {:o} {:x}", m.permissions().mode(), h.finish());
+            (rel, line)
+        })
+        .collect()
 }
 
 /// Issue 18: a server whose ids are paths (`../../x`, an absolute path, `/`, `\`, NUL, `.`,

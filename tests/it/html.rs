@@ -10,7 +10,7 @@ use fakemm::{Scale, World};
 use serde_json::Value;
 
 use crate::browser::{chromium, outside_loads, render, static_problems, Rendered};
-use crate::util::{channel_id, read_json, text, tree, user_id, Env};
+use crate::util::{channel_id, display_name, read_json, text, tree, user_id, Env};
 
 /// Runs `matterbak export html -d <from> -o <site> <extra>` in the env's folder.
 fn export(env: &Env, from: &Path, site: &str, extra: &[&str]) -> Output {
@@ -35,18 +35,6 @@ fn post_with(w: &World, channel: &str, message: &str) -> String {
         .into_iter()
         .find(|p| w.post(p).unwrap().message == message)
         .unwrap_or_else(|| panic!("no post {message:?}"))
-}
-
-/// A user's name as the pages show it: nickname, else first and last name, else username.
-fn display(w: &World, username: &str) -> String {
-    let u = w.user_by_name(username).unwrap();
-    let full = format!("{} {}", u.first_name, u.last_name)
-        .trim()
-        .to_string();
-    [u.nickname.clone(), full, u.username.clone()]
-        .into_iter()
-        .find(|n| !n.is_empty())
-        .unwrap()
 }
 
 /// The HTML of the element with `id="p-<post>"`, from its start tag to its end.
@@ -197,7 +185,7 @@ fn scenario(env: &Env) -> Scenario {
             *reactions.entry(r.emoji_name.clone()).or_insert(0) += 1;
         }
         let partyparrot = w.emoji_by_name("partyparrot").unwrap().id.to_string();
-        let plus_one_by = ["bob", "carol"].map(|u| display(w, u)).join(", ");
+        let plus_one_by = ["bob", "carol"].map(|u| display_name(w, u)).join(", ");
         Scenario {
             off,
             town,
@@ -382,8 +370,7 @@ fn a_channel_page_renders_posts_threads_files_reactions_and_history_in_a_browser
 #[test]
 fn the_index_lists_every_channel_with_and_without_javascript() {
     let Some(browser) = chromium() else { return };
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     let site = export_ok(&env, &env.zip(), "site", &[]);
     let index = site.join("index.html");
     let off = env
@@ -490,8 +477,7 @@ fn the_network_check_catches_a_page_that_reaches_out() {
 
 #[test]
 fn large_channels_are_split_into_pages_of_whole_threads() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     let eng = env
         .server
         .with_world(|w| channel_id(w, "acme", "engineering"));
@@ -594,8 +580,7 @@ fn large_channels_are_split_into_pages_of_whole_threads() {
 
 #[test]
 fn a_rerun_replaces_the_site_and_the_same_backup_gives_the_same_site() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     let eng = env
         .server
         .with_world(|w| channel_id(w, "acme", "engineering"));

@@ -251,8 +251,7 @@ fn every_kind_of_change_is_picked_up_and_nothing_is_lost() {
 
 #[test]
 fn more_than_a_thousand_changes_in_one_channel_fall_back_to_a_full_read() {
-    let env = Env::new(Scale::Demo);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Demo);
     let edited = env.server.with_world(|w| {
         let c = channel_id(w, "acme", "engineering");
         let posts = user_posts(w, &c);
@@ -270,13 +269,40 @@ fn more_than_a_thousand_changes_in_one_channel_fall_back_to_a_full_read() {
     }
 }
 
+const POSTS: &str = "GET /api/v4/channels/{channel_id}/posts";
+
+/// The download routes (attachments, images) among request counts.
+fn downloads(counts: &BTreeMap<String, u64>) -> Vec<&String> {
+    counts
+        .keys()
+        .filter(|r| r.contains("/files/") || r.ends_with("/image"))
+        .collect()
+}
+
 #[test]
 fn a_lost_state_file_costs_a_full_read_and_nothing_else() {
     let env = Env::new(Scale::Tiny);
     env.run_ok(&[]);
+    let first = env.server.request_counts();
     let before = tree(&env.data());
     std::fs::remove_file(env.data().join(".matterbak-state.json")).unwrap();
+    env.server.reset_counts();
     env.run_ok(&[]);
+    // The cost: every page of posts again (a full read), no route more often than the first
+    // run, and nothing downloaded again.
+    let second = env.server.request_counts();
+    assert_eq!(
+        second.get(POSTS),
+        first.get(POSTS),
+        "a full read: {second:#?}"
+    );
+    for (route, n) in &second {
+        assert!(
+            *n <= first.get(route).copied().unwrap_or(0),
+            "{route}: {n} requests, the first run needed {first:#?}"
+        );
+    }
+    assert!(downloads(&second).is_empty(), "{second:#?}");
     let after = tree(&env.data());
     assert_eq!(
         before.keys().collect::<Vec<_>>(),
@@ -289,6 +315,7 @@ fn a_lost_state_file_costs_a_full_read_and_nothing_else() {
 fn update_old_posts_reads_everything_and_records_silent_deletions() {
     let env = Env::new(Scale::Tiny);
     env.run_ok(&[]);
+    let first = env.server.request_counts();
     let me = alice(&env);
     let gone = env.server.with_world(|w| {
         let (c, p) = live(w, &me)
@@ -304,7 +331,12 @@ fn update_old_posts_reads_everything_and_records_silent_deletions() {
         p
     });
     // The state says nothing about it; a full read notices the post is gone.
+    env.server.reset_counts();
     let out = env.run_ok(&["--update-old-posts"]);
+    // Everything read: every page of posts, as many as the first run; nothing downloaded.
+    let update = env.server.request_counts();
+    assert_eq!(update.get(POSTS), first.get(POSTS), "{update:#?}");
+    assert!(downloads(&update).is_empty(), "{update:#?}");
     let after = tree(&env.data());
     let h = history(&after, &gone);
     assert!(

@@ -43,7 +43,7 @@ fn zip_entries(path: &std::path::Path) -> Vec<(String, u16, Vec<u8>)> {
 
 #[test]
 fn issue15_channels_walked_at_once_give_the_same_data_state_and_zip_as_one_at_a_time() {
-    let env = Env::new(Scale::Demo);
+    let env = Env::new(Scale::Tiny);
     // A server 20 ms away: requests of several channels overlap only if they are sent
     // together.
     env.server.set_faults(Faults {
@@ -117,7 +117,7 @@ fn issue15_channels_walked_at_once_give_the_same_data_state_and_zip_as_one_at_a_
 #[test]
 fn issue15_downloads_of_all_channels_share_one_pool() {
     const FILES: &str = "GET /api/v4/files/{file_id}";
-    let env = Env::new(Scale::Demo);
+    let env = Env::new(Scale::Tiny);
     env.server.set_faults(Faults {
         latency_ms: Some((20, 20)),
         ..Faults::default()
@@ -127,7 +127,7 @@ fn issue15_downloads_of_all_channels_share_one_pool() {
     let files = peak.get(FILES).copied().unwrap_or(0);
     assert!(
         env.server.request_counts().get(FILES).copied().unwrap_or(0) > 10,
-        "the demo data set has attachments to download"
+        "the data set has attachments to download"
     );
     assert!(files >= 2, "downloads overlap: peak {files}");
     assert!(

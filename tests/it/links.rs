@@ -11,29 +11,6 @@ use fakemm::Scale;
 
 use crate::util::{hold_lock, stderr, text, tree, Env};
 
-/// Every regular file below `root` (links are not followed), relative path -> bytes.
-fn real_files(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
-    let mut out = std::collections::BTreeMap::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let t = e.file_type().unwrap();
-            if t.is_dir() {
-                stack.push(e.path());
-            } else if t.is_file() {
-                let rel = e
-                    .path()
-                    .strip_prefix(root)
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned();
-                out.insert(rel, std::fs::read(e.path()).unwrap());
-            }
-        }
-    }
-    out
-}
-
 /// A folder outside the data dir with one file in it, and its content.
 fn outside(env: &Env) -> (PathBuf, std::collections::BTreeMap<String, Vec<u8>>) {
     let dir = env.path("outside");
@@ -86,15 +63,12 @@ fn a_users_folder_that_is_a_link_is_left_alone() {
         .file_type()
         .is_symlink());
     // the channels were backed up all the same
-    assert!(real_files(&env.data())
-        .keys()
-        .any(|k| k.starts_with("direct/")));
+    assert!(tree(&env.data()).keys().any(|k| k.starts_with("direct/")));
 }
 
 #[test]
 fn a_channel_folder_that_is_a_link_is_not_written() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     let (dir, before) = outside(&env);
     let chan = a_channel_folder(&env.data());
     std::fs::remove_dir_all(&chan).unwrap();
@@ -111,8 +85,7 @@ fn a_channel_folder_that_is_a_link_is_not_written() {
 
 #[test]
 fn a_post_file_that_is_a_link_is_neither_read_nor_replaced() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     let (dir, before) = outside(&env);
     let chan = a_channel_folder(&env.data());
     let post = std::fs::read_dir(&chan)
@@ -143,7 +116,7 @@ fn a_post_file_that_is_a_link_is_neither_read_nor_replaced() {
             .is_symlink(),
         "not replaced"
     );
-    let leaked = real_files(&env.data())
+    let leaked = tree(&env.data())
         .values()
         .any(|b| b.windows(9).any(|w| w == b"root:x:0:"));
     assert!(!leaked, "the target's content was read into the backup");
@@ -281,5 +254,5 @@ fn the_data_dir_itself_may_be_a_link() {
     symlink(&real, env.data()).unwrap();
     env.run_ok(&[]);
     assert!(real.join(".matterbak-state.json").is_file());
-    assert!(real_files(&real).keys().any(|k| k.starts_with("users/")));
+    assert!(tree(&real).keys().any(|k| k.starts_with("users/")));
 }

@@ -2,26 +2,14 @@
 //! server's world; the skeleton round trip through the backup; login errors and exit codes.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Output;
 
 use fakemm::{Scale, World};
 use serde_json::{json, Value};
 
-use crate::util::{closed_port, text, Env};
-
-/// `matterbak list --credentials credentials.json [extra]` as [`Env::bare`] runs it,
-/// without a rate limit unless `extra` sets one.
-fn list(env: &Env, extra: &[&str]) -> Output {
-    let mut c = env.bare();
-    c.args(["list", "--credentials", "credentials.json"]);
-    if !extra.contains(&"--rate-limit") {
-        c.args(["--rate-limit", "0"]);
-    }
-    c.args(extra).output().unwrap()
-}
+use crate::util::{closed_port, list, text, Env, FAST};
 
 fn list_ok(env: &Env, extra: &[&str]) -> String {
-    let out = list(env, extra);
+    let out = list(env, &[], extra);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     String::from_utf8(out.stdout).unwrap()
 }
@@ -437,7 +425,7 @@ fn login_errors_exit_like_the_backup() {
     env.write_credentials(
         &json!({"user": "alice", "password": "hunter2-wrong", "url": env.server.base_url()}),
     );
-    let out = list(&env, &["-o", "list.txt"]);
+    let out = list(&env, &[], &["-o", "list.txt"]);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
     let all = text(&out);
     assert!(
@@ -453,18 +441,19 @@ fn login_errors_exit_like_the_backup() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
 
     env.write_credentials(&json!({"user": "alice", "token": "not-a-valid-token-at-all", "url": env.server.base_url()}));
-    let out = list(&env, &["--json"]);
+    let out = list(&env, &[], &["--json"]);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
     assert!(out.stdout.is_empty());
 
     let port = closed_port();
     env.write_credentials(&json!({"user": "alice", "password": "alice-password", "url": format!("http://127.0.0.1:{port}/api")}));
-    let out = list(&env, &[]);
+    // Retried (the closed port answers nothing), without the real back-off.
+    let out = list(&env, &[], &FAST);
     assert_eq!(out.status.code(), Some(5), "{}", text(&out));
 
     let before = env.server.total_requests();
     std::fs::write(env.path("credentials.json"), "{\"user\": \"alice\",}").unwrap();
-    let out = list(&env, &[]);
+    let out = list(&env, &[], &[]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("credentials.json"), "{}", text(&out));
     assert_eq!(
@@ -473,7 +462,7 @@ fn login_errors_exit_like_the_backup() {
         "no request on a config error"
     );
 
-    let out = list(&env, &["--json", "--channels-json"]);
+    let out = list(&env, &[], &["--json", "--channels-json"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
 }
 

@@ -2,20 +2,20 @@
 //! `-vv`, `--log-format json`, no escape bytes without a terminal; completions and man page.
 
 use std::process::{Command, Output, Stdio};
-use std::time::Duration;
 
 use fakemm::faults::Faults;
 use fakemm::Scale;
 use serde_json::Value;
 
-use crate::util::{closed_port, hold_lock, read_json, stderr, text, Env};
-
-const FAST: [&str; 4] = ["--retry-wait-scale", "0.01", "--retries", "1"];
+use crate::util::{
+    closed_port, hold_lock, posts_requests, read_json, signal_when, stderr, text, Env, FAST,
+};
 
 /// Runs with `--summary-json summary.json` (and `extra`); returns the output and the summary.
 fn run_with_summary(env: &Env, extra: &[&str]) -> (Output, Value) {
     let mut args = vec!["--summary-json", "summary.json"];
     args.extend_from_slice(&FAST);
+    args.extend_from_slice(&["--retries", "1"]);
     args.extend_from_slice(extra);
     let out = env.run(&args);
     (out, read_summary(env))
@@ -222,19 +222,17 @@ fn exit_6_locked() {
 #[test]
 fn exit_130_interrupted() {
     let env = Env::new(Scale::Demo);
-    let child = env
+    let mut child = env
         .cmd()
         .args(["--rate-limit", "60", "--summary-json", "summary.json"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    // In the middle of the walk: a page of posts has been served.
+    signal_when(&mut child, "-INT", "the backup", || {
+        posts_requests(&env) > 0
+    });
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", text(&out));
     let v = read_summary(&env);

@@ -5,14 +5,12 @@
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::Duration;
+use std::path::Path;
 
 use fakemm::Scale;
 use serde_json::Value;
 
-use crate::util::{requests, text, tree, verify, Env};
+use crate::util::{requests, text, tree, verify, walk, watched, Env, HANG};
 
 /// The attachments of the data set whose names a client could mistake for its own files.
 const ODD: [&str; 5] = [
@@ -70,50 +68,6 @@ fn attachments_named_like_json_are_stored_once_and_verify_passes() {
     assert_eq!(code, 0, "{out}");
 }
 
-/// Runs `cmd` and returns its output and peak resident set size (`VmHWM`, read from `/proc`
-/// until the process ends: `ru_maxrss` would carry over the test process's own size).
-#[cfg(target_os = "linux")]
-pub fn peak_rss(mut cmd: Command) -> (Output, u64) {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let status_file = PathBuf::from(format!("/proc/{}/status", child.id()));
-    let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-    let reader = std::thread::spawn(move || {
-        let mut o = Vec::new();
-        out.read_to_end(&mut o).unwrap();
-        o
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut e = Vec::new();
-        err.read_to_end(&mut e).unwrap();
-        e
-    });
-    let mut peak = 0;
-    // Until it exits (a zombie has no VmHWM line): the high-water mark only grows.
-    loop {
-        let hwm = std::fs::read_to_string(&status_file).ok().and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        });
-        match hwm {
-            Some(kb) => peak = peak.max(kb * 1024),
-            None => break,
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let status = child.wait().unwrap();
-    let output = Output {
-        status,
-        stdout: reader.join().unwrap(),
-        stderr: err_reader.join().unwrap(),
-    };
-    (output, peak)
-}
-
 /// A JSON file of about `mib` MiB: one object with a long string (written in pieces).
 fn big_json(path: &Path, head: &str, mib: usize) {
     let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
@@ -134,8 +88,7 @@ fn big_json(path: &Path, head: &str, mib: usize) {
 #[test]
 fn verify_stays_small_whatever_the_file_sizes() {
     const MIB: usize = 96;
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     let data = tree(&env.data());
     let members = data
         .keys()
@@ -153,10 +106,11 @@ fn verify_stays_small_whatever_the_file_sizes() {
 
     let mut cmd = env.bare();
     cmd.args(["verify", "-d", "data"]);
-    let (out, peak) = peak_rss(cmd);
+    let w = watched(cmd, HANG);
+    let (out, peak) = (&w.out, w.peak_rss());
     let stdout = String::from_utf8_lossy(&out.stdout);
     // The members file is valid JSON (streamed through); the post file is too large to be one.
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", text(out));
     let problems: Vec<&str> = stdout
         .lines()
         .filter(|l| !l.starts_with("verify "))
@@ -166,14 +120,13 @@ fn verify_stays_small_whatever_the_file_sizes() {
         problems[0].starts_with(&post) && problems[0].contains("not read"),
         "{stdout}"
     );
-    assert!(peak > 0 && peak < 64 << 20, "peak RSS {} MiB", peak >> 20);
+    assert!(peak < 64 << 20, "peak RSS {} MiB", peak >> 20);
 }
 
 /// Issue 13, item 7: `verify -d backup.zip` is a usage error, not "1 problems".
 #[test]
 fn verify_of_a_zip_given_as_data_dir_is_a_usage_error() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     let out = env.exec(&["verify", "-d", "out.zip"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -183,19 +136,11 @@ fn verify_of_a_zip_given_as_data_dir_is_a_usage_error() {
 
 /// Every file below `root` larger than `max` bytes.
 fn larger_than(root: &Path, max: u64) -> Vec<String> {
-    let mut big = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let m = e.metadata().unwrap();
-            if m.is_dir() {
-                stack.push(e.path());
-            } else if m.len() > max {
-                big.push(e.path().display().to_string());
-            }
-        }
-    }
-    big
+    walk(root)
+        .into_iter()
+        .filter(|(_, m)| !m.is_dir() && m.len() > max)
+        .map(|(rel, _)| rel)
+        .collect()
 }
 
 /// Issue 13, item 7: an attachment that holds far more than its file info says (50 MiB of zeros
@@ -205,8 +150,7 @@ fn larger_than(root: &Path, max: u64) -> Vec<String> {
 #[test]
 fn an_attachment_larger_than_its_file_info_is_left_out_of_exports() {
     const BIG: u64 = 50 << 20;
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     let data = tree(&env.data());
     let notes = attachment(&data, "notes.txt");
     let info: Value = {
@@ -331,8 +275,7 @@ fn with_duplicate(from: &Path, to: &Path, name: &str, content: &[u8]) {
 /// name (before, the zip library silently took the last one, `unzip` the first).
 #[test]
 fn a_zip_naming_an_entry_twice_is_refused() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     let user = tree(&env.data())
         .into_keys()
         .find(|k| k.starts_with("users/") && k.ends_with("__alice.json"))
@@ -366,8 +309,7 @@ fn a_zip_naming_an_entry_twice_is_refused() {
 /// its channels without a word and exited 0), and verify reports it.
 #[test]
 fn a_damaged_team_file_fails_every_export_naming_it() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     let team = tree(&env.data())
         .into_keys()
         .find(|k| k.starts_with("teams/") && k.ends_with("__acme.json"))
@@ -420,8 +362,7 @@ fn a_damaged_team_file_fails_every_export_naming_it() {
 /// (before, a channels file naming that user passed the check and the user was never looked up).
 #[test]
 fn a_temp_file_in_users_does_not_make_a_user_known() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     std::fs::write(
         env.data().join("users/.matterbak-tmp-x__nobody-here.json"),
         br#"{"id":"x","username":"nobody-here"}"#,
@@ -444,8 +385,7 @@ fn a_temp_file_in_users_does_not_make_a_user_known() {
 /// without a word.
 #[test]
 fn a_file_that_is_not_what_its_name_says_is_reported() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     let data = tree(&env.data());
     let post = data
         .keys()

@@ -4,13 +4,12 @@ use std::time::Duration;
 
 use fakemm::Scale;
 
-use crate::oracle::{assert_matches, everything, want_all};
-use crate::util::{alice, temp_files, text, tree, user_id, Env};
+use crate::oracle::{assert_matches, diff, everything, want_all};
+use crate::util::{alice, posts_requests, signal_when, temp_files, text, tree, user_id, Env};
 
 #[test]
 fn rerun_picks_up_new_posts_and_channels_without_duplicates() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     let before = tree(&env.data());
     // no change: same files
     env.run_ok(&[]);
@@ -64,18 +63,16 @@ fn rerun_picks_up_new_posts_and_channels_without_duplicates() {
 
 fn interrupt_and_heal(signal: &str) {
     let env = Env::new(Scale::Demo);
-    let child = env
+    let mut child = env
         .cmd()
         .args(["--rate-limit", "60"])
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
-    let status = std::process::Command::new("kill")
-        .args([signal, &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    // In the middle of the walk: a page of posts has been served.
+    signal_when(&mut child, signal, "the backup", || {
+        posts_requests(&env) > 0
+    });
     let started = std::time::Instant::now();
     let out = child.wait_with_output().unwrap();
     assert!(
@@ -90,6 +87,10 @@ fn interrupt_and_heal(signal: &str) {
         temp_files(&env.data())
     );
     assert!(!env.zip().exists(), "no zip from an interrupted run");
+    assert!(
+        !diff(&env.data(), &want_all(&env)).is_empty(),
+        "the run was interrupted before its end"
+    );
 
     env.run_ok(&[]);
     assert_matches(&env.data(), &want_all(&env));

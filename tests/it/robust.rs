@@ -7,7 +7,7 @@ use fakemm::Scale;
 use serde_json::json;
 
 use crate::oracle::{assert_matches, want_all};
-use crate::util::{temp_files, text, tree, verify, Env};
+use crate::util::{signal_when, temp_files, text, tree, verify, Env};
 
 #[test]
 fn a_second_run_on_the_same_data_dir_refuses() {
@@ -39,8 +39,7 @@ fn a_second_run_on_the_same_data_dir_refuses() {
 
 #[test]
 fn verify_finds_damage_and_a_full_read_heals_it() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     assert_eq!(verify(&env).0, 0, "{}", verify(&env).1);
     let files = tree(&env.data());
     let post = files
@@ -77,12 +76,18 @@ fn verify_finds_damage_and_a_full_read_heals_it() {
 fn kill_9_at_random_moments_then_one_more_run_equals_a_clean_run() {
     let env = Env::new(Scale::Demo);
     let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut kills = 0;
-    for _ in 0..24 {
+    for i in 0..24 {
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
-        let wait = Duration::from_millis(30 + seed % 400);
+        // A random moment of the run, counted in requests served rather than in time (a sleep
+        // lets a fast run end first and kills a slow one before it starts). Every other run is
+        // killed within its first 26 requests, which even a run with nothing new asks; the
+        // others anywhere in their first 150 (the first ones, with a lot to fetch, reach it),
+        // or not at all once the backup is complete.
+        let always = i % 2 == 1;
+        let base = env.server.total_requests();
+        let at = base + 1 + seed % if always { 26 } else { 150 };
         let mut child = env
             .cmd()
             .args(["--rate-limit", "300"])
@@ -90,14 +95,19 @@ fn kill_9_at_random_moments_then_one_more_run_equals_a_clean_run() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(wait);
-        if child.try_wait().unwrap().is_none() {
-            child.kill().unwrap(); // SIGKILL
-            kills += 1;
+        let ready = || env.server.total_requests() >= at;
+        if always {
+            signal_when(&mut child, "-KILL", "the backup", ready);
+        } else {
+            while !ready() && child.try_wait().unwrap().is_none() {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            if child.try_wait().unwrap().is_none() {
+                child.kill().unwrap(); // SIGKILL
+            }
         }
         child.wait().unwrap();
     }
-    assert!(kills >= 20, "only {kills} runs were killed");
     env.run_ok(&[]);
     assert!(
         temp_files(&env.data()).is_empty(),

@@ -6,12 +6,11 @@
 #![cfg(target_os = "linux")]
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::process::Command;
 
 use fakemm::Scale;
 
-use crate::util::{text, Env};
+use crate::util::{require_tool, text, walk, Env};
 
 /// Is this a post's file name (`YYYYMMDD-HHMMSSmmmuuu__<id>.json`)?
 fn is_post_file(name: &str) -> bool {
@@ -24,17 +23,6 @@ fn is_post_file(name: &str) -> bool {
         && &name[21..23] == "__"
 }
 
-fn post_files(root: &Path, out: &mut Vec<String>) {
-    for e in std::fs::read_dir(root).unwrap().flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if e.file_type().unwrap().is_dir() {
-            post_files(&e.path(), out);
-        } else if is_post_file(&name) {
-            out.push(name);
-        }
-    }
-}
-
 /// The first argument of a traced call (`openat(8, "x", ...)` -> `8`).
 fn first_arg(line: &str) -> &str {
     line.split_once('(')
@@ -43,14 +31,7 @@ fn first_arg(line: &str) -> &str {
 
 #[test]
 fn a_new_post_file_costs_four_system_calls_in_a_folder_held_open() {
-    if !Command::new("strace")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success())
-    {
-        eprintln!(
-            "strace is not installed: the system calls are not counted (apt-get install strace)"
-        );
+    if require_tool(&["strace"], "strace").is_none() {
         return;
     }
     let env = Env::new(Scale::Tiny);
@@ -72,8 +53,11 @@ fn a_new_post_file_costs_four_system_calls_in_a_folder_held_open() {
     let out = c.output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 
-    let mut posts = Vec::new();
-    post_files(&env.data(), &mut posts);
+    let posts: Vec<String> = walk(&env.data())
+        .into_keys()
+        .map(|k| k.rsplit('/').next().unwrap().to_owned())
+        .filter(|name| is_post_file(name))
+        .collect();
     assert!(posts.len() >= 20, "{} post files", posts.len());
     // Each thread's calls, in order.
     let mut threads: Vec<Vec<String>> = Vec::new();

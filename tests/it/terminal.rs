@@ -5,19 +5,19 @@ use std::process::Command;
 
 use fakemm::Scale;
 
-use crate::util::{script_available, text, Env};
+use crate::util::{require_tool, text, Env};
 
 const CLEAR: &str = "\r\x1b[2K";
 
 #[test]
 fn a_terminal_gets_a_status_line_that_is_cleared_and_a_pipe_gets_none() {
-    let env = Env::new(Scale::Tiny);
-    if !script_available() {
+    if require_tool(&["script"], "util-linux").is_none() {
         return;
     }
-    // At 10 requests per second the run lasts a couple of seconds: several redraws.
+    let env = Env::new(Scale::Tiny);
+    // At 20 requests per second the run lasts a few seconds: several redraws.
     let cmd = format!(
-        "{} --credentials credentials.json --channels channels.json -d data -o out.zip --rate-limit 10",
+        "{} --credentials credentials.json --channels channels.json -d data -o out.zip --rate-limit 20",
         env!("CARGO_BIN_EXE_matterbak")
     );
     let out = Command::new("script")
@@ -61,8 +61,8 @@ fn a_terminal_gets_a_status_line_that_is_cleared_and_a_pipe_gets_none() {
         &tty[last.saturating_sub(200)..]
     );
 
-    // Through pipes: no status line, no escape sequences.
-    let out = env.run_ok(&["--rate-limit", "10"]);
+    // Through pipes: no status line, no escape sequences, also while it waits for the limit.
+    let out = env.run_ok(&["--rate-limit", "40"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains('\x1b') && !err.contains('\r'), "{err:?}");
     assert!(err.lines().count() >= 3, "log lines: {err}");

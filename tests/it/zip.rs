@@ -2,7 +2,7 @@
 
 use fakemm::Scale;
 
-use crate::util::{text, tree, user_id, Env};
+use crate::util::{assert_zip_is, text, tree, user_id, Env};
 
 /// How many files the zip holds: every file of the data dir but the lock.
 fn zipped_files(env: &Env) -> usize {
@@ -66,25 +66,12 @@ fn no_zip_then_zip_then_a_rerun_reuses_every_unchanged_entry() {
     assert!(reused > 0 && reused + 4 <= files, "{line}");
 
     // The zip holds exactly the data dir.
-    let mut z = zip::ZipArchive::new(std::fs::File::open(env.zip()).unwrap()).unwrap();
-    let data = tree(&env.data());
-    for (name, bytes) in &data {
-        if name.ends_with(".matterbak.lock") {
-            continue;
-        }
-        let mut e = z
-            .by_name(name)
-            .unwrap_or_else(|_| panic!("{name} not in the zip"));
-        let mut v = Vec::new();
-        std::io::Read::read_to_end(&mut e, &mut v).unwrap();
-        assert_eq!(&v, bytes, "{name}");
-    }
+    assert_zip_is(&env.zip(), &env.data());
 }
 
 #[test]
 fn a_run_that_finds_nothing_new_changes_nothing_on_disk() {
-    let env = Env::new(Scale::Demo);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Demo);
     // The first `since` read can move a cursor past what a full read sees (deleted posts).
     env.run_ok(&[]);
     let state = env.data().join(".matterbak-state.json");
@@ -132,8 +119,7 @@ fn age(root: &std::path::Path) {
 /// thread writes, byte for byte.
 #[test]
 fn the_zip_of_the_demo_data_set_is_the_same_whatever_the_number_of_threads() {
-    let env = Env::new(Scale::Demo);
-    env.run_ok(&["--no-zip"]);
+    let env = Env::backed_up(Scale::Demo);
     age(&env.data());
     let zip = |name: &str, extra: &[&str]| {
         let mut args = vec!["zip", "-d", "data", "-o", name];

@@ -5,11 +5,11 @@
 use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fakemm::Scale;
 
-use crate::util::{text, tree, Env};
+use crate::util::{assert_zip_is, signal_when, text, tree, Env};
 
 /// `matterbak <args>` in the env's temp dir.
 /// Temp files of matterbak beside the zip (in the env's temp dir itself).
@@ -19,29 +19,6 @@ fn temps_beside(env: &Env) -> Vec<String> {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| n.starts_with(".matterbak-tmp"))
         .collect()
-}
-
-/// Every entry of the zip read in full (the zip crate checks each CRC-32), compared with the
-/// data dir: the zip holds exactly its files.
-fn assert_zip_is_the_data_dir(env: &Env) {
-    let mut z = zip::ZipArchive::new(std::fs::File::open(env.zip()).unwrap()).unwrap();
-    let mut files = 0;
-    for i in 0..z.len() {
-        let mut e = z.by_index(i).unwrap();
-        if e.is_dir() {
-            continue;
-        }
-        let mut v = Vec::new();
-        e.read_to_end(&mut v)
-            .unwrap_or_else(|err| panic!("{}: {err}", e.name()));
-        assert_eq!(Some(&v), tree(&env.data()).get(e.name()), "{}", e.name());
-        files += 1;
-    }
-    let want = tree(&env.data())
-        .keys()
-        .filter(|k| !k.ends_with(".matterbak.lock"))
-        .count();
-    assert_eq!(files, want);
 }
 
 /// Starts `matterbak zip` (deflate level 9) and kills it with SIGKILL once its temp file is
@@ -55,20 +32,10 @@ fn kill_while_zipping(env: &Env) -> String {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let start = Instant::now();
     let before = temps_beside(env);
-    let temp = loop {
-        if let Some(t) = temps_beside(env).into_iter().find(|t| !before.contains(t)) {
-            break t;
-        }
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the zip ended before it could be killed"
-        );
-        assert!(start.elapsed() < Duration::from_secs(60));
-        std::thread::sleep(Duration::from_millis(2));
-    };
-    child.kill().unwrap();
+    let new_temp = || temps_beside(env).into_iter().find(|t| !before.contains(t));
+    signal_when(&mut child, "-KILL", "the zip", || new_temp().is_some());
+    let temp = new_temp().unwrap();
     child.wait().unwrap();
     assert!(env.tmp.path().join(&temp).exists(), "kill -9 leaves {temp}");
     temp
@@ -105,7 +72,7 @@ fn a_zip_killed_with_sigkill_leaves_a_temp_file_the_next_run_removes() {
         "{}",
         text(&out)
     );
-    assert_zip_is_the_data_dir(&env);
+    assert_zip_is(&env.zip(), &env.data());
 
     // Killed again; this time a backup run writes the same zip and cleans up.
     std::fs::remove_file(env.zip()).unwrap();
@@ -117,7 +84,7 @@ fn a_zip_killed_with_sigkill_leaves_a_temp_file_the_next_run_removes() {
         "{}",
         text(&out)
     );
-    assert_zip_is_the_data_dir(&env);
+    assert_zip_is(&env.zip(), &env.data());
 }
 
 /// The name and the data range of the largest deflated entry that a no-change run keeps.
@@ -143,8 +110,7 @@ fn verify_zip(env: &Env) -> (i32, String) {
 
 #[test]
 fn a_flipped_byte_in_the_zip_is_healed_by_the_next_run_and_found_by_verify() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     env.run_ok(&[]);
     let (code, out) = verify_zip(&env);
     assert_eq!(code, 0, "a healthy zip passes: {out}");
@@ -169,7 +135,7 @@ fn a_flipped_byte_in_the_zip_is_healed_by_the_next_run_and_found_by_verify() {
         "{}",
         text(&out)
     );
-    assert_zip_is_the_data_dir(&env);
+    assert_zip_is(&env.zip(), &env.data());
     let (code, out) = verify_zip(&env);
     assert_eq!(code, 0, "{out}");
     // And the one after keeps the healed zip.
@@ -208,8 +174,7 @@ fn verify_checks_the_default_zip_and_names_entries_missing_from_it() {
 
 #[test]
 fn an_unreadable_previous_zip_never_blocks_a_run() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
+    let env = Env::backed_up(Scale::Tiny);
     let good = std::fs::read(env.zip()).unwrap();
     // A broken local header where the directory points (the first entry's), a truncated
     // file, and garbage.
@@ -243,7 +208,7 @@ fn an_unreadable_previous_zip_never_blocks_a_run() {
             .filter(|l| l.contains("previous zip"))
             .count();
         assert_eq!(warnings, 1, "{what}: one warning: {}", text(&out));
-        assert_zip_is_the_data_dir(&env);
+        assert_zip_is(&env.zip(), &env.data());
         let out = env.exec(&["zip", "-d", "data", "-o", "out.zip"]);
         assert_eq!(out.status.code(), Some(0), "{what}: {}", text(&out));
     }
