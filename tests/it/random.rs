@@ -102,6 +102,9 @@ fn one_seed(seed: u64) {
             child.wait().unwrap();
         }
         let out = env.run(&args);
+        if std::env::var_os("MATTERBAK_RANDOM_VERBOSE").is_some() {
+            eprintln!("--- {ctx}\n{}", text(&out));
+        }
         let code = out.status.code();
         if code != Some(0) {
             // Faults or a strict limiter may leave a run partial; a calm server must heal it.

@@ -987,12 +987,17 @@ impl World {
     }
 
     /// Archives a channel (delete_at = update_at = now).
+    /// Archives a channel. A team's `town-square` cannot be archived (`App.DeleteChannel`:
+    /// `api.channel.delete_channel.cannot.app_error`), so team joins always post there.
     pub fn archive_channel(&mut self, channel_id: &str) -> Result<String, String> {
         let t = self.tick();
         let c = self
             .channels
             .get_mut(&Id::lookup(channel_id))
             .ok_or("unknown channel")?;
+        if c.name == "town-square" && matches!(c.channel_type, 'O' | 'P') {
+            return Err("api.channel.delete_channel.cannot.app_error: town-square".into());
+        }
         c.delete_at = t;
         c.update_at = t;
         Ok(c.id.to_string())
