@@ -388,3 +388,23 @@ fn a_zip_finds_what_the_data_dir_finds() {
     let two = hits(env, &["--history", "--limit", "2", "zorbla*"]);
     assert_eq!(two[..], from_dir[..2]);
 }
+
+/// On Demo, whose busiest channels span several pages of the HTML export: every hit's page
+/// holds its anchor, and some hits are past the first page.
+#[test]
+fn every_hit_is_on_the_html_page_it_names() {
+    let env = Env::new(Scale::Demo);
+    env.run_ok(&["--no-zip"]);
+    let h = hits(&env, &["deploy"]);
+    let out = env.exec(&["export", "html", "-d", "data", "-o", "site"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let mut later = 0;
+    for hit in &h {
+        let page = hit["html_page"].as_str().unwrap();
+        let (file, anchor) = page.split_once('#').unwrap();
+        later += usize::from(!file.ends_with("/1.html"));
+        let html = std::fs::read_to_string(env.path("site").join(file)).unwrap();
+        assert!(html.contains(&format!("id=\"{anchor}\"")), "{page}");
+    }
+    assert!(later > 0 && h.len() > later, "{later} of {}", h.len());
+}
