@@ -24,18 +24,18 @@ pub fn run(opts: SearchOptions, quiet: bool, cancel: &Cancel) -> Result<Code> {
     let colour = std::io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    for h in &found.hits {
+    for h in found.hits(cancel) {
+        let h = h?;
         if opts.json {
-            writeln!(out, "{}", hit_json(h))?;
+            writeln!(out, "{}", hit_json(&h))?;
         } else {
-            write_hit(&mut out, h, colour)?;
+            write_hit(&mut out, &h, colour)?;
         }
     }
     out.flush()?;
     drop(out);
     if !quiet {
-        let n = found.hits.len();
-        let mut line = match n {
+        let mut line = match found.len() {
             0 => "no posts found".to_string(),
             1 => "1 post found".to_string(),
             n => format!("{n} posts found"),
@@ -45,7 +45,7 @@ pub fn run(opts: SearchOptions, quiet: bool, cancel: &Cancel) -> Result<Code> {
         }
         eprintln!("matterbak: {line}");
     }
-    match found.left_out {
+    match found.left_out() {
         Some(e) => Err(e),
         None => Ok(Code::Ok),
     }

@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use chrono::{Local, NaiveDate, TimeZone};
 use serde_json::Value;
 
@@ -97,35 +97,57 @@ pub struct Hit {
     pub page: String,
 }
 
-/// What a search found.
-#[derive(Debug)]
+/// What a search found: the hits, newest first, each read again when it is shown
+/// ([`Found::hits`]), so that memory grows by about a hundred bytes a hit, not by its message.
 pub struct Found {
-    /// Newest first.
-    pub hits: Vec<Hit>,
+    b: Backup,
+    q: Query,
+    raw: Vec<Raw>,
     /// Hits beyond `--limit` that were left out.
     pub more: usize,
-    /// Files of a damaged backup that were left out or read in part (exit 3).
-    pub left_out: Option<anyhow::Error>,
 }
 
-/// A hit before it is shown: what the scan keeps (the rest is read for the hits left at the
-/// end).
+/// A hit as the scan keeps it.
 struct Raw {
-    channel: usize,
-    key: PostKey,
-    v: PostFields,
+    channel: u32,
+    create_at: i64,
+    /// The post file's name in its channel's folder.
+    file: Box<str>,
     version: Version,
+    /// Which of the post's earlier versions, for [`Version::Earlier`].
+    nth: u32,
+    /// The post's page in the HTML export.
+    page: u32,
+    /// The file of the thread's root, for a reply whose root is in the backup.
+    root_file: Option<Box<str>>,
 }
 
-/// Where the hits of a channel are: the HTML page of each hit post, the file of each hit's
-/// thread root.
-#[derive(Default)]
-struct Placed {
-    page: BTreeMap<String, usize>,
-    root_file: BTreeMap<String, String>,
+impl Found {
+    /// How many hits there are to show.
+    pub fn len(&self) -> usize {
+        self.raw.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.raw.is_empty()
+    }
+
+    /// Each hit, newest first, read from the backup.
+    pub fn hits<'a>(&'a self, cancel: &'a Cancel) -> impl Iterator<Item = Result<Hit>> + 'a {
+        self.raw.iter().map(move |r| {
+            cancel.check()?;
+            describe(&self.b, &self.q, r)
+        })
+    }
+
+    /// After the hits were shown: an error with exit code 3 when the backup is damaged (files
+    /// left out or read in part, named in the warnings).
+    pub fn left_out(&self) -> Option<anyhow::Error> {
+        self.b.src.check_left_out().err()
+    }
 }
 
-/// Runs a search.
+/// Runs a search: scans every post of the channels in question, one at a time.
 pub fn search(opts: &SearchOptions, cancel: &Cancel) -> Result<Found> {
     let q = Query::parse(&opts.query)?;
     let b = Backup::open(&opts.data_dir)?;
@@ -134,16 +156,14 @@ pub fn search(opts: &SearchOptions, cancel: &Cancel) -> Result<Found> {
     let mut raw: Vec<Raw> = Vec::new();
     let limit = opts.limit.unwrap_or(usize::MAX);
     let mut total = 0usize;
-    let mut placed: BTreeMap<usize, Placed> = BTreeMap::new();
     for (ci, c) in b.channels.iter().enumerate() {
         if !f.channel(ci) {
             continue;
         }
         cancel.check()?;
-        // Every post's key (for the pages of the HTML export), the ids that matched.
+        // Every post's key (for the pages of the HTML export and the threads).
         let mut keys: Vec<PostKey> = Vec::new();
-        let mut hits: BTreeSet<String> = BTreeSet::new();
-        let mut roots: BTreeSet<String> = BTreeSet::new();
+        let first = raw.len();
         read::scan_posts(src, &c.dir, |key, v| {
             keys.push(key.clone());
             if v.kind.starts_with("system_") || !f.post(&v) {
@@ -153,82 +173,76 @@ pub fn search(opts: &SearchOptions, cancel: &Cancel) -> Result<Found> {
             let deleted = v.delete_at > 0
                 || (history.as_ref())
                     .is_some_and(|h| h.get("deleted").is_some_and(|d| !d.is_null()));
-            let mut candidates = Vec::new();
-            if opts.history {
-                if let Some(h) = &history {
-                    let versions = h.get("versions").and_then(Value::as_array);
-                    let json = read::post(src, &c.dir, &key)?.json;
-                    let real = crate::store::content::real_versions(
-                        versions.map_or(&[][..], Vec::as_slice),
-                        &json,
-                    )
-                    .0;
-                    for old in real {
-                        let old = PostFields::of(&old);
-                        if f.post(&old) {
-                            candidates.push((old, Version::Earlier));
-                        }
+            if deleted && !opts.history {
+                return Ok(());
+            }
+            let mut hit = |v: &PostFields, version, nth| {
+                if prefilter(&q, &v.message) && q.matches_words(&text::words(&v.message)) {
+                    total += 1;
+                    raw.push(Raw {
+                        channel: ci as u32,
+                        create_at: key.create_at,
+                        file: key.file.as_str().into(),
+                        version,
+                        nth,
+                        page: 1,
+                        root_file: None,
+                    });
+                }
+            };
+            if let (true, Some(h)) = (opts.history, &history) {
+                let json = read::post(src, &c.dir, &key)?.json;
+                for (nth, old) in earlier_versions(h, &json).iter().enumerate() {
+                    let old = PostFields::of(old);
+                    if f.post(&old) {
+                        hit(&old, Version::Earlier, nth as u32);
                     }
                 }
-            } else if deleted {
-                return Ok(());
             }
             let version = if deleted {
                 Version::Deleted
             } else {
                 Version::Current
             };
-            candidates.push((v, version));
-            for (v, version) in candidates {
-                if prefilter(&q, &v.message) && q.matches_words(&text::words(&v.message)) {
-                    total += 1;
-                    hits.insert(key.id.clone());
-                    if !key.root_id.is_empty() {
-                        roots.insert(key.root_id.clone());
-                    }
-                    raw.push(Raw {
-                        channel: ci,
-                        key: key.clone(),
-                        v,
-                        version,
-                    });
-                    keep_newest(&mut raw, limit);
-                }
-            }
+            hit(&v, version, 0);
             Ok(())
         })?;
-        if !hits.is_empty() {
-            placed.insert(ci, place(keys, &hits, &roots));
+        if raw.len() > first {
+            place(keys, &mut raw[first..]);
+            keep_newest(&mut raw, limit);
         }
     }
     sort_newest(&mut raw);
     raw.truncate(limit);
     let more = total - raw.len();
-    let hits = describe(&b, &q, raw, &placed, cancel)?;
-    Ok(Found {
-        hits,
-        more,
-        left_out: b.src.check_left_out().err(),
-    })
+    Ok(Found { b, q, raw, more })
 }
 
-/// Where the posts `hits` of a channel whose posts are `keys` are in its HTML export, and the
-/// files of the thread roots `roots`.
-fn place(mut keys: Vec<PostKey>, hits: &BTreeSet<String>, roots: &BTreeSet<String>) -> Placed {
+/// The real earlier versions of a post (`store::content::real_versions`: phantoms left out),
+/// from its history and its current JSON.
+fn earlier_versions(history: &Value, json: &Value) -> Vec<Value> {
+    let versions = history.get("versions").and_then(Value::as_array);
+    crate::store::content::real_versions(versions.map_or(&[][..], Vec::as_slice), json).0
+}
+
+/// Sets the HTML page and the thread root's file of the hits `raw` of a channel whose posts
+/// are `keys`.
+fn place(mut keys: Vec<PostKey>, raw: &mut [Raw]) {
     model::sort_posts(&mut keys);
-    let mut out = Placed::default();
     let (threads, ranges) = html::channel::pages(&keys, html::PAGE_SIZE);
+    let mut page: BTreeMap<&str, u32> = BTreeMap::new();
     for (n, range) in ranges.iter().enumerate() {
         for k in threads[range.clone()].iter().flatten() {
-            if hits.contains(&k.id) {
-                out.page.insert(k.id.clone(), n + 1);
-            }
-            if roots.contains(&k.id) {
-                out.root_file.insert(k.id.clone(), k.file.clone());
-            }
+            page.insert(&k.file, n as u32 + 1);
         }
     }
-    out
+    let by_id: BTreeMap<&str, &PostKey> = keys.iter().map(|k| (k.id.as_str(), k)).collect();
+    let by_file: BTreeMap<&str, &PostKey> = keys.iter().map(|k| (k.file.as_str(), k)).collect();
+    for r in raw {
+        r.page = page.get(&*r.file).copied().unwrap_or(1);
+        let root = by_file.get(&*r.file).map_or("", |k| k.root_id.as_str());
+        r.root_file = by_id.get(root).map(|k| k.file.as_str().into());
+    }
 }
 
 /// A cheap test before a message is cut into words: each word the query needs first must be
@@ -243,10 +257,11 @@ fn prefilter(q: &Query, message: &str) -> bool {
 
 fn sort_newest(raw: &mut [Raw]) {
     raw.sort_by(|a, b| {
-        (b.v.create_at, &b.key.id, b.version as u8).cmp(&(
-            a.v.create_at,
-            &a.key.id,
+        (b.create_at, &b.file, b.version as u8, b.nth).cmp(&(
+            a.create_at,
+            &a.file,
             a.version as u8,
+            a.nth,
         ))
     });
 }
@@ -398,64 +413,74 @@ fn channel_matches(b: &Backup, c: &ChannelInfo, name: &str) -> bool {
     }
 }
 
-/// Turns what the scan kept into hits: names, attachments, the thread, the HTML page.
-fn describe(
-    b: &Backup,
-    q: &Query,
-    raw: Vec<Raw>,
-    placed: &BTreeMap<usize, Placed>,
-    cancel: &Cancel,
-) -> Result<Vec<Hit>> {
+/// A hit as shown: the post (or its earlier version) read again, with names, attachments,
+/// the thread and the HTML page.
+fn describe(b: &Backup, q: &Query, r: &Raw) -> Result<Hit> {
     let src: &dyn Files = &b.src;
-    let mut out = Vec::with_capacity(raw.len());
-    for r in raw {
-        cancel.check()?;
-        let c = &b.channels[r.channel];
-        let here = placed.get(&r.channel);
-        let page_no = (here.and_then(|p| p.page.get(&r.key.id)).copied()).unwrap_or(1);
-        let words = text::words(&r.v.message);
-        let mut matched: Vec<Range<usize>> = Vec::new();
-        for t in &q.terms {
-            let mut from = 0;
-            while let Some(found) = t.find(&words[from..]) {
-                let (s, e) = (from + found.start, from + found.end);
-                matched.push(words[s].at.start..words[e - 1].at.end);
-                from = e;
-            }
+    let c = &b.channels[r.channel as usize];
+    let id = layout::post_file_id(&r.file)
+        .unwrap_or_default()
+        .to_string();
+    let key = PostKey {
+        id: id.clone(),
+        file: r.file.to_string(),
+        create_at: r.create_at,
+        root_id: String::new(),
+    };
+    let p = read::post(src, &c.dir, &key)?;
+    let v = match r.version {
+        Version::Earlier => {
+            let h = read::history(src, &c.dir, &id)?.unwrap_or_default();
+            let old = earlier_versions(&h, &p.json);
+            let old = old.get(r.nth as usize).with_context(|| {
+                format!(
+                    "{}: changed during the search; run it again",
+                    src.describe(&c.dir)
+                )
+            })?;
+            PostFields::of(old)
         }
-        matched.sort_by_key(|m| m.start);
-        let root_file = here.and_then(|p| p.root_file.get(&r.key.root_id));
-        let thread = match root_file {
-            Some(file) => {
-                let key = PostKey {
-                    id: r.key.root_id.clone(),
-                    file: file.clone(),
-                    create_at: 0,
-                    root_id: String::new(),
-                };
-                let p = read::post(src, &c.dir, &key)?;
-                Some(format!("{}: {}", username(b, &p.v.user_id), p.v.message))
-            }
-            None => None,
-        };
-        let files = attachment_names(src, &c.dir, &r.v.file_ids)?;
-        out.push(Hit {
-            page: html::channel::post_link(&c.id, page_no, &r.key.id),
-            post_id: r.key.id,
-            channel_id: c.id.clone(),
-            channel: channel_name(c),
-            team: (c.team_id.as_deref().and_then(|t| b.team(t))).map(|t| t.name.clone()),
-            author: username(b, &r.v.user_id),
-            create_at: r.v.create_at,
-            root_id: r.v.root_id,
-            version: r.version,
-            matched,
-            files,
-            thread,
-            message: r.v.message,
-        });
+        _ => p.v,
+    };
+    let words = text::words(&v.message);
+    let mut matched: Vec<Range<usize>> = Vec::new();
+    for t in &q.terms {
+        let mut from = 0;
+        while let Some(found) = t.find(&words[from..]) {
+            let (s, e) = (from + found.start, from + found.end);
+            matched.push(words[s].at.start..words[e - 1].at.end);
+            from = e;
+        }
     }
-    Ok(out)
+    matched.sort_by_key(|m| m.start);
+    let thread = match &r.root_file {
+        Some(file) => {
+            let key = PostKey {
+                id: v.root_id.clone(),
+                file: file.to_string(),
+                create_at: 0,
+                root_id: String::new(),
+            };
+            let p = read::post(src, &c.dir, &key)?;
+            Some(format!("{}: {}", username(b, &p.v.user_id), p.v.message))
+        }
+        None => None,
+    };
+    Ok(Hit {
+        page: html::channel::post_link(&c.id, r.page as usize, &id),
+        files: attachment_names(src, &c.dir, &v.file_ids)?,
+        post_id: id,
+        channel_id: c.id.clone(),
+        channel: channel_name(c),
+        team: (c.team_id.as_deref().and_then(|t| b.team(t))).map(|t| t.name.clone()),
+        author: username(b, &v.user_id),
+        create_at: r.create_at,
+        root_id: v.root_id,
+        version: r.version,
+        matched,
+        thread,
+        message: v.message,
+    })
 }
 
 fn username(b: &Backup, id: &str) -> String {
