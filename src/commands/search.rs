@@ -20,6 +20,7 @@ const ON: &str = "\x1b[1;31m";
 const OFF: &str = "\x1b[0m";
 
 pub fn run(opts: SearchOptions, quiet: bool, cancel: &Cancel) -> Result<Code> {
+    let opts = opts.resolved()?;
     let found = search(&opts, cancel)?;
     let colour = std::io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());

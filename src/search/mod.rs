@@ -45,9 +45,54 @@ pub struct SearchOptions {
     #[arg(long)]
     pub history: bool,
     /// What to look for, in Mattermost's syntax: words, "a phrase", -word, wor*, #tag,
-    /// from:USER, in:CHANNEL, before:/after:/on:YYYY-MM-DD, has:file, is:pinned.
+    /// from:USER, in:CHANNEL, before:/after:/on:YYYY-MM-DD, has:file, is:pinned. The options
+    /// above may also come after it.
     #[arg(value_name = "QUERY", required = true, num_args = 1.., allow_hyphen_values = true)]
     pub query: Vec<String>,
+}
+
+impl SearchOptions {
+    /// The options given among the words of the query (clap hands everything after the first
+    /// word to QUERY, so that `-word` is a word): `--json`, `--history`, `--limit N`,
+    /// `-d`/`--data-dir DIR`, also as `--opt=value`. Any other word starting with `--` is a
+    /// usage error.
+    pub fn resolved(&self) -> Result<SearchOptions> {
+        let mut o = self.clone();
+        o.query.clear();
+        let mut words = self.query.iter();
+        let usage = |m: String| anyhow::Error::from(Fatal::usage(m));
+        while let Some(w) = words.next() {
+            let (flag, inline) = match w.split_once('=') {
+                Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
+                _ => (w.as_str(), None),
+            };
+            let mut value = |name: &str| {
+                inline
+                    .clone()
+                    .or_else(|| words.next().cloned())
+                    .ok_or_else(|| usage(format!("{name} needs a value")))
+            };
+            match flag {
+                "--json" => o.json = true,
+                "--history" => o.history = true,
+                "--limit" => {
+                    let v = value("--limit")?;
+                    o.limit = Some(
+                        v.parse()
+                            .map_err(|_| usage(format!("--limit {v}: not a number of hits")))?,
+                    );
+                }
+                "-d" | "--data-dir" => o.data_dir = value(flag)?.into(),
+                f if f.starts_with("--") && f.len() > 2 => {
+                    return Err(usage(format!(
+                        "{f}: not an option of search (--json, --limit N, --history, -d DIR|ZIP)"
+                    )));
+                }
+                _ => o.query.push(w.clone()),
+            }
+        }
+        Ok(o)
+    }
 }
 
 /// Which version of a post a hit is.
@@ -149,6 +194,7 @@ impl Found {
 
 /// Runs a search: scans every post of the channels in question, one at a time.
 pub fn search(opts: &SearchOptions, cancel: &Cancel) -> Result<Found> {
+    let opts = &opts.resolved()?;
     let q = Query::parse(&opts.query)?;
     let b = Backup::open(&opts.data_dir)?;
     let f = Filter::new(&q, &b)?;

@@ -364,6 +364,7 @@ fn an_unknown_key_or_channel_is_a_usage_error_naming_it() {
         (vec!["before:soon"], "before:soon"),
         (vec!["in:no-such-channel", "x"], "no-such-channel"),
         (vec!["from:nobody", "x"], "nobody"),
+        (vec!["zorblax", "--frob"], "--frob"),
     ] {
         let mut all = vec!["search", "-d", "data"];
         all.extend(args.iter());
@@ -389,6 +390,9 @@ fn a_zip_finds_what_the_data_dir_finds() {
     // --limit keeps the newest.
     let two = hits(env, &["--history", "--limit", "2", "zorbla*"]);
     assert_eq!(two[..], from_dir[..2]);
+    // Options may follow the query, which may start with -word.
+    let after = hits(env, &["-nowhere", "zorbla*", "--limit=2", "--history"]);
+    assert_eq!(after, two);
 }
 
 /// On Demo, whose busiest channels span several pages of the HTML export: every hit's page
