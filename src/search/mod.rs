@@ -216,9 +216,7 @@ pub fn search(opts: &SearchOptions, cancel: &Cancel) -> Result<Found> {
                 return Ok(());
             }
             let history = read::history(src, &c.dir, &key.id)?;
-            let deleted = v.delete_at > 0
-                || (history.as_ref())
-                    .is_some_and(|h| h.get("deleted").is_some_and(|d| !d.is_null()));
+            let deleted = v.delete_at > 0 || history.as_ref().is_some_and(gone);
             if deleted && !opts.history {
                 return Ok(());
             }
@@ -262,6 +260,14 @@ pub fn search(opts: &SearchOptions, cancel: &Cancel) -> Result<Found> {
     raw.truncate(limit);
     let more = total - raw.len();
     Ok(Found { b, q, raw, more })
+}
+
+/// Whether a post's history says it is gone from the server: deleted, or no longer there
+/// (`deleted_seen_at`), as `export jsonl` leaves posts out.
+fn gone(history: &Value) -> bool {
+    ["deleted", "deleted_seen_at"]
+        .iter()
+        .any(|k| history.get(k).is_some_and(|v| !v.is_null()))
 }
 
 /// The real earlier versions of a post (`store::content::real_versions`: phantoms left out),

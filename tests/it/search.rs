@@ -276,6 +276,26 @@ fn history_searches_deleted_posts_and_earlier_versions_and_marks_them() {
     // The current version of the edited post is not marked.
     let h = hits(env, &["--history", "figures", "zorblax"]);
     assert_eq!((h.len(), &h[0]["history"]), (1, &Value::Null));
+    // A post a full read no longer found on the server (`deleted_seen_at`) is gone too.
+    let (path, _) = (crate::util::tree(&env.data()).into_iter())
+        .find(|(p, _)| p.ends_with(&format!("__{}.json", s.pinned)))
+        .unwrap();
+    let dir = env
+        .data()
+        .join(path.rsplit_once('/').unwrap().0)
+        .join("history");
+    std::fs::create_dir_all(&dir).unwrap();
+    let record = format!(
+        r#"{{"post_id":"{}","versions":[],"deleted_seen_at":1}}"#,
+        s.pinned
+    );
+    std::fs::write(dir.join(format!("{}.json", s.pinned)), record).unwrap();
+    assert!(ids(&hits(env, &["pin", "zorblax"])).is_empty());
+    let h = hits(env, &["--history", "pin", "zorblax"]);
+    assert_eq!(
+        (ids(&h), &h[0]["history"]),
+        (set(&[&s.pinned]), &Value::from("deleted"))
+    );
 }
 
 #[test]
