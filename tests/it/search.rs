@@ -434,3 +434,37 @@ fn every_hit_is_on_the_html_page_it_names() {
     }
     assert!(later > 0 && h.len() > later, "{later} of {}", h.len());
 }
+
+/// On a terminal the matched words are highlighted; with `NO_COLOR` set they are not.
+#[test]
+fn a_terminal_gets_the_match_highlighted_unless_no_color() {
+    let s = scene();
+    if !crate::util::script_available() {
+        return;
+    }
+    let run = |no_color: bool| {
+        let cmd = format!(
+            "{} search -d data quarterly",
+            env!("CARGO_BIN_EXE_matterbak")
+        );
+        let mut c = std::process::Command::new("script");
+        c.current_dir(s.env.tmp.path())
+            .env("TZ", "UTC")
+            .env_remove("RUST_LOG")
+            .env_remove("NO_COLOR")
+            .args(["-qec", &cmd, "/dev/null"]);
+        if no_color {
+            c.env("NO_COLOR", "1");
+        }
+        let out = c.output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let tty = run(false);
+    assert!(tty.contains("\x1b[1;31mquarterly\x1b[0m"), "{tty:?}");
+    let plain = run(true);
+    assert!(
+        plain.contains("Zorblax quarterly Crème") && !plain.contains('\x1b'),
+        "{plain:?}"
+    );
+}
