@@ -13,6 +13,7 @@ use crate::export::hgf::HgfOptions;
 use crate::export::html::HtmlOptions;
 use crate::export::jsonl::JsonlOptions;
 use crate::export::md::MdOptions;
+use crate::search::SearchOptions;
 
 /// The sources of a login, for the long help of `backup` and `list`.
 macro_rules! login_help {
@@ -60,6 +61,33 @@ EXAMPLES:
 
 {}{exit}",
         login_help!()
+    )
+}
+
+/// The end of `matterbak search --help`.
+fn search_after_help() -> String {
+    let exit = exit_status_help(&[
+        (Code::Ok, Some("success (also when nothing was found)")),
+        (Code::Failure, Some("the backup could not be read")),
+        (
+            Code::Usage,
+            Some("bad command line: an unknown key:, a bad date, no such channel or user"),
+        ),
+        (
+            Code::Partial,
+            Some("the backup is damaged: some files were left out (see the warnings)"),
+        ),
+        (Code::Interrupted, Some("interrupted by Ctrl+C or SIGTERM")),
+    ]);
+    format!(
+        "\
+EXAMPLES:
+    matterbak search deploy friday
+    matterbak search -d matterbak_alice.zip '\"release notes\"' from:bob in:acme/town-square
+    matterbak search --json 'invoice*' has:file after:2024-01-01 | jq -r .html_page
+    matterbak search --history -d data password
+
+{exit}"
     )
 }
 
@@ -163,6 +191,15 @@ pub enum Command {
     /// Export a backup (data dir or zip) to HTML, Markdown, HGF or bulk-import JSONL.
     #[command(subcommand)]
     Export(ExportCommand),
+    /// Search a backup (data dir or zip) with Mattermost's query syntax, newest first.
+    ///
+    /// Words must all be in a post (whole words, case- and accent-insensitive; `wor*` for a
+    /// prefix), "a phrase" (quote the quotes in the shell: '"a phrase"'), -word to exclude,
+    /// #hashtag, from:USER, in:CHANNEL (name, team/name, or the other members' usernames:
+    /// in:bob, in:bob,carol), before:/after:/on:YYYY-MM-DD, has:file, is:pinned. Never asks
+    /// the server.
+    #[command(after_help = search_after_help())]
+    Search(SearchOptions),
     /// Log in and list every team, channel, direct and group conversation the user can see.
     ///
     /// Prints a table (grouped by team, then direct, then groups), or with --json one JSON

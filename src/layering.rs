@@ -36,6 +36,10 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
         &["api", "cli", "commands", "config", "fetch", "progress"],
     ),
     (
+        "search",
+        &["api", "cli", "commands", "config", "fetch", "progress"],
+    ),
+    (
         "config",
         &[
             "api", "archive", "cli", "commands", "export", "fetch", "store",

@@ -8,6 +8,7 @@
 //!   for the exports). Never speaks HTTP.
 //! - [`archive`]: the zip of the data directory.
 //! - [`export`]: reads a backup (data dir or zip) and writes HTML, Markdown, HGF or JSONL.
+//! - [`search`]: finds posts in a backup (data dir or zip) with Mattermost's query syntax.
 //! - [`model`]: types of the server's objects that every layer shares ([`model::ChannelKind`]).
 //!
 //! Beside them, used by all: [`error`] (exit codes), [`cancel`] (Ctrl+C), [`progress`] (counters
@@ -26,6 +27,7 @@ pub mod export;
 pub mod fetch;
 pub mod model;
 pub mod progress;
+pub mod search;
 pub mod store;
 pub mod units;
 

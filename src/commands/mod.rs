@@ -5,6 +5,7 @@ mod export;
 mod list;
 mod login;
 mod report;
+mod search;
 mod verify;
 mod zip;
 
@@ -48,6 +49,7 @@ pub fn main() -> ExitCode {
         Some(Command::Verify(args)) => verify::run(args, g.quiet),
         Some(Command::Export(cmd)) => export::run(cmd, &cancel),
         Some(Command::List(args)) => list::run(args, &cancel),
+        Some(Command::Search(args)) => search::run(args, g.quiet, &cancel),
         Some(Command::Zip(args)) => zip::run(args, g.quiet, &cancel),
         Some(Command::Completions { shell }) => {
             clap_complete::generate(

@@ -248,6 +248,12 @@ pub fn threads<P: Threaded>(posts: &[P]) -> Vec<Vec<&P>> {
         .collect()
 }
 
+/// Puts a channel's posts in the order of [`Channel::posts`]: oldest first (by id within a
+/// millisecond).
+pub fn sort_posts(posts: &mut [PostKey]) {
+    posts.sort_by(|a, b| (a.create_at, &a.id).cmp(&(b.create_at, &b.id)));
+}
+
 /// A backup opened for reading.
 pub struct Backup {
     pub src: Source,
@@ -378,7 +384,7 @@ impl Backup {
         let members = read::members(src, &info.dir)?.unwrap_or_default();
         let attachments = read::attachments(src, &info.dir);
         let mut posts = read::post_keys(src, &info.dir)?;
-        posts.sort_by(|a, b| (a.create_at, &a.id).cmp(&(b.create_at, &b.id)));
+        sort_posts(&mut posts);
         Ok(Channel {
             info: info.clone(),
             members,

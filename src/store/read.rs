@@ -162,6 +162,9 @@ pub struct PersonNames {
 /// The fields of a post the readers use.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct PostFields {
+    /// The post's `id`, if it has one (a string).
+    #[serde(default, deserialize_with = "lenient_opt_str")]
+    pub id: Option<String>,
     #[serde(default, deserialize_with = "lenient_i64")]
     pub create_at: i64,
     #[serde(default, deserialize_with = "lenient_str")]
@@ -549,6 +552,60 @@ fn lenient_opt_str<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D:
 /// file parsed at a time and none kept; [`post`] reads each.
 pub fn post_keys(files: &dyn Files, channel_dir: &str) -> Result<Vec<PostKey>> {
     let mut out = Vec::new();
+    each_post_file::<KeyFields>(files, channel_dir, |key, _| {
+        out.push(key);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Every post in a channel's folder with its typed fields, in the order of their files, as
+/// [`post_keys`] finds them, each file read and parsed once and dropped before the next: a
+/// scan through every post (search) in memory that does not grow with the channel.
+pub fn scan_posts(
+    files: &dyn Files,
+    channel_dir: &str,
+    each: impl FnMut(PostKey, PostFields) -> Result<()>,
+) -> Result<()> {
+    each_post_file::<PostFields>(files, channel_dir, each)
+}
+
+/// What [`each_post_file`] reads of a post file: its id, `create_at` and `root_id` at least.
+trait PostView: DeserializeOwned + Default {
+    fn key(&self) -> (Option<&str>, i64, &str);
+    /// The view of the file's JSON value.
+    fn of(json: &Value) -> Self;
+}
+
+impl PostView for KeyFields {
+    fn key(&self) -> (Option<&str>, i64, &str) {
+        (self.id.as_deref(), self.create_at, &self.root_id)
+    }
+    fn of(json: &Value) -> Self {
+        let v: PostFields = typed(json);
+        KeyFields {
+            id: str_field(json, "id").map(String::from),
+            create_at: v.create_at,
+            root_id: v.root_id,
+        }
+    }
+}
+
+impl PostView for PostFields {
+    fn key(&self) -> (Option<&str>, i64, &str) {
+        (self.id.as_deref(), self.create_at, &self.root_id)
+    }
+    fn of(json: &Value) -> Self {
+        typed(json)
+    }
+}
+
+/// The post files of a channel's folder, each read as a `T` and handed to `each` with its key.
+fn each_post_file<T: PostView>(
+    files: &dyn Files,
+    channel_dir: &str,
+    mut each: impl FnMut(PostKey, T) -> Result<()>,
+) -> Result<()> {
     for name in files.list(channel_dir) {
         let Some(id) = layout::post_file_id(&name) else {
             continue;
@@ -560,31 +617,28 @@ pub fn post_keys(files: &dyn Files, channel_dir: &str) -> Result<Vec<PostKey>> {
         let object = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
         // An object with each key once reads directly; anything else as a JSON value, which is
         // how `posts` read it (a repeated key: the last one counts).
-        let k = match serde_json::from_slice::<KeyFields>(&bytes) {
-            Ok(k) if object => k,
+        let v = match serde_json::from_slice::<T>(&bytes) {
+            Ok(v) if object => v,
             _ => {
                 let json: Value = serde_json::from_slice(&bytes)
                     .with_context(|| format!("{}: not valid JSON", files.describe(&path)))?;
-                let v: PostFields = typed(&json);
-                KeyFields {
-                    id: str_field(&json, "id").map(String::from),
-                    create_at: v.create_at,
-                    root_id: v.root_id,
-                }
+                T::of(&json)
             }
         };
-        if k.id.as_deref() != Some(id) {
+        let (got, create_at, root_id) = v.key();
+        if got != Some(id) {
             left_out(files, &path, &format!("post {id}"));
             continue;
         }
-        out.push(PostKey {
+        let key = PostKey {
             id: id.to_string(),
             file: name.clone(),
-            create_at: k.create_at,
-            root_id: k.root_id,
-        });
+            create_at,
+            root_id: root_id.to_string(),
+        };
+        each(key, v)?;
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The post a [`PostKey`] of `channel_dir` names. An error naming the file when it no longer

@@ -29,6 +29,7 @@ mod random;
 mod readers;
 mod rerun;
 mod robust;
+mod search;
 mod selection;
 mod syscalls;
 mod terminal;

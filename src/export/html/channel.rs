@@ -2,6 +2,7 @@
 //! day headers, page navigation; and the copies of the channel's attachments.
 
 use std::fmt::Write as _;
+use std::ops::Range;
 
 use anyhow::Result;
 use serde_json::Value;
@@ -9,11 +10,11 @@ use serde_json::Value;
 use super::lookup::{channel_badges, channel_title, file_path, page_path, Lookup};
 use super::page;
 use super::paging::{nav_items, paginate, NavItem};
-use super::post::post_html;
+use super::post::{anchor, post_html};
 use super::render::{escape, markdown};
 use super::site::Site;
 use crate::cancel::Cancel;
-use crate::export::model::{Backup, Channel, Post};
+use crate::export::model::{threads, Backup, Channel, Post, Threaded};
 use crate::export::time;
 use crate::store::layout::Place;
 use crate::store::read::PostKey;
@@ -41,9 +42,7 @@ pub fn write(
     page_size: usize,
     cancel: &Cancel,
 ) -> Result<Stats> {
-    let threads = c.threads();
-    let sizes: Vec<usize> = threads.iter().map(Vec::len).collect();
-    let pages = paginate(&sizes, page_size);
+    let (threads, pages) = pages(&c.posts, page_size);
     let stats = Stats {
         posts: c.posts.len(),
         first: c.posts.first().map(|p| p.create_at),
@@ -112,6 +111,21 @@ pub fn write(
         site.write(&page_path(&c.info.id, n), html.as_bytes())?;
     }
     Ok(stats)
+}
+
+/// The pages of a channel whose posts are `posts` (in the order of [`Channel::posts`]): its
+/// threads ([`threads`]) and the range of threads on each page ([`paginate`]).
+pub fn pages<P: Threaded>(posts: &[P], page_size: usize) -> (Vec<Vec<&P>>, Vec<Range<usize>>) {
+    let threads = threads(posts);
+    let sizes: Vec<usize> = threads.iter().map(Vec::len).collect();
+    let pages = paginate(&sizes, page_size);
+    (threads, pages)
+}
+
+/// Where post `post_id` of channel `channel_id` is in the site, from the site folder, when it
+/// is on page `n`: `c/<channel_id>/<n>.html#p-<post_id>`.
+pub fn post_link(channel_id: &str, n: usize, post_id: &str) -> String {
+    format!("{}#{}", page_path(channel_id, n).url(), anchor(post_id))
 }
 
 /// A post of `c` with its attachments copied into the site.

@@ -43,6 +43,9 @@ use crate::error::Fatal;
 use crate::export::model::Backup;
 use crate::units::human_bytes;
 
+/// Posts per channel page unless `--page-size` says otherwise.
+pub const PAGE_SIZE: usize = 500;
+
 /// Options of `matterbak export html`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct HtmlOptions {
@@ -53,7 +56,7 @@ pub struct HtmlOptions {
     #[arg(short = 'o', long, value_name = "DIR")]
     pub output: PathBuf,
     /// Posts per page of a channel.
-    #[arg(long, value_name = "N", default_value_t = 500)]
+    #[arg(long, value_name = "N", default_value_t = PAGE_SIZE)]
     pub page_size: usize,
 }
 
