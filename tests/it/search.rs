@@ -439,7 +439,7 @@ fn every_hit_is_on_the_html_page_it_names() {
 #[test]
 fn a_terminal_gets_the_match_highlighted_unless_no_color() {
     let s = scene();
-    if !crate::util::script_available() {
+    if crate::util::require_tool(&["script"], "util-linux").is_none() {
         return;
     }
     let run = |no_color: bool| {
