@@ -2,8 +2,10 @@
 //!
 //! - [`source`]: the files of a data dir or a zip, by relative path.
 //! - [`model`]: teams, channels, posts, users and emojis of a backup.
+//! - [`filter`]: the selection every export takes, and the rule of which posts are kept.
 //! - [`md`], [`hgf`], [`jsonl`], [`html`]: the formats.
 
+pub mod filter;
 pub mod hgf;
 pub mod html;
 pub mod jsonl;

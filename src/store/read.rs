@@ -527,6 +527,8 @@ pub struct PostKey {
     pub file: String,
     pub create_at: i64,
     pub root_id: String,
+    /// The author (what `export --from` selects by).
+    pub user_id: String,
 }
 
 /// The fields of [`PostKey`] read straight from a post file's bytes.
@@ -538,6 +540,8 @@ struct KeyFields {
     create_at: i64,
     #[serde(default, deserialize_with = "lenient_str")]
     root_id: String,
+    #[serde(default, deserialize_with = "lenient_str")]
+    user_id: String,
 }
 
 fn lenient_opt_str<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
@@ -570,6 +574,7 @@ pub fn post_keys(files: &dyn Files, channel_dir: &str) -> Result<Vec<PostKey>> {
                     id: str_field(&json, "id").map(String::from),
                     create_at: v.create_at,
                     root_id: v.root_id,
+                    user_id: v.user_id,
                 }
             }
         };
@@ -582,6 +587,7 @@ pub fn post_keys(files: &dyn Files, channel_dir: &str) -> Result<Vec<PostKey>> {
             file: name.clone(),
             create_at: k.create_at,
             root_id: k.root_id,
+            user_id: k.user_id,
         });
     }
     Ok(out)
