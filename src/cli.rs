@@ -9,10 +9,12 @@ use std::path::PathBuf;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 use crate::error::{exit_status_help, exit_status_help_all, Code};
+use crate::export::csv::CsvOptions;
 use crate::export::hgf::HgfOptions;
 use crate::export::html::HtmlOptions;
 use crate::export::jsonl::JsonlOptions;
 use crate::export::md::MdOptions;
+use crate::export::txt::TxtOptions;
 use crate::search::SearchOptions;
 
 /// The sources of a login, for the long help of `backup` and `list`.
@@ -188,7 +190,7 @@ pub enum Command {
     /// it should be. Exits 1 if anything is wrong, 6 (checking nothing) while a backup holds
     /// the data dir's lock.
     Verify(VerifyArgs),
-    /// Export a backup (data dir or zip) to HTML, Markdown, HGF or bulk-import JSONL.
+    /// Export a backup (data dir or zip) to HTML, Markdown, HGF, bulk-import JSONL, CSV or text.
     #[command(subcommand)]
     Export(ExportCommand),
     /// Search a backup (data dir or zip) with Mattermost's query syntax, newest first.
@@ -254,6 +256,11 @@ pub enum ExportCommand {
     /// Mattermost bulk-import JSONL from one or more backups (as the original's mattermerge).
     #[command(after_help = jsonl_after_help())]
     Jsonl(JsonlOptions),
+    /// One CSV row per post (RFC 4180, UTF-8, header row; times ISO 8601 UTC), for a
+    /// spreadsheet or pandas.
+    Csv(CsvOptions),
+    /// A plain-text transcript of each channel (local times), to paste into a mail or a ticket.
+    Txt(TxtOptions),
 }
 
 /// The end of `matterbak export html --help`.

@@ -8,7 +8,7 @@ use anyhow::Result;
 use crate::cancel::Cancel;
 use crate::cli::ExportCommand;
 use crate::error::Code;
-use crate::export::{hgf, html, jsonl, md};
+use crate::export::{csv, hgf, html, jsonl, md, txt};
 
 /// Where a summary goes: standard error where the export may write its output to standard
 /// output (md, jsonl), and as it always did for the others.
@@ -34,6 +34,14 @@ pub fn run(cmd: ExportCommand, cancel: &Cancel) -> Result<Code> {
         }
         ExportCommand::Jsonl(o) => {
             let s = jsonl::export_jsonl(&o, cancel)?;
+            (s.lines(), Stream::Stderr, s.left_out)
+        }
+        ExportCommand::Csv(o) => {
+            let s = csv::export_csv(&o, cancel)?;
+            (s.lines(), Stream::Stderr, s.left_out)
+        }
+        ExportCommand::Txt(o) => {
+            let s = txt::export_txt(&o, cancel)?;
             (s.lines(), Stream::Stderr, s.left_out)
         }
     };

@@ -11,9 +11,11 @@ use serde_json::{json, Map, Value};
 use zip::write::SimpleFileOptions;
 use zip::CompressionMethod;
 
+use super::filter::{Filter, Selection};
 use super::model::{Backup, Post};
 use super::out::FileSink;
 use crate::cancel::Cancel;
+use crate::error::Fatal;
 use crate::store::layout::sanitize;
 use crate::units::human_bytes;
 
@@ -44,9 +46,9 @@ pub struct HgfOptions {
     /// The zip file to write.
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: PathBuf,
-    /// The channel: its id, name or folder.
-    #[arg(short = 'c', long, value_name = "CHANNEL")]
-    pub channel: String,
+    /// The channel (exactly one `-c`) and the posts.
+    #[command(flatten)]
+    pub filter: Filter,
     /// Accepted for compatibility with matterexport (the HGF format always has threads.json).
     #[arg(long)]
     pub threads: bool,
@@ -82,8 +84,14 @@ impl HgfSummary {
 /// file for an unreadable backup file or a failed write; `Cancelled` when `cancel` is set.
 pub fn export_hgf(opts: &HgfOptions, cancel: &Cancel) -> Result<HgfSummary> {
     let backup = Backup::open(&opts.data_dir)?;
-    let info = backup.find_channel(&opts.channel)?.clone();
-    let channel = backup.load(&info)?;
+    if opts.filter.channels.len() != 1 {
+        return Err(
+            Fatal::usage("export hgf writes one channel: give it with one -c CHANNEL").into(),
+        );
+    }
+    let sel = Selection::new(&opts.filter, std::slice::from_ref(&backup))?;
+    let info = backup.find_channel(&opts.filter.channels[0])?.clone();
+    let channel = backup.load_selected(&info, &sel)?;
 
     let sink = FileSink::create(&opts.output)?;
     let mut zip = zip::ZipWriter::new(sink);
@@ -98,6 +106,12 @@ pub fn export_hgf(opts: &HgfOptions, cancel: &Cancel) -> Result<HgfSummary> {
     };
 
     add_json(&mut zip, "channel.json", &channel.info.json)?;
+    // Not in the archiver's format: which filter made the zip, and the roots it holds only
+    // because a reply is in the filter.
+    if let Some(f) = sel.describe() {
+        let v = json!({"filter": f, "outside_the_filter": channel.context});
+        add_json(&mut zip, "filter.json", &v)?;
+    }
     // The lists are written item by item: one post in memory at a time.
     zip.start_file("posts.json", deflated)?;
     write_array(

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use serde_json::Value;
 
+use super::filter::{Filter, Selection};
 use super::model::{Backup, Channel, Post};
 use super::out::Output;
 use super::time;
@@ -18,6 +19,8 @@ use crate::store::layout::Place;
 pub const EDITED: &str = " *(edited)*";
 pub const DELETED: &str = " *(deleted)*";
 pub const PINNED: &str = " *(pinned)*";
+/// After the heading of a root kept only because a reply is in the filter.
+pub const OUTSIDE: &str = " *(outside the filter)*";
 
 /// Options of `matterbak export md`, as the original `matterexport md`.
 #[derive(Debug, Clone, clap::Args)]
@@ -28,9 +31,9 @@ pub struct MdOptions {
     /// The Markdown file to write [default: standard output].
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// The channel: its id, name or folder [default: every channel, one after the other].
-    #[arg(short = 'c', long, value_name = "CHANNEL")]
-    pub channel: Option<String>,
+    /// Which channels and posts [default: every channel, one after the other].
+    #[command(flatten)]
+    pub filter: Filter,
     /// Group the posts by thread.
     #[arg(long)]
     pub threads: bool,
@@ -60,33 +63,36 @@ impl MdSummary {
 /// file for an unreadable backup file or a failed write; `Cancelled` when `cancel` is set.
 pub fn export_md(opts: &MdOptions, cancel: &Cancel) -> Result<MdSummary> {
     let backup = Backup::open(&opts.data_dir)?;
-    let channels = match &opts.channel {
-        Some(c) => vec![backup.find_channel(c)?.clone()],
-        None => backup.channels.clone(),
-    };
+    let sel = Selection::new(&opts.filter, std::slice::from_ref(&backup))?;
     let mut out = Output::create(opts.output.as_deref())?;
-    let mut posts = 0;
-    for (i, info) in channels.iter().enumerate() {
+    let (mut posts, mut channels) = (0, 0);
+    for info in sel.channels(&backup) {
         cancel.check()?;
-        if i > 0 {
+        let channel = backup.load_selected(info, &sel)?;
+        if sel.filters_posts() && channel.posts.is_empty() {
+            continue;
+        }
+        if channels > 0 {
             writeln!(out)?;
         }
-        let channel = backup.load(info)?;
-        write_channel(&backup, &channel, opts.threads, &mut out, cancel)?;
+        write_channel(&backup, &channel, &sel, opts.threads, &mut out, cancel)?;
         posts += channel.posts.len();
+        channels += 1;
     }
     out.finish()?;
     Ok(MdSummary {
-        channels: channels.len(),
+        channels,
         posts,
         left_out: backup.src.check_left_out().err(),
     })
 }
 
-/// One channel: header, metadata, members (DMs and groups), then the posts.
+/// One channel: header, the filter (if any), metadata, members (DMs and groups), then the
+/// posts.
 pub fn write_channel(
     b: &Backup,
     c: &Channel,
+    sel: &Selection,
     by_threads: bool,
     out: &mut dyn Write,
     cancel: &Cancel,
@@ -105,6 +111,9 @@ pub fn write_channel(
             };
             writeln!(out, "# {name}\n")?
         }
+    }
+    if let Some(f) = sel.describe() {
+        writeln!(out, "*Filtered: {f}*\n")?;
     }
     writeln!(out, "{}\n", s("header"))?;
     writeln!(
@@ -135,20 +144,23 @@ pub fn write_channel(
             cancel.check()?;
             writeln!(out, "### Thread")?;
             for k in thread {
-                write_post(b, &b.post(c, k)?, "####", out)?;
+                write_post(b, c, &b.post(c, k)?, "####", out)?;
             }
         }
     } else {
         for k in &c.posts {
             cancel.check()?;
-            write_post(b, &b.post(c, k)?, "###", out)?;
+            write_post(b, c, &b.post(c, k)?, "###", out)?;
         }
     }
     Ok(())
 }
 
-fn write_post(b: &Backup, p: &Post, heading: &str, out: &mut dyn Write) -> Result<()> {
+fn write_post(b: &Backup, c: &Channel, p: &Post, heading: &str, out: &mut dyn Write) -> Result<()> {
     let mut marks = String::new();
+    if c.outside_filter(&p.id) {
+        marks.push_str(OUTSIDE);
+    }
     if p.is_edited() {
         marks.push_str(EDITED);
     }

@@ -2,8 +2,13 @@
 //!
 //! - [`source`]: the files of a data dir or a zip, by relative path.
 //! - [`model`]: teams, channels, posts, users and emojis of a backup.
-//! - [`md`], [`hgf`], [`jsonl`], [`html`]: the formats.
+//! - [`filter`]: the selection every export takes, and the rule of which posts are kept.
+//! - [`md`], [`hgf`], [`jsonl`], [`html`], [`csv`], [`txt`]: the formats; [`channels`]: writing
+//!   channel by channel, into one output or a file each.
 
+pub mod channels;
+pub mod csv;
+pub mod filter;
 pub mod hgf;
 pub mod html;
 pub mod jsonl;
@@ -12,3 +17,4 @@ pub mod model;
 pub mod out;
 pub mod source;
 pub mod time;
+pub mod txt;

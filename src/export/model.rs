@@ -2,11 +2,12 @@
 //! [`Source`] by [`crate::store::read`]: a channel is an index of its posts, each post read
 //! when an export writes it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Result;
 use serde_json::Value;
 
+use super::filter::{Kept, Selection};
 use super::source::Source;
 use crate::error::Fatal;
 use crate::model::ChannelKind;
@@ -216,6 +217,8 @@ pub struct Channel {
     pub posts: Vec<PostKey>,
     /// The attachments stored in the channel's `files/`: file id to path.
     attachments: BTreeMap<String, String>,
+    /// Roots kept only because a reply is in the filter ([`Kept::Context`]).
+    pub context: BTreeSet<String>,
 }
 
 impl Channel {
@@ -223,6 +226,11 @@ impl Channel {
     /// oldest first. A reply whose root is not in the backup (or is not a root) stands alone.
     pub fn threads(&self) -> Vec<Vec<&PostKey>> {
         threads(&self.posts)
+    }
+
+    /// Whether the post is here only as the root of a reply in the filter.
+    pub fn outside_filter(&self, id: &str) -> bool {
+        self.context.contains(id)
     }
 }
 
@@ -337,13 +345,77 @@ impl Backup {
         c.display_name.clone()
     }
 
-    /// Finds a channel as the original matterexport does: by id, by name, or by folder path.
+    /// Finds a channel as the original matterexport does (by id, by name, or by folder path),
+    /// by display name, `team/name`, or as `matterbak list` names a direct or group channel
+    /// (the other members' usernames): the one place where a channel is named.
+    ///
+    /// # Errors
+    /// A usage error naming the candidates when the name is unknown or ambiguous.
     pub fn find_channel(&self, ident: &str) -> Result<&ChannelInfo> {
+        if let Some(c) = self.lookup_channel(ident)? {
+            return Ok(c);
+        }
+        let all: Vec<String> = self.channels.iter().map(|c| self.list_name(c)).collect();
+        let lower = ident.to_lowercase();
+        let close: Vec<&String> = (all.iter())
+            .filter(|n| n.to_lowercase().contains(&lower) || lower.contains(&n.to_lowercase()))
+            .collect();
+        let shown: Vec<&String> = if close.is_empty() {
+            all.iter().collect()
+        } else {
+            close
+        };
+        Err(Fatal::usage(format!(
+            "no channel {ident:?} in {} (give a name as `matterbak list` prints it, team/name, a display name, id or folder); {}: {}{}",
+            self.src.origin().display(),
+            if shown.len() < all.len() { "similar names" } else { "the channels are" },
+            shown.iter().take(30).map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+            if shown.len() > 30 { ", ..." } else { "" }
+        ))
+        .into())
+    }
+
+    /// A channel's name as `matterbak list` prints it: `team/name` for a team channel, the
+    /// members' usernames for a direct or group channel.
+    pub fn list_name(&self, c: &ChannelInfo) -> String {
+        match c.team_id.as_deref().and_then(|t| self.team(t)) {
+            Some(t) => format!("{}/{}", t.name, c.name),
+            None if c.place == Place::Team => c.name.clone(),
+            None => self.member_usernames(c).join(", "),
+        }
+    }
+
+    /// The usernames of a direct or group channel's members, from its name (the user ids of a
+    /// direct channel) or its folder.
+    fn member_usernames(&self, c: &ChannelInfo) -> Vec<String> {
+        let ids: Vec<&str> = layout::parts(&c.name).filter(|s| s.len() == 26).collect();
+        if !ids.is_empty() && ids.iter().all(|i| self.users.contains_key(*i)) {
+            return ids
+                .iter()
+                .map(|i| self.users[*i].username.clone())
+                .collect();
+        }
+        let dir_name = c.dir.rsplit('/').next().unwrap_or("");
+        let names = layout::split_base(dir_name).map_or(dir_name, |x| x.1);
+        layout::parts(names).map(String::from).collect()
+    }
+
+    /// [`Backup::find_channel`] without the error for an unknown name: `None`.
+    ///
+    /// # Errors
+    /// A usage error naming the candidates when several channels have the name.
+    pub fn lookup_channel(&self, ident: &str) -> Result<Option<&ChannelInfo>> {
         let folder = |c: &&ChannelInfo| c.dir.rsplit('/').next().unwrap_or("").to_string();
         let by = |f: &dyn Fn(&&ChannelInfo) -> bool| -> Vec<&ChannelInfo> {
             self.channels.iter().filter(|c| f(c)).collect()
         };
         let path = ident.trim_end_matches('/');
+        // `matterbak list` names a direct channel by the other member, a group by the others:
+        // the backup does not say who "me" is, so all members but at most one.
+        let wanted: BTreeSet<&str> = ident
+            .split(',')
+            .map(|s| s.trim().trim_start_matches('@'))
+            .collect();
         for found in [
             by(&|c| c.id == ident),
             by(&|c| c.name == ident || layout::base_ends_with_name(&folder(c), ident)),
@@ -353,29 +425,33 @@ impl Backup {
                 let team = c.team_id.as_deref().and_then(|t| self.team(t));
                 team.is_some_and(|t| format!("{}/{}", t.name, c.name) == ident)
             }),
+            by(&|c| {
+                if c.place == Place::Team {
+                    return false;
+                }
+                let names = self.member_usernames(c);
+                let has: BTreeSet<&str> = names.iter().map(String::as_str).collect();
+                wanted.is_subset(&has) && has.len() <= wanted.len() + 1
+            }),
         ] {
             match found.len() {
                 0 => continue,
-                1 => return Ok(found[0]),
+                1 => return Ok(Some(found[0])),
                 _ => {
-                    let ids: Vec<String> = found
+                    let names: Vec<String> = found
                         .iter()
-                        .map(|c| format!("{} ({})", c.id, c.dir))
+                        .map(|c| format!("{} (id {})", self.list_name(c), c.id))
                         .collect();
                     return Err(Fatal::usage(format!(
                         "channel {ident:?} is ambiguous in {}; give team/name or one of these ids with -c: {}",
                         self.src.origin().display(),
-                        ids.join(", ")
+                        names.join(", ")
                     ))
                     .into());
                 }
             }
         }
-        Err(Fatal::usage(format!(
-            "no channel {ident:?} in {} (give a channel id, name, team/name or folder; the folders are named <id>__<name>)",
-            self.src.origin().display()
-        ))
-        .into())
+        Ok(None)
     }
 
     /// Reads a channel's members and the index of its posts (oldest first).
@@ -390,7 +466,26 @@ impl Backup {
             members,
             posts,
             attachments,
+            context: BTreeSet::new(),
         })
+    }
+
+    /// [`Backup::load`] with only the posts `sel` keeps ([`Selection::keep`]).
+    pub fn load_selected(&self, info: &ChannelInfo, sel: &Selection) -> Result<Channel> {
+        let mut c = self.load(info)?;
+        let verdicts = sel.keep(&c.posts, |k| k);
+        let posts = std::mem::take(&mut c.posts);
+        for (k, v) in posts.into_iter().zip(verdicts) {
+            match v {
+                Some(Kept::Selected) => c.posts.push(k),
+                Some(Kept::Context) => {
+                    c.context.insert(k.id.clone());
+                    c.posts.push(k);
+                }
+                None => {}
+            }
+        }
+        Ok(c)
     }
 
     /// Reads a post of channel `c`, with its attachments and history.

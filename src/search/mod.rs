@@ -478,6 +478,7 @@ fn describe(b: &Backup, q: &Query, r: &Raw) -> Result<Hit> {
         file: r.file.to_string(),
         create_at: r.create_at,
         root_id: String::new(),
+        user_id: String::new(),
     };
     let p = read::post(src, &c.dir, &key)?;
     let v = match r.version {
@@ -512,6 +513,7 @@ fn describe(b: &Backup, q: &Query, r: &Raw) -> Result<Hit> {
                 file: file.to_string(),
                 create_at: 0,
                 root_id: String::new(),
+                user_id: String::new(),
             };
             let p = read::post(src, &c.dir, &key)?;
             Some(format!("{}: {}", username(b, &p.v.user_id), p.v.message))

@@ -530,6 +530,8 @@ pub struct PostKey {
     pub file: String,
     pub create_at: i64,
     pub root_id: String,
+    /// The author (what `export --from` selects by).
+    pub user_id: String,
 }
 
 /// The fields of [`PostKey`] read straight from a post file's bytes.
@@ -541,6 +543,8 @@ struct KeyFields {
     create_at: i64,
     #[serde(default, deserialize_with = "lenient_str")]
     root_id: String,
+    #[serde(default, deserialize_with = "lenient_str")]
+    user_id: String,
 }
 
 fn lenient_opt_str<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
@@ -572,14 +576,20 @@ pub fn scan_posts(
 
 /// What [`each_post_file`] reads of a post file: its id, `create_at` and `root_id` at least.
 trait PostView: DeserializeOwned + Default {
-    fn key(&self) -> (Option<&str>, i64, &str);
+    /// The id, `create_at`, `root_id` and `user_id`.
+    fn key(&self) -> (Option<&str>, i64, &str, &str);
     /// The view of the file's JSON value.
     fn of(json: &Value) -> Self;
 }
 
 impl PostView for KeyFields {
-    fn key(&self) -> (Option<&str>, i64, &str) {
-        (self.id.as_deref(), self.create_at, &self.root_id)
+    fn key(&self) -> (Option<&str>, i64, &str, &str) {
+        (
+            self.id.as_deref(),
+            self.create_at,
+            &self.root_id,
+            &self.user_id,
+        )
     }
     fn of(json: &Value) -> Self {
         let v: PostFields = typed(json);
@@ -587,13 +597,19 @@ impl PostView for KeyFields {
             id: str_field(json, "id").map(String::from),
             create_at: v.create_at,
             root_id: v.root_id,
+            user_id: v.user_id,
         }
     }
 }
 
 impl PostView for PostFields {
-    fn key(&self) -> (Option<&str>, i64, &str) {
-        (self.id.as_deref(), self.create_at, &self.root_id)
+    fn key(&self) -> (Option<&str>, i64, &str, &str) {
+        (
+            self.id.as_deref(),
+            self.create_at,
+            &self.root_id,
+            &self.user_id,
+        )
     }
     fn of(json: &Value) -> Self {
         typed(json)
@@ -625,7 +641,7 @@ fn each_post_file<T: PostView>(
                 T::of(&json)
             }
         };
-        let (got, create_at, root_id) = v.key();
+        let (got, create_at, root_id, user_id) = v.key();
         if got != Some(id) {
             left_out(files, &path, &format!("post {id}"));
             continue;
@@ -635,6 +651,7 @@ fn each_post_file<T: PostView>(
             file: name.clone(),
             create_at,
             root_id: root_id.to_string(),
+            user_id: user_id.to_string(),
         };
         each(key, v)?;
     }

@@ -1,5 +1,5 @@
 //! Exports in bounded memory (issue 15): a channel's posts are read one page (html) or one post
-//! (md, hgf, jsonl) at a time, never all at once, from a data dir or a zip. A backup with one
+//! (md, hgf, jsonl, csv, txt) at a time, never all at once, from a data dir or a zip. A backup with one
 //! channel of 4,000 posts of 16 KB each (64 MB of JSON) is exported, and the export's own peak
 //! RSS (`VmHWM`, which starts anew at `exec`) stays far below what holding the channel would
 //! take.
@@ -65,12 +65,25 @@ fn exports_of_a_big_channel_stay_in_bounded_memory() {
         &["export", "jsonl", "big", "-o", "import/matter.jsonl"],
         &["export", "md", "-d", "backup.zip", "-o", "zip.md"],
         &["export", "jsonl", "backup.zip", "-o", "zip/matter.jsonl"],
+        &["export", "csv", "-d", "big", "-o", "big.csv"],
+        &["export", "txt", "-d", "big", "-o", "big.txt"],
+        &[
+            "export",
+            "csv",
+            "-d",
+            "backup.zip",
+            "--after",
+            "2023-11-14",
+            "-o",
+            "after.csv",
+        ],
     ] {
         let mut c = env.bare();
         c.args(args);
         let w = watched(c, HANG);
         assert!(w.out.status.success(), "{args:?}: {}", text(&w.out));
         let kib = w.peak_rss() >> 10;
+        eprintln!("{args:?}: peak RSS {kib} KiB");
         assert!(
             kib < LIMIT_KIB,
             "{args:?}: peak RSS {} MiB, not under {} MiB",
@@ -81,6 +94,10 @@ fn exports_of_a_big_channel_stay_in_bounded_memory() {
     let md = std::fs::read_to_string(env.path("big.md")).unwrap();
     let posts = md.lines().filter(|l| l.starts_with("### bob at ")).count();
     assert_eq!(posts, POSTS);
+    let csv = std::fs::read_to_string(env.path("big.csv")).unwrap();
+    assert_eq!(csv.matches("\r\n").count(), POSTS + 1);
+    let txt = std::fs::read_to_string(env.path("big.txt")).unwrap();
+    assert_eq!(txt.lines().filter(|l| l.contains("] bob: ")).count(), POSTS);
     let jsonl = std::fs::read_to_string(env.path("import/matter.jsonl")).unwrap();
     assert_eq!(
         jsonl

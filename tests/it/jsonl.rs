@@ -945,3 +945,80 @@ fn the_importers_limits_are_worked_around_or_named_before_the_import() {
         "{stderr}"
     );
 }
+
+/// Issue 20: with a filter, the file holds the kept posts and what they need (their team,
+/// channel and users), and the importer's rules accept it.
+#[test]
+fn a_filtered_export_is_valid_and_holds_only_what_its_posts_need() {
+    let env = Env::new(Scale::Tiny);
+    env.run_ok(&[]);
+    let alice = crate::util::alice(&env);
+    let (channel, team, name, bob, posts) = env.server.with_world(|w| {
+        let channel = (w.member_channels(&alice).into_iter())
+            .filter(|c| w.channel(c).unwrap().channel_type == 'O')
+            .max_by_key(|c| w.channel(c).unwrap().live.len())
+            .unwrap();
+        let c = w.channel(&channel).unwrap();
+        let team = w.team(&c.team_id.to_string()).unwrap().name.clone();
+        let bob = user_id(w, "bob");
+        // bob's ordinary posts, and the roots his replies bring along.
+        let mut kept = BTreeSet::new();
+        for id in w.live_posts(&channel) {
+            let p = w.post(&id).unwrap();
+            if p.user_id.to_string() == bob {
+                kept.insert(id.clone());
+                if !p.root_id.is_none() {
+                    kept.insert(p.root_id.to_string());
+                }
+            }
+        }
+        let posts = (kept.iter())
+            .filter(|id| w.post(id).unwrap().post_type.is_empty())
+            .count();
+        (channel, team, c.name.clone(), bob, posts)
+    });
+    assert!(posts > 0);
+    export_ok(
+        &env,
+        &[
+            "data",
+            "-o",
+            "f/matter.jsonl",
+            "-c",
+            &channel,
+            "--from",
+            "bob",
+        ],
+    );
+    let lines = read_lines(&env.path("f/matter.jsonl"));
+    assert_valid(&lines, None);
+    let of = |t: &'static str| lines.iter().filter(move |l| l["type"] == t);
+    assert_eq!(of("team").count(), 1);
+    assert_eq!(of("team").next().unwrap()["team"]["name"], team.as_str());
+    assert_eq!(of("channel").count(), 1);
+    assert_eq!(
+        of("channel").next().unwrap()["channel"]["name"],
+        name.as_str()
+    );
+    assert_eq!(of("direct_channel").count() + of("direct_post").count(), 0);
+    let written: usize = of("post")
+        .map(|l| 1 + l["post"]["replies"].as_array().map_or(0, Vec::len))
+        .sum();
+    assert_eq!(written, posts);
+    // Users: the authors and reactors of these posts, no one else.
+    let mut needed = BTreeSet::new();
+    for l in of("post") {
+        let p = &l["post"];
+        for q in std::iter::once(p).chain(p["replies"].as_array().into_iter().flatten()) {
+            needed.insert(q["user"].as_str().unwrap().to_string());
+            for r in q["reactions"].as_array().into_iter().flatten() {
+                needed.insert(r["user"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    let users: BTreeSet<String> = of("user")
+        .map(|l| l["user"]["username"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(users, needed);
+    assert!(users.contains("bob"), "{bob}");
+}

@@ -8,6 +8,7 @@ mod damage;
 mod exact;
 mod export;
 mod export_damage;
+mod export_filter;
 mod export_interrupt;
 mod export_memory;
 mod export_sources;

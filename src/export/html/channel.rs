@@ -89,11 +89,19 @@ pub fn write(
                 day = d;
             }
             body.push_str("<div class=\"thread\">\n");
-            post_html(&mut body, root, &cx, &day, !root.root_id.is_empty());
+            let outside = c.outside_filter(&root.id);
+            post_html(
+                &mut body,
+                root,
+                &cx,
+                &day,
+                !root.root_id.is_empty(),
+                outside,
+            );
             if thread.len() > 1 {
                 body.push_str("<div class=\"replies\">\n");
                 for reply in &thread[1..] {
-                    post_html(&mut body, reply, &cx, &day, false);
+                    post_html(&mut body, reply, &cx, &day, false, false);
                 }
                 body.push_str("</div>\n");
             }

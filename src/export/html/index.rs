@@ -25,6 +25,7 @@ pub fn index_html(
     b: &Backup,
     rows: &[Row],
     team_icons: &std::collections::BTreeMap<String, String>,
+    filter: Option<&str>,
 ) -> String {
     let mut body = String::new();
     let posts: usize = rows.iter().map(|r| r.stats.posts).sum();
@@ -50,6 +51,9 @@ pub fn index_html(
         );
     }
     body.push_str("</p>\n");
+    if let Some(f) = filter {
+        let _ = writeln!(body, "<p class=\"meta filter\">Filtered: {}</p>", escape(f));
+    }
     body.push_str(
         "<input type=\"search\" id=\"filter\" placeholder=\"Filter channels, people, teams…\" \
          aria-label=\"Filter channels\" hidden>\n",

@@ -40,6 +40,7 @@ use self::lookup::{channel_title, Lookup};
 use self::site::{Site, SitePath};
 use crate::cancel::{Cancel, Cancelled};
 use crate::error::Fatal;
+use crate::export::filter::{Filter, Selection};
 use crate::export::model::Backup;
 use crate::units::human_bytes;
 
@@ -58,6 +59,9 @@ pub struct HtmlOptions {
     /// Posts per page of a channel.
     #[arg(long, value_name = "N", default_value_t = PAGE_SIZE)]
     pub page_size: usize,
+    /// Which channels and posts [default: everything].
+    #[command(flatten)]
+    pub filter: Filter,
 }
 
 /// What an html export wrote.
@@ -113,9 +117,10 @@ pub fn export_html(opts: &HtmlOptions, cancel: &Cancel) -> Result<HtmlSummary> {
     }
     let started = Instant::now();
     let backup = Backup::open(&opts.data_dir)?;
+    let sel = Selection::new(&opts.filter, std::slice::from_ref(&backup))?;
     refuse_site_in_backup(&opts.data_dir, &opts.output)?;
     let mut site = Site::open(&opts.output)?;
-    let summary = match export(&backup, &mut site, opts.page_size, cancel) {
+    let summary = match export(&backup, &sel, &mut site, opts.page_size, cancel) {
         Ok(s) => s,
         Err(e) => {
             if e.chain().any(|c| c.is::<Cancelled>()) {
@@ -148,7 +153,13 @@ pub struct Summary {
 }
 
 /// Writes the whole site: images, every channel's pages and attachments, the index.
-pub fn export(b: &Backup, site: &mut Site, page_size: usize, cancel: &Cancel) -> Result<Summary> {
+pub fn export(
+    b: &Backup,
+    sel: &Selection,
+    site: &mut Site,
+    page_size: usize,
+    cancel: &Cancel,
+) -> Result<Summary> {
     let mut avatars = BTreeMap::new();
     for u in b.users.values() {
         cancel.check()?;
@@ -182,10 +193,13 @@ pub fn export(b: &Backup, site: &mut Site, page_size: usize, cancel: &Cancel) ->
     let lookup = Lookup::new(b, &avatars, emojis);
     let mut rows = Vec::with_capacity(b.channels.len());
     let mut summary = Summary::default();
-    for info in &b.channels {
+    for info in sel.channels(b) {
         // One channel's index and one page's posts in memory at a time.
         cancel.check()?;
-        let c = b.load(info)?;
+        let c = b.load_selected(info, sel)?;
+        if sel.filters_posts() && c.posts.is_empty() {
+            continue;
+        }
         let stats = channel::write(site, b, &lookup, &c, page_size, cancel)
             .with_context(|| format!("exporting the channel {}", b.src.describe(&info.dir)))?;
         summary.channels += 1;
@@ -198,7 +212,7 @@ pub fn export(b: &Backup, site: &mut Site, page_size: usize, cancel: &Cancel) ->
             stats,
         });
     }
-    let html = index::index_html(b, &rows, &team_icons);
+    let html = index::index_html(b, &rows, &team_icons, sel.describe());
     site.write(&SitePath::new(&["index.html"]), html.as_bytes())?;
     Ok(summary)
 }

@@ -50,7 +50,15 @@ fn shown_time(ms: i64, day: &str) -> String {
 
 /// A post of a channel page. `day` is the local date of the day header above its thread;
 /// `missing_root`: the post replies to a post that is not in the backup.
-pub fn post_html(out: &mut String, p: &Post, cx: &OnPage, day: &str, missing_root: bool) {
+/// `outside`: a root shown only because a reply is in the export's filter.
+pub fn post_html(
+    out: &mut String,
+    p: &Post,
+    cx: &OnPage,
+    day: &str,
+    missing_root: bool,
+    outside: bool,
+) {
     let id = anchor(&p.id);
     let person = cx.lookup.person(&p.user_id);
     let msg_src = message_of(p);
@@ -102,6 +110,9 @@ pub fn post_html(out: &mut String, p: &Post, cx: &OnPage, day: &str, missing_roo
     out.push_str("</div>");
     if missing_root {
         out.push_str("<div class=\"reply-to\">↪ reply to a post that is not in the backup</div>");
+    }
+    if outside {
+        out.push_str("<div class=\"reply-to\">outside the filter: shown for its replies</div>");
     }
     let _ = write!(out, "<div class=\"msg\">{}</div>", markdown(&msg_src, cx));
     props_attachments_html(out, &p.json, cx);
@@ -444,7 +455,14 @@ mod tests {
         );
         let mut out = String::new();
         let day = time::local_date(p.create_at);
-        post_html(&mut out, p, &lookup.on_page(None, "../../"), &day, false);
+        post_html(
+            &mut out,
+            p,
+            &lookup.on_page(None, "../../"),
+            &day,
+            false,
+            false,
+        );
         out
     }
 

@@ -90,6 +90,26 @@ impl Index {
         Ok(ix)
     }
 
+    /// Keeps only these team channels, direct channels and users (ids) and the teams of the
+    /// channels kept: what a filter's posts need. The members of a direct channel kept stay.
+    pub fn retain(
+        &mut self,
+        channels: &BTreeSet<(String, String)>,
+        directs: &BTreeSet<Vec<String>>,
+        user_ids: &BTreeSet<String>,
+    ) {
+        self.channels.retain(|k, _| channels.contains(k));
+        self.directs.retain(|k, _| directs.contains(k));
+        let teams: BTreeSet<&String> = self.channels.keys().map(|(t, _)| t).collect();
+        self.teams.retain(|t, _| teams.contains(t));
+        let mut names: BTreeSet<&String> = (user_ids.iter())
+            .filter_map(|id| self.user_names.get(id))
+            .collect();
+        names.extend(self.directs.keys().flatten());
+        let names: BTreeSet<String> = names.into_iter().cloned().collect();
+        self.users.retain(|n, _| names.contains(n));
+    }
+
     /// The username a user id is imported as; a user the backup does not have gets a
     /// placeholder user (`unknown-<id>`) on first use.
     pub fn user(&mut self, id: &str, stats: &mut Stats) -> String {

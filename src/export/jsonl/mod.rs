@@ -31,8 +31,9 @@ use anyhow::{Context, Result};
 use serde_json::{Map, Value};
 
 use self::files::{EmojiCopy, Files, DATA_DIR};
-use self::index::{Index, UserOut};
+use self::index::{Index, Src, UserOut};
 use self::posts::{Convert, Skip};
+use super::filter::{Filter, Selection};
 use super::model::Backup;
 use super::out::Output;
 use crate::cancel::Cancel;
@@ -92,6 +93,10 @@ pub struct JsonlOptions {
     /// the JSONL file, which the import's paths point into.
     #[arg(short = 'a', long)]
     pub attachments: bool,
+    /// Which channels and posts [default: everything]. With a filter, only the teams,
+    /// channels and users that the kept posts need are written.
+    #[command(flatten)]
+    pub filter: Filter,
 }
 
 /// What a jsonl export wrote and left out.
@@ -132,20 +137,36 @@ pub fn export_jsonl(opts: &JsonlOptions, cancel: &Cancel) -> Result<JsonlSummary
         check_paths(opts, &out_dir)?;
     }
 
+    let sel = Selection::new(&opts.filter, &backups)?;
     let mut stats = Stats::default();
     let mut index = Index::build(&backups, &mut stats)?;
     // Every author and reactor needs a user line before the posts: read the posts once to find
-    // the ones the backups do not have.
-    let sources: Vec<_> = index
-        .channels
-        .values()
-        .map(|c| c.sources.clone())
-        .chain(index.directs.values().map(|d| d.sources.clone()))
+    // the ones the backups do not have (and, with a filter, what the kept posts need).
+    let sources: Vec<Sources> = (index.channels.iter())
+        .map(|(k, c)| (Some(k.clone()), None, c.sources.clone()))
+        .chain((index.directs.iter()).map(|(k, d)| (None, Some(k.clone()), d.sources.clone())))
         .collect();
-    for s in &sources {
-        for id in posts::referenced_users(&posts::merge(&backups, s, cancel)?) {
-            index.user(id, &mut stats);
+    let mut channels = std::collections::BTreeSet::new();
+    let mut directs = std::collections::BTreeSet::new();
+    let mut users = std::collections::BTreeSet::new();
+    for (channel, direct, s) in &sources {
+        if !s.iter().any(|s| sel.has_channel(&s.info.id)) {
+            continue;
         }
+        let merged = merge(&backups, s, &sel, cancel)?;
+        let referenced: Vec<&str> = posts::referenced_users(&merged).collect();
+        if sel.filters_posts() && referenced.is_empty() {
+            continue;
+        }
+        for id in referenced {
+            index.user(id, &mut stats);
+            users.insert(id.to_string());
+        }
+        channels.extend(channel.clone());
+        directs.extend(direct.clone());
+    }
+    if sel.describe().is_some() {
+        index.retain(&channels, &directs, &users);
     }
     index.assign_emails(&mut stats);
     check_team_sizes(&index, &mut stats);
@@ -160,7 +181,7 @@ pub fn export_jsonl(opts: &JsonlOptions, cancel: &Cancel) -> Result<JsonlSummary
         out: &mut out,
         stats: &mut stats,
     };
-    write_all(&backups, &index, files.as_mut(), &mut w, cancel)?;
+    write_all(&backups, &index, &sel, files.as_mut(), &mut w, cancel)?;
     // The copies are on disk before the JSONL that names them appears.
     let copied = files
         .as_ref()
@@ -200,9 +221,28 @@ impl Writer<'_> {
     }
 }
 
+/// A team channel (team, name) or a direct channel (members), and its copies in the backups.
+type Sources = (Option<(String, String)>, Option<Vec<String>>, Vec<Src>);
+
+/// A channel's posts merged over the backups that have it: those `sel` keeps.
+fn merge(
+    backups: &[Backup],
+    sources: &[Src],
+    sel: &Selection,
+    cancel: &Cancel,
+) -> Result<posts::MergedChannel> {
+    let mut m = posts::merge(backups, sources, cancel)?;
+    if sel.filters_posts() {
+        let mut keep = sel.keep(&m.posts, |p| &p.key).into_iter();
+        m.posts.retain(|_| keep.next().flatten().is_some());
+    }
+    Ok(m)
+}
+
 fn write_all(
     backups: &[Backup],
     index: &Index,
+    sel: &Selection,
     mut files: Option<&mut Files>,
     w: &mut Writer,
     cancel: &Cancel,
@@ -228,7 +268,7 @@ fn write_all(
         w.stats.users += 1;
     }
     for ((team, name), c) in &index.channels {
-        let merged = posts::merge(backups, &c.sources, cancel)?;
+        let merged = merge(backups, &c.sources, sel, cancel)?;
         let threads = posts::threads(&merged.posts, &mut w.stats.skipped, &mut w.stats.orphans);
         for t in &threads {
             let v = convert(backups, index, files.as_deref_mut(), w.stats, cancel)
@@ -242,7 +282,7 @@ fn write_all(
         w.stats.direct_channels += 1;
     }
     for (members, d) in &index.directs {
-        let merged = posts::merge(backups, &d.sources, cancel)?;
+        let merged = merge(backups, &d.sources, sel, cancel)?;
         let threads = posts::threads(&merged.posts, &mut w.stats.skipped, &mut w.stats.orphans);
         for t in &threads {
             let v = convert(backups, index, files.as_deref_mut(), w.stats, cancel)

@@ -98,6 +98,7 @@ pub fn merge(backups: &[Backup], sources: &[Src], cancel: &Cancel) -> Result<Mer
                     file: k.file,
                     create_at: p.create_at,
                     root_id: p.root_id.clone(),
+                    user_id: p.user_id.clone(),
                 },
                 copy,
                 update_at: p.update_at,

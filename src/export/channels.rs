@@ -1,0 +1,91 @@
+//! The channel-by-channel exports (csv, txt): the selected channels, each with the posts the
+//! filter keeps, written into one output or, with `--split`, into one file per channel.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use super::filter::Selection;
+use super::model::{Backup, Channel};
+use super::out::Output;
+use crate::cancel::Cancel;
+use crate::error::Fatal;
+use crate::store::layout::sanitize;
+
+/// How many channels and posts were written, and where.
+#[derive(Debug, Default)]
+pub struct Written {
+    pub channels: usize,
+    pub posts: usize,
+    /// The files written (none for standard output).
+    pub files: Vec<PathBuf>,
+}
+
+/// Writes each selected channel that has posts to keep (every selected channel without a
+/// filter of posts) with `write(out, channel, first_of_its_file)`, into `output` (standard
+/// output for `None` or `-`) or with `split` into `output/<channel>.<ext>`. Each file appears
+/// only when complete.
+///
+/// # Errors
+/// A usage error for `--split` without a folder; what `write` returns; a failed write.
+pub fn write_channels(
+    b: &Backup,
+    sel: &Selection,
+    output: Option<&Path>,
+    split: Option<&str>,
+    cancel: &Cancel,
+    mut write: impl FnMut(&mut Output, &Channel, bool) -> Result<()>,
+) -> Result<Written> {
+    let mut done = Written::default();
+    let mut taken = BTreeSet::new();
+    let dir = match (split, output) {
+        (None, _) => None,
+        (Some(_), Some(d)) if d.as_os_str() != "-" => {
+            std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+            Some(d)
+        }
+        (Some(_), _) => {
+            return Err(
+                Fatal::usage("--split writes a file per channel: give a folder with -o").into(),
+            )
+        }
+    };
+    let mut one = match dir {
+        None => Some(Output::create(output)?),
+        Some(_) => None,
+    };
+    if let (Some(o), Some(p)) = (&one, output) {
+        if matches!(o, Output::File(_)) {
+            done.files.push(p.to_path_buf());
+        }
+    }
+    for info in sel.channels(b) {
+        cancel.check()?;
+        let c = b.load_selected(info, sel)?;
+        if sel.filters_posts() && c.posts.is_empty() {
+            continue;
+        }
+        match (&mut one, dir, split) {
+            (Some(out), _, _) => write(out, &c, done.channels == 0)?,
+            (None, Some(dir), Some(ext)) => {
+                let mut base = sanitize(&b.list_name(info).replace('/', "__"));
+                if !taken.insert(base.to_lowercase()) {
+                    base = format!("{base}-{}", info.id);
+                }
+                let path = dir.join(format!("{base}.{ext}"));
+                let mut out = Output::create(Some(&path))?;
+                write(&mut out, &c, true)?;
+                out.finish()?;
+                done.files.push(path);
+            }
+            _ => unreachable!("one output or a folder"),
+        }
+        done.channels += 1;
+        done.posts += c.posts.len();
+    }
+    if let Some(out) = one {
+        out.finish()?;
+    }
+    Ok(done)
+}
