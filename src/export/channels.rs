@@ -22,6 +22,42 @@ pub struct Written {
     pub files: Vec<PathBuf>,
 }
 
+/// What a channel-by-channel export (csv, txt) wrote, and the backup's files it left out.
+#[derive(Debug)]
+pub struct Summary {
+    pub channels: usize,
+    pub posts: usize,
+    pub files: Vec<PathBuf>,
+    /// Files left out because they hold more than their file info says (exit 3).
+    pub left_out: Option<anyhow::Error>,
+}
+
+impl Summary {
+    /// The summary of what `write_channels` did, with the backup's left-out files.
+    pub fn of(done: Written, left_out: Option<anyhow::Error>) -> Summary {
+        Summary {
+            channels: done.channels,
+            posts: done.posts,
+            files: done.files,
+            left_out,
+        }
+    }
+
+    /// The summary line (stderr), or nothing when the export went to standard output.
+    pub fn lines(&self) -> Vec<String> {
+        if self.files.is_empty() {
+            return Vec::new();
+        }
+        vec![format!(
+            "{} posts of {} channels in {} file{}",
+            self.posts,
+            self.channels,
+            self.files.len(),
+            if self.files.len() == 1 { "" } else { "s" }
+        )]
+    }
+}
+
 /// Writes each selected channel that has posts to keep (every selected channel without a
 /// filter of posts) with `write(out, channel, first_of_its_file)`, into `output` (standard
 /// output for `None` or `-`) or with `split` into `output/<channel>.<ext>`. Each file appears

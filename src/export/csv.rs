@@ -51,30 +51,7 @@ pub struct CsvOptions {
 }
 
 /// What a csv export wrote.
-#[derive(Debug)]
-pub struct CsvSummary {
-    pub channels: usize,
-    pub posts: usize,
-    pub files: Vec<PathBuf>,
-    /// Files left out because they hold more than their file info says (exit 3).
-    pub left_out: Option<anyhow::Error>,
-}
-
-impl CsvSummary {
-    /// The summary line (stderr), or nothing when the CSV went to standard output.
-    pub fn lines(&self) -> Vec<String> {
-        if self.files.is_empty() {
-            return Vec::new();
-        }
-        vec![format!(
-            "{} posts of {} channels in {} file{}",
-            self.posts,
-            self.channels,
-            self.files.len(),
-            if self.files.len() == 1 { "" } else { "s" }
-        )]
-    }
-}
+pub type CsvSummary = super::channels::Summary;
 
 /// Writes the posts the filter keeps as CSV, one post in memory at a time.
 ///
@@ -104,12 +81,7 @@ pub fn export_csv(opts: &CsvOptions, cancel: &Cancel) -> Result<CsvSummary> {
             Ok(())
         },
     )?;
-    Ok(CsvSummary {
-        channels: done.channels,
-        posts: done.posts,
-        files: done.files,
-        left_out: b.src.check_left_out().err(),
-    })
+    Ok(CsvSummary::of(done, b.src.check_left_out().err()))
 }
 
 /// A post's cells, in the order of [`HEADER`].

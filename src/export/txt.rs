@@ -45,30 +45,7 @@ pub struct TxtOptions {
 }
 
 /// What a txt export wrote.
-#[derive(Debug)]
-pub struct TxtSummary {
-    pub channels: usize,
-    pub posts: usize,
-    pub files: Vec<PathBuf>,
-    /// Files left out because they hold more than their file info says (exit 3).
-    pub left_out: Option<anyhow::Error>,
-}
-
-impl TxtSummary {
-    /// The summary line (stderr), or nothing when the text went to standard output.
-    pub fn lines(&self) -> Vec<String> {
-        if self.files.is_empty() {
-            return Vec::new();
-        }
-        vec![format!(
-            "{} posts of {} channels in {} file{}",
-            self.posts,
-            self.channels,
-            self.files.len(),
-            if self.files.len() == 1 { "" } else { "s" }
-        )]
-    }
-}
+pub type TxtSummary = super::channels::Summary;
 
 /// Writes a transcript of each selected channel, one post in memory at a time; times are local.
 ///
@@ -93,12 +70,7 @@ pub fn export_txt(opts: &TxtOptions, cancel: &Cancel) -> Result<TxtSummary> {
             write_channel(&b, c, &sel, out, cancel)
         },
     )?;
-    Ok(TxtSummary {
-        channels: done.channels,
-        posts: done.posts,
-        files: done.files,
-        left_out: b.src.check_left_out().err(),
-    })
+    Ok(TxtSummary::of(done, b.src.check_left_out().err()))
 }
 
 fn write_channel(
