@@ -1022,3 +1022,28 @@ fn a_filtered_export_is_valid_and_holds_only_what_its_posts_need() {
     assert_eq!(users, needed);
     assert!(users.contains("bob"), "{bob}");
 }
+
+/// Issue 19: a custom emoji named like a system emoji is skipped by the importer; the export
+/// leaves it out with a warning, and what it writes validates.
+#[test]
+fn a_custom_emoji_named_like_a_system_emoji_is_left_out_with_a_warning() {
+    let env = Env::new(Scale::Tiny);
+    env.server
+        .with_world(|w| w.add_emoji("smile", "bob").unwrap());
+    env.run_ok(&[]);
+    let out = export_ok(&env, &["data", "-o", "import/matter.jsonl", "-a"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("custom emoji smile: a system emoji has that name"),
+        "{stderr}"
+    );
+    let lines = read_lines(&env.path("import/matter.jsonl"));
+    assert!(!lines
+        .iter()
+        .any(|l| l["type"] == "emoji" && l["emoji"]["name"] == "smile"));
+    assert!(
+        lines.iter().any(|l| l["type"] == "emoji"),
+        "the other emojis"
+    );
+    assert_valid(&lines, Some(&env.path("import/data")));
+}

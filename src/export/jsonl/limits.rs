@@ -18,6 +18,21 @@ pub const DEFAULT_MAX_USERS_PER_TEAM: usize = 50;
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 100 * 1024 * 1024;
 /// `MaxEmojiFileSize` of `server/channels/app/emoji.go` (512 KiB): a constant, no setting.
 pub const MAX_EMOJI_FILE_SIZE: u64 = 512 * 1024;
+/// The names of the system emojis (`scripts/system-emojis.sh` writes the file from the emoji
+/// data the server's `model.SystemEmojis` is built from), sorted, after `#` comment lines.
+const SYSTEM_EMOJIS: &str = include_str!("system_emojis.txt");
+
+/// Whether a custom emoji has a system emoji's name: `ValidateEmojiImportData` refuses it
+/// (`model.emoji.system_emoji_name.app_error`) and `importEmoji` skips it with a log line
+/// (older servers stop the import there).
+pub fn is_system_emoji_name(name: &str) -> bool {
+    let names: Vec<&str> = SYSTEM_EMOJIS
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .collect();
+    names.binary_search(&name).is_ok()
+}
+
 /// `model.PostMessageMaxRunesV2`: what `MaxPostSize()` gives on current databases.
 pub const POST_MESSAGE_MAX_RUNES: usize = 16_383;
 /// `model.PostMessageMaxRunesV1`, which `mmctl import validate` checks direct posts against.
@@ -76,6 +91,16 @@ pub fn split_message(message: &str, max: usize) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn system_emoji_names_are_known() {
+        for n in ["smile", "+1", "thumbsup", "100", "heart"] {
+            assert!(is_system_emoji_name(n), "{n}");
+        }
+        for n in ["partyparrot", "shipit", "smile2", ""] {
+            assert!(!is_system_emoji_name(n), "{n}");
+        }
+    }
 
     #[test]
     fn messages_are_split_into_parts_that_fit() {

@@ -74,6 +74,8 @@ pub struct Stats {
     pub biggest_attachment: u64,
     /// Custom emoji images over `MaxEmojiFileSize`, left out.
     pub big_emojis: usize,
+    /// Custom emojis named like a system emoji (the importer skips them), left out.
+    pub system_named_emojis: usize,
     /// Teams with more members than the default `TeamSettings.MaxUsersPerTeam`, with the
     /// setting each needs.
     pub big_teams: Vec<(String, usize)>,
@@ -296,6 +298,15 @@ fn write_all(
                 continue;
             };
             cancel.check()?;
+            if limits::is_system_emoji_name(name) {
+                w.stats.system_named_emojis += 1;
+                tracing::warn!(
+                    "custom emoji {name}: a system emoji has that name, so the server's importer \
+                     skips it (model.emoji.system_emoji_name.app_error): left out; posts that \
+                     use :{name}: show the system emoji"
+                );
+                continue;
+            }
             let rel = match files.emoji(&backups[e.backup].src, image, name)? {
                 EmojiCopy::Copied(rel) => rel,
                 EmojiCopy::LeftOut => continue,
@@ -771,6 +782,12 @@ impl JsonlSummary {
                 "{} custom emojis whose image is over {} bytes (the server's MaxEmojiFileSize)",
                 s.big_emojis,
                 limits::MAX_EMOJI_FILE_SIZE
+            ));
+        }
+        if s.system_named_emojis > 0 {
+            skipped.push(format!(
+                "{} custom emojis named like system emojis (the importer skips them)",
+                s.system_named_emojis
             ));
         }
         if s.skipped_channels > 0 {

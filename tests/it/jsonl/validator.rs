@@ -683,6 +683,13 @@ impl<'a> Validator<'a> {
             if !self.emojis.insert(n.to_string()) {
                 self.err(format!("emoji {n} twice"));
             }
+            // `ValidateEmojiImportData`: `model.IsSystemEmojiName` refuses it
+            // (`model.emoji.system_emoji_name.app_error`); `importEmoji` skips the line.
+            if is_system_emoji_name(n) {
+                self.err(format!(
+                    "emoji {n} has a system emoji's name: importEmoji skips it"
+                ));
+            }
         }
         if let Some(i) = self.string(o, "image", "emoji") {
             if let Some(size) = self.data_file(i, "emoji image") {
@@ -695,6 +702,16 @@ impl<'a> Validator<'a> {
             }
         }
     }
+}
+
+/// `model.SystemEmojis`'s names, from the emoji data the server builds it from (the list
+/// `scripts/system-emojis.sh` writes).
+fn is_system_emoji_name(name: &str) -> bool {
+    let list = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src/export/jsonl/system_emojis.txt"
+    ));
+    list.lines().any(|l| l == name)
 }
 
 /// The direct posts and replies that `mmctl import validate` reports as too long although the
