@@ -82,6 +82,8 @@ pub struct Selection {
     authors: Option<BTreeSet<String>>,
     /// What the filter was, as given, for the headings.
     text: Option<String>,
+    /// The same without the channels.
+    posts_text: Option<String>,
 }
 
 impl Selection {
@@ -158,9 +160,6 @@ impl Selection {
             s.authors = Some(ids);
         }
         let mut parts = Vec::new();
-        if !f.channels.is_empty() {
-            parts.push(format!("channel {}", f.channels.join(", ")));
-        }
         if let Some(d) = f.after {
             parts.push(format!("after {d}"));
         }
@@ -169,6 +168,12 @@ impl Selection {
         }
         if !f.from.is_empty() {
             parts.push(format!("from {}", f.from.join(", ")));
+        }
+        if !parts.is_empty() {
+            s.posts_text = Some(parts.join("; "));
+        }
+        if !f.channels.is_empty() {
+            parts.insert(0, format!("channel {}", f.channels.join(", ")));
         }
         if !parts.is_empty() {
             s.text = Some(parts.join("; "));
@@ -180,6 +185,13 @@ impl Selection {
     /// the exports; `None` without a filter.
     pub fn describe(&self) -> Option<&str> {
         self.text.as_deref()
+    }
+
+    /// The filter of posts only (`after 2024-01-01; from alice`), for a heading that names its
+    /// channel already (md, txt): a channel chosen with `-c` alone is no filter there, and the
+    /// Markdown of one channel stays what the original `matterexport` writes.
+    pub fn describe_posts(&self) -> Option<&str> {
+        self.posts_text.as_deref()
     }
 
     /// Whether posts are filtered (by time or author), not only channels: a channel left

@@ -108,7 +108,7 @@ pub fn export_hgf(opts: &HgfOptions, cancel: &Cancel) -> Result<HgfSummary> {
     add_json(&mut zip, "channel.json", &channel.info.json)?;
     // Not in the archiver's format: which filter made the zip, and the roots it holds only
     // because a reply is in the filter.
-    if let Some(f) = sel.describe() {
+    if let Some(f) = sel.describe_posts() {
         let v = json!({"filter": f, "outside_the_filter": channel.context});
         add_json(&mut zip, "filter.json", &v)?;
     }

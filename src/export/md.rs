@@ -112,7 +112,7 @@ pub fn write_channel(
             writeln!(out, "# {name}\n")?
         }
     }
-    if let Some(f) = sel.describe() {
+    if let Some(f) = sel.describe_posts() {
         writeln!(out, "*Filtered: {f}*\n")?;
     }
     writeln!(out, "{}\n", s("header"))?;

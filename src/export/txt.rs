@@ -81,7 +81,7 @@ fn write_channel(
     cancel: &Cancel,
 ) -> Result<()> {
     writeln!(out, "== {} ({}) ==", b.title(&c.info), b.list_name(&c.info))?;
-    if let Some(f) = sel.describe() {
+    if let Some(f) = sel.describe_posts() {
         writeln!(out, "Filtered: {f}")?;
     }
     let mut day = String::new();
