@@ -64,7 +64,8 @@ impl Summary {
 /// only when complete.
 ///
 /// # Errors
-/// A usage error for `--split` without a folder; what `write` returns; a failed write.
+/// A usage error for `--split` without a folder or an output inside a data dir; what `write`
+/// returns; a failed write.
 pub fn write_channels(
     b: &Backup,
     sel: &Selection,
@@ -75,6 +76,18 @@ pub fn write_channels(
 ) -> Result<Written> {
     let mut done = Written::default();
     let mut taken = BTreeSet::new();
+    // Whatever the export reads (a zip too): nothing is written into a data dir, where it
+    // would become part of the backup and of its zip.
+    if let Some(p) = output.filter(|p| p.as_os_str() != "-") {
+        if let Some(d) = crate::store::data_dir_holding(p) {
+            return Err(Fatal::usage(format!(
+                "{} is inside the data dir {}; give -o outside it",
+                p.display(),
+                d.display()
+            ))
+            .into());
+        }
+    }
     let dir = match (split, output) {
         (None, _) => None,
         (Some(_), Some(d)) if d.as_os_str() != "-" => {

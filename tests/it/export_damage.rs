@@ -271,3 +271,24 @@ fn a_huge_post_file_is_left_out_in_bounded_memory() {
         assert!(peak < LIMIT, "{args:?}: peak RSS {} MiB", peak >> 20);
     }
 }
+
+/// Issue 18: nor do csv and txt, one file or one per channel.
+#[test]
+fn export_csv_and_txt_write_nothing_into_the_data_dir() {
+    let env = Env::new(Scale::Tiny);
+    env.run_ok(&[]);
+    let before = tree(env.tmp.path());
+    for args in [
+        &["export", "csv", "-d", "out.zip", "-o", "data/all.csv"][..],
+        &["export", "txt", "-d", "data", "--split", "-o", "data/txt"],
+    ] {
+        let out = env.bare().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}\n{}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("inside the data dir"),
+            "{args:?}\n{}",
+            text(&out)
+        );
+        assert_eq!(tree(env.tmp.path()), before, "{args:?} changed files");
+    }
+}
