@@ -6,12 +6,57 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use super::filter::Selection;
+use super::filter::{Filter, Selection};
 use super::model::{Backup, Channel};
 use super::out::Output;
 use crate::cancel::Cancel;
 use crate::error::Fatal;
 use crate::store::layout::sanitize;
+
+/// Options of the channel-by-channel exports (`export csv`, `export txt`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ChannelsOptions {
+    /// The backup: a data dir or a backup zip.
+    #[arg(short = 'd', long, value_name = "DIR|ZIP", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// The file to write [default: standard output]; with --split, the folder.
+    #[arg(short = 'o', long, value_name = "FILE|DIR")]
+    pub output: Option<PathBuf>,
+    /// One file per channel, `<team>__<channel>.<csv or txt>` (direct messages: the
+    /// usernames), in the folder -o names.
+    #[arg(long)]
+    pub split: bool,
+    #[command(flatten)]
+    pub filter: Filter,
+}
+
+/// Runs a channel-by-channel export: opens the backup, resolves the filter, and hands each
+/// selected channel to `write(backup, selection, out, channel, first_of_its_file)` through
+/// `write_channels` (`ext`: the extension of the files of `--split`).
+///
+/// # Errors
+/// A usage error for a path that is not a backup, an unknown channel or user, `--split`
+/// without a folder or an output inside a data dir; an error naming the file for an
+/// unreadable backup file or a failed write; `Cancelled` when `cancel` is set.
+pub fn export(
+    opts: &ChannelsOptions,
+    ext: &str,
+    cancel: &Cancel,
+    mut write: impl FnMut(&Backup, &Selection, &mut Output, &Channel, bool) -> Result<()>,
+) -> Result<Summary> {
+    let b = Backup::open(&opts.data_dir)?;
+    let sel = Selection::new(&opts.filter, std::slice::from_ref(&b))?;
+    let split = opts.split.then_some(ext);
+    let done = write_channels(
+        &b,
+        &sel,
+        opts.output.as_deref(),
+        split,
+        cancel,
+        |out, c, first| write(&b, &sel, out, c, first),
+    )?;
+    Ok(Summary::of(done, b.src.check_left_out().err()))
+}
 
 /// How many channels and posts were written, and where.
 #[derive(Debug, Default)]
@@ -66,7 +111,7 @@ impl Summary {
 /// # Errors
 /// A usage error for `--split` without a folder or an output inside a data dir; what `write`
 /// returns; a failed write.
-pub fn write_channels(
+fn write_channels(
     b: &Backup,
     sel: &Selection,
     output: Option<&Path>,

@@ -5,14 +5,11 @@
 
 use std::borrow::Cow;
 use std::io::Write;
-use std::path::PathBuf;
 
 use anyhow::Result;
 use chrono::{TimeZone, Utc};
 use serde_json::Value;
 
-use super::channels::write_channels;
-use super::filter::{Filter, Selection};
 use super::model::{Backup, Channel, Post};
 use crate::cancel::Cancel;
 
@@ -34,21 +31,7 @@ pub const HEADER: [&str; 13] = [
 ];
 
 /// Options of `matterbak export csv`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct CsvOptions {
-    /// The backup: a data dir or a backup zip.
-    #[arg(short = 'd', long, value_name = "DIR|ZIP", default_value = "data")]
-    pub data_dir: PathBuf,
-    /// The CSV file to write [default: standard output]; with --split, the folder.
-    #[arg(short = 'o', long, value_name = "FILE|DIR")]
-    pub output: Option<PathBuf>,
-    /// One file per channel, `<team>__<channel>.csv` (direct messages: the usernames), in the
-    /// folder -o names.
-    #[arg(long)]
-    pub split: bool,
-    #[command(flatten)]
-    pub filter: Filter,
-}
+pub type CsvOptions = super::channels::ChannelsOptions;
 
 /// What a csv export wrote.
 pub type CsvSummary = super::channels::Summary;
@@ -56,32 +39,19 @@ pub type CsvSummary = super::channels::Summary;
 /// Writes the posts the filter keeps as CSV, one post in memory at a time.
 ///
 /// # Errors
-/// A usage error for a path that is not a backup, an unknown channel or user, or `--split`
-/// without a folder; an error naming the file for an unreadable backup file or a failed write;
-/// `Cancelled` when `cancel` is set.
+/// As [`super::channels::export`].
 pub fn export_csv(opts: &CsvOptions, cancel: &Cancel) -> Result<CsvSummary> {
-    let b = Backup::open(&opts.data_dir)?;
-    let sel = Selection::new(&opts.filter, std::slice::from_ref(&b))?;
-    let split = opts.split.then_some("csv");
-    let done = write_channels(
-        &b,
-        &sel,
-        opts.output.as_deref(),
-        split,
-        cancel,
-        |out, c, first| {
-            if first {
-                row(out, HEADER.iter().map(|h| Cow::Borrowed(*h)))?;
-            }
-            for k in &c.posts {
-                cancel.check()?;
-                let p = b.post(c, k)?;
-                row(out, post_fields(&b, c, &p).into_iter().map(Cow::Owned))?;
-            }
-            Ok(())
-        },
-    )?;
-    Ok(CsvSummary::of(done, b.src.check_left_out().err()))
+    super::channels::export(opts, "csv", cancel, |b, _, out, c, first| {
+        if first {
+            row(out, HEADER.iter().map(|h| Cow::Borrowed(*h)))?;
+        }
+        for k in &c.posts {
+            cancel.check()?;
+            let p = b.post(c, k)?;
+            row(out, post_fields(b, c, &p).into_iter().map(Cow::Owned))?;
+        }
+        Ok(())
+    })
 }
 
 /// A post's cells, in the order of [`HEADER`].

@@ -12,13 +12,11 @@
 //! ```
 
 use std::io::Write;
-use std::path::PathBuf;
 
 use anyhow::Result;
 use chrono::{Local, TimeZone};
 
-use super::channels::write_channels;
-use super::filter::{Filter, Selection};
+use super::filter::Selection;
 use super::model::{Backup, Channel, Post};
 use super::time;
 use crate::cancel::Cancel;
@@ -28,21 +26,7 @@ use crate::units::human_bytes;
 const INDENT: &str = "    ";
 
 /// Options of `matterbak export txt`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct TxtOptions {
-    /// The backup: a data dir or a backup zip.
-    #[arg(short = 'd', long, value_name = "DIR|ZIP", default_value = "data")]
-    pub data_dir: PathBuf,
-    /// The text file to write [default: standard output]; with --split, the folder.
-    #[arg(short = 'o', long, value_name = "FILE|DIR")]
-    pub output: Option<PathBuf>,
-    /// One file per channel, `<team>__<channel>.txt` (direct messages: the usernames), in the
-    /// folder -o names.
-    #[arg(long)]
-    pub split: bool,
-    #[command(flatten)]
-    pub filter: Filter,
-}
+pub type TxtOptions = super::channels::ChannelsOptions;
 
 /// What a txt export wrote.
 pub type TxtSummary = super::channels::Summary;
@@ -50,27 +34,14 @@ pub type TxtSummary = super::channels::Summary;
 /// Writes a transcript of each selected channel, one post in memory at a time; times are local.
 ///
 /// # Errors
-/// A usage error for a path that is not a backup, an unknown channel or user, or `--split`
-/// without a folder; an error naming the file for an unreadable backup file or a failed write;
-/// `Cancelled` when `cancel` is set.
+/// As [`super::channels::export`].
 pub fn export_txt(opts: &TxtOptions, cancel: &Cancel) -> Result<TxtSummary> {
-    let b = Backup::open(&opts.data_dir)?;
-    let sel = Selection::new(&opts.filter, std::slice::from_ref(&b))?;
-    let split = opts.split.then_some("txt");
-    let done = write_channels(
-        &b,
-        &sel,
-        opts.output.as_deref(),
-        split,
-        cancel,
-        |out, c, first| {
-            if !first {
-                writeln!(out)?;
-            }
-            write_channel(&b, c, &sel, out, cancel)
-        },
-    )?;
-    Ok(TxtSummary::of(done, b.src.check_left_out().err()))
+    super::channels::export(opts, "txt", cancel, |b, sel, out, c, first| {
+        if !first {
+            writeln!(out)?;
+        }
+        write_channel(b, c, sel, out, cancel)
+    })
 }
 
 fn write_channel(
