@@ -2,6 +2,7 @@
 //! issue lists and each export keeps what it can, names the damaged file and exits 3; `verify`
 //! agrees with the exports on what is readable; an export writes into no data dir.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Output;
 
@@ -174,23 +175,18 @@ fn export_jsonl_of_a_zip_writes_nothing_into_the_data_dir_beside_it() {
     let env = Env::backed_up(Scale::Tiny);
     let before = tree(env.tmp.path());
     for args in [
-        &["out.zip", "-a"][..],
-        &["out.zip", "-o", "data/matter.jsonl"],
-        &["out.zip", "-a", "-o", "data/x/matter.jsonl"],
+        &["export", "jsonl", "out.zip", "-a"][..],
+        &["export", "jsonl", "out.zip", "-o", "data/matter.jsonl"],
+        &[
+            "export",
+            "jsonl",
+            "out.zip",
+            "-a",
+            "-o",
+            "data/x/matter.jsonl",
+        ],
     ] {
-        let out = env
-            .bare()
-            .args(["export", "jsonl"])
-            .args(args)
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(2), "{args:?}\n{}", text(&out));
-        assert!(
-            String::from_utf8_lossy(&out.stderr).contains("inside the data dir"),
-            "{args:?}\n{}",
-            text(&out)
-        );
-        assert_eq!(tree(env.tmp.path()), before, "{args:?} changed files");
+        refused_inside_the_data_dir(&env, args, &before);
     }
     // Elsewhere it is fine, and so is a rerun into the same import folder.
     for _ in 0..2 {
@@ -211,24 +207,32 @@ fn export_jsonl_of_a_zip_writes_nothing_into_the_data_dir_beside_it() {
     assert!(env.path("import/data/attachments").is_dir());
 }
 
-/// Issue 18: nor does the HTML export of a zip write its site into the data dir beside it.
-#[test]
-fn export_html_of_a_zip_writes_nothing_into_the_data_dir_beside_it() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
-    let before = tree(env.tmp.path());
-    let out = env
-        .bare()
-        .args(["export", "html", "-d", "out.zip", "-o", "data/site"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+/// An export with `args` exits 2 naming the data dir it would have written into, and leaves
+/// the env's folder as it was (`before`).
+fn refused_inside_the_data_dir(env: &Env, args: &[&str], before: &BTreeMap<String, Vec<u8>>) {
+    let out = env.bare().args(args).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{args:?}\n{}", text(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("inside the data dir"),
-        "{}",
+        "{args:?}\n{}",
         text(&out)
     );
-    assert_eq!(tree(env.tmp.path()), before, "files changed");
+    assert_eq!(tree(env.tmp.path()), *before, "{args:?} changed files");
+}
+
+/// Issue 18: nor do html, csv and txt, from the data dir or its zip, one file or one per
+/// channel.
+#[test]
+fn export_html_csv_and_txt_write_nothing_into_the_data_dir() {
+    let env = Env::backed_up(Scale::Tiny);
+    let before = tree(env.tmp.path());
+    for args in [
+        &["export", "html", "-d", "out.zip", "-o", "data/site"][..],
+        &["export", "csv", "-d", "out.zip", "-o", "data/all.csv"],
+        &["export", "txt", "-d", "data", "--split", "-o", "data/txt"],
+    ] {
+        refused_inside_the_data_dir(&env, args, &before);
+    }
 }
 
 /// Issue 18, part 3, item 4: export memory grew with one post file's size (a 300 MiB post
@@ -269,26 +273,5 @@ fn a_huge_post_file_is_left_out_in_bounded_memory() {
             "{args:?}\n{err}"
         );
         assert!(peak < LIMIT, "{args:?}: peak RSS {} MiB", peak >> 20);
-    }
-}
-
-/// Issue 18: nor do csv and txt, one file or one per channel.
-#[test]
-fn export_csv_and_txt_write_nothing_into_the_data_dir() {
-    let env = Env::new(Scale::Tiny);
-    env.run_ok(&[]);
-    let before = tree(env.tmp.path());
-    for args in [
-        &["export", "csv", "-d", "out.zip", "-o", "data/all.csv"][..],
-        &["export", "txt", "-d", "data", "--split", "-o", "data/txt"],
-    ] {
-        let out = env.bare().args(args).output().unwrap();
-        assert_eq!(out.status.code(), Some(2), "{args:?}\n{}", text(&out));
-        assert!(
-            String::from_utf8_lossy(&out.stderr).contains("inside the data dir"),
-            "{args:?}\n{}",
-            text(&out)
-        );
-        assert_eq!(tree(env.tmp.path()), before, "{args:?} changed files");
     }
 }
